@@ -1,0 +1,1 @@
+"""Authentication and authorisation: password hashing, tokens, API keys, role checks, throttling."""

@@ -1,0 +1,88 @@
+"""One settings object, read from `duplex.toml` and `DUPLEX_*` environment variables.
+
+Precedence (highest first): explicit keyword arguments (the CLI flags), environment variables, the TOML file,
+defaults. The TOML file is `./duplex.toml` unless `DUPLEX_CONFIG` names another.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field is also `DUPLEX_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="DUPLEX_", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="Recordings, prompts, exports, the SQLite file.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite at <data_dir>/duplex.db.")
+    http_host: str = Field("0.0.0.0", description="Address the web UI and API listen on.")
+    http_port: int = Field(8080, ge=0, le=65535, description="Port of the web UI and API.")
+    sip_host: str = Field("0.0.0.0", description="Address SIP listens on (UDP and TCP).")
+    sip_port: int = Field(5060, ge=0, le=65535, description="SIP port (UDP and TCP).")
+    sip_enabled: bool = Field(True, description="Start the SIP engine with the server.")
+    public_ip: str = Field("127.0.0.1", description="Address written into SDP and Contact headers.")
+    sip_realm: str = Field("duplex", description="Digest authentication realm for phones.")
+    rtp_port_min: int = Field(20000, ge=1024, le=65535, description="Lowest RTP port.")
+    rtp_port_max: int = Field(30000, ge=1024, le=65535, description="Highest RTP port.")
+    secret_key: str = Field("", description="Signs tokens; empty means one is generated and kept in data_dir.")
+    token_ttl_seconds: int = Field(8 * 3600, gt=0, description="Lifetime of a login bearer token.")
+    nats_url: str = Field("", description="NATS JetStream URL for the event bus; empty means in-process.")
+    node_id: str = Field("node1", description="This node's name; event sequences are per node.")
+    login_max_failures: int = Field(5, gt=0, description="Failed logins before throttling a user/address.")
+    login_lockout_seconds: int = Field(300, gt=0, description="How long a throttled login stays locked.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("DUPLEX_CONFIG", "duplex.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'duplex.db').resolve()}"
+
+    def ensure_data_dir(self) -> Path:
+        for sub in ("", "recordings", "prompts", "exports"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def effective_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in `<data_dir>/secret.key`."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.ensure_data_dir() / "secret.key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from file and environment, with `overrides` (CLI flags) on top; None values are ignored."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
