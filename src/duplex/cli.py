@@ -14,9 +14,9 @@ from duplex.config import Settings, load_settings
 
 def _settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Flags shared by every command that touches the database."""
-    func = click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory [DUPLEX_DATA_DIR].")(
-        func
-    )
+    func = click.option(
+        "--data-dir", type=click.Path(file_okay=False), help="Data directory [DUPLEX_DATA_DIR]."
+    )(func)
     func = click.option("--database-url", help="SQLAlchemy URL [DUPLEX_DATABASE_URL].")(func)
     return func
 
@@ -39,12 +39,18 @@ def version() -> None:
 @main.command()
 @_settings_options
 @click.option("--host", "http_host", help="HTTP listen address [DUPLEX_HTTP_HOST, default 0.0.0.0].")
-@click.option("--http-port", type=int, help="HTTP port for the web UI and API [DUPLEX_HTTP_PORT, default 8080].")
+@click.option(
+    "--http-port", type=int, help="HTTP port for the web UI and API [DUPLEX_HTTP_PORT, default 8080]."
+)
 @click.option("--sip-host", help="SIP listen address [DUPLEX_SIP_HOST, default 0.0.0.0].")
 @click.option("--sip-port", type=int, help="SIP port, UDP and TCP [DUPLEX_SIP_PORT, default 5060].")
-@click.option("--no-sip", "no_sip", is_flag=True, help="Run without the SIP engine [DUPLEX_SIP_ENABLED=false].")
+@click.option(
+    "--no-sip", "no_sip", is_flag=True, help="Run without the SIP engine [DUPLEX_SIP_ENABLED=false]."
+)
 @click.option("--public-ip", help="Address put in SDP and Contact headers [DUPLEX_PUBLIC_IP].")
-@click.option("--nats-url", help="NATS JetStream URL for the event bus; empty = in-process [DUPLEX_NATS_URL].")
+@click.option(
+    "--nats-url", help="NATS JetStream URL for the event bus; empty = in-process [DUPLEX_NATS_URL]."
+)
 @click.option("--node-id", help="This node's name in a cluster [DUPLEX_NODE_ID, default node1].")
 @click.option("--log-level", help="Logging level [DUPLEX_LOG_LEVEL, default INFO].")
 def serve(no_sip: bool, **kwargs: Any) -> None:

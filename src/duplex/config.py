@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     sip_realm: str = Field("duplex", description="Digest authentication realm for phones.")
     rtp_port_min: int = Field(20000, ge=1024, le=65535, description="Lowest RTP port.")
     rtp_port_max: int = Field(30000, ge=1024, le=65535, description="Highest RTP port.")
-    secret_key: str = Field("", description="Signs tokens; empty means one is generated and kept in data_dir.")
+    secret_key: str = Field(
+        "", description="Signs tokens; empty means one is generated and kept in data_dir."
+    )
     token_ttl_seconds: int = Field(8 * 3600, gt=0, description="Lifetime of a login bearer token.")
     nats_url: str = Field("", description="NATS JetStream URL for the event bus; empty means in-process.")
     node_id: str = Field("node1", description="This node's name; event sequences are per node.")

@@ -16,7 +16,11 @@ log = logging.getLogger("duplex")
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower(), lifespan="on"
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     await server.serve()

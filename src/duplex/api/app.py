@@ -1,29 +1,69 @@
 """The ASGI application factory.
 
-Route modules each expose `router`; they are listed in ROUTERS and mounted under /api/v1. The app keeps
-its shared objects on `app.state` (settings, engine, session factory, event record).
+Route modules each expose `router` and are listed in ROUTER_MODULES; each is mounted under /api/v1 (or at
+the root when the module sets `MOUNT_AT_ROOT = True`, e.g. /metrics). Shared objects live on `app.state`:
+settings, engine, sessions (session factory), record (EventRecord), bus (EventBus).
 """
 
 from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from duplex import __version__
 from duplex.config import Settings
 from duplex.db.base import make_engine, make_session_factory
+from duplex.events import EventBus, EventRecord, InProcessBus
+
+API_PREFIX = "/api/v1"
+
+# Each developer adds their module here; order does not matter.
+ROUTER_MODULES: list[str] = []
 
 
-def create_app(settings: Settings) -> FastAPI:
+def make_bus(settings: Settings) -> EventBus:
+    if settings.nats_url:
+        from duplex.events.nats_bus import NatsBus  # type: ignore[import-not-found,unused-ignore]
+
+        bus: EventBus = NatsBus(settings.nats_url, node_id=settings.node_id)
+        return bus
+    return InProcessBus()
+
+
+def create_app(settings: Settings, *, bus: EventBus | None = None) -> FastAPI:
     settings.ensure_data_dir()
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(engine)
+    bus = bus if bus is not None else make_bus(settings)
+    record = EventRecord(sessions, node_id=settings.node_id, bus=bus)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await bus.start()
+        try:
+            yield
+        finally:
+            await bus.close()
+            engine.dispose()
+
     app = FastAPI(
         title="Duplex",
         version=__version__,
         description="Blended inbound + outbound contact center API.",
         openapi_url="/openapi.json",
         docs_url="/docs",
+        lifespan=lifespan,
     )
-    engine = make_engine(settings.effective_database_url)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessions = make_session_factory(engine)
+    app.state.sessions = sessions
+    app.state.bus = bus
+    app.state.record = record
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(name)
+        prefix = "" if getattr(module, "MOUNT_AT_ROOT", False) else API_PREFIX
+        app.include_router(module.router, prefix=prefix)
     return app

@@ -1,0 +1,127 @@
+"""Appending to the event record.
+
+Two ways in:
+- `append(session, ...)` inside the caller's transaction: the state change and its event commit together.
+- `emit(...)` in a transaction of its own, for code with no other write (the telephony engine).
+Either way an event is published on the bus only after its commit returned, so nothing is announced that
+a crash could take back. Sequence numbers are per node and monotonic; a rolled-back transaction leaves a
+gap, which consumers must tolerate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duplex.db.models import Event
+from duplex.events.bus import EventBus, InProcessBus
+from duplex.events.types import EVENT_TYPES, EventEnvelope, UnknownEventType
+
+_PENDING = "duplex.pending_events"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class EventRecord:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        node_id: str = "node1",
+        bus: EventBus | None = None,
+        clock_ms: Callable[[], int] = now_ms,
+    ) -> None:
+        self.sessions = sessions
+        self.node_id = node_id
+        self.bus: EventBus = bus if bus is not None else InProcessBus()
+        self._clock_ms = clock_ms
+        self._lock = threading.Lock()
+        with sessions() as session:
+            last = session.scalar(select(func.max(Event.seq)).where(Event.node_id == node_id)) or 0
+        self._seq = itertools.count(last + 1)
+        self._last_ts = 0
+
+    def _next(self) -> tuple[int, int]:
+        # Timestamps never go backwards within a node, even if the wall clock is stepped back.
+        with self._lock:
+            ts = max(self._clock_ms(), self._last_ts)
+            self._last_ts = ts
+            return next(self._seq), ts
+
+    def append(
+        self,
+        session: Session,
+        type: str,
+        *,
+        call_id: str | None = None,
+        leg_id: str | None = None,
+        agent_id: int | None = None,
+        queue_id: int | None = None,
+        campaign_id: int | None = None,
+        lead_id: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> EventEnvelope:
+        """Add an event to `session`'s transaction; it is published after that transaction commits."""
+        if type not in EVENT_TYPES:
+            raise UnknownEventType(type)
+        seq, ts = self._next()
+        row = Event(
+            node_id=self.node_id,
+            seq=seq,
+            type=type,
+            ts_ms=ts,
+            call_id=call_id,
+            leg_id=leg_id,
+            agent_id=agent_id,
+            queue_id=queue_id,
+            campaign_id=campaign_id,
+            lead_id=lead_id,
+            data=data or {},
+        )
+        session.add(row)
+        session.flush()  # assigns the row id, and fails now (not at commit) on a bad row
+        envelope = envelope_of(row)
+        pending: list[tuple[EventRecord, EventEnvelope]] = session.info.setdefault(_PENDING, [])
+        pending.append((self, envelope))
+        return envelope
+
+    def emit(self, type: str, **fields: Any) -> EventEnvelope:
+        """Record one event in its own transaction; returns once it is durable (and then publishes it)."""
+        with self.sessions() as session, session.begin():
+            return self.append(session, type, **fields)
+
+
+def envelope_of(row: Event) -> EventEnvelope:
+    return EventEnvelope(
+        id=row.id,
+        node_id=row.node_id,
+        seq=row.seq,
+        type=row.type,
+        ts_ms=row.ts_ms,
+        call_id=row.call_id,
+        leg_id=row.leg_id,
+        agent_id=row.agent_id,
+        queue_id=row.queue_id,
+        campaign_id=row.campaign_id,
+        lead_id=row.lead_id,
+        data=dict(row.data or {}),
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_committed(session: Session) -> None:
+    for record, envelope in session.info.pop(_PENDING, []):
+        record.bus.publish_nowait(envelope)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,65 @@
+"""The event record: durable before published, per-node monotonic sequence, rollback publishes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from duplex.db.base import make_engine, make_session_factory
+from duplex.db.models import Event, Skill
+from duplex.events import EventRecord, InProcessBus, UnknownEventType
+
+
+@pytest.fixture
+def record(db_url: str) -> EventRecord:
+    engine = make_engine(db_url)
+    return EventRecord(make_session_factory(engine), node_id="n1", bus=InProcessBus())
+
+
+def test_emit_is_in_the_table_when_it_returns(record: EventRecord) -> None:
+    env = record.emit("call.created", call_id="c-1", data={"from": "+40712345678"})
+    with record.sessions() as s:
+        row = s.get(Event, env.id)
+    assert row is not None
+    assert (row.type, row.call_id, row.data) == ("call.created", "c-1", {"from": "+40712345678"})
+
+
+def test_sequence_is_monotonic_and_resumes_after_restart(record: EventRecord) -> None:
+    seqs = [record.emit("agent.state_changed", agent_id=1).seq for _ in range(5)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    again = EventRecord(record.sessions, node_id="n1")
+    assert again.emit("agent.state_changed", agent_id=1).seq == seqs[-1] + 1
+    other_node = EventRecord(record.sessions, node_id="n2")
+    assert other_node.emit("agent.state_changed", agent_id=1).seq == 1
+
+
+def test_timestamps_never_go_backwards(db_url: str) -> None:
+    clock = iter([1000, 2000, 1500, 2500])
+    rec = EventRecord(make_session_factory(make_engine(db_url)), clock_ms=lambda: next(clock))
+    assert [rec.emit("node.started").ts_ms for _ in range(4)] == [1000, 2000, 2000, 2500]
+
+
+def test_unknown_type_is_refused(record: EventRecord) -> None:
+    with pytest.raises(UnknownEventType):
+        record.emit("call.exploded")
+
+
+async def test_published_only_after_commit_and_not_on_rollback(record: EventRecord) -> None:
+    queue = record.bus.subscribe()
+    with pytest.raises(RuntimeError), record.sessions() as s, s.begin():
+        record.append(s, "config.changed", data={"entity": "skill"})
+        s.add(Skill(name="billing"))
+        raise RuntimeError("request failed half-way")
+    await asyncio.sleep(0)
+    assert queue.empty()
+    with record.sessions() as s:
+        assert s.scalars(select(Event)).all() == []
+        assert s.scalars(select(Skill)).all() == []
+
+    with record.sessions() as s, s.begin():
+        env = record.append(s, "config.changed", data={"entity": "skill"})
+        assert queue.empty()  # not yet committed
+    got = await asyncio.wait_for(queue.get(), 1)
+    assert got == env
