@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -129,7 +130,19 @@ def demo_seed(**kwargs: Any) -> None:
 
     settings = _settings(**kwargs)
     path = seed(settings)
-    click.echo(f"demo center ready; credentials in {path}")
+    creds = json.loads(path.read_text())
+    click.echo(f"demo center ready; all credentials and numbers are in {path}")
+    click.echo(f"  web UI and API: {creds['http']}  (API docs: {creds['http']}/docs)")
+    click.echo(f"  SIP:            {creds['sip']} (UDP and TCP)")
+    for role in ("admin", "supervisor"):
+        click.echo(f"  {role:<11} login: {creds[role]['username']} / {creds[role]['password']}")
+    for agent in creds["agents"]:
+        click.echo(
+            f"  agent {agent['username']:<6} login: {agent['username']} / {agent['password']}; "
+            f"SIP phone: ext {agent['extension']}, user {agent['sip_username']}, password {agent['sip_password']}"
+        )
+    for number, description in creds["numbers"].items():
+        click.echo(f"  call {number:<13} {description}")
 
 
 def _redact(url: str) -> str:

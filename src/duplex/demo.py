@@ -1,0 +1,294 @@
+"""The demo contact center: users, agents with SIP phones, skills, tiered queues, an IVR, demo numbers,
+a trunk to a local test carrier and a small outbound campaign.
+
+Seeding is idempotent: rows are found by their unique key and refreshed, never duplicated, and the
+generated passwords are kept in `<data_dir>/demo-credentials.json` so a second run keeps them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duplex.auth.passwords import hash_password, verify_password
+from duplex.config import Settings
+from duplex.db.base import Base, make_engine, make_session_factory, transaction
+from duplex.db.models import (
+    Agent,
+    AgentSkill,
+    Campaign,
+    Disposition,
+    DncEntry,
+    IvrFlow,
+    IvrFlowVersion,
+    Lead,
+    LeadList,
+    PhoneNumber,
+    Queue,
+    QueueSkill,
+    Role,
+    Skill,
+    Team,
+    TeamSupervisor,
+    Trunk,
+    User,
+)
+from duplex.db.models.outbound import CampaignStatus, DialMode
+from duplex.db.models.routing import RoutingStrategy
+
+M = TypeVar("M", bound=Base)
+
+AGENTS = [
+    # username, full name, extension, skills {name: proficiency}
+    ("alice", "Alice Agent", "2001", {"sales": 90, "support": 40, "english": 100, "romanian": 80}),
+    ("bob", "Bob Agent", "2002", {"support": 85, "english": 90}),
+    ("carol", "Carol Agent", "2003", {"support": 95, "billing": 80, "english": 80, "portuguese": 90}),
+    ("dave", "Dave Agent", "2004", {"sales": 70, "english": 70, "italian": 100}),
+]
+SKILLS = [
+    "sales",
+    "support",
+    "billing",
+    "english",
+    "romanian",
+    "portuguese",
+    "italian",
+    "hungarian",
+    "russian",
+]
+
+DEMO_IVR: dict[str, Any] = {
+    "start": "welcome",
+    "nodes": {
+        "welcome": {
+            "type": "menu",
+            "prompt": "Welcome to Duplex. For sales press 1. For support press 2. For our opening hours press 3.",
+            "timeout_seconds": 5,
+            "max_retries": 2,
+            "options": {"1": "to_sales", "2": "to_support", "3": "hours"},
+            "on_timeout": "to_support",
+        },
+        "to_sales": {"type": "queue", "queue": "sales"},
+        "to_support": {"type": "queue", "queue": "support-l1"},
+        "hours": {
+            "type": "play",
+            "prompt": "We are open around the clock, every day of the year.",
+            "next": "welcome",
+        },
+    },
+}
+
+
+def _upsert(session: Session, model: type[M], key: dict[str, Any], **values: Any) -> M:
+    row = session.scalars(select(model).filter_by(**key)).one_or_none()
+    if row is None:
+        row = model(**key, **values)
+        session.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    session.flush()
+    return row
+
+
+def _password(stored: dict[str, Any], key: str) -> str:
+    value = stored.get(key)
+    return value if isinstance(value, str) and value else secrets.token_urlsafe(9)
+
+
+def _user(session: Session, username: str, password: str, role: Role, full_name: str) -> User:
+    user = session.scalars(select(User).filter_by(username=username)).one_or_none()
+    if user is None:
+        user = User(username=username, password_hash=hash_password(password), role=role, full_name=full_name)
+        session.add(user)
+    elif not verify_password(user.password_hash, password):
+        user.password_hash = hash_password(password)
+    user.role, user.full_name, user.is_active = role, full_name, True
+    session.flush()
+    return user
+
+
+def seed(settings: Settings) -> Path:
+    """Create or refresh the demo center; returns the path of the credentials file."""
+    data_dir = settings.ensure_data_dir()
+    cred_path = data_dir / "demo-credentials.json"
+    stored: dict[str, Any] = json.loads(cred_path.read_text()) if cred_path.exists() else {}
+    old_pw: dict[str, Any] = stored.get("passwords", {})
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            creds = _seed(session, settings, old_pw)
+    finally:
+        engine.dispose()
+    cred_path.write_text(json.dumps(creds, indent=2) + "\n")
+    cred_path.chmod(0o600)
+    return cred_path
+
+
+def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[str, Any]:
+    passwords = {name: _password(old_pw, name) for name in ("admin", "supervisor")}
+    passwords |= {name: _password(old_pw, name) for name, *_ in AGENTS}
+    sip_passwords = {name: _password(old_pw, f"sip:{name}") for name, *_ in AGENTS}
+
+    admin = _user(session, "admin", passwords["admin"], Role.ADMIN, "Demo Administrator")
+    supervisor = _user(session, "supervisor", passwords["supervisor"], Role.SUPERVISOR, "Demo Supervisor")
+    team = _upsert(session, Team, {"name": "Demo team"}, description="All demo agents")
+    _upsert(session, TeamSupervisor, {"team_id": team.id, "user_id": supervisor.id})
+    skills = {name: _upsert(session, Skill, {"name": name}) for name in SKILLS}
+
+    agents_out = []
+    for username, full_name, ext, agent_skills in AGENTS:
+        user = _user(session, username, passwords[username], Role.AGENT, full_name)
+        agent = _upsert(
+            session,
+            Agent,
+            {"user_id": user.id},
+            team_id=team.id,
+            extension=ext,
+            sip_username=username,
+            sip_password=sip_passwords[username],
+        )
+        for skill_name, level in agent_skills.items():
+            _upsert(
+                session,
+                AgentSkill,
+                {"agent_id": agent.id, "skill_id": skills[skill_name].id},
+                proficiency=level,
+            )
+        agents_out.append(
+            {
+                "username": username,
+                "password": passwords[username],
+                "extension": ext,
+                "sip_username": username,
+                "sip_password": sip_passwords[username],
+                "sip_domain": settings.public_ip,
+                "sip_port": settings.sip_port,
+                "skills": agent_skills,
+            }
+        )
+
+    l2 = _upsert(
+        session,
+        Queue,
+        {"name": "support-l2"},
+        description="Second-line support",
+        strategy=RoutingStrategy.SKILLS_BASED,
+    )
+    _upsert(session, QueueSkill, {"queue_id": l2.id, "skill_id": skills["support"].id}, min_proficiency=80)
+    l1 = _upsert(
+        session,
+        Queue,
+        {"name": "support-l1"},
+        description="First-line support; escalates to support-l2 after 2 minutes",
+        strategy=RoutingStrategy.SKILLS_BASED,
+        overflow_queue_id=l2.id,
+        escalate_after_seconds=120,
+        team_id=team.id,
+    )
+    _upsert(session, QueueSkill, {"queue_id": l1.id, "skill_id": skills["support"].id}, min_proficiency=30)
+    sales = _upsert(
+        session,
+        Queue,
+        {"name": "sales"},
+        description="Sales line",
+        strategy=RoutingStrategy.LONGEST_IDLE,
+        priority=1,
+    )
+    _upsert(session, QueueSkill, {"queue_id": sales.id, "skill_id": skills["sales"].id}, min_proficiency=1)
+
+    flow = _upsert(session, IvrFlow, {"name": "demo-main-menu"}, description="The demo IVR on 1000")
+    version = session.scalars(select(IvrFlowVersion).filter_by(flow_id=flow.id, version=1)).one_or_none()
+    if version is None:
+        session.add(IvrFlowVersion(flow_id=flow.id, version=1, definition=DEMO_IVR, created_by=admin.id))
+    flow.published_version = 1
+
+    trunk = _upsert(
+        session,
+        Trunk,
+        {"name": "demo-carrier"},
+        host="127.0.0.1",
+        port=5070,
+        caller_id="+40215550100",
+        allowed_ips=["127.0.0.1"],
+        max_cps=10.0,
+        max_channels=60,
+    )
+    numbers = [
+        ("1000", "Demo IVR main menu", {"flow_id": flow.id}),
+        ("1001", "Echo test: answers, beeps, echoes your audio back", {"application": "echo"}),
+        ("1002", "TTS greeting, then records a message", {"application": "voicemail-demo"}),
+        ("+40215550100", "Main number (Google Ads)", {"flow_id": flow.id, "tracking_source": "google-ads"}),
+        ("+40215550101", "Main number (newspaper ad)", {"flow_id": flow.id, "tracking_source": "newspaper"}),
+        ("+40215550102", "Sales direct line", {"queue_id": sales.id, "tracking_source": "website"}),
+    ]
+    for number, description, extra in numbers:
+        _upsert(session, PhoneNumber, {"number": number}, description=description, trunk_id=trunk.id, **extra)
+
+    campaign = _upsert(
+        session,
+        Campaign,
+        {"name": "demo-renewals"},
+        kind="telemarketing",
+        dial_mode=DialMode.PROGRESSIVE,
+        status=CampaignStatus.DRAFT,
+        queue_id=sales.id,
+        trunk_id=trunk.id,
+        caller_id="+40215550100",
+        script="Hello {first_name}, this is {agent} from Duplex about renewing your plan...",
+    )
+    for code, label, success, final, callback, dnc in [
+        ("SALE", "Sale", True, True, False, False),
+        ("CALLBACK", "Call back later", False, False, True, False),
+        ("NOT_INTERESTED", "Not interested", False, True, False, False),
+        ("WRONG_NUMBER", "Wrong number", False, True, False, False),
+        ("DNC", "Do not call again", False, True, False, True),
+    ]:
+        _upsert(
+            session,
+            Disposition,
+            {"campaign_id": campaign.id, "code": code},
+            label=label,
+            is_success=success,
+            is_final=final,
+            schedules_callback=callback,
+            marks_dnc=dnc,
+        )
+    leads = _upsert(session, LeadList, {"name": "demo-leads", "campaign_id": campaign.id}, source="demo seed")
+    for i, (phone, first, tz) in enumerate(
+        [
+            ("+40721000001", "Ana", "Europe/Bucharest"),
+            ("+351912000002", "João", "Europe/Lisbon"),
+            ("+393471000003", "Giulia", "Europe/Rome"),
+            ("+36301000004", "Bence", "Europe/Budapest"),
+            ("+79161000005", "Olga", "Europe/Moscow"),
+        ]
+    ):
+        _upsert(
+            session,
+            Lead,
+            {"list_id": leads.id, "phone": phone},
+            first_name=first,
+            timezone=tz,
+            priority=5 - i,
+        )
+    _upsert(
+        session, DncEntry, {"phone": "+40721999999"}, source="internal", reason="demo: asked not to be called"
+    )
+
+    return {
+        "http": f"http://localhost:{settings.http_port}",
+        "sip": f"sip:{settings.public_ip}:{settings.sip_port}",
+        "admin": {"username": "admin", "password": passwords["admin"]},
+        "supervisor": {"username": "supervisor", "password": passwords["supervisor"]},
+        "agents": agents_out,
+        "numbers": {number: description for number, description, _ in numbers},
+        "trunk": {"name": "demo-carrier", "host": "127.0.0.1", "port": 5070},
+        # Kept so a re-seed keeps every password; this file is mode 0600.
+        "passwords": passwords | {f"sip:{name}": pw for name, pw in sip_passwords.items()},
+    }
