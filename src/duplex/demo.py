@@ -219,7 +219,7 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
         max_cps=10.0,
         max_channels=60,
     )
-    numbers = [
+    numbers: list[tuple[str, str, dict[str, Any]]] = [
         ("1000", "Demo IVR main menu", {"flow_id": flow.id}),
         ("1001", "Echo test: answers, beeps, echoes your audio back", {"application": "echo"}),
         ("1002", "TTS greeting, then records a message", {"application": "voicemail-demo"}),
