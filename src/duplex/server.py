@@ -23,6 +23,14 @@ async def serve(settings: Settings) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
+    shown = "localhost" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+    log.info(
+        "web UI http://%s:%d/  API docs http://%s:%d/docs",
+        shown,
+        settings.http_port,
+        shown,
+        settings.http_port,
+    )
     await server.serve()
 
 

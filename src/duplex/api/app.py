@@ -21,7 +21,9 @@ from duplex.events import EventBus, EventRecord, InProcessBus
 API_PREFIX = "/api/v1"
 
 # Each developer adds their module here; order does not matter.
-ROUTER_MODULES: list[str] = []
+ROUTER_MODULES: list[str] = [
+    "duplex.web.routes",
+]
 
 
 def make_bus(settings: Settings) -> EventBus:

@@ -1,0 +1,1 @@
+"""The browser UI: static pages served by the API process (no build step)."""
