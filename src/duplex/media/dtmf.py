@@ -147,12 +147,10 @@ def generate_dtmf(digit: str, ms: int, *, amplitude: int = 7000, rate: int = 800
 ):
     """PCM of a DTMF digit: row + column sine, each ``amplitude`` peak (column raised by ``twist_db``)."""
     d = digit.upper()
-    for r, row in enumerate(_KEYPAD):
-        if d in row:
-            c = row.index(d)
-            break
-    else:
+    hits = [(r, row.index(d)) for r, row in enumerate(_KEYPAD) if len(d) == 1 and d in row]
+    if not hits:
         raise ValueError(f"not a DTMF digit: {digit!r}")
+    r, c = hits[0]
     t = np.arange(rate * ms // 1000) / rate
     col_amp = amplitude * 10 ** (twist_db / 20)
     sig = amplitude * np.sin(2 * np.pi * _ROW[r] * t) + col_amp * np.sin(2 * np.pi * _COL[c] * t)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -259,7 +259,7 @@ class RtcpUnknown:
 
 RtcpPacket = RtcpSenderReport | RtcpReceiverReport | RtcpSdes | RtcpBye | RtcpUnknown
 
-_PARSERS = {
+_PARSERS: dict[int, Callable[[int, bytes], RtcpPacket]] = {
     RTCP_SR: RtcpSenderReport.parse_body,
     RTCP_RR: RtcpReceiverReport.parse_body,
     RTCP_SDES: RtcpSdes.parse_body,

@@ -48,9 +48,11 @@ def silence(ms: float, rate: int = RATE) -> Pcm:
     return np.zeros(int(rate * ms / 1000), dtype=np.int16)
 
 
-def cadence(freqs: Sequence[float], on_ms: float, off_ms: float, seconds: float, **kw: float) -> Pcm:
+def cadence(
+    freqs: Sequence[float], on_ms: float, off_ms: float, seconds: float, *, amplitude: float = 6000.0
+) -> Pcm:
     """Repeat (on, off) until ``seconds`` of audio."""
-    period = np.concatenate([tone(freqs, on_ms, **kw), silence(off_ms)])
+    period = np.concatenate([tone(freqs, on_ms, amplitude=amplitude), silence(off_ms)])
     total = int(RATE * seconds)
     reps = -(-total // len(period))
     return np.tile(period, reps)[:total]
