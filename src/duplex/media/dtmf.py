@@ -142,9 +142,9 @@ class DtmfReceiver:
         return ev
 
 
-def generate_dtmf(digit: str, ms: int, *, amplitude: int = 7000, rate: int = 8000, twist_db: float = 0.0) -> (
-    npt.NDArray[np.int16]
-):
+def generate_dtmf(
+    digit: str, ms: int, *, amplitude: int = 7000, rate: int = 8000, twist_db: float = 0.0
+) -> npt.NDArray[np.int16]:
     """PCM of a DTMF digit: row + column sine, each ``amplitude`` peak (column raised by ``twist_db``)."""
     d = digit.upper()
     hits = [(r, row.index(d)) for r, row in enumerate(_KEYPAD) if len(d) == 1 and d in row]

@@ -210,6 +210,10 @@ class CallProgressDetector:
         if cur.label == "silence" and bursts and done and done[-1] is bursts[-1]:
             if 0.8 <= bursts[-1].duration <= 2.5 and bursts[-1].label in ("single", "ring_us"):
                 return CallProgress.RINGBACK
-        if cur.label == "silence" and cur.duration >= self.silence_s and self.state in (None, CallProgress.SPEECH):
+        if (
+            cur.label == "silence"
+            and cur.duration >= self.silence_s
+            and self.state in (None, CallProgress.SPEECH)
+        ):
             return CallProgress.SILENCE
         return None

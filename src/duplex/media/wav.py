@@ -40,7 +40,9 @@ def _header(channels: int, rate: int, data_bytes: int) -> bytes:
 class WavWriter:
     """Streams 16-bit PCM frames to ``path`` (mono, or stereo with interleaved ``(n, 2)`` arrays)."""
 
-    def __init__(self, path: str | Path, *, channels: int = 1, rate: int = 8000, header_interval: float = 1.0):
+    def __init__(
+        self, path: str | Path, *, channels: int = 1, rate: int = 8000, header_interval: float = 1.0
+    ):
         if channels not in (1, 2):
             raise ValueError("WavWriter supports 1 or 2 channels")
         self.path = Path(path)
@@ -167,5 +169,7 @@ def read_wav(path: str | Path, *, rate: int = 8000) -> Pcm:
     else:
         raise ValueError(f"{path}: unsupported WAV format {info.format} with {info.bits} bits")
     if info.channels > 1:
-        samples = samples[: len(samples) - len(samples) % info.channels].reshape(-1, info.channels).mean(axis=1)
+        samples = (
+            samples[: len(samples) - len(samples) % info.channels].reshape(-1, info.channels).mean(axis=1)
+        )
     return resample(samples, info.rate, rate)
