@@ -1,0 +1,1 @@
+"""Call control: registrar, trunks, security policy, the B2BUA engine and the call API."""
