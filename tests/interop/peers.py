@@ -182,17 +182,15 @@ def rtp_packets_to(pcap: Path, port: int) -> RtpStreamStats:
     max_jitter = mean_jitter = 0.0
     for line in out.splitlines():
         parts = line.split()
-        # Rows: SrcIP SrcPort DstIP DstPort SSRC Payload Pkts Lost(%) MaxDelta MaxJitter MeanJitter Problem?
-        if len(parts) >= 11 and parts[3] == str(port) and parts[1].isdigit():
-            try:
-                idx = next(i for i, p in enumerate(parts) if p.startswith("0x"))
-            except StopIteration:
-                continue
-            nums = [p for p in parts[idx + 1 :] if _is_number(p.strip("()%"))]
-            packets += int(nums[0])
-            lost += int(nums[1])
-            max_jitter = max(max_jitter, float(nums[-2]))
-            mean_jitter = max(mean_jitter, float(nums[-1]))
+        # Start End SrcIP SrcPort DstIP DstPort SSRC Payload Pkts Lost (pct) Min/Mean/Max Delta, Min/Mean/Max Jitter
+        ssrc = next((i for i, p in enumerate(parts) if p.startswith("0x")), None)
+        if ssrc is None or ssrc < 1 or parts[ssrc - 1] != str(port):
+            continue
+        nums = [float(p.strip("()%")) for p in parts[ssrc + 2 :] if _is_number(p.strip("()%"))]
+        packets += int(nums[0])
+        lost += int(nums[1])
+        mean_jitter = max(mean_jitter, nums[-2])
+        max_jitter = max(max_jitter, nums[-1])
     return RtpStreamStats(packets, lost, max_jitter, mean_jitter)
 
 
