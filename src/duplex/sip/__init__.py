@@ -1,6 +1,8 @@
 """SIP for Duplex: a sans-IO message layer (parse/serialise, framing, digest auth) plus transactions/dialogs."""
 
+from duplex.sip.digest import AuthResult, DigestChallenge, DigestCredentials, DigestServer, authorize
 from duplex.sip.errors import LocalProtocolError, RemoteProtocolError, SipError, SipParseError
+from duplex.sip.framing import StreamFramer
 from duplex.sip.headers import CSeq, Headers, Via
 from duplex.sip.message import (
     SipMessage,
@@ -14,7 +16,11 @@ from duplex.sip.uri import AbsoluteUri, NameAddr, SipUri, Uri, parse_uri
 
 __all__ = [
     "AbsoluteUri",
+    "AuthResult",
     "CSeq",
+    "DigestChallenge",
+    "DigestCredentials",
+    "DigestServer",
     "Headers",
     "LocalProtocolError",
     "NameAddr",
@@ -25,8 +31,10 @@ __all__ = [
     "SipRequest",
     "SipResponse",
     "SipUri",
+    "StreamFramer",
     "Uri",
     "Via",
+    "authorize",
     "make_response",
     "parse_message",
     "parse_uri",

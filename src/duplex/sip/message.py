@@ -53,7 +53,8 @@ REASON_PHRASES: dict[int, str] = {
 _HEAD_END_RE = re.compile(rb"\r?\n\r?\n")
 _LINE_SPLIT_RE = re.compile(r"\r?\n")
 _VERSION_RE = re.compile(r"SIP/(\d+)\.(\d+)", re.IGNORECASE)
-_BAD_CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Only CR and LF are forbidden inside a header value: quoted-pair may carry any other octet (RFC 4475 intmeth).
+_BAD_CTL_RE = re.compile(r"[\r\n]")
 _DATE_RE = re.compile(
     r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
     r"\d{2}:\d{2}:\d{2} GMT"
@@ -285,7 +286,7 @@ def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
     fields: list[tuple[str, str]] = []
     for line in lines[1:]:
         if _BAD_CTL_RE.search(line):
-            raise SipParseError(f"control character in header line {line!r}")
+            raise SipParseError(f"bare CR in header line {line!r}")
         if line[:1] in (" ", "\t"):
             if not fields:
                 raise SipParseError("continuation line before the first header")
@@ -299,7 +300,7 @@ def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
         fields.append((name, value.strip(_WS)))
     start = lines[0]
     if _BAD_CTL_RE.search(start):
-        raise SipParseError(f"control character in start line {start!r}")
+        raise SipParseError(f"bare CR in start line {start!r}")
     return start, fields
 
 

@@ -400,6 +400,7 @@ class NameAddr:
                 raise SipParseError(f"whitespace inside <> around {uri_text!r}")
             return cls(uri=parse_uri(uri_text), display_name=display, params=parse_params(rest))
         uri_text, semi, rest = text.partition(";")
+        uri_text = uri_text.rstrip(_WS)
         if "?" in uri_text or "," in uri_text or any(c in uri_text for c in _WS):
             raise SipParseError(f"addr-spec with '?', ',' or spaces must be in <>: {uri_text!r}")
         return cls(uri=parse_uri(uri_text), params=parse_params(semi + rest))
