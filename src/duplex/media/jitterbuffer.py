@@ -21,6 +21,7 @@ class JitterFrame:
     payload: bytes | None  # None = play silence
     concealed: bool = False
     marker: bool = False
+    payload_type: int | None = None
 
 
 class JitterBuffer:
@@ -45,6 +46,7 @@ class JitterBuffer:
         self._base_time = 0.0
         self._next_ts: int | None = None
         self._last_payload: bytes | None = None
+        self._last_pt: int | None = None
         self._repeats = 0
         self._late_run = 0
         self.received = 0
@@ -109,11 +111,16 @@ class JitterBuffer:
         if packet is not None:
             self._last_payload = packet.payload
             self._repeats = 0
-            return JitterFrame(timestamp=ts, payload=packet.payload, marker=packet.marker)
+            self._last_pt = packet.payload_type
+            return JitterFrame(
+                timestamp=ts, payload=packet.payload, marker=packet.marker, payload_type=packet.payload_type
+            )
         self.concealed += 1
         if self._last_payload is not None and self._repeats < self.max_repeats:
             self._repeats += 1
-            return JitterFrame(timestamp=ts, payload=self._last_payload, concealed=True)
+            return JitterFrame(
+                timestamp=ts, payload=self._last_payload, concealed=True, payload_type=self._last_pt
+            )
         return JitterFrame(timestamp=ts, payload=None, concealed=True)
 
     def pop_all(self, now: float) -> list[JitterFrame]:
