@@ -139,8 +139,7 @@ class Transaction:
                 return
             _, _, name = min(due)
             del self._deadlines[name]
-            if self._apply(name):
-                self._on_timer(name, now)
+            self._fire(name, now)
 
     def transport_error(self, now: float) -> None:
         """RFC 3261 §17.1.4/§17.2.4: "the client transaction SHOULD inform the TU that a transport failure
@@ -149,27 +148,37 @@ class Transaction:
         self._apply(I.TRANSPORT_ERROR)
 
     # -- helpers ---------------------------------------------------------------------------------------
-    def _apply(self, inp: TxnInput) -> bool:
-        """Walk the table; return False when the input is absorbed without a transition."""
+    def _allowed(self, inp: TxnInput) -> bool:
+        """False when the state absorbs ``inp``; raises when the table has no transition for it."""
         if inp in self.IGNORED.get(self.state, frozenset()):
             return False
-        new_state = self.TRANSITIONS.get(self.state, {}).get(inp)
-        if new_state is None:
+        if inp not in self.TRANSITIONS.get(self.state, {}):
             raise LocalProtocolError(
                 f"{type(self).__name__}: {inp.value} is not allowed in state {self.state.value}"
             )
-        self.state = new_state
-        if new_state is S.TERMINATED:
+        return True
+
+    def _apply(self, inp: TxnInput) -> bool:
+        """Walk the table; return False when the input is absorbed without a transition."""
+        if not self._allowed(inp):
+            return False
+        self.state = self.TRANSITIONS[self.state][inp]
+        if self.state is S.TERMINATED:
             self._deadlines.clear()
             self._events.append(TransactionTerminated(key=self.key))
         return True
+
+    def _fire(self, name: TxnInput, now: float) -> None:
+        """A timer fired: run its action (retransmit, report timeout), then take the transition."""
+        if self._allowed(name):
+            self._on_timer(name, now)
+            self._apply(name)
 
     def _arm(self, name: TxnInput, now: float, duration: float) -> None:
         """Start a timer; a zero duration (reliable transports) fires at once."""
         if duration <= 0:
             self._deadlines.pop(name, None)
-            if self._apply(name):
-                self._on_timer(name, now)
+            self._fire(name, now)
         else:
             self._deadlines[name] = now + duration
 
