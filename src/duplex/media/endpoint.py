@@ -1,0 +1,422 @@
+"""The asyncio shell around ``RtpStream``: one UDP socket pair per leg, a 20 ms paced sender, and the
+operations a call controller needs (play, record, echo, bridge, DTMF).
+
+``MediaBackend``/``MediaSession`` are the seam for a later switch to rtpengine: a controller only talks to
+these protocols; ``LocalMediaBackend``/``RtpEndpoint`` are the in-process implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from duplex.media.codecs import PCMU, G711Codec, get_codec
+from duplex.media.events import AudioFrame, DtmfReceived, FrameTap, MediaEvent
+from duplex.media.offer_answer import NegotiatedMedia
+from duplex.media.recorder import CallRecorder, ChannelTap
+from duplex.media.stream import RtpStream, StreamStats
+from duplex.media.tts import TextToSpeech
+from duplex.media.wav import read_wav
+
+__all__ = ["LocalMediaBackend", "MediaBackend", "MediaSession", "RtpEndpoint", "split_frames"]
+
+Pcm = npt.NDArray[np.int16]
+Addr = tuple[str, int]
+FRAME = 160
+PTIME = 0.02
+
+
+def split_frames(pcm: Pcm, frame: int = FRAME) -> Iterator[Pcm]:
+    """Cut PCM into 20 ms frames, zero-padding the last one."""
+    for i in range(0, len(pcm), frame):
+        chunk = pcm[i : i + frame]
+        if len(chunk) < frame:
+            chunk = np.concatenate([chunk, np.zeros(frame - len(chunk), dtype=np.int16)])
+        yield chunk
+
+
+class MediaSession(Protocol):
+    """What a call controller may do with one media leg (rtpengine can implement this too)."""
+
+    @property
+    def local_address(self) -> Addr: ...
+    def apply(self, negotiated: NegotiatedMedia) -> None: ...
+    async def play(self, frames: Iterable[Pcm]) -> None: ...
+    async def play_wav(self, path: str | Path) -> None: ...
+    async def play_tts(self, text: str) -> None: ...
+    def stop_playback(self) -> None: ...
+    def record(self, path: str | Path, *, stereo: bool = False) -> CallRecorder: ...
+    def stop_recording(self) -> None: ...
+    def echo(self, enabled: bool = True) -> None: ...
+    def bridge(self, other: MediaSession | None) -> None: ...
+    def send_dtmf(self, digits: str, duration_ms: int = 100) -> None: ...
+    async def collect_dtmf(
+        self,
+        max_digits: int,
+        timeout: float,
+        terminator: str | None = "#",
+        inter_digit_timeout: float | None = None,
+    ) -> str: ...
+    def stats(self) -> StreamStats: ...
+    async def close(self) -> None: ...
+
+
+class MediaBackend(Protocol):
+    async def open_session(self) -> MediaSession: ...
+    async def close(self) -> None: ...
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, sink: Callable[[bytes, Addr], None]) -> None:
+        self.sink = sink
+
+    def datagram_received(self, data: bytes, addr: Addr) -> None:
+        self.sink(data, addr)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable while the peer is not up yet
+        pass
+
+
+class RtpEndpoint:
+    """One RTP/RTCP leg on ``host``: RTP on an even port, RTCP on the next one (no rtcp-mux)."""
+
+    def __init__(self, stream: RtpStream, tts: TextToSpeech | None = None) -> None:
+        self.stream = stream
+        self.tts = tts or TextToSpeech()
+        self.remote: Addr | None = None
+        self.remote_rtcp: Addr | None = None
+        self.send_enabled = True
+        self._rtp: asyncio.DatagramTransport | None = None
+        self._rtcp: asyncio.DatagramTransport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._pacer: asyncio.Task[None] | None = None
+        self._source: Iterator[Pcm] | None = None
+        self._source_done: asyncio.Future[None] | None = None
+        self._echo: deque[AudioFrame] | None = None
+        self._bridge_to: RtpEndpoint | None = None
+        self._bridged_from: RtpEndpoint | None = None
+        self._recorder: CallRecorder | None = None
+        self._rec_taps: list[FrameTap] = []
+        self._dtmf: asyncio.Queue[DtmfReceived] = asyncio.Queue()
+        self.listeners: list[Callable[[MediaEvent], None]] = []
+        self.ticks_late = 0
+
+    @classmethod
+    async def open(
+        cls,
+        host: str = "127.0.0.1",
+        port_range: tuple[int, int] | None = None,
+        *,
+        codec: G711Codec = PCMU,
+        telephone_event_pt: int | None = 101,
+        jitter_delay: float | None = 0.06,
+        rng: random.Random | None = None,
+        tts: TextToSpeech | None = None,
+    ) -> RtpEndpoint:
+        """Bind a free even/odd port pair from ``port_range`` (inclusive) or from the OS when None."""
+        loop = asyncio.get_running_loop()
+        rng = rng or random.Random()
+        stream = RtpStream(codec=codec, rng=rng, telephone_event_pt=telephone_event_pt, jitter_delay=jitter_delay,
+                           wallclock_offset=time.time() - loop.time())  # fmt: skip
+        self = cls(stream, tts)
+        if port_range is None:
+            candidates: list[int] = [0] * 20
+        else:
+            lo, hi = port_range
+            candidates = list(range(lo + lo % 2, hi, 2))
+            rng.shuffle(candidates)
+        for port in candidates:
+            try:
+                rtp, _ = await loop.create_datagram_endpoint(
+                    lambda: _Udp(self._on_rtp), local_addr=(host, port)
+                )
+            except OSError:
+                continue
+            actual = rtp.get_extra_info("sockname")[1]
+            try:
+                rtcp, _ = await loop.create_datagram_endpoint(
+                    lambda: _Udp(self._on_rtcp), local_addr=(host, actual + 1)
+                )
+            except OSError:
+                rtp.close()
+                continue
+            self._rtp, self._rtcp = rtp, rtcp
+            break
+        else:
+            raise OSError(f"no free RTP port pair in {port_range}")
+        self._pacer = loop.create_task(self._pace())
+        return self
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    @property
+    def local_address(self) -> Addr:
+        assert self._rtp is not None
+        host, port = self._rtp.get_extra_info("sockname")[:2]
+        return str(host), int(port)
+
+    def set_remote(self, addr: Addr, rtcp: Addr | None = None) -> None:
+        self.remote = addr
+        self.remote_rtcp = rtcp or (addr[0], addr[1] + 1)
+
+    def apply(self, negotiated: NegotiatedMedia) -> None:
+        """Configure codec, telephone-event PT, remote address and direction from SDP negotiation."""
+        self.stream.configure(codec=get_codec(negotiated.codec), payload_type=negotiated.payload_type,
+                              telephone_event_pt=negotiated.telephone_event_pt)  # fmt: skip
+        self.set_remote((negotiated.remote_address, negotiated.remote_port))
+        self.send_enabled = negotiated.send_enabled
+
+    # -- network input ---------------------------------------------------------------------------
+
+    def _on_rtp(self, data: bytes, addr: Addr) -> None:
+        if self.remote is None:  # symmetric RTP: latch onto the first sender
+            self.set_remote(addr)
+        self._dispatch(self.stream.receive_datagram(data, self._loop.time()))
+
+    def _on_rtcp(self, data: bytes, addr: Addr) -> None:
+        self._dispatch(self.stream.receive_datagram(data, self._loop.time()))
+
+    def _dispatch(self, events: list[MediaEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, AudioFrame):
+                self._on_audio(ev)
+            elif isinstance(ev, DtmfReceived):
+                self._dtmf.put_nowait(ev)
+            for listener in self.listeners:
+                listener(ev)
+        self._flush_rtcp()
+        self._arm_timer()
+
+    def _on_audio(self, frame: AudioFrame) -> None:
+        if self._echo is not None:
+            self._echo.append(frame)
+        peer = self._bridge_to
+        if peer is not None and peer.send_enabled:
+            now = self._loop.time()
+            same = frame.payload_type == peer.stream.payload_type and not frame.concealed and frame.payload
+            if same and frame.payload is not None:
+                peer._send(peer.stream.send_payload(frame.payload, now))  # relay without transcoding
+            else:
+                peer._send(peer.stream.send_frame(frame.pcm, now))
+            peer._tap_sent(frame.pcm, now)
+
+    def _arm_timer(self) -> None:
+        when = self.stream.get_timer()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._on_timer) if when is not None else None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch(self.stream.handle_timer(self._loop.time()))
+
+    # -- network output --------------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> None:
+        if data and self._rtp is not None and self.remote is not None:
+            self._rtp.sendto(data, self.remote)
+
+    def _flush_rtcp(self) -> None:
+        for data in self.stream.rtcp_to_send():
+            if self._rtcp is not None and self.remote_rtcp is not None:
+                self._rtcp.sendto(data, self.remote_rtcp)
+
+    def _next_frame(self) -> Pcm:
+        if self._source is not None:
+            frame = next(self._source, None)
+            if frame is not None:
+                return frame
+            self._source = None
+            if self._source_done is not None and not self._source_done.done():
+                self._source_done.set_result(None)
+        if self._echo:
+            return self._echo.popleft().pcm
+        return np.zeros(FRAME, dtype=np.int16)
+
+    async def _pace(self) -> None:
+        """Send one frame every 20 ms on the loop clock; the schedule is absolute, so sleep jitter does
+        not accumulate (drift compensation), and after a stall of > 100 ms it restarts from now."""
+        next_tick = self._loop.time()
+        while True:
+            now = self._loop.time()
+            if now - next_tick > 0.1:
+                self.ticks_late += 1
+                next_tick = now
+            if self._bridged_from is None and self.send_enabled and self.remote is not None:
+                pcm = self._next_frame()
+                self._send(self.stream.send_frame(pcm, next_tick))
+                self._tap_sent(pcm, next_tick)
+            elif self._source is not None or self._echo:
+                self._next_frame()  # keep playback time moving while muted/bridged
+            next_tick += PTIME
+            await asyncio.sleep(max(0.0, next_tick - self._loop.time()))
+
+    def _tap_sent(self, pcm: Pcm, now: float) -> None:
+        if self._recorder is not None and self._recorder.channels == 2:
+            self._recorder.add(pcm, now, 1)
+
+    # -- operations ------------------------------------------------------------------------------
+
+    async def play(self, frames: Iterable[Pcm]) -> None:
+        """Send these frames (160 samples each) instead of silence; returns when all are sent."""
+        self.stop_playback()
+        self._source = iter(frames)
+        self._source_done = self._loop.create_future()
+        await self._source_done
+
+    async def play_pcm(self, pcm: Pcm) -> None:
+        await self.play(split_frames(pcm))
+
+    async def play_wav(self, path: str | Path) -> None:
+        pcm = await self._loop.run_in_executor(None, read_wav, path)
+        await self.play_pcm(pcm)
+
+    async def play_tts(self, text: str) -> None:
+        pcm = await self._loop.run_in_executor(None, self.tts.synthesize, text)
+        await self.play_pcm(pcm)
+
+    def stop_playback(self) -> None:
+        self._source = None
+        if self._source_done is not None and not self._source_done.done():
+            self._source_done.set_result(None)
+
+    def record(self, path: str | Path, *, stereo: bool = False) -> CallRecorder:
+        """Record received audio (mono), or received=left and sent=right (stereo)."""
+        self.stop_recording()
+        rec = CallRecorder(path, channels=2 if stereo else 1, start=self._loop.time())
+        self._recorder = rec
+        tap = ChannelTap(rec, 0)
+        self._rec_taps.append(tap)
+        self.stream.add_tap(tap)
+        return rec
+
+    def stop_recording(self) -> None:
+        for tap in self._rec_taps:
+            self.stream.remove_tap(tap)
+        self._rec_taps.clear()
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+
+    def echo(self, enabled: bool = True) -> None:
+        """Send received audio back to its sender (at most ~100 ms queued)."""
+        self._echo = deque(maxlen=5) if enabled else None
+
+    def bridge(self, other: MediaSession | None) -> None:
+        """Relay this leg's received audio to ``other`` and vice versa (``None`` unbridges).
+
+        Payloads are forwarded unchanged when both legs use the same payload type, else transcoded.
+        """
+        if other is not None and not isinstance(other, RtpEndpoint):
+            raise TypeError("RtpEndpoint can only bridge to another RtpEndpoint")
+        for a, b in ((self, other), (other, self)):
+            if a is None:
+                continue
+            old = a._bridge_to
+            if old is not None:
+                old._bridged_from = None
+            a._bridge_to = b
+            if b is not None:
+                b._bridged_from = a
+
+    def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
+        self.stream.send_dtmf(digits, duration_ms)
+
+    async def next_dtmf(self) -> DtmfReceived:
+        return await self._dtmf.get()
+
+    async def collect_dtmf(
+        self,
+        max_digits: int,
+        timeout: float,
+        terminator: str | None = "#",
+        inter_digit_timeout: float | None = None,
+    ) -> str:
+        """Collect up to ``max_digits`` (RFC 4733 or in-band), stopping at ``terminator`` (not included)
+        or when ``timeout`` (overall) / ``inter_digit_timeout`` (after the first digit) expires."""
+        digits = ""
+        deadline = self._loop.time() + timeout
+        while len(digits) < max_digits:
+            wait = deadline - self._loop.time()
+            if digits and inter_digit_timeout is not None:
+                wait = min(wait, inter_digit_timeout)
+            if wait <= 0:
+                break
+            try:
+                ev = await asyncio.wait_for(self._dtmf.get(), wait)
+            except TimeoutError:
+                break
+            if terminator is not None and ev.digit == terminator:
+                break
+            digits += ev.digit
+        return digits
+
+    def stats(self) -> StreamStats:
+        return self.stream.stats()
+
+    async def frames(self) -> AsyncIterator[AudioFrame]:
+        """Iterate received frames (a convenience for tests and simple taps)."""
+        queue: asyncio.Queue[AudioFrame] = asyncio.Queue()
+
+        def listener(ev: MediaEvent) -> None:
+            if isinstance(ev, AudioFrame):
+                queue.put_nowait(ev)
+
+        self.listeners.append(listener)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.listeners.remove(listener)
+
+    async def close(self) -> None:
+        """Send RTCP BYE, stop the pacer and timers, close sockets and any recording."""
+        if self._rtcp is not None and self.remote_rtcp is not None:
+            self._rtcp.sendto(self.stream.build_rtcp(self._loop.time(), bye=True), self.remote_rtcp)
+        self.bridge(None)
+        self.stop_playback()
+        self.stop_recording()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._pacer is not None:
+            self._pacer.cancel()
+            await asyncio.gather(self._pacer, return_exceptions=True)
+        for t in (self._rtp, self._rtcp):
+            if t is not None:
+                t.close()
+        self._rtp = self._rtcp = None
+
+
+class LocalMediaBackend:
+    """In-process media: RTP endpoints on ``host`` with ports from ``port_range``."""
+
+    def __init__(self, host: str = "127.0.0.1", port_range: tuple[int, int] | None = None,
+                 tts: TextToSpeech | None = None) -> None:  # fmt: skip
+        self.host = host
+        self.port_range = port_range
+        self.tts = tts
+        self.sessions: list[RtpEndpoint] = []
+
+    async def open_session(self) -> RtpEndpoint:
+        ep = await RtpEndpoint.open(self.host, self.port_range, tts=self.tts)
+        self.sessions.append(ep)
+        return ep
+
+    async def close(self) -> None:
+        for ep in self.sessions:
+            await ep.close()
+        self.sessions.clear()
+
+
+def _conforms(ep: RtpEndpoint, backend: LocalMediaBackend) -> tuple[MediaSession, MediaBackend]:
+    """mypy checks here that the local implementation satisfies both protocols."""
+    return ep, backend
