@@ -259,7 +259,7 @@ class TransactionLayer:
         if not isinstance(invite, InviteServerTransaction):
             # "If the UAS did not find a matching transaction for the CANCEL ... it SHOULD respond to the
             # CANCEL with a 481 (Call Leg/Transaction Does Not Exist)."
-            self.send_response(txn.key, make_response(cancel, 481), now)
+            self.send_response(txn.key, make_response(cancel, 481, tag=self.new_token(8)), now)
             return
         # "the UAS SHOULD respond to the CANCEL ... with a 200 (OK) response" - and the To tag of the
         # CANCEL response equals that of the response to the original request.
