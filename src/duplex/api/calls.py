@@ -1,0 +1,242 @@
+"""Calls (read-only, with legs; dispositions), recordings (every access audited) and the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Select
+
+from duplex.api.audit import AUDITED_ROLES, audit
+from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, STAFF, Ctx, Resource, crud_router
+from duplex.api.db import DbSession, field_error, not_found
+from duplex.api.routing import DuplexRoute
+from duplex.api.schemas import Input, Output
+from duplex.auth.deps import CurrentPrincipal, Principal
+from duplex.db.models import AuditLog, Call, Disposition, Recording, Role
+
+router = APIRouter(route_class=DuplexRoute)
+
+# ---- calls ----------------------------------------------------------------------------------------------
+
+
+class CallLegRead(Output):
+    id: str
+    kind: str
+    sip_call_id: str
+    remote_uri: str
+    agent_id: int | None
+    trunk_id: int | None
+    codec: str | None
+    started_at: dt.datetime
+    answered_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    end_reason: str | None
+    sip_status: int | None
+    packets_lost: int | None
+    jitter_ms: float | None
+    mos: float | None
+
+
+class CallRead(Output):
+    id: str
+    direction: str
+    state: str
+    from_number: str
+    to_number: str
+    phone_number_id: int | None
+    tracking_source: str | None
+    queue_id: int | None
+    agent_id: int | None
+    campaign_id: int | None
+    lead_id: int | None
+    trunk_id: int | None
+    started_at: dt.datetime
+    queued_at: dt.datetime | None
+    answered_at: dt.datetime | None
+    agent_answered_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    end_reason: str | None
+    outcome: str | None
+    disposition_id: int | None
+    disposition_notes: str
+    revenue: float | None
+    transfers: int
+    csat: int | None
+    data: dict[str, Any]
+    legs: list[CallLegRead]
+
+
+class CallFilters(BaseModel):
+    direction: str | None = None
+    state: str | None = None
+    queue_id: int | None = None
+    agent_id: int | None = None
+    campaign_id: int | None = None
+    lead_id: int | None = None
+    since: dt.datetime | None = Field(None, description="Calls started at or after this time.")
+    until: dt.datetime | None = Field(None, description="Calls started before this time.")
+
+
+def own_calls_only(principal: Principal, stmt: Select[Any]) -> Select[Any]:
+    if principal.role is Role.AGENT:
+        return stmt.where(Call.agent_id == (principal.agent_id or -1))
+    return stmt
+
+
+CALLS = Resource(
+    path="calls",
+    entity="call",
+    model=Call,
+    read=CallRead,
+    filters=CallFilters,
+    filter_clauses={"since": lambda v: Call.started_at >= v, "until": lambda v: Call.started_at < v},
+    read_roles=ALL_ROLES,
+    scope=own_calls_only,
+    id_type=str,
+)
+crud_router(CALLS, router)
+
+
+class DispositionSet(Input):
+    disposition_id: int
+    notes: Annotated[str, Field(max_length=4000)] = ""
+    revenue: Annotated[float | None, Field(ge=0)] = None
+
+
+@router.post("/calls/{call_id}/disposition", response_model=CallRead, tags=["calls"])
+def set_disposition(
+    call_id: str, body: DispositionSet, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> Any:
+    """Set the outcome of a call (agents: only on their own calls)."""
+    call = CALLS.load(Ctx(session=session, request=request, principal=principal), call_id)
+    disposition = session.get(Disposition, body.disposition_id)
+    if disposition is None:
+        raise field_error(("body", "disposition_id"), f"disposition {body.disposition_id} does not exist")
+    if disposition.campaign_id is not None and disposition.campaign_id != call.campaign_id:
+        raise field_error(("body", "disposition_id"), "this disposition belongs to another campaign")
+    call.disposition_id, call.disposition_notes, call.revenue = disposition.id, body.notes, body.revenue
+    request.app.state.record.append(
+        session,
+        "disposition.set",
+        call_id=call.id,
+        agent_id=call.agent_id,
+        campaign_id=call.campaign_id,
+        lead_id=call.lead_id,
+        queue_id=call.queue_id,
+        data={
+            "disposition_id": disposition.id,
+            "code": disposition.code,
+            "notes": body.notes,
+            "revenue": body.revenue,
+            "by_user_id": principal.user_id,
+        },
+    )
+    if principal.role in AUDITED_ROLES:
+        audit(session, request, principal, "call.disposition", target_type="call", target_id=call.id)
+    return call
+
+
+# ---- recordings -----------------------------------------------------------------------------------------
+
+
+class RecordingRead(Output):
+    id: int
+    call_id: str
+    leg_id: str | None
+    path: str
+    format: str
+    channels: int
+    duration_ms: int
+    size_bytes: int
+    created_at: dt.datetime
+
+
+class RecordingFilters(BaseModel):
+    call_id: str | None = None
+
+
+def recording_accessed(ctx: Ctx, row: Any, how: str = "metadata") -> None:
+    """Every access to a recording leaves an audit row and a `recording.accessed` event."""
+    audit(ctx.session, ctx.request, ctx.principal, "recording.read", target_type="recording", target_id=row.id,
+          detail={"how": how, "call_id": row.call_id})  # fmt: skip
+    ctx.request.app.state.record.append(
+        ctx.session,
+        "recording.accessed",
+        call_id=row.call_id,
+        data={"recording_id": row.id, "how": how, "user_id": ctx.principal.user_id},
+    )
+
+
+RECORDINGS = Resource(
+    path="recordings",
+    entity="recording",
+    model=Recording,
+    read=RecordingRead,
+    filters=RecordingFilters,
+    read_roles=STAFF,
+    after_read=recording_accessed,
+)
+crud_router(RECORDINGS, router)
+
+MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg"}
+
+
+@router.get("/recordings/{recording_id}/audio", tags=["recordings"], response_class=FileResponse)
+def recording_audio(
+    recording_id: int, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> Any:
+    """The audio file, streamed from <data_dir>/recordings."""
+    RECORDINGS.check_role(principal, write=False)
+    ctx = Ctx(session=session, request=request, principal=principal)
+    row = RECORDINGS.load(ctx, recording_id)
+    base = (Path(request.app.state.settings.data_dir) / "recordings").resolve()
+    path = (base / row.path).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        raise not_found("recording file of", recording_id)
+    recording_accessed(ctx, row, "audio")
+    return FileResponse(
+        path, media_type=MEDIA_TYPES.get(row.format, "application/octet-stream"), filename=path.name
+    )
+
+
+# ---- audit log ------------------------------------------------------------------------------------------
+
+
+class AuditRead(Output):
+    id: int
+    at: dt.datetime
+    user_id: int | None
+    api_key_id: int | None
+    action: str
+    target_type: str
+    target_id: str
+    address: str
+    detail: dict[str, Any]
+
+
+class AuditFilters(BaseModel):
+    user_id: int | None = None
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+crud_router(
+    Resource(
+        path="audit-log",
+        entity="audit",
+        model=AuditLog,
+        read=AuditRead,
+        filters=AuditFilters,
+        filter_clauses={"since": lambda v: AuditLog.at >= v, "until": lambda v: AuditLog.at < v},
+        read_roles=ADMIN_ONLY,
+    ),
+    router,
+)

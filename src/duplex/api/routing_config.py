@@ -1,0 +1,295 @@
+"""Inbound routing configuration: queues (+skills, +members), IVR flows (versioned), phone numbers, trunks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+
+from duplex.api.audit import record_write
+from duplex.api.crud import (
+    ADMIN_ONLY,
+    ALL_ROLES,
+    STAFF,
+    Ctx,
+    Resource,
+    add_link_routes,
+    crud_router,
+    set_attributes,
+)
+from duplex.api.db import DbSession, field_error
+from duplex.api.routing import DuplexRoute
+from duplex.api.schemas import Input, Output, partial
+from duplex.auth.deps import CurrentPrincipal
+from duplex.db.models import IvrFlow, IvrFlowVersion, PhoneNumber, Queue, QueueMember, QueueSkill, Trunk
+from duplex.db.models.routing import RoutingStrategy
+
+router = APIRouter(route_class=DuplexRoute)
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+Description = Annotated[str, Field(max_length=255)]
+Seconds = Annotated[int, Field(ge=0, le=86400)]
+
+# ---- queues ---------------------------------------------------------------------------------------------
+
+
+class QueueSkillLevel(Input, Output):
+    skill_id: int
+    min_proficiency: Annotated[int, Field(ge=0, le=100)] = 1
+
+
+class QueueCreate(Input):
+    name: Name
+    description: Description = ""
+    strategy: RoutingStrategy = RoutingStrategy.LONGEST_IDLE
+    priority: int = 0
+    service_level_seconds: Annotated[int, Field(gt=0, le=3600)] = 20
+    max_wait_seconds: Seconds = 600
+    max_size: Annotated[int, Field(ge=0, le=100000)] = 100
+    wrapup_seconds: Seconds = 10
+    overflow_queue_id: int | None = None
+    escalate_after_seconds: Seconds | None = None
+    announce_position: bool = True
+    music_on_hold: Annotated[str, Field(max_length=255)] = ""
+    team_id: int | None = None
+    skills: list[QueueSkillLevel] = []
+
+
+class QueueRead(QueueCreate, Output):
+    id: int
+    created_at: dt.datetime
+
+
+class QueueFilters(BaseModel):
+    team_id: int | None = None
+    strategy: RoutingStrategy | None = None
+    name: str | None = None
+
+
+class QueueMemberItem(Input, Output):
+    agent_id: int
+    penalty: Annotated[int, Field(ge=0, le=100)] = 0
+
+
+def apply_queue(ctx: Ctx, row: Any, data: dict[str, Any]) -> None:
+    data = dict(data)
+    if "skills" in data:
+        skills = data.pop("skills") or []
+        row.skills = [
+            QueueSkill(skill_id=s["skill_id"], min_proficiency=s["min_proficiency"]) for s in skills
+        ]
+    set_attributes(ctx, row, data)
+
+
+QUEUES = Resource(
+    path="queues",
+    entity="queue",
+    model=Queue,
+    read=QueueRead,
+    create=QueueCreate,
+    update=partial(QueueCreate),
+    filters=QueueFilters,
+    read_roles=ALL_ROLES,
+    write_roles=STAFF,
+    apply=apply_queue,
+)
+crud_router(QUEUES, router)
+add_link_routes(
+    router, QUEUES, name="members", link_model=QueueMember, parent_fk="queue_id", item=QueueMemberItem
+)
+
+# ---- IVR flows ------------------------------------------------------------------------------------------
+
+
+class IvrFlowCreate(Input):
+    name: Name
+    description: Description = ""
+    definition: dict[str, Any] = Field(
+        description="The flow graph; every change makes a new immutable version."
+    )
+    comment: Annotated[str, Field(max_length=255)] = ""
+
+
+class IvrFlowRead(Output):
+    id: int
+    name: str
+    description: str
+    published_version: int | None
+    latest_version: int | None = None
+    created_at: dt.datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _latest(cls, value: Any) -> Any:
+        if isinstance(value, IvrFlow):
+            latest = max((v.version for v in value.versions), default=None)
+            return {
+                **{k: getattr(value, k) for k in cls.model_fields if k != "latest_version"},
+                "latest_version": latest,
+            }
+        return value
+
+
+class IvrFlowVersionRead(Output):
+    id: int
+    flow_id: int
+    version: int
+    definition: dict[str, Any]
+    comment: str
+    created_by: int | None
+    created_at: dt.datetime
+
+
+class PublishRequest(Input):
+    version: Annotated[int, Field(ge=1)]
+
+
+def apply_flow(ctx: Ctx, row: Any, data: dict[str, Any]) -> None:
+    """Name/description change in place; a definition becomes the next version (versions never change)."""
+    data = dict(data)
+    definition, comment = data.pop("definition", None), data.pop("comment", None) or ""
+    set_attributes(ctx, row, data)
+    if definition is not None:
+        number = max((v.version for v in row.versions), default=0) + 1
+        row.versions.append(
+            IvrFlowVersion(
+                version=number, definition=definition, comment=comment, created_by=ctx.principal.user_id
+            )
+        )
+
+
+FLOWS = Resource(
+    path="ivr-flows",
+    entity="ivr_flow",
+    model=IvrFlow,
+    read=IvrFlowRead,
+    create=IvrFlowCreate,
+    update=partial(IvrFlowCreate),
+    read_roles=STAFF,
+    apply=apply_flow,
+)
+crud_router(FLOWS, router)
+
+
+@router.get("/ivr-flows/{flow_id}/versions", response_model=list[IvrFlowVersionRead], tags=["ivr-flows"])
+def flow_versions(flow_id: int, request: Request, principal: CurrentPrincipal, session: DbSession) -> Any:
+    FLOWS.check_role(principal, write=False)
+    FLOWS.load(Ctx(session=session, request=request, principal=principal), flow_id)
+    return session.scalars(
+        select(IvrFlowVersion).where(IvrFlowVersion.flow_id == flow_id).order_by(IvrFlowVersion.version)
+    ).all()
+
+
+@router.post("/ivr-flows/{flow_id}/publish", response_model=IvrFlowRead, tags=["ivr-flows"])
+def publish_flow(
+    flow_id: int, body: PublishRequest, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> Any:
+    """Make `version` the one new calls run (calls already in the flow keep theirs)."""
+    FLOWS.check_role(principal, write=True)
+    flow = FLOWS.load(Ctx(session=session, request=request, principal=principal), flow_id)
+    if body.version not in {v.version for v in flow.versions}:
+        raise field_error(("body", "version"), f"flow {flow_id} has no version {body.version}", body.version)
+    flow.published_version = body.version
+    record_write(session, request, principal, entity="ivr_flow", ident=flow.id, action="publish",
+                 detail={"version": body.version})  # fmt: skip
+    return flow
+
+
+# ---- phone numbers and trunks ---------------------------------------------------------------------------
+
+
+class PhoneNumberCreate(Input):
+    number: Annotated[
+        str, Field(pattern=r"^\+?[0-9]{2,15}$", description="E.164 (+...) or a short internal number.")
+    ]
+    description: Description = ""
+    flow_id: int | None = None
+    queue_id: int | None = None
+    application: Annotated[str | None, Field(max_length=32)] = None
+    campaign_id: int | None = None
+    trunk_id: int | None = None
+    tracking_source: Annotated[str | None, Field(max_length=64)] = None
+    enabled: bool = True
+
+
+class PhoneNumberRead(PhoneNumberCreate, Output):
+    id: int
+    created_at: dt.datetime
+
+
+class PhoneNumberFilters(BaseModel):
+    number: str | None = None
+    flow_id: int | None = None
+    queue_id: int | None = None
+    campaign_id: int | None = None
+    tracking_source: str | None = None
+    enabled: bool | None = None
+
+
+crud_router(
+    Resource(
+        path="phone-numbers",
+        entity="phone_number",
+        model=PhoneNumber,
+        read=PhoneNumberRead,
+        create=PhoneNumberCreate,
+        update=partial(PhoneNumberCreate),
+        filters=PhoneNumberFilters,
+        read_roles=STAFF,
+    ),
+    router,
+)
+
+
+class TrunkCreate(Input):
+    name: Name
+    host: Annotated[str, Field(min_length=1, max_length=255)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 5060
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+    username: Annotated[str | None, Field(max_length=128)] = None
+    password: Annotated[str | None, Field(max_length=128, description="Write-only.")] = None
+    register: bool = False
+    from_domain: Annotated[str | None, Field(max_length=255)] = None
+    caller_id: Annotated[str | None, Field(max_length=32)] = None
+    allowed_ips: list[Annotated[str, Field(max_length=64)]] = []
+    max_cps: Annotated[float, Field(gt=0, le=1000)] = 5.0
+    max_channels: Annotated[int, Field(ge=1, le=100000)] = 30
+    failover_order: int = 0
+    enabled: bool = True
+
+
+class TrunkRead(Output):
+    """No password: it is write-only."""
+
+    id: int
+    name: str
+    host: str
+    port: int
+    transport: str
+    username: str | None
+    register: bool
+    from_domain: str | None
+    caller_id: str | None
+    allowed_ips: list[str]
+    max_cps: float
+    max_channels: int
+    failover_order: int
+    enabled: bool
+    created_at: dt.datetime
+
+
+crud_router(
+    Resource(
+        path="trunks",
+        entity="trunk",
+        model=Trunk,
+        read=TrunkRead,
+        create=TrunkCreate,
+        update=partial(TrunkCreate),
+        read_roles=ADMIN_ONLY,
+    ),
+    router,
+)
