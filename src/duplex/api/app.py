@@ -22,6 +22,13 @@ API_PREFIX = "/api/v1"
 
 # Each developer adds their module here; order does not matter.
 ROUTER_MODULES: list[str] = [
+    "duplex.api.auth",
+    "duplex.api.identity",
+    "duplex.api.routing_config",
+    "duplex.api.outbound",
+    "duplex.api.calls",
+    "duplex.api.health",
+    "duplex.api.metrics",
     "duplex.web.routes",
 ]
 
