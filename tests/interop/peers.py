@@ -65,7 +65,7 @@ def sipp_command(
     local_port: int,
     media_port: int | None = None,
     service: str | None = None,
-    calls: int = 1,
+    calls: int | None = 1,
     rate: float = 1.0,
     limit: int | None = None,
     duration_ms: int | None = None,
@@ -77,7 +77,9 @@ def sipp_command(
     cmd = ["sipp", "-sn" if builtin else "-sf", scenario if builtin else str(SCENARIOS / scenario)]
     if target:
         cmd.append(target)
-    cmd += ["-i", "127.0.0.1", "-p", str(local_port), "-t", transport, "-nostdin", "-m", str(calls)]
+    cmd += ["-i", "127.0.0.1", "-p", str(local_port), "-t", transport, "-nostdin"]
+    if calls is not None:  # None: run until stopped (a UAS standing in for a carrier)
+        cmd += ["-m", str(calls)]
     cmd += ["-r", str(rate), "-timeout", "60s", "-max_recv_loops", "1000"]
     if limit is not None:
         cmd += ["-l", str(limit)]
