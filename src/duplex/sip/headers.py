@@ -244,7 +244,7 @@ class Headers:
 
 def parse_uint(text: str, what: str, maximum: int) -> int:
     """Parse ``1*DIGIT`` not above ``maximum``. Raises SipParseError otherwise."""
-    if not text or not text.isascii() or not text.isdigit():
+    if not text or len(text) > 30 or not text.isascii() or not text.isdigit():
         raise SipParseError(f"{what} must be digits: {text!r}")
     value = int(text)
     if value > maximum:

@@ -52,7 +52,7 @@ REASON_PHRASES: dict[int, str] = {
 
 _HEAD_END_RE = re.compile(rb"\r?\n\r?\n")
 _LINE_SPLIT_RE = re.compile(r"\r?\n")
-_VERSION_RE = re.compile(r"SIP/(\d+)\.(\d+)", re.IGNORECASE)
+_VERSION_RE = re.compile(r"SIP/([0-9]{1,5})\.([0-9]{1,5})", re.IGNORECASE)
 # Only CR and LF are forbidden inside a header value: quoted-pair may carry any other octet (RFC 4475 intmeth).
 _BAD_CTL_RE = re.compile(r"[\r\n]")
 _DATE_RE = re.compile(

@@ -123,7 +123,12 @@ def _parse_host(text: str) -> tuple[str, int | None]:
             raise SipParseError(f"bad host {host!r}")
     port = None
     if port_text is not None:
-        if not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
+        if (
+            not 0 < len(port_text) <= 5
+            or not port_text.isascii()
+            or not port_text.isdigit()
+            or int(port_text) > 65535
+        ):
             raise SipParseError(f"bad port {port_text!r}")
         port = int(port_text)
     return host, port
