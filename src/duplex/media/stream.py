@@ -215,13 +215,15 @@ class RtpStream:
             self.receiver = ReceiverStatistics()
             if self.jitter_delay:
                 self.jitter = JitterBuffer(delay=self.jitter_delay, frame_samples=self.frame_samples)
-        self.receiver.update(pkt.sequence_number, pkt.timestamp, now)
+        counted = self.receiver.update_seq(pkt.sequence_number)
         if pkt.payload_type == self.telephone_event_pt:
             ev = self.dtmf_receiver.receive(pkt)
             if ev is not None and ev.digit is not None:
                 self._last_rfc_digit = (ev.digit, now)
                 events.append(DtmfReceived(digit=ev.digit, at=now, source="rfc4733"))
         elif pkt.payload_type in CODECS_BY_PT:
+            if counted:  # telephone-events repeat their timestamp, so only audio feeds the jitter estimate
+                self.receiver.update_jitter(pkt.timestamp, now)
             if self.jitter is not None:
                 self.jitter.put(pkt, now)
                 events.extend(self._play_out(now))

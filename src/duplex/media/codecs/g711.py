@@ -1,4 +1,4 @@
-"""G.711 PCMU (µ-law) and PCMA (A-law), bit-exact with ITU-T G.711.
+"""G.711 PCMU (µ-law) and PCMA (A-law), bit-exact with the ITU-T G.191 reference implementation of G.711.
 
 Lookup tables are computed at import from the segment formulas of G.711 (tables 1a/2a): encode tables
 have 65536 entries indexed by the 16-bit sample viewed as uint16, decode tables have 256 entries.
@@ -29,11 +29,14 @@ _ALAW_SEG_END = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF], d
 
 
 def _build_ulaw_encode() -> npt.NDArray[np.uint8]:
-    lin = np.arange(-32768, 32768, dtype=np.int32) >> 2  # 14-bit magnitude domain
-    mask = np.where(lin < 0, 0x7F, 0xFF)
-    mag = np.minimum(np.abs(lin), 8159) + 33  # clip, then add the bias (0x84 >> 2)
+    # ITU-T G.191 (STL) ulaw_compress: 14 MSBs, one's complement for negative samples, bias 33,
+    # magnitude limited to 0x1FFF. (Sun's/audioop's lin2ulaw negates in two's complement instead and so
+    # differs by one code for some negative inputs.)
+    x = np.arange(-32768, 32768, dtype=np.int32)
+    mask = np.where(x < 0, 0x7F, 0xFF)
+    mag = np.minimum(np.where(x < 0, ~x, x) >> 2, 0x1FFF - 33) + 33
     seg = np.searchsorted(_ULAW_SEG_END, mag, side="left")
-    code = np.where(seg >= 8, 0x7F, (np.minimum(seg, 7) << 4) | ((mag >> (seg + 1)) & 0x0F))
+    code = (seg << 4) | ((mag >> (seg + 1)) & 0x0F)
     out = (code ^ mask).astype(np.uint8)
     return np.roll(out, -32768)  # index by the uint16 view: 0..32767 then -32768..-1
 
