@@ -53,7 +53,9 @@ class ReceiverStatistics:
             self.received = 1
             return True
         udelta = (seq - self.max_seq) % RTP_SEQ_MOD
-        if udelta < MAX_DROPOUT:
+        if udelta == 0:
+            self.duplicates_or_late += 1  # same as the highest sequence number: a duplicate
+        elif udelta < MAX_DROPOUT:
             if seq < self.max_seq:
                 self.cycles += RTP_SEQ_MOD  # "Sequence number wrapped - count another 64K cycle."
             self.max_seq = seq
