@@ -15,6 +15,7 @@ from duplex.sip.events import (
     RequestReceived,
     ResponseReceived,
     StrayResponseReceived,
+    TransactionKey,
     TransactionTerminated,
     TransactionTimeout,
 )
@@ -50,9 +51,8 @@ def test_lost_invite_is_retransmitted_and_delivered_once() -> None:
     assert len(requests) == 1 and requests[0].request.method == "INVITE"
     trying = pair.transfer(pair.bob)
     assert [m.status for m in trying] == [100, 100]  # type: ignore[union-attr]
-    assert pair.alice.layer.transactions[requests[0].key.__class__("z9hG4bK776asdhds", "INVITE")].state is (
-        State.PROCEEDING
-    )
+    client = pair.alice.layer.transactions[TransactionKey("z9hG4bK776asdhds", "INVITE")]
+    assert client.state is State.PROCEEDING
 
 
 def test_full_non_invite_exchange_and_timer_j_k() -> None:
