@@ -30,6 +30,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.health",
     "duplex.api.metrics",
     "duplex.web.routes",
+    "duplex.api.events_ws",
 ]
 
 
