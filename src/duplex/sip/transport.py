@@ -1,0 +1,308 @@
+"""The asyncio shell around the sans-IO SIP core: UDP and TCP sockets, one timer, nothing else.
+
+Rules of this module (aioquic ``asyncio/protocol.py`` style):
+
+1. It only moves bytes and time. Parsed messages go into `SipCore.receive`; what the core wants sent comes out
+   of `SipCore.datagrams_to_send`; the core's single deadline (`get_timer`) is one ``loop.call_at`` timer.
+2. Nothing raises out of a socket callback: malformed input is answered with 400 when a response can be
+   built (RFC 3261 §18.3 asks for it) and otherwise dropped and counted.
+
+RFC 3581 §4: "the server MUST insert a 'received' parameter containing the source IP address that the request
+came from" when an rport is present, and "MUST set the value of the 'rport' parameter to the source port of the
+request"; responses then go back to that source address (the core sends to the address it was given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+from duplex.sip.errors import RemoteProtocolError, SipError
+from duplex.sip.events import Address
+from duplex.sip.framing import StreamFramer
+from duplex.sip.headers import Headers, Via
+from duplex.sip.message import SipMessage, SipRequest, SipResponse, parse_head, parse_message, reason_phrase
+
+__all__ = ["SipCore", "SipTransport", "TransportStats", "add_received", "bad_request_for"]
+
+log = logging.getLogger("duplex.sip.transport")
+
+
+class SipCore(Protocol):
+    """What the transport drives: a sans-IO SIP endpoint (the engine's transaction layer front)."""
+
+    def receive(self, message: SipMessage, addr: Address, now: float) -> None: ...
+
+    def datagrams_to_send(self) -> list[tuple[bytes, Address]]: ...
+
+    def get_timer(self) -> float | None: ...
+
+    def handle_timer(self, now: float) -> None: ...
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Counters for /metrics and tests."""
+
+    received: int = 0
+    sent: int = 0
+    malformed_answered: int = 0
+    malformed_dropped: int = 0
+    send_errors: int = 0
+    tcp_connections: int = 0
+    by_transport: dict[str, int] = field(default_factory=dict)
+
+
+def add_received(request: SipRequest, addr: Address) -> None:
+    """RFC 3581 §4 and RFC 3261 §18.2.1: stamp the top Via with received= and a filled-in rport."""
+    top = request.headers.pop_first("Via")
+    if top is None:
+        return
+    via = Via.parse(top)
+    params: dict[str, str | None] = {}
+    if via.host != addr[0] or "rport" in via.params:
+        params["received"] = addr[0]
+    if "rport" in via.params:
+        params["rport"] = str(addr[1])
+    request.headers.prepend("Via", str(via.with_params(**params)) if params else top)
+
+
+def bad_request_for(data: bytes, error: SipError) -> SipResponse | None:
+    """A response to a malformed request, or None when no response can be addressed (no Via, From, To,
+    Call-ID, CSeq, or the message is a response)."""
+    try:
+        head = data.lstrip(b"\r\n").split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        start, fields = parse_head(head)
+        if start[:4].upper() == "SIP/":
+            return None
+        src = Headers(fields)
+        out = Headers(("Via", v) for v in src.raw("Via"))
+        for name in ("From", "To", "Call-ID", "CSeq"):
+            out.add(name, src.required(name))
+        if not out.raw("Via"):
+            return None
+        if ";tag=" not in out.required("To").lower():
+            out.set("To", out.required("To") + ";tag=bad" + str(abs(hash(data)) % 10**8))
+        status = error.status_code if 400 <= error.status_code < 600 else 400
+        reason = f"{reason_phrase(status)} ({error.reason[:80]})".replace("\r", " ").replace("\n", " ")
+        return SipResponse(status, reason, out)
+    except (SipError, ValueError):
+        return None
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, owner: SipTransport) -> None:
+        self.owner = owner
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self.owner.on_datagram(data, (str(addr[0]), int(str(addr[1]))))
+
+    def error_received(self, exc: Exception) -> None:
+        self.owner.stats.send_errors += 1
+
+
+class SipTransport:
+    """UDP + TCP listeners on one port, outbound TCP connections reused per address, one core timer.
+
+    Args:
+        core: the sans-IO endpoint.
+        host, port: where to listen (port 0 picks one free for both UDP and TCP).
+    """
+
+    def __init__(self, core: SipCore, *, host: str = "0.0.0.0", port: int = 5060) -> None:
+        self.core = core
+        self.host = host
+        self.port = port
+        self.stats = TransportStats()
+        self.tcp_targets: set[Address] = set()  # addresses to reach over TCP (trunks with transport=tcp)
+        self._udp: _Udp | None = None
+        self._server: asyncio.Server | None = None
+        self._conns: dict[Address, asyncio.StreamWriter] = {}
+        self._pending: dict[Address, list[bytes]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> int:
+        """Bind UDP and TCP on the same port; returns it."""
+        for _ in range(20):
+            udp, proto = await self.loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(self.host, self.port)
+            )
+            proto.transport = udp
+            port = int(udp.get_extra_info("sockname")[1])
+            try:
+                self._server = await asyncio.start_server(self._on_tcp, self.host, port)
+            except OSError:
+                proto.transport.close()
+                if self.port:
+                    raise
+                continue
+            self._udp, self.port = proto, port
+            return port
+        raise OSError("no port free for both UDP and TCP")
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._udp is not None and self._udp.transport is not None:
+            self._udp.transport.close()
+        for writer in list(self._conns.values()):
+            writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1)
+
+    # -- input -----------------------------------------------------------------------------------------
+    def on_datagram(self, data: bytes, addr: Address) -> None:
+        if data.strip(b"\r\n") == b"":
+            return  # RFC 5626 keep-alive
+        try:
+            message = parse_message(data)
+        except RemoteProtocolError as exc:
+            self._malformed(data, exc, addr)
+            return
+        self._deliver(message, addr, "udp")
+
+    def _malformed(self, data: bytes, exc: SipError, addr: Address) -> None:
+        response = bad_request_for(data, exc)
+        if response is None:
+            self.stats.malformed_dropped += 1
+            log.debug("dropped malformed message from %s: %s", addr, exc)
+            return
+        self.stats.malformed_answered += 1
+        self.send(bytes(response), addr)
+
+    def _deliver(self, message: SipMessage, addr: Address, kind: str) -> None:
+        self.stats.received += 1
+        self.stats.by_transport[kind] = self.stats.by_transport.get(kind, 0) + 1
+        try:
+            if isinstance(message, SipRequest):
+                add_received(message, addr)
+            self.core.receive(message, addr, self.now())
+        except Exception:  # never out of the loop: a core bug must not kill the socket
+            log.exception("SIP core failed on a message from %s", addr)
+        self.flush()
+
+    async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        addr: Address = (str(peer[0]), int(peer[1]))
+        await self._serve_connection(addr, reader, writer)
+
+    async def _serve_connection(
+        self, addr: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._conns[addr] = writer
+        self.stats.tcp_connections += 1
+        framer = StreamFramer()
+        try:
+            while data := await reader.read(65536):
+                framer.receive_data(data)
+                if not self._drain_framer(framer, addr, writer):
+                    break
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if self._conns.get(addr) is writer:
+                del self._conns[addr]
+            writer.close()
+
+    def _drain_framer(self, framer: StreamFramer, addr: Address, writer: asyncio.StreamWriter) -> bool:
+        last: RemoteProtocolError | None = None
+        while True:
+            try:
+                message = framer.next_message()
+            except RemoteProtocolError as exc:
+                if exc is last:
+                    return False  # framing errors are sticky: the stream is lost, close the connection
+                last = exc
+                self.stats.malformed_dropped += 1
+                continue
+            pong = framer.data_to_send()
+            if pong:
+                writer.write(pong)
+            if message is None:
+                return True
+            self._deliver(message, addr, "tcp")
+
+    # -- output ----------------------------------------------------------------------------------------
+    def send(self, data: bytes, addr: Address) -> None:
+        """Send on the TCP connection to ``addr`` if there is one (or one is wanted), else over UDP."""
+        self.stats.sent += 1
+        writer = self._conns.get(addr)
+        if writer is not None and not writer.is_closing():
+            writer.write(data)
+            return
+        if addr in self.tcp_targets:
+            self._connect_and_send(data, addr)
+            return
+        if self._udp is None or self._udp.transport is None:
+            self.stats.send_errors += 1
+            return
+        try:
+            self._udp.transport.sendto(data, addr)
+        except OSError:
+            self.stats.send_errors += 1
+
+    def _connect_and_send(self, data: bytes, addr: Address) -> None:
+        if addr in self._pending:
+            self._pending[addr].append(data)
+            return
+        self._pending[addr] = [data]
+        task = self.loop.create_task(self._connect(addr))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, addr: Address) -> None:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*addr), 5)
+        except (OSError, TimeoutError):
+            self.stats.send_errors += len(self._pending.pop(addr, []))
+            return
+        for data in self._pending.pop(addr, []):
+            writer.write(data)
+        await self._serve_connection(addr, reader, writer)
+
+    def flush(self) -> None:
+        """Send what the core has queued and re-arm the timer to its earliest deadline."""
+        for data, addr in self.core.datagrams_to_send():
+            self.send(data, addr)
+        deadline = self.core.get_timer()
+        if deadline == self._timer_at and self._timer is not None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        try:
+            self.core.handle_timer(self.now())
+        except Exception:
+            log.exception("SIP core timer failed")
+        self.flush()

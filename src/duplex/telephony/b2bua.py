@@ -1,0 +1,117 @@
+"""Back-to-back user agent: connect an inbound leg to an agent's registered phone or out through a trunk.
+
+The caller's leg is answered only when the far side answers (its 180 is passed on as 180); the media is then
+bridged. While the outbound leg is being set up the caller may CANCEL (the outbound INVITE is cancelled too)
+and a trunk failure that calls for failover (408, 503, no response ...) moves on to the next trunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from duplex.telephony.call import Leg
+from duplex.telephony.trunks import caller_id_headers, select_caller_id
+
+if TYPE_CHECKING:
+    from duplex.telephony.store import AgentInfo
+    from duplex.telephony.uac import OutboundLeg
+    from duplex.telephony.uas import InboundLeg
+
+__all__ = ["bridge_when_answered", "connect_to_agent", "connect_via_trunk"]
+
+log = logging.getLogger("duplex.telephony.b2bua")
+
+
+async def bridge_when_answered(a: InboundLeg, b: OutboundLeg) -> str:
+    """Pass ringing on, answer ``a`` and bridge when ``b`` answers. Returns answered/failed/cancelled; on
+    failure ``a`` is left untouched so the caller can fail over or reject with ``b.sip_status``."""
+    call = a.call
+    call.hangup_together = False
+    answered: asyncio.Future[bool] = asyncio.ensure_future(asyncio.shield(b.answered))
+    ringing: asyncio.Future[object] = asyncio.ensure_future(b.ringing.wait())
+    cancelled: asyncio.Future[object] = asyncio.ensure_future(a.ended.wait())
+    try:
+        while not answered.done():
+            waiting: set[asyncio.Future[object]] = {answered, ringing, cancelled}  # type: ignore[arg-type]
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if cancelled in done:
+                await b.hangup("caller_cancel")
+                return "cancelled"
+            if ringing in done:
+                a.ring()
+                ringing = asyncio.ensure_future(asyncio.Event().wait())
+        if not answered.result():
+            return "failed"
+        await a.answer()
+        await a.bridge(b)
+        return "answered"
+    finally:
+        call.hangup_together = True
+        for fut in (answered, ringing, cancelled):
+            if not fut.done():
+                fut.cancel()
+        if a.ended.is_set() or b.ended.is_set():
+            call.leg_ended(a if a.ended.is_set() else b)
+
+
+def _reject_status(leg: Leg) -> int:
+    status = leg.sip_status
+    return status if status is not None and 400 <= status < 700 and status != 487 else 480
+
+
+async def connect_to_agent(a: InboundLeg, agent: AgentInfo) -> None:
+    """Ring the agent's registered phone(s) (the most recently registered contact) and bridge."""
+    engine = a.engine
+    bindings = sorted(engine.registrations.lookup(agent.sip_username, engine.now()),
+                      key=lambda b: (-b.q, -b.updated_at))  # fmt: skip
+    if not bindings:
+        await a.reject(480, "agent_not_registered")
+        return
+    binding = bindings[0]
+    addr = (binding.source.host, binding.source.port)
+    if binding.source.transport == "tcp":
+        engine.transport.tcp_targets.add(addr)
+    caller = a.invite.from_addr
+    caller_user = getattr(caller.uri, "user", None) or "anonymous"
+    name = f'"{caller.display_name}" ' if caller.display_name else ""
+    b = await a.call.originate(binding.contact, contact=addr, agent_id=agent.id, kind="agent",
+                               from_value=f"{name}<sip:{caller_user}@{engine.public_ip}>",
+                               codecs=a.codecs)  # fmt: skip
+    if await bridge_when_answered(a, b) == "failed":
+        await a.reject(_reject_status(b), b.end_reason)
+
+
+async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None) -> None:
+    """Call ``number`` through the first usable trunk; fail over per `trunks.should_fail_over`."""
+    engine, call = a.engine, a.call
+    selector = engine.trunks
+    trunk = selector.pick(engine.now(), call.id)
+    if trunk is None:
+        await a.reject(503, "no_trunk")
+        return
+    last: Leg | None = None
+    try:
+        while trunk is not None and not a.ended.is_set():
+            addr = (trunk.host, trunk.port)
+            if trunk.transport.lower() == "tcp":
+                engine.transport.tcp_targets.add(addr)
+            cid = caller_id_headers(select_caller_id(None, trunk), trunk)
+            extra = tuple((n, v) for n, v in (("P-Asserted-Identity", cid.p_asserted_identity),
+                                                ("Privacy", cid.privacy)) if v)  # fmt: skip
+            b = await call.originate(f"sip:{number}@{trunk.host}:{trunk.port}", contact=addr, trunk_id=trunk.id,
+                                     agent_id=agent.id if agent else None, kind="trunk", from_value=cid.from_,
+                                     extra=extra, codecs=a.codecs)  # fmt: skip
+            outcome = await bridge_when_answered(a, b)
+            if outcome != "failed":
+                if outcome == "answered":
+                    engine.store.save_call(call.id, trunk_id=trunk.id)
+                    await call.ended.wait()
+                return
+            last = b
+            trunk = selector.next_after_failure(engine.now(), call.id, trunk.id, b.sip_status)
+        if last is not None:
+            await a.reject(_reject_status(last), last.end_reason)
+    finally:
+        selector.release(call.id)

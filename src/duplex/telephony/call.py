@@ -1,0 +1,426 @@
+"""The Call/Leg API for the IVR, ACD and dialer: answer, play, collect digits, record, bridge, transfer, hold,
+hang up, originate. Every state change is emitted to the event record.
+
+A `Call` groups the legs of one conversation (the caller, an agent, a trunk leg). A `Leg` is one SIP dialog
+with its media session. Signalling specific to the direction lives in `uas.InboundLeg` (answer/ring/reject)
+and `uac.OutboundLeg` (INVITE/CANCEL); in-dialog requests (BYE, re-INVITE, REFER) are handled here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import uuid
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from duplex.media.endpoint import MediaSession, RtpEndpoint
+from duplex.media.events import DtmfReceived, MediaEvent
+from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
+from duplex.media.sdp import SdpError, SessionDescription
+from duplex.sip.events import Address, TransactionKey
+from duplex.sip.message import SipRequest, SipResponse
+from duplex.telephony.sipdialog import DialogState
+from duplex.telephony.store import utcnow
+
+if TYPE_CHECKING:
+    from duplex.telephony.engine import Engine
+    from duplex.telephony.store import NumberInfo
+    from duplex.telephony.uac import OutboundLeg
+
+__all__ = ["Call", "Leg", "LegState", "Prompt"]
+
+log = logging.getLogger("duplex.telephony.call")
+Pcm = npt.NDArray[np.int16]
+Prompt = str | Path | Pcm
+SDP = "application/sdp"
+
+
+class LegState(enum.StrEnum):
+    NEW = "new"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+class Leg:
+    """One SIP dialog of a call plus its media."""
+
+    direction = "inbound"
+
+    def __init__(self, call: Call, *, kind: str, remote_uri: str, agent_id: int | None = None,
+                 trunk_id: int | None = None) -> None:  # fmt: skip
+        self.call = call
+        self.engine: Engine = call.engine
+        self.id = str(uuid.uuid4())
+        self.kind = kind
+        self.remote_uri = remote_uri
+        self.agent_id = agent_id
+        self.trunk_id = trunk_id
+        self.state = LegState.NEW
+        self.dialog: DialogState | None = None
+        self.media: MediaSession | None = None
+        self.sdp: SdpNegotiator | None = None
+        self.negotiated: NegotiatedMedia | None = None
+        self.on_hold = False  # we put the remote party on hold
+        self.remote_hold = False  # the remote party put us on hold
+        self.ended = asyncio.Event()
+        self.answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.end_reason: str | None = None
+        self.hangup_by: str | None = None
+        self.sip_status: int | None = None
+        self.bridged_to: Leg | None = None
+        call.legs.append(self)
+        self.engine.store.save_leg(self.id, call.id, kind=kind, remote_uri=remote_uri[:255], agent_id=agent_id,
+                                   trunk_id=trunk_id)  # fmt: skip
+        self.emit("leg.created", {"kind": kind, "remote_uri": remote_uri, "direction": self.direction})
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id[:8]} {self.kind} {self.state}>"
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def emit(self, type: str, data: dict[str, Any] | None = None, **fields: Any) -> None:
+        self.engine.store.emit(type, call_id=self.call.id, leg_id=self.id,
+                               agent_id=fields.pop("agent_id", self.agent_id), data=data or {}, **fields)  # fmt: skip
+
+    async def open_media(self) -> MediaSession:
+        if self.media is None:
+            self.media = await self.engine.media.open_session()
+            port = self.media.local_address[1]
+            self.sdp = SdpNegotiator(address=self.engine.public_ip, port=port,
+                                     session_id=self.engine.rng.getrandbits(31))  # fmt: skip
+            if isinstance(self.media, RtpEndpoint):
+                self.media.listeners.append(self._on_media_event)
+        return self.media
+
+    def _on_media_event(self, event: MediaEvent) -> None:
+        if isinstance(event, DtmfReceived):
+            self.emit("dtmf.received", {"digit": event.digit, "source": event.source})
+
+    def apply_media(self, negotiated: NegotiatedMedia) -> None:
+        self.negotiated = negotiated
+        if self.media is not None:
+            self.media.apply(negotiated)
+
+    @property
+    def is_up(self) -> bool:
+        return self.state is LegState.ANSWERED
+
+    async def _until_ended(self, awaitable: Awaitable[Any]) -> bool:
+        """Run ``awaitable`` unless the leg ends first; True if it completed."""
+        task = asyncio.ensure_future(awaitable)
+        ender = asyncio.ensure_future(self.ended.wait())
+        done, _ = await asyncio.wait({task, ender}, return_when=asyncio.FIRST_COMPLETED)
+        for fut in (task, ender):
+            if fut not in done:
+                fut.cancel()
+        return task in done and not task.cancelled() and task.exception() is None
+
+    # -- the API ---------------------------------------------------------------------------------------
+    async def answer(self) -> None:
+        """Answer an inbound leg (200 OK with SDP)."""
+        raise NotImplementedError("only inbound legs can be answered")
+
+    async def play(
+        self, prompt: Prompt | None = None, *, tts: str | None = None, wav: Path | None = None
+    ) -> bool:
+        """Play PCM, a WAV file or a TTS text (a ``str`` prompt is TTS); False if the leg ended first."""
+        media = self.media
+        if media is None or self.state is LegState.ENDED:
+            return False
+        if tts is not None or isinstance(prompt, str):
+            return await self._until_ended(media.play_tts(tts if tts is not None else str(prompt)))
+        if wav is not None or isinstance(prompt, Path):
+            return await self._until_ended(media.play_wav(wav if wav is not None else Path(str(prompt))))
+        if prompt is None:
+            return True
+        if isinstance(media, RtpEndpoint):
+            return await self._until_ended(media.play_pcm(np.asarray(prompt, dtype=np.int16)))
+        return False
+
+    async def collect_digits(self, max_digits: int = 1, timeout: float = 5.0, terminator: str | None = "#",
+                             inter_digit_timeout: float | None = None) -> str:  # fmt: skip
+        """Collect DTMF (RFC 4733 or in-band); each digit is also emitted as ``dtmf.received``."""
+        if self.media is None or self.state is LegState.ENDED:
+            return ""
+        task = asyncio.ensure_future(
+            self.media.collect_dtmf(max_digits, timeout, terminator, inter_digit_timeout)
+        )
+        await self._until_ended(asyncio.shield(task))
+        if not task.done():
+            task.cancel()
+            return ""
+        return task.result()
+
+    async def record(self, path: Path, *, max_seconds: float = 60.0) -> Path | None:
+        """Record what this leg sends us until it ends or ``max_seconds``; stores a Recording row and emits
+        ``recording.started`` / ``recording.saved``."""
+        if self.media is None or self.state is LegState.ENDED:
+            return None
+        recorder = self.media.record(path)
+        self.emit("recording.started", {"path": str(path)})
+        try:
+            await asyncio.wait_for(self.ended.wait(), max_seconds)
+        except TimeoutError:
+            pass
+        duration = recorder.duration if hasattr(recorder, "duration") else 0.0
+        self.media.stop_recording()
+        size = path.stat().st_size if path.exists() else 0
+        rel = self.engine.recording_path(path)
+        self.engine.store.add_recording(self.call.id, self.id, rel, int(float(duration) * 1000), size)
+        return path
+
+    async def bridge(self, other: Leg) -> None:
+        """Connect the media of this leg and ``other`` (both must have media)."""
+        if self.media is None or other.media is None:
+            raise RuntimeError("both legs need media to be bridged")
+        self.media.bridge(other.media)
+        self.bridged_to, other.bridged_to = other, self
+        self.emit("call.bridged", {"legs": [self.id, other.id]}, agent_id=self.agent_id or other.agent_id)
+        self.engine.store.save_call(self.call.id, agent_id=self.agent_id or other.agent_id,
+                                    agent_answered_at=utcnow())  # fmt: skip
+
+    async def transfer(self, target: str) -> bool:
+        """Blind transfer: ask the remote party to call ``target`` (REFER, RFC 3515). True on 2xx."""
+        if not self.is_up:
+            return False
+        uri = (
+            target
+            if target.startswith("sip:")
+            else f"sip:{target}@{self.engine.public_ip}:{self.engine.port}"
+        )
+        response = await self.request("REFER", extra=(("Refer-To", f"<{uri}>"), ("Referred-By",
+                                      f"<sip:duplex@{self.engine.public_ip}>")))  # fmt: skip
+        ok = response is not None and response.is_success
+        if ok:
+            self.emit("call.transferred", {"target": target, "kind": "blind", "method": "REFER"})
+            self.engine.store.save_call(self.call.id, transfers=1)
+        return ok
+
+    async def hold(self) -> bool:
+        """Put the remote party on hold: re-INVITE with ``a=sendonly`` (RFC 3264 §8.4)."""
+        ok = await self._reinvite("sendonly")
+        if ok:
+            self.on_hold = True
+            self.emit("call.held", {"by": "duplex"})
+        return ok
+
+    async def unhold(self) -> bool:
+        ok = await self._reinvite("sendrecv")
+        if ok:
+            self.on_hold = False
+            self.emit("call.resumed", {"by": "duplex"})
+        return ok
+
+    async def hangup(self, reason: str = "normal") -> None:
+        """End the leg: BYE when answered; reject/CANCEL before (subclasses)."""
+        if self.state is LegState.ANSWERED:
+            self._finish(reason, "duplex")
+            await self.request("BYE", extra=(("Reason", f'SIP;cause=200;text="{reason}"'),))
+        elif self.state is not LegState.ENDED:
+            await self._hangup_early(reason)
+
+    async def _hangup_early(self, reason: str) -> None:
+        self._finish(reason, "duplex")
+
+    # -- in-dialog requests we send --------------------------------------------------------------------
+    async def request(self, method: str, *, body: bytes = b"", content_type: str | None = None,
+                      extra: tuple[tuple[str, str], ...] = ()) -> SipResponse | None:  # fmt: skip
+        """Send an in-dialog request and wait for its final response (None on timeout)."""
+        if self.dialog is None:
+            return None
+        req = self.dialog.request(method, branch=self.engine.txl.new_branch(), via_host=self.engine.via_host,
+                                  via_port=self.engine.port, body=body, content_type=content_type,
+                                  extra=extra)  # fmt: skip
+        response = await self.engine.request(req, self.dialog.peer)
+        if response is not None and method == "INVITE" and response.is_success:
+            self.engine.send_ack(self.dialog, response)
+        return response
+
+    async def _reinvite(self, direction: str) -> bool:
+        if not self.is_up or self.sdp is None:
+            return False
+        offer = self.sdp.create_offer(direction)
+        response = await self.request("INVITE", body=bytes(offer), content_type=SDP)
+        if response is None or not response.is_success:
+            return False
+        try:
+            self.apply_media(self.sdp.process_answer(SessionDescription.parse(response.body)))
+        except SdpError:
+            return False
+        return True
+
+    # -- in-dialog requests we receive -----------------------------------------------------------------
+    def on_request(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+        handlers = {"BYE": self._on_bye, "INVITE": self._on_reinvite, "REFER": self._on_refer,
+                    "INFO": self._on_ok, "OPTIONS": self._on_ok, "NOTIFY": self._on_ok, "UPDATE": self._on_ok}  # fmt: skip
+        if self.dialog is not None and not self.dialog.check_remote_cseq(request):
+            self.engine.respond(key, request, 500)
+            return
+        handler = handlers.get(request.method)
+        if handler is None:
+            self.engine.respond(key, request, 501)
+            return
+        handler(request, key)
+
+    def _on_ok(self, request: SipRequest, key: TransactionKey) -> None:
+        self.engine.respond(key, request, 200)
+
+    def _on_bye(self, request: SipRequest, key: TransactionKey) -> None:
+        self.engine.respond(key, request, 200)
+        self._finish("remote_bye", "remote")
+
+    def _on_reinvite(self, request: SipRequest, key: TransactionKey) -> None:
+        if self.sdp is None:
+            self.engine.respond(key, request, 488)
+            return
+        if not request.body:  # offerless re-INVITE: offer in the 200, answer in the ACK (ignored here)
+            body = bytes(self.sdp.create_offer("sendonly" if self.on_hold else "sendrecv"))
+            self.engine.respond_2xx(key, request, body, self.dialog)
+            return
+        try:
+            offer = SessionDescription.parse(request.body)
+            answer, negotiated = self.sdp.create_answer(offer, "sendonly" if self.on_hold else "sendrecv")
+        except SdpError as exc:
+            self.engine.respond(key, request, exc.status_code)
+            return
+        self.apply_media(negotiated)
+        self.engine.respond_2xx(key, request, bytes(answer), self.dialog)
+        held = negotiated.direction in ("recvonly", "inactive")
+        if held != self.remote_hold:
+            self.remote_hold = held
+            self.emit("call.held" if held else "call.resumed", {"by": "remote"})
+
+    def _on_refer(self, request: SipRequest, key: TransactionKey) -> None:
+        target = request.headers.get("Refer-To")
+        if target is None:
+            self.engine.respond(key, request, 400)
+            return
+        self.engine.respond(key, request, 202)
+        self.engine.spawn(self.call.on_refer(self, target))
+
+    # -- ending ----------------------------------------------------------------------------------------
+    def _finish(self, reason: str, by: str, status: int | None = None) -> None:
+        if self.state is LegState.ENDED:
+            return
+        self.state = LegState.ENDED
+        self.end_reason, self.hangup_by = reason, by
+        self.sip_status = status if status is not None else self.sip_status
+        self.ended.set()
+        if not self.answered.done():
+            self.answered.set_result(False)
+        self.engine.forget_leg(self)
+        if self.media is not None:
+            self.engine.spawn(self.media.close())
+        self.engine.store.save_leg(self.id, self.call.id, ended_at=utcnow(), end_reason=reason[:32],
+                                   sip_status=self.sip_status)  # fmt: skip
+        self.emit("leg.ended", {"reason": reason, "hangup_by": by, "sip_status": self.sip_status})
+        self.call.leg_ended(self)
+
+    def _mark_answered(self) -> None:
+        self.state = LegState.ANSWERED
+        if not self.answered.done():
+            self.answered.set_result(True)
+        self.engine.store.save_leg(self.id, self.call.id, answered_at=utcnow(),
+                                   codec=self.negotiated.codec if self.negotiated else None)  # fmt: skip
+        self.emit("leg.answered", {"codec": self.negotiated.codec if self.negotiated else None})
+
+
+class Call:
+    """One conversation: its legs, its lifetime, its events.
+
+    With ``hangup_together`` (the default) the call ends as soon as one leg ends, and the others are hung up
+    (a B2BUA); an IVR that keeps the caller after an agent leg fails sets it to False.
+    """
+
+    def __init__(self, engine: Engine, *, direction: str, from_number: str, to_number: str,
+                 number: NumberInfo | None = None, call_id: str | None = None) -> None:  # fmt: skip
+        self.engine = engine
+        self.id = call_id or str(uuid.uuid4())
+        self.direction = direction
+        self.from_number = from_number
+        self.to_number = to_number
+        self.legs: list[Leg] = []
+        self.ended = asyncio.Event()
+        self.hangup_together = True
+        self.answered = False
+        self.end_reason: str | None = None
+        engine.calls[self.id] = self
+        engine.store.save_call(self.id, direction=direction, from_number=from_number[:64], to_number=to_number[:64],
+                               phone_number_id=number.id if number else None,
+                               tracking_source=number.tracking_source if number else None,
+                               queue_id=number.queue_id if number else None, state="created")  # fmt: skip
+        engine.store.emit("call.created", call_id=self.id, data={"direction": direction, "from": from_number,
+                          "to": to_number, "tracking_source": number.tracking_source if number else None})  # fmt: skip
+
+    def mark_answered(self, leg: Leg) -> None:
+        if not self.answered:
+            self.answered = True
+            self.engine.store.save_call(self.id, state="answered", answered_at=utcnow())
+            self.engine.store.emit(
+                "call.answered", call_id=self.id, leg_id=leg.id, agent_id=leg.agent_id, data={}
+            )
+
+    async def originate(self, target: str, *, contact: Address | None = None, trunk_id: int | None = None,
+                        agent_id: int | None = None, kind: str = "outbound", from_user: str = "duplex",
+                        from_value: str | None = None,
+                        extra: tuple[tuple[str, str], ...] = (), codecs: tuple[str, ...] | None = None,
+                        timeout: float = 30.0) -> OutboundLeg:  # fmt: skip
+        """Start an outbound leg to ``target`` (a SIP URI) via ``contact`` (the address to send to).
+
+        Returns the leg at once; await ``leg.answered`` (True when answered, False when it failed).
+        """
+        from duplex.telephony.uac import OutboundLeg
+
+        leg = OutboundLeg(self, kind=kind, remote_uri=target, agent_id=agent_id, trunk_id=trunk_id)
+        await leg.invite(
+            target,
+            contact,
+            from_user=from_user,
+            from_value=from_value,
+            extra=extra,
+            codecs=codecs,
+            timeout=timeout,
+        )
+        return leg
+
+    async def on_refer(self, leg: Leg, target: str) -> None:
+        """A phone asked us to transfer the party it talks to (blind transfer by REFER)."""
+        self.engine.store.emit("call.transferred", call_id=self.id, leg_id=leg.id,
+                               data={"target": target, "kind": "blind", "method": "REFER"})  # fmt: skip
+        await leg.hangup("transferred")
+
+    def leg_ended(self, leg: Leg) -> None:
+        live = [other for other in self.legs if other.state is not LegState.ENDED]
+        if self.hangup_together:
+            for other in live:
+                self.engine.spawn(other.hangup("peer_hangup"))
+            live = []
+        if not live:
+            self._finish(leg)
+
+    def _finish(self, last: Leg) -> None:
+        if self.ended.is_set():
+            return
+        self.ended.set()
+        self.engine.calls.pop(self.id, None)
+        first = next((leg for leg in self.legs if leg.hangup_by is not None), last)
+        reason = (
+            "caller_hangup" if first.hangup_by == "remote" and first.kind == "caller" else first.end_reason
+        )
+        if first.hangup_by == "remote" and first.kind != "caller":
+            reason = f"{first.kind}_hangup"
+        self.end_reason = reason
+        self.engine.store.save_call(self.id, state="ended", ended_at=utcnow(), end_reason=(reason or "")[:32])
+        self.engine.store.emit("call.ended", call_id=self.id, leg_id=first.id, data={
+            "reason": reason, "hangup_by": first.hangup_by, "leg_kind": first.kind,
+            "sip_status": first.sip_status, "answered": self.answered})  # fmt: skip
+
+    async def hangup(self, reason: str = "normal") -> None:
+        for leg in list(self.legs):
+            await leg.hangup(reason)

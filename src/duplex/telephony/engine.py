@@ -1,0 +1,333 @@
+"""The SIP engine: the sans-IO front the transport drives, and the dispatch of requests to the call layer.
+
+`Engine` implements `duplex.sip.transport.SipCore` over the transaction layer: messages in, datagrams and one
+timer out. Out-of-dialog requests are dispatched by method through a table (OPTIONS, REGISTER, INVITE);
+in-dialog requests go to their `Leg`. The asyncio work (database, media, call apps) runs in tasks that call
+`kick()` afterwards so the transport sends what they queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from duplex.config import Settings
+from duplex.media.endpoint import LocalMediaBackend, MediaBackend
+from duplex.sip.events import (
+    AckReceived,
+    Address,
+    CancelReceived,
+    Event,
+    RequestReceived,
+    ResponseReceived,
+    StrayResponseReceived,
+    TransactionKey,
+    TransactionTerminated,
+    TransactionTimeout,
+    TransportError,
+)
+from duplex.sip.message import SipMessage, SipRequest, SipResponse, make_response
+from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
+from duplex.sip.transaction import ServerTransaction
+from duplex.sip.transaction_layer import TransactionLayer
+from duplex.sip.transport import SipTransport
+from duplex.telephony.call import Call, Leg
+from duplex.telephony.registration import RegistrationService
+from duplex.telephony.sipdialog import USER_AGENT, DialogState, via_for
+from duplex.telephony.store import Directory, TelephonyStore
+from duplex.telephony.trunks import TrunkSelector
+
+__all__ = ["ALLOW", "Engine"]
+
+log = logging.getLogger("duplex.telephony.engine")
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, INFO, NOTIFY, UPDATE"
+DIRECTORY_TTL = 30.0
+ResponseCallback = Callable[[SipResponse | None], None]
+
+
+class Engine:
+    """One node's SIP endpoint: registrar, call control, B2BUA.
+
+    Args:
+        settings: host/port, public IP, realm, RTP range, data dir.
+        store: database side (directory, events, rows).
+        media: media backend (in-process RTP by default).
+        rng: the only randomness source (tags, branches, Call-IDs).
+        timers: SIP timer values (tests may shrink T1).
+    """
+
+    def __init__(self, settings: Settings, store: TelephonyStore, *, media: MediaBackend | None = None,
+                 rng: random.Random | None = None, timers: TimerConfig = DEFAULT_TIMERS,
+                 ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:  # fmt: skip
+        self.settings = settings
+        self.store = store
+        self.rng = rng or random.Random()
+        self.txl = TransactionLayer(rng=self.rng, timers=timers)
+        self.transport = SipTransport(self, host=settings.sip_host, port=settings.sip_port)
+        self.media: MediaBackend = media or LocalMediaBackend(
+            "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
+            (settings.rtp_port_min, settings.rtp_port_max),
+        )
+        self.public_ip = settings.public_ip
+        self.directory = Directory()
+        self.registrations = RegistrationService(self, ban_exempt=ban_exempt)
+        self.trunks = TrunkSelector([])
+        self.calls: dict[str, Call] = {}
+        self.dialogs: dict[tuple[str, str], Leg] = {}
+        self.server_legs: dict[TransactionKey, Leg] = {}
+        self._clients: dict[TransactionKey, ResponseCallback] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._methods: dict[str, Callable[[SipRequest, TransactionKey, Address], None]] = {
+            "OPTIONS": self._on_options,
+            "REGISTER": self._on_register,
+            "INVITE": self._on_invite,
+        }
+        self.allow = ALLOW
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self.transport.port
+
+    @property
+    def via_host(self) -> str:
+        return self.public_ip
+
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        await self.refresh_directory(force=True)
+        await self.registrations.restore(loop.time())
+        port = await self.transport.start()
+        self._housekeeping = loop.create_task(self._housekeep())
+        log.info("SIP engine listening on %s:%d (UDP and TCP)", self.settings.sip_host, port)
+        return port
+
+    async def stop(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+        for call in list(self.calls.values()):
+            await call.hangup("shutdown")
+        await asyncio.sleep(0.05)
+        await self.transport.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.media.close()
+        await self.store.flush()
+
+    async def _housekeep(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = asyncio.get_running_loop().time()
+            self.registrations.expire(now)
+            if now - self.directory.loaded_at > DIRECTORY_TTL:
+                await self.refresh_directory()
+
+    async def refresh_directory(self, *, force: bool = False) -> Directory:
+        """Reload agents, numbers and trunks (at most every 2 s unless forced)."""
+        now = asyncio.get_running_loop().time()
+        if force or now - self.directory.loaded_at > 2.0:
+            self.directory = await self.store.load_directory(now)
+            self.trunk_selector_update(now)
+        return self.directory
+
+    def trunk_selector_update(self, now: float) -> None:
+        self.trunks.update_trunks(self.directory.trunks, now=now)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("telephony task failed", exc_info=task.exception())
+        self.kick()
+
+    def kick(self) -> None:
+        """Send what the SIP core queued (call after changing state outside a transport callback)."""
+        self.transport.flush()
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    # -- SipCore -----------------------------------------------------------------------------------------
+    def receive(self, message: SipMessage, addr: Address, now: float) -> None:
+        self.txl.receive(message, addr, now)
+        self._pump()
+
+    def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
+        return self.txl.datagrams_to_send()
+
+    def get_timer(self) -> float | None:
+        return self.txl.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        self.txl.handle_timer(now)
+        self._pump()
+
+    def _pump(self) -> None:
+        while (event := self.txl.next_event()) is not None:
+            try:
+                self._dispatch(event)
+            except Exception:
+                log.exception("failed to handle %s", type(event).__name__)
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, RequestReceived):
+            self._on_request(event.request, event.key, event.addr)
+        elif isinstance(event, ResponseReceived):
+            callback = self._clients.get(event.key)
+            if callback is not None:
+                if event.response.is_final:
+                    self._clients.pop(event.key, None)
+                callback(event.response)
+        elif isinstance(event, TransactionTimeout | TransportError):
+            callback = self._clients.pop(event.key, None)
+            if callback is not None:
+                callback(None)
+        elif isinstance(event, AckReceived):
+            self._on_ack(event.request)
+        elif isinstance(event, CancelReceived):
+            self._on_cancel(event.invite_key)
+        elif isinstance(event, StrayResponseReceived):
+            self._on_stray(event.response, event.addr)
+        elif isinstance(event, TransactionTerminated):
+            self.server_legs.pop(event.key, None)
+
+    def _on_request(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+        tag = request.to_tag
+        if tag is not None:
+            leg = self.dialogs.get((request.call_id, tag))
+            if leg is None:
+                self.respond(key, request, 481)
+            else:
+                leg.on_request(request, key, addr)
+            return
+        handler = self._methods.get(request.method)
+        if handler is None:
+            status = 405 if request.method in ("BYE", "REFER", "INFO", "NOTIFY", "UPDATE") else 501
+            self.respond(
+                key, request, 481 if request.method == "BYE" else status, headers=(("Allow", ALLOW),)
+            )
+            return
+        handler(request, key, addr)
+
+    def _on_ack(self, request: SipRequest) -> None:
+        leg = self.dialogs.get((request.call_id, request.to_tag or ""))
+        on_ack = getattr(leg, "on_ack", None)
+        if on_ack is not None:
+            on_ack(request)
+
+    def _on_cancel(self, invite_key: TransactionKey) -> None:
+        leg = self.server_legs.get(invite_key)
+        on_cancel = getattr(leg, "on_cancel", None)
+        if on_cancel is not None:
+            on_cancel()
+
+    def _on_stray(self, response: SipResponse, addr: Address) -> None:
+        """A retransmitted 2xx: our ACK was lost; send it again (RFC 3261 §13.2.2.4)."""
+        leg = self.dialogs.get((response.call_id, response.from_tag or ""))
+        ack = getattr(leg, "last_ack", None)
+        if isinstance(ack, bytes) and leg is not None and leg.dialog is not None:
+            self.transport.send(ack, leg.dialog.peer)
+
+    # -- out-of-dialog requests --------------------------------------------------------------------------
+    def _on_options(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+        self.respond(key, request, 200, headers=(("Allow", ALLOW), ("Accept", "application/sdp"),
+                                                 ("Supported", "replaces"), ("Accept-Language", "en")))  # fmt: skip
+
+    def _on_register(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+        self.spawn(self.registrations.handle(request, key, addr))
+
+    def _on_invite(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+        from duplex.telephony.routing import handle_invite
+
+        self.spawn(handle_invite(self, request, key, addr))
+
+    # -- helpers for legs and apps -----------------------------------------------------------------------
+    def contact(self, transport: str = "UDP") -> str:
+        suffix = ";transport=tcp" if transport.upper() == "TCP" else ""
+        return f"<sip:duplex@{self.public_ip}:{self.port}{suffix}>"
+
+    def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
+                headers: tuple[tuple[str, str], ...] = (), to_tag: str | None = None) -> None:  # fmt: skip
+        tag = to_tag or (None if request.to_tag else self.txl.new_token(10))
+        response = make_response(request, status, reason, to_tag=tag,
+                                 headers=(("User-Agent", USER_AGENT), *headers))  # fmt: skip
+        self.send_response(key, response)
+
+    def respond_2xx(
+        self, key: TransactionKey, request: SipRequest, body: bytes, dialog: DialogState | None
+    ) -> None:
+        headers = [("Contact", dialog.local_contact if dialog else self.contact()), ("Allow", ALLOW),
+                   ("Content-Type", "application/sdp")]  # fmt: skip
+        self.send_response(key, make_response(request, 200, headers=headers, body=body))
+
+    def send_response(self, key: TransactionKey, response: SipResponse) -> None:
+        try:
+            self.txl.send_response(key, response, self.now())
+        except Exception as exc:  # the transaction may be gone (e.g. CANCEL raced the answer)
+            log.debug("cannot send %d on %s: %s", response.status, key, exc)
+        self.kick()
+
+    def last_response(self, key: TransactionKey) -> SipResponse | None:
+        txn = self.txl.transactions.get(key)
+        return txn.last_response if isinstance(txn, ServerTransaction) else None
+
+    def send_request(self, request: SipRequest, addr: Address, callback: ResponseCallback) -> TransactionKey:
+        key = self.txl.send_request(request, addr, self.now())
+        self._clients[key] = callback
+        self.kick()
+        return key
+
+    async def request(self, request: SipRequest, addr: Address) -> SipResponse | None:
+        """Send a request in a client transaction; the final response (None on timeout)."""
+        future: asyncio.Future[SipResponse | None] = asyncio.get_running_loop().create_future()
+
+        def done(response: SipResponse | None) -> None:
+            if (response is None or response.is_final) and not future.done():
+                future.set_result(response)
+
+        self.send_request(request, addr, done)
+        return await future
+
+    def send_ack(self, dialog: DialogState, response: SipResponse) -> bytes:
+        """ACK a 2xx to INVITE (a new transaction-less request, RFC 3261 §13.2.2.4)."""
+        ack = dialog.request("ACK", branch=self.txl.new_branch(), via_host=self.via_host, via_port=self.port,
+                             cseq=response.cseq.number)  # fmt: skip
+        data = bytes(ack)
+        self.transport.send(data, dialog.peer)
+        return data
+
+    def cancel(self, key: TransactionKey) -> None:
+        try:
+            self.txl.cancel(key, self.now())
+        except Exception as exc:
+            log.debug("cannot cancel %s: %s", key, exc)
+        self.kick()
+
+    def register_dialog(self, key: tuple[str, str], leg: Leg) -> None:
+        self.dialogs[key] = leg
+
+    def forget_leg(self, leg: Leg) -> None:
+        if leg.dialog is not None and self.dialogs.get(leg.dialog.key) is leg:
+            # keep the dialog a little for late BYE/ACK retransmissions
+            asyncio.get_running_loop().call_later(32.0, self.dialogs.pop, leg.dialog.key, None)
+
+    def recording_path(self, path: Path) -> str:
+        base = (self.settings.data_dir / "recordings").resolve()
+        try:
+            return str(path.resolve().relative_to(base))
+        except ValueError:
+            return str(path)
+
+    def via(self, branch: str, transport: str = "UDP") -> str:
+        return via_for(transport, self.via_host, self.port, branch)

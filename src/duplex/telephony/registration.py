@@ -1,0 +1,176 @@
+"""REGISTER handling and digest authentication of agent phones (RFC 3261 §10.3, §22; RFC 8760).
+
+Glue between the sans-IO pieces: `DigestServer` (challenges, verification), `AuthFailureTracker` (throttle and
+ban per source IP), `Registrar` (bindings) and `RegistrarStore` (persistence). Agent credentials come from the
+engine's directory (refreshed from the database when an unknown user shows up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from duplex.sip.digest import DigestServer
+from duplex.sip.events import Address, TransactionKey
+from duplex.sip.message import SipRequest
+from duplex.telephony.registrar import (
+    Binding,
+    ChangeKind,
+    ContactSpec,
+    RegisterRequest,
+    Registrar,
+    Source,
+    parse_contact_header,
+)
+from duplex.telephony.registrar_store import RegistrarStore
+from duplex.telephony.security import AuthFailureTracker, VerdictAction
+from duplex.telephony.store import AgentInfo
+
+if TYPE_CHECKING:
+    from duplex.telephony.engine import Engine
+
+__all__ = ["RegistrationService"]
+
+log = logging.getLogger("duplex.telephony.registration")
+
+
+def _wall() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class RegistrationService:
+    def __init__(self, engine: Engine, *, ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"),
+                 throttle_after: int = 5, ban_after: int = 10) -> None:  # fmt: skip
+        settings = engine.settings
+        self.engine = engine
+        self.registrar = Registrar()
+        self.digest = DigestServer(realm=settings.sip_realm, secret=settings.effective_secret_key().encode(),
+                                   node_id=settings.node_id)  # fmt: skip
+        self.failures = AuthFailureTracker(allow_list=ban_exempt, throttle_after=throttle_after,
+                                           ban_after=ban_after)  # fmt: skip
+        self.persist = RegistrarStore(engine.store.sessions, node_id=settings.node_id)
+
+    @property
+    def count(self) -> int:
+        return sum(1 for _ in self.registrar.bindings())
+
+    async def restore(self, now: float) -> None:
+        loop = asyncio.get_running_loop()
+        bindings = await loop.run_in_executor(None, self.persist.load, now, _wall())
+        self.registrar.restore(bindings, now)
+
+    def lookup(self, user: str, now: float) -> list[Binding]:
+        return self.registrar.lookup(user, now)
+
+    def expire(self, now: float) -> None:
+        self.registrar.handle_timer(now)
+        self.failures.handle_timer(now)
+        self._apply_changes(now)
+
+    # -- authentication --------------------------------------------------------------------------------
+    def _password(self, username: str, realm: str) -> str | None:
+        agent = self.engine.directory.agent_by_user(username)
+        return agent.sip_password if agent is not None and realm == self.digest.realm else None
+
+    async def authenticate(self, request: SipRequest, key: TransactionKey, addr: Address, *,
+                           proxy: bool, challenge: bool = True) -> AgentInfo | None:  # fmt: skip
+        """The agent whose credentials the request carries, or None after answering 401/407/403 (or
+        silently dropping a banned source)."""
+        engine, now, ip = self.engine, self.engine.now(), addr[0]
+        verdict = self.failures.check(ip, now)
+        if verdict.action is VerdictAction.DROP:
+            return None
+        if verdict.action is VerdictAction.REJECT:
+            engine.respond(key, request, 403, reason="Forbidden (too many failures)")
+            return None
+        header = request.headers.get("Proxy-Authorization" if proxy else "Authorization")
+        if header is None:
+            if challenge:
+                self._challenge(request, key, proxy=proxy, stale=False)
+            else:
+                engine.respond(key, request, 403)
+            return None
+        username = _username(header)
+        if username and engine.directory.agent_by_user(username) is None:
+            await engine.refresh_directory()
+        result = self.digest.verify(header, method=request.method, now=now, lookup=self._password)
+        if result.ok and result.username is not None:
+            self.failures.record_success(ip)
+            return engine.directory.agent_by_user(result.username)
+        if result.stale:
+            self._challenge(request, key, proxy=proxy, stale=True)
+            return None
+        log.info("digest authentication failed from %s: %s", ip, result.reason)
+        after = self.failures.record_failure(ip, now)
+        if after.action is VerdictAction.DROP:
+            return None
+        if after.action is VerdictAction.REJECT:
+            engine.respond(key, request, 403, reason="Forbidden (too many failures)")
+        else:
+            self._challenge(request, key, proxy=proxy, stale=False)
+        return None
+
+    def authenticate_challenge(self, request: SipRequest, key: TransactionKey) -> None:
+        """Answer an INVITE with 407 and fresh challenges (SHA-256 and MD5)."""
+        self._challenge(request, key, proxy=True, stale=False)
+
+    def _challenge(self, request: SipRequest, key: TransactionKey, *, proxy: bool, stale: bool) -> None:
+        headers = tuple(self.digest.challenge_headers(self.engine.now(), proxy=proxy, stale=stale))
+        self.engine.respond(key, request, 407 if proxy else 401, headers=headers)
+
+    # -- REGISTER --------------------------------------------------------------------------------------
+    async def handle(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+        agent = await self.authenticate(request, key, addr, proxy=False)
+        if agent is None:
+            return
+        engine, now = self.engine, self.engine.now()
+        to_user = request.to_addr.uri.user if hasattr(request.to_addr.uri, "user") else None
+        if to_user != agent.sip_username:
+            engine.respond(key, request, 403, reason="Forbidden (AOR does not match credentials)")
+            return
+        try:
+            star, contacts = False, list[ContactSpec]()
+            raw = ", ".join(request.headers.raw("Contact"))
+            if raw:
+                star, contacts = parse_contact_header(raw)
+            expires_header = request.headers.int_value("Expires")
+        except ValueError:
+            engine.respond(key, request, 400)
+            return
+        transport = request.top_via.transport.lower()
+        result = self.registrar.register(RegisterRequest(
+            aor=agent.sip_username, call_id=request.call_id, cseq=request.cseq.number,
+            source=Source(transport=transport, host=addr[0], port=addr[1]), contacts=tuple(contacts),
+            star=star, expires=expires_header, user_agent=request.headers.get("User-Agent", "") or "",
+            agent_id=agent.id), now)  # fmt: skip
+        headers = [("Contact", c) for c in result.contacts]
+        if result.min_expires is not None:
+            headers.append(("Min-Expires", str(result.min_expires)))
+        headers.append(("Date", _wall().strftime("%a, %d %b %Y %H:%M:%S GMT")))
+        engine.respond(key, request, result.status_code, reason=result.reason, headers=tuple(headers))
+        self._apply_changes(now)
+
+    def _apply_changes(self, now: float) -> None:
+        changes = self.registrar.pop_changes()
+        if not changes:
+            return
+        persist, wall = self.persist, _wall()
+        self.engine.store._submit(lambda: persist.apply(changes, now, wall))
+        for change in changes:
+            b = change.binding
+            if change.kind is ChangeKind.ADDED:
+                self.engine.store.emit("sip.registered", agent_id=b.agent_id,
+                                       data={"aor": b.aor, "contact": b.contact, "source": str(b.source)})  # fmt: skip
+            elif change.kind is ChangeKind.REMOVED:
+                self.engine.store.emit("sip.unregistered", agent_id=b.agent_id,
+                                       data={"aor": b.aor, "contact": b.contact, "reason": change.reason})  # fmt: skip
+
+
+def _username(header: str) -> str | None:
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower().endswith("username"):
+            return value.strip().strip('"')
+    return None

@@ -1,0 +1,102 @@
+"""Routing of a new INVITE: security first, then by Request-URI user to an app, an agent or a trunk.
+
+Order: banned/throttled source (drop/403) -> toll-fraud matrix (`security.authorize_invite`) -> SDP offer
+(488) -> destination: a demo application number, a number with an IVR flow or queue (placeholder prompt until
+the IVR/ACD exist), an agent extension or SIP user name (B2BUA to the registered phone), an external number
+from an authenticated agent phone (B2BUA through a trunk). Unknown targets get 404.
+
+Adapter note: `authorize_invite` asks for a challenge before an extension can be reached; Duplex lets anyone
+who can reach its SIP port call its agents' extensions (like a DID), so extensions are passed as own numbers.
+Unauthenticated callers whose From user is not an agent get 403 for external numbers instead of a challenge.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from duplex.sip.events import Address, TransactionKey
+from duplex.sip.message import SipRequest
+from duplex.telephony.apps import APPLICATIONS, connecting
+from duplex.telephony.b2bua import connect_to_agent, connect_via_trunk
+from duplex.telephony.call import Call
+from duplex.telephony.security import VerdictAction, authorize_invite
+from duplex.telephony.store import AgentInfo
+from duplex.telephony.trunks import match_inbound_trunk
+from duplex.telephony.uas import InboundLeg
+
+if TYPE_CHECKING:
+    from duplex.telephony.engine import Engine
+
+__all__ = ["handle_invite"]
+
+log = logging.getLogger("duplex.telephony.routing")
+
+
+async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address,
+                     user: str) -> tuple[bool, AgentInfo | None]:  # fmt: skip
+    regs = engine.registrations
+    verdict = regs.failures.check(addr[0], engine.now())
+    if verdict.action is VerdictAction.DROP:
+        return False, None
+    if verdict.action is VerdictAction.REJECT:
+        engine.respond(key, request, 403)
+        return False, None
+    directory = engine.directory
+    if directory.number(user) is None and directory.agent_by_target(user) is None:
+        directory = await engine.refresh_directory()
+    agent: AgentInfo | None = None
+    if "Proxy-Authorization" in request.headers:
+        agent = await regs.authenticate(request, key, addr, proxy=True)
+        if agent is None:
+            return False, None
+    own = {n.number for n in directory.numbers}
+    own |= {a.extension for a in directory.agents} | {a.sip_username for a in directory.agents}
+    from_user = getattr(request.from_addr.uri, "user", None) or ""
+    decision = authorize_invite(
+        source_authenticated=agent is not None,
+        source_is_trunk=agent is None and match_inbound_trunk(addr[0], directory.trunks) is not None,
+        target=user, own_numbers=own, agent_extensions=set(), allow_external=True,
+        challenge_unauthenticated=directory.agent_by_user(from_user) is not None,
+    )  # fmt: skip
+    if decision.allow:
+        return True, agent
+    if decision.challenge:
+        regs.authenticate_challenge(request, key)
+    else:
+        if decision.status_code == 403:
+            regs.failures.record_failure(addr[0], engine.now())
+        log.info("INVITE to %r from %s refused: %s", user, addr[0], decision.reason)
+        engine.respond(key, request, decision.status_code, reason=None)
+    return False, None
+
+
+async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+    user = getattr(request.uri, "user", None) or ""
+    allowed, agent = await _authorize(engine, request, key, addr, user)
+    if not allowed:
+        return
+    directory = engine.directory
+    number = directory.number(user)
+    from_user = getattr(request.from_addr.uri, "user", None) or ""
+    call = Call(engine, direction="inbound" if agent is None else "internal", from_number=from_user,
+                to_number=user, number=number)  # fmt: skip
+    leg = InboundLeg(call, request, key, addr, kind="caller" if agent is None else "agent",
+                     agent_id=agent.id if agent else None)  # fmt: skip
+    status = await leg.prepare()
+    if status is not None:
+        await leg.reject(status, "not_acceptable")
+        return
+    target_agent = directory.agent_by_target(user)
+    if number is not None:
+        app = APPLICATIONS.get(number.application or "")
+        if app is not None:
+            await app(leg)
+        elif number.flow_id is not None or number.queue_id is not None:
+            await connecting(leg)  # IVR (#4) and ACD come later
+        else:
+            await leg.reject(404, "no_route")
+    elif target_agent is not None:
+        await connect_to_agent(leg, target_agent)
+    else:
+        await connect_via_trunk(leg, user, agent)

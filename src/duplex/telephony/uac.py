@@ -1,0 +1,126 @@
+"""Outbound legs (we are the UAC): INVITE with our SDP offer, provisional and final responses, ACK for 2xx
+(RFC 3261 §13.2.2.4), CANCEL before answer (§9.1), a no-answer timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from duplex.media.sdp import SdpError, SessionDescription
+from duplex.sip.events import Address, TransactionKey
+from duplex.sip.message import SipResponse
+from duplex.sip.uri import SipUri
+from duplex.telephony.call import SDP, Leg, LegState
+from duplex.telephony.sipdialog import DialogState
+
+__all__ = ["OutboundLeg", "failure_reason"]
+
+log = logging.getLogger("duplex.telephony.uac")
+
+_REASONS = {486: "busy", 600: "busy", 480: "no_answer", 408: "no_answer", 487: "cancelled", 404: "not_found",
+            603: "declined", 488: "not_acceptable"}  # fmt: skip
+
+
+def failure_reason(status: int | None) -> str:
+    if status is None:
+        return "timeout"
+    return _REASONS.get(status, "failed")
+
+
+class OutboundLeg(Leg):
+    """A leg we call: an agent's phone, a trunk, a dialer target."""
+
+    direction = "outbound"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.key: TransactionKey | None = None
+        self.last_ack: bytes | None = None
+        self.ringing = asyncio.Event()
+        self.final_status: int | None = None
+        self._timeout: asyncio.TimerHandle | None = None
+
+    async def invite(self, target: str, addr: Address | None, *, from_user: str = "duplex",
+                     from_value: str | None = None, extra: tuple[tuple[str, str], ...] = (),
+                     codecs: tuple[str, ...] | None = None, timeout: float = 30.0) -> None:  # fmt: skip
+        """Send the INVITE (the result arrives through `answered`)."""
+        engine = self.engine
+        uri = SipUri.parse(target)
+        if addr is None:
+            addr = (uri.host, uri.port or 5060)
+        await self.open_media()
+        assert self.sdp is not None
+        if codecs:
+            self.sdp.codecs = tuple(c.upper() for c in codecs)
+        offer = self.sdp.create_offer()
+        transport = "TCP" if addr in engine.transport.tcp_targets else "UDP"
+        self.dialog = DialogState(
+            call_id=f"{engine.txl.new_token(16)}@{engine.public_ip}",
+            local_tag=engine.txl.new_token(10),
+            remote_tag=None,
+            local_uri=from_value or f"<sip:{from_user}@{engine.public_ip}>",
+            remote_uri=f"<{target}>",
+            remote_target=uri,
+            peer=addr,
+            transport=transport,
+            local_cseq=1,
+            local_contact=engine.contact(transport),
+        )
+        engine.register_dialog(self.dialog.key, self)
+        request = self.dialog.request("INVITE", branch=engine.txl.new_branch(), via_host=engine.via_host,
+                                      via_port=engine.port, body=bytes(offer), content_type=SDP, extra=extra,
+                                      cseq=1)  # fmt: skip
+        self.invite_request = request
+        self.engine.store.save_leg(self.id, self.call.id, sip_call_id=self.dialog.call_id)
+        self.key = engine.send_request(request, addr, self._on_response)
+        self._timeout = asyncio.get_running_loop().call_later(timeout, self._no_answer)
+
+    def _no_answer(self) -> None:
+        if self.state in (LegState.NEW, LegState.RINGING):
+            self.engine.spawn(self.hangup("no_answer"))
+
+    def _on_response(self, response: SipResponse | None) -> None:
+        if response is None:
+            self._failed(None)
+        elif response.status < 200:
+            self._on_provisional(response)
+        elif response.is_success:
+            self._on_2xx(response)
+        else:
+            self._failed(response.status)
+
+    def _on_provisional(self, response: SipResponse) -> None:
+        if response.status in (180, 183) and self.state is LegState.NEW:
+            self.state = LegState.RINGING
+            self.ringing.set()
+            self.emit("call.ringing", {"status": response.status})
+
+    def _on_2xx(self, response: SipResponse) -> None:
+        assert self.dialog is not None
+        self.dialog.confirm_as_uac(response)
+        self.last_ack = self.engine.send_ack(self.dialog, response)
+        if self._timeout is not None:
+            self._timeout.cancel()
+        if self.state is LegState.ENDED:  # answered while we were cancelling: hang up at once
+            self.engine.spawn(self.request("BYE"))
+            return
+        if self.sdp is not None and response.body:
+            try:
+                self.apply_media(self.sdp.process_answer(SessionDescription.parse(response.body)))
+            except SdpError:
+                self.state = LegState.ANSWERED
+                self.engine.spawn(self.hangup("not_acceptable"))
+                return
+        self.final_status = response.status
+        self._mark_answered()
+
+    def _failed(self, status: int | None) -> None:
+        self.final_status = status
+        if self._timeout is not None:
+            self._timeout.cancel()
+        self._finish(failure_reason(status), "remote", status if status is not None else 408)
+
+    async def _hangup_early(self, reason: str) -> None:
+        if self.key is not None:
+            self.engine.cancel(self.key)
+        self._finish(reason, "duplex", 487)

@@ -1,0 +1,129 @@
+"""Inbound legs (we are the UAS): 180 Ringing, 200 OK with the SDP answer and its retransmission until the
+ACK (RFC 3261 §13.3.1.4), rejection, CANCEL (487 is sent by the transaction layer, RFC 3261 §9.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from duplex.media.sdp import SdpError, SessionDescription
+from duplex.sip.events import Address, TransactionKey
+from duplex.sip.message import SipRequest, make_response
+from duplex.telephony.call import SDP, Call, Leg, LegState
+from duplex.telephony.sipdialog import USER_AGENT, DialogState
+
+__all__ = ["InboundLeg"]
+
+log = logging.getLogger("duplex.telephony.uas")
+
+_EARLY_STATUS = {"busy": 486, "no_answer": 480, "declined": 603, "not_found": 404, "unavailable": 480}
+
+
+class InboundLeg(Leg):
+    """The caller's leg of an inbound call, created from the initial INVITE."""
+
+    direction = "inbound"
+
+    def __init__(self, call: Call, invite: SipRequest, key: TransactionKey, addr: Address, *,
+                 kind: str = "caller", agent_id: int | None = None, trunk_id: int | None = None) -> None:  # fmt: skip
+        super().__init__(call, kind=kind, remote_uri=invite.headers.required("From"), agent_id=agent_id,
+                         trunk_id=trunk_id)  # fmt: skip
+        self.invite = invite
+        self.key = key
+        self.addr = addr
+        self.local_tag = self.engine.txl.new_token(10)
+        self.offer: SessionDescription | None = None
+        self._answer_body = b""
+        self._acked = asyncio.Event()
+        self.engine.server_legs[key] = self
+
+    async def prepare(self, direction: str = "sendrecv") -> int | None:
+        """Open media and answer the SDP offer; returns an error status (400/488) instead of raising."""
+        await self.open_media()
+        assert self.sdp is not None
+        if not self.invite.body:
+            self._answer_body = bytes(self.sdp.create_offer(direction))  # offer in 200, answer in ACK
+            return None
+        try:
+            self.offer = SessionDescription.parse(self.invite.body)
+            answer, negotiated = self.sdp.create_answer(self.offer, direction)
+        except SdpError as exc:
+            return exc.status_code
+        self.apply_media(negotiated)
+        self._answer_body = bytes(answer)
+        return None
+
+    @property
+    def codecs(self) -> tuple[str, ...]:
+        """The codec chosen for this leg (what a B2BUA offers to the other side to avoid transcoding)."""
+        return (self.negotiated.codec,) if self.negotiated is not None else ("PCMU", "PCMA")
+
+    def ring(self, status: int = 180) -> None:
+        if self.state is not LegState.NEW:
+            return
+        self.state = LegState.RINGING
+        self._respond(status)
+        self.emit("call.ringing", {"status": status})
+        self.engine.store.save_call(self.call.id, state="ringing")
+
+    def _respond(self, status: int, body: bytes = b"", extra: tuple[tuple[str, str], ...] = ()) -> None:
+        headers = [("Contact", self.engine.contact(self.invite.top_via.transport)), ("User-Agent", USER_AGENT),
+                   ("Allow", self.engine.allow), *extra]  # fmt: skip
+        if body:
+            headers.append(("Content-Type", SDP))
+        response = make_response(self.invite, status, to_tag=self.local_tag, headers=headers, body=body)
+        self.engine.send_response(self.key, response)
+
+    async def answer(self) -> None:
+        if self.state in (LegState.ANSWERED, LegState.ENDED):
+            return
+        if self.media is None:
+            status = await self.prepare()
+            if status is not None:
+                await self.reject(status)
+                return
+        contact = self.engine.contact(self.invite.top_via.transport)
+        self.dialog = DialogState.as_uas(self.invite, self.addr, self.local_tag, contact)
+        self.engine.register_dialog(self.dialog.key, self)
+        self._respond(200, self._answer_body)
+        self._mark_answered()
+        self.call.mark_answered(self)
+        if self.invite.top_via.transport == "UDP":
+            self.engine.spawn(self._retransmit_2xx())
+
+    async def _retransmit_2xx(self) -> None:
+        """RFC 3261 §13.3.1.4: retransmit the 2xx "with an interval that starts at T1 seconds and doubles
+        for each retransmission until it reaches T2"; without an ACK after 64*T1 the session ends with BYE."""
+        timers = self.engine.txl.timers
+        last = self.engine.last_response(self.key)
+        interval, waited = timers.t1, 0.0
+        while not self._acked.is_set() and self.state is LegState.ANSWERED:
+            try:
+                await asyncio.wait_for(self._acked.wait(), interval)
+                return
+            except TimeoutError:
+                waited += interval
+            if waited >= 64 * timers.t1:
+                log.info("no ACK for the 200 OK of %s; hanging up", self.invite.call_id)
+                await self.hangup("no_ack")
+                return
+            if last is not None:
+                self.engine.txl.send_stateless(last, self.addr)
+                self.engine.kick()
+            interval = min(2 * interval, timers.t2)
+
+    def on_ack(self, request: SipRequest) -> None:
+        self._acked.set()
+
+    def on_cancel(self) -> None:
+        """The caller gave up before we answered (the transaction layer already sent 200 and 487)."""
+        self._finish("caller_cancel", "remote", 487)
+
+    async def reject(self, status: int, reason: str | None = None) -> None:
+        if self.state in (LegState.ANSWERED, LegState.ENDED):
+            return
+        self._respond(status)
+        self._finish(reason or f"rejected_{status}", "duplex", status)
+
+    async def _hangup_early(self, reason: str) -> None:
+        await self.reject(_EARLY_STATUS.get(reason, 480), reason)

@@ -1,0 +1,80 @@
+"""A running Duplex SIP engine on free ports with a seeded temporary SQLite database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from duplex.config import Settings
+from duplex.db.base import make_engine, make_session_factory
+from duplex.db.migrate import upgrade
+from duplex.db.models import Event, Trunk
+from duplex.demo import seed
+from duplex.events.record import EventRecord
+from duplex.sip.timers import TimerConfig
+from duplex.telephony.engine import Engine
+from duplex.telephony.store import TelephonyStore
+from interop.peers import free_port
+
+
+@dataclass
+class RunningEngine:
+    engine: Engine
+    settings: Settings
+    port: int
+    creds: dict[str, Any]
+    sessions: Any
+
+    def sip_password(self, user: str) -> str:
+        return str(self.creds["passwords"][f"sip:{user}"])
+
+    def events(self, type_: str) -> list[Event]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Event).where(Event.type == type_).order_by(Event.id)))
+
+    def set_trunk(self, **values: Any) -> None:
+        with self.sessions() as session, session.begin():
+            session.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**values))
+
+
+def make_settings(tmp_path: Path, port: int) -> Settings:
+    data = tmp_path / "data"
+    return Settings(data_dir=data, database_url=f"sqlite:///{tmp_path / 'duplex.db'}", sip_host="127.0.0.1",
+                    sip_port=port, public_ip="127.0.0.1", secret_key="interop-secret", rtp_port_min=40000,
+                    rtp_port_max=60000)  # fmt: skip
+
+
+@pytest.fixture
+def engine_options() -> dict[str, Any]:
+    """Override (e.g. with ``pytest.mark.parametrize("engine_options", [...])``) to pass Engine options;
+    the key ``trunk`` updates the demo trunk row first."""
+    return {}
+
+
+@pytest.fixture
+async def running(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[RunningEngine]:
+    settings = make_settings(tmp_path, free_port())
+    upgrade(settings.effective_database_url)
+    creds = json.loads(seed(settings).read_text())
+    db = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(db)
+    options = dict(engine_options)
+    trunk = options.pop("trunk", None)
+    if trunk is not None:
+        with sessions() as session, session.begin():
+            session.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**trunk))
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop"))
+    engine = Engine(settings, store, timers=TimerConfig(t1=0.5), **options)
+    port = await engine.start()
+    try:
+        yield RunningEngine(engine, settings, port, creds, sessions)
+    finally:
+        await engine.stop()
+        store.close()
+        db.dispose()
