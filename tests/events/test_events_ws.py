@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from starlette.testclient import TestClient
 from sqlalchemy import select
+from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from duplex.db.models import Event
