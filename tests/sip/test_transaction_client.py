@@ -14,7 +14,9 @@ from duplex.sip.events import (
 )
 from duplex.sip.transaction import (
     InviteClientTransaction,
+    InviteServerTransaction,
     NonInviteClientTransaction,
+    NonInviteServerTransaction,
     State,
     Transaction,
 )
@@ -210,3 +212,23 @@ def test_transport_error_terminates() -> None:
     txn.transport_error(0.1)
     assert txn.state is State.TERMINATED
     assert txn.get_timer() is None
+
+
+@pytest.mark.parametrize(
+    "machine",
+    [
+        InviteClientTransaction,
+        NonInviteClientTransaction,
+        InviteServerTransaction,
+        NonInviteServerTransaction,
+    ],
+)
+def test_tables_reach_terminated_and_do_not_overlap(machine: type[Transaction]) -> None:
+    """RFC 3261 Figures 5-8 / RFC 6026 Figures 3-4: every state of a machine leads to Terminated, the
+    Terminated state has no way out, and no input is both a transition and ignored in the same state."""
+    table = machine.TRANSITIONS
+    assert State.TERMINATED not in table
+    assert all(State.TERMINATED in set(row.values()) for row in table.values())
+    assert machine.INITIAL in table
+    for state, ignored in machine.IGNORED.items():
+        assert not ignored & set(table.get(state, {}))

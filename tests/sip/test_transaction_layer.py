@@ -18,6 +18,7 @@ from duplex.sip.events import (
     TransactionKey,
     TransactionTerminated,
     TransactionTimeout,
+    TransportError,
 )
 from duplex.sip.message import SipResponse
 from duplex.sip.transaction import State
@@ -200,3 +201,48 @@ def test_reliable_transport_terminates_at_once() -> None:
     assert pair.bob.layer.transactions == {} and pair.alice.layer.transactions == {}
     assert TransactionTerminated(key=key) in pair.alice.inbox
     assert isinstance(only(pair.alice.inbox, ResponseReceived)[0].response, SipResponse)
+
+
+def test_ack_retransmissions_absorbed_in_confirmed() -> None:
+    """§17.2.1: in Confirmed "any ACK messages ... are absorbed without changing state", and nothing is
+    passed to the TU for the ACK of a non-2xx (it belongs to the transaction)."""
+    pair = make_pair()
+    pair.alice.layer.send_request(request(), BOB, 0.0)
+    pair.transfer(pair.alice)
+    (rr,) = only(pair.bob.inbox, RequestReceived)
+    pair.bob.layer.send_response(rr.key, response(rr.request, 486), 0.0)
+    pair.transfer(pair.bob)
+    pair.transfer(pair.alice)  # ACK
+    pair.transfer(pair.alice)
+    pair.bob.layer.receive(request("ACK", cseq_method="ACK", to_tag="a6c85cf"), ALICE, 0.2)
+    assert pair.bob.layer.transactions[rr.key].state is State.CONFIRMED
+    assert only(pair.bob.inbox, AckReceived) == []
+    assert pair.bob.layer.datagrams_to_send() == []
+
+
+def test_timer_d_through_the_layer() -> None:
+    """§17.1.1.2: "The client transaction SHOULD start timer D when it enters the 'Completed' state, with a
+    value of at least 32 seconds for unreliable transports"; a retransmitted 486 in that time is ACKed
+    again but not passed up."""
+    pair = make_pair()
+    key = pair.alice.layer.send_request(request(), BOB, 0.0)
+    pair.transfer(pair.alice, deliver=False)
+    busy = make_response(request(), 486, tag="b")
+    pair.alice.layer.receive(busy, BOB, 0.2)
+    pair.alice.layer.receive(busy, BOB, 1.0)
+    acks = pair.transfer(pair.alice, deliver=False)
+    assert [m.method for m in acks] == ["ACK", "ACK"]  # type: ignore[union-attr]
+    assert len(only(pair.alice.inbox, ResponseReceived)) == 1
+    assert pair.alice.layer.get_timer() == pytest.approx(32.2)
+    pair.advance()
+    assert key not in pair.alice.layer.transactions
+
+
+def test_transport_error_reaches_the_tu() -> None:
+    """§17.1.4: "the client transaction SHOULD inform the TU that a transport failure has occurred, and the
+    client transaction SHOULD transition directly to the 'Terminated' state"."""
+    layer = TransactionLayer(rng=random.Random(9))
+    key = layer.send_request(request("OPTIONS"), BOB, 0.0)
+    layer.transport_error(key, 0.1)
+    assert layer.events() == [TransportError(key=key), TransactionTerminated(key=key)]
+    assert layer.transactions == {}

@@ -177,6 +177,14 @@ class TransactionLayer:
             make_cancel(txn.request), self._peers[invite_key], now, reliable=txn.reliable
         )
 
+    def transport_error(self, key: TransactionKey, now: float) -> None:
+        """Report a transport failure for ``key`` (ICMP unreachable, TCP reset): RFC 3261 §17.1.4 and
+        §17.2.4 - the transaction informs the TU and terminates."""
+        txn = self.transactions.get(key)
+        if txn is not None:
+            txn.transport_error(now)
+            self._flush(txn)
+
     # -- network inputs --------------------------------------------------------------------------------
     def receive_data(self, data: bytes, addr: Address, now: float) -> None:
         """Parse one datagram and feed it; malformed datagrams are dropped and counted (RFC 3261 §16.3)."""
