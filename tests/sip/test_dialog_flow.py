@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+import pytest
 from helpers_txn import FAST
 
 from duplex.sip.dialog import DialogState
+from duplex.sip.errors import LocalProtocolError
 from duplex.sip.events import (
     AckReceived,
     AckTimeout,
@@ -18,6 +20,7 @@ from duplex.sip.events import (
     Event,
     RequestReceived,
     ResponseReceived,
+    TransactionKey,
 )
 from duplex.sip.message import SipRequest, SipResponse, parse_message
 from duplex.sip.ua_core import UserAgentCore
@@ -218,3 +221,26 @@ def test_cancel_ringing_call() -> None:
     assert of(call.b_events, CancelReceived)
     assert len(of(call.a_events, DialogTerminated)) == 1 and len(of(call.b_events, DialogTerminated)) == 1
     assert call.alice.dialogs.dialogs == {} and call.bob.dialogs.dialogs == {}
+
+
+def test_reinvite_gets_its_own_ack_and_refreshes_target() -> None:
+    """§14.1/§13.2.2.4: a re-INVITE uses the next CSeq; its 2xx is ACKed with that CSeq (not the first
+    INVITE's), and §12.2.1.2 "a 2xx response to a target refresh request" replaces the remote target."""
+    call = Call()
+    alice_id, bob_id = ring_and_answer(call)
+    call.alice.request(alice_id, "INVITE", call.now)
+    call.transfer(call.alice)
+    (reinvite,) = [e for e in of(call.b_events, RequestReceived) if e.request.to_tag is not None]
+    assert call.bob.respond(reinvite.key, 200, call.now) == bob_id
+    call.transfer(call.bob)
+    acks = [m for m in call.transfer(call.alice) if isinstance(m, SipRequest) and m.method == "ACK"]
+    first_cseq = reinvite.request.cseq.number - 1
+    assert [a.cseq.number for a in acks] == [first_cseq + 1]
+    assert call.bob._retransmitters == {}  # noqa: SLF001
+    assert len(of(call.b_events, AckReceived)) == 2
+
+
+def test_respond_to_unknown_transaction_is_a_local_error() -> None:
+    """h11 rule: misuse of the API raises LocalProtocolError (here 481: the transaction does not exist)."""
+    with pytest.raises(LocalProtocolError):
+        Call().bob.respond(TransactionKey("z9hG4bKnone", "INVITE", "x:5060"), 200, 0.0)

@@ -261,6 +261,8 @@ class UserAgentCore:
         Returns:
             the dialog ID when the response belongs to a dialog, else None.
         """
+        if key not in self._server:
+            raise LocalProtocolError(f"no pending request for server transaction {key}", 481)
         request, addr, tag = self._server[key]
         extra = list(headers)
         dialog: Dialog | None = None
@@ -358,7 +360,7 @@ class UserAgentCore:
         return self._on_invite_2xx(request, response, dialog)
 
     def _on_invite_2xx(self, request: SipRequest, response: SipResponse, dialog: Dialog | None) -> bool:
-        if dialog is not None and dialog.id in self._acks and dialog.invite_seq == response.cseq.number:
+        if dialog is not None and self._acked(dialog.id, response):
             self._resend_ack(dialog.id)
             return True
         if dialog is None:
@@ -379,6 +381,11 @@ class UserAgentCore:
         self._resend_ack(dialog.id)
         return False
 
+    def _acked(self, dialog_id: DialogId, response: SipResponse) -> bool:
+        """True if we already ACKed a 2xx to this INVITE (same dialog and CSeq): a retransmission."""
+        sent = self._acks.get(dialog_id)
+        return sent is not None and sent[0].cseq.number == response.cseq.number
+
     def _resend_ack(self, dialog_id: DialogId) -> None:
         ack, addr = self._acks[dialog_id]
         self.transactions.send_stateless(ack, addr)
@@ -386,7 +393,7 @@ class UserAgentCore:
     def _on_stray_response(self, event: StrayResponseReceived, now: float) -> None:
         # §13.2.2.4: retransmissions of the 2xx "MUST ... cause the UAC to retransmit the ACK".
         dialog = self.dialogs.for_response(event.response)
-        if dialog is not None and dialog.id in self._acks and dialog.invite_seq == event.response.cseq.number:
+        if dialog is not None and self._acked(dialog.id, event.response):
             self._resend_ack(dialog.id)
 
     def _on_ack(self, event: AckReceived, now: float) -> None:
