@@ -28,13 +28,17 @@ def test_payload_wire_format_rfc4733_2_3() -> None:
 
 
 def test_reserved_bit_is_ignored() -> None:
-    assert TelephoneEvent.parse(bytes.fromhex("0b4a00a0")) == TelephoneEvent(event=11, volume=10, duration=160)
+    assert TelephoneEvent.parse(bytes.fromhex("0b4a00a0")) == TelephoneEvent(
+        event=11, volume=10, duration=160
+    )
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(b"", "telephone-event payload truncated: 0 bytes, needs 4"),
-     (b"\x01\x0a\x00", "telephone-event payload truncated: 3 bytes, needs 4")],  # fmt: skip
+    [
+        (b"", "telephone-event payload truncated: 0 bytes, needs 4"),
+        (b"\x01\x0a\x00", "telephone-event payload truncated: 3 bytes, needs 4"),
+    ],  # fmt: skip
 )
 def test_truncated_payload(data: bytes, message: str) -> None:
     with pytest.raises(ValueError) as exc:
@@ -77,7 +81,7 @@ def test_receiver_reports_each_digit_once_despite_loss_and_reordering() -> None:
                 lossy[i], lossy[i + 1] = lossy[i + 1], lossy[i]
         lossy += rng.sample(lossy, 5)  # network duplicates at the end
         rx = DtmfReceiver()
-        digits = [ev.digit for p in lossy if (ev := rx.receive(p)) is not None]
+        digits = [str(ev.digit) for p in lossy if (ev := rx.receive(p)) is not None]
         assert sorted(digits) == sorted("1234567890*#")  # reordering may swap adjacent digits
         assert len(digits) == 12
 

@@ -6,6 +6,7 @@ import pytest
 
 from duplex.media.rtcp import (
     RtcpBye,
+    RtcpPacket,
     RtcpReceiverReport,
     RtcpReportBlock,
     RtcpSdes,
@@ -23,7 +24,7 @@ BLOCK = RtcpReportBlock(ssrc=0x11223344, fraction_lost=64, packets_lost=-2, high
 
 def test_report_block_wire_layout() -> None:
     raw = bytes(BLOCK)
-    assert raw == bytes.fromhex("11223344" "40fffffe" "0001ffff" "00000025" "aabbccdd" "00010000")
+    assert raw == bytes.fromhex("1122334440fffffe0001ffff00000025aabbccdd00010000")
     assert RtcpReportBlock.parse(raw) == BLOCK
 
 
@@ -39,7 +40,7 @@ def test_sender_report_round_trip_and_header() -> None:
 
 
 def test_compound_rr_sdes_bye_round_trip() -> None:
-    packets = [
+    packets: list[RtcpPacket] = [
         RtcpReceiverReport(ssrc=0xCAFEBABE, reports=(BLOCK,)),
         RtcpSdes.cname(0xCAFEBABE, "agent7@duplex"),
         RtcpBye(sources=(0xCAFEBABE,), reason="hangup"),
@@ -75,8 +76,10 @@ def test_unknown_types_are_kept_verbatim() -> None:
         (bytes([0x81, 201, 0, 1]) + bytes(4), "RTCP RR truncated: 1 report blocks need 24 bytes"),
         (bytes([0x80, 201, 0, 0]), "RTCP RR truncated: 0 bytes, needs 4"),
         (bytes([0x81, 202, 0, 1]) + bytes.fromhex("00000001"), "RTCP SDES truncated: chunk not terminated"),
-        (bytes([0x81, 202, 0, 2]) + bytes.fromhex("00000001") + b"\x01\x09ab",
-         "RTCP SDES truncated: item exceeds packet"),  # fmt: skip
+        (
+            bytes([0x81, 202, 0, 2]) + bytes.fromhex("00000001") + b"\x01\x09ab",
+            "RTCP SDES truncated: item exceeds packet",
+        ),  # fmt: skip
         (bytes([0x82, 203, 0, 1]) + bytes(4), "RTCP BYE truncated: 2 sources need 8 bytes"),
         (bytes([0x81, 203, 0, 2]) + bytes(4) + b"\x09abc", "RTCP BYE truncated: reason exceeds packet"),
         (bytes([0xA0, 201, 0, 1]) + bytes(3) + b"\x09", "RTCP padding length invalid"),

@@ -23,9 +23,9 @@ def test_parse_minimal_header_fields() -> None:
 def test_csrc_extension_and_padding_round_trip() -> None:
     # CC=2, X=1 (profile 0xBEDE, one word), P=1 with 3 bytes of padding
     data = (
-        bytes.fromhex("b2080001" "00000010" "0000abcd")
-        + bytes.fromhex("00000001" "00000002")
-        + bytes.fromhex("bede0001" "11223344")
+        bytes.fromhex("b2080001000000100000abcd")
+        + bytes.fromhex("0000000100000002")
+        + bytes.fromhex("bede000111223344")
         + b"xyz"
         + b"\x00\x00\x03"
     )
@@ -44,8 +44,10 @@ def test_csrc_extension_and_padding_round_trip() -> None:
         (bytes([0x40]) + MINIMAL[1:], "RTP version 1 is not 2"),
         (bytes([0x82]) + MINIMAL[1:12] + b"1234", "RTP packet truncated: CSRC list needs 8 bytes"),
         (bytes([0x90]) + MINIMAL[1:12] + b"\xbe", "RTP packet truncated: header extension needs 4 bytes"),
-        (bytes([0x90]) + MINIMAL[1:12] + bytes.fromhex("bede0002") + b"1234",
-         "RTP packet truncated: header extension needs 8 bytes"),  # fmt: skip
+        (
+            bytes([0x90]) + MINIMAL[1:12] + bytes.fromhex("bede0002") + b"1234",
+            "RTP packet truncated: header extension needs 8 bytes",
+        ),  # fmt: skip
         (bytes([0xA0]) + MINIMAL[1:12] + b"ab\x00", "RTP padding length is zero"),
         (bytes([0xA0]) + MINIMAL[1:12] + b"ab\x09", "RTP padding length exceeds payload"),
     ],

@@ -27,7 +27,12 @@ def test_baresip_offer_fields() -> None:
     assert sdp.origin.session_version == 1303819200 and sdp.connection is not None
     assert sdp.attributes == (("tool", "baresip 1.0.0"),)
     (audio,) = sdp.media
-    assert (audio.media, audio.port, audio.proto, audio.formats) == ("audio", 21020, "RTP/AVP", ("0", "8", "101"))
+    assert (audio.media, audio.port, audio.proto, audio.formats) == (
+        "audio",
+        21020,
+        "RTP/AVP",
+        ("0", "8", "101"),
+    )
     assert audio.rtpmap == {0: ("PCMU", 8000, 1), 8: ("PCMA", 8000, 1), 101: ("telephone-event", 8000, 1)}
     assert audio.fmtp == {101: "0-15"} and audio.ptime == 20 and audio.direction == "sendrecv"
     assert audio.attribute("rtcp-rsize") == "" and audio.attribute("label") == "1"
@@ -50,9 +55,14 @@ def test_lf_line_endings_are_accepted() -> None:
         ("v=0\r\no=- x 1 IN IP4 h\r\ns=-\r\nt=0 0\r\n", "SDP o= session id and version must be numeric"),
         ("v=0\r\no=- 1 1 IN IP4\r\ns=-\r\nt=0 0\r\n", "SDP o= line needs 6 fields, got 5"),
         ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4\r\nt=0 0\r\n", "SDP c= line needs 3 fields, got 2"),
-        ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio\r\n", "SDP m= line needs at least 3 fields, got 1"),
-        ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 70000 RTP/AVP 0\r\n",
-         "SDP m= port is not a number 0-65535: '70000'"),  # fmt: skip
+        (
+            "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio\r\n",
+            "SDP m= line needs at least 3 fields, got 1",
+        ),
+        (
+            "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 70000 RTP/AVP 0\r\n",
+            "SDP m= port is not a number 0-65535: '70000'",
+        ),  # fmt: skip
         ("v=0\r\ngarbage\r\n", "SDP line is not <type>=<value>: 'garbage'"),
     ],
 )

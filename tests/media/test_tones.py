@@ -12,7 +12,9 @@ from duplex.media.tts import TextToSpeech
 
 def classify(pcm: np.ndarray, noise: float = 0.0) -> list[tuple[CallProgress, float]]:
     if noise:
-        pcm = np.clip(pcm + np.random.default_rng(7).normal(0, noise, len(pcm)), -32768, 32767).astype(np.int16)
+        pcm = np.clip(pcm + np.random.default_rng(7).normal(0, noise, len(pcm)), -32768, 32767).astype(
+            np.int16
+        )
     det = CallProgressDetector()
     events = []
     for i in range(0, len(pcm) - 159, 160):

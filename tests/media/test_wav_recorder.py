@@ -78,7 +78,10 @@ def test_reader_handles_ulaw_written_by_sox(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "message"),
-    [(b"RIFX", "not a RIFF/WAVE file"), (b"RIFF\x00\x00\x00\x00WAVEdata\x00\x00\x00\x00", "data chunk before fmt")],
+    [
+        (b"RIFX", "not a RIFF/WAVE file"),
+        (b"RIFF\x00\x00\x00\x00WAVEdata\x00\x00\x00\x00", "data chunk before fmt"),
+    ],
 )
 def test_reader_errors(tmp_path: Path, raw: bytes, message: str) -> None:
     path = tmp_path / "bad.wav"

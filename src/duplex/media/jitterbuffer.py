@@ -55,7 +55,9 @@ class JitterBuffer:
         self.concealed = 0
         self.overflows = 0
 
-    def __len__(self) -> int:
+    @property
+    def buffered(self) -> int:
+        """Frames waiting for playout."""
         return len(self._frames)
 
     def _sync(self, packet: RtpPacket, now: float) -> None:

@@ -287,7 +287,9 @@ class RtpStream:
 
     def get_timer(self) -> float | None:
         timers = [
-            t for t in (self._next_rtcp, self.jitter.get_timer() if self.jitter else None) if t is not None
+            t
+            for t in (self._next_rtcp, self.jitter.get_timer() if self.jitter is not None else None)
+            if t is not None
         ]
         return min(timers) if timers else None
 
@@ -336,7 +338,7 @@ class RtpStream:
             packets_sent=self.packets_sent, octets_sent=self.octets_sent, packets_received=r.received,
             packets_expected=r.expected, packets_lost=r.lost, loss_ratio=r.loss_ratio, jitter_ms=r.jitter_ms,
             rtt_ms=None if self.rtt is None else self.rtt * 1000, malformed=self.malformed,
-            unknown_payload=self.unknown_payload, late=jb.late if jb else 0,
-            duplicates=(jb.duplicates if jb else 0) + r.duplicates_or_late, concealed=jb.concealed if jb else 0,
+            unknown_payload=self.unknown_payload, late=jb.late if jb is not None else 0,
+            duplicates=(jb.duplicates if jb is not None else 0) + r.duplicates_or_late, concealed=jb.concealed if jb is not None else 0,
             r_factor=q.r_factor, mos=q.mos,
         )  # fmt: skip
