@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from duplex.api.app import create_app
 from duplex.config import Settings
+
+if TYPE_CHECKING:
+    from duplex.telephony.engine import Engine
 
 log = logging.getLogger("duplex")
 
@@ -23,6 +27,7 @@ async def serve(settings: Settings) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
+    sip = await _start_sip(app, settings) if settings.sip_enabled else None
     shown = "localhost" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
     log.info(
         "web UI http://%s:%d/  API docs http://%s:%d/docs",
@@ -31,7 +36,27 @@ async def serve(settings: Settings) -> None:
         shown,
         settings.http_port,
     )
-    await server.serve()
+    try:
+        await server.serve()
+    finally:
+        if sip is not None:
+            await sip.stop()
+            sip.store.close()
+
+
+async def _start_sip(app: Any, settings: Settings) -> Engine:
+    """Start the SIP engine on settings.sip_port (UDP and TCP) and publish its status for /api/v1/health."""
+    from duplex.telephony.engine import Engine
+    from duplex.telephony.store import TelephonyStore
+
+    settings.ensure_data_dir()
+    store = TelephonyStore(app.state.sessions, app.state.record)
+    engine = Engine(settings, store)
+    port = await engine.start()
+    app.state.sip_engine = engine
+    app.state.sip_status = engine.status
+    log.info("SIP listening on %s:%d (UDP and TCP)", settings.sip_host, port)
+    return engine
 
 
 def run(settings: Settings) -> None:

@@ -34,6 +34,7 @@ async def test_echo_1001_returns_the_callers_audio(running: RunningEngine, tmp_p
         )  # fmt: skip
     assert result.successful == 1, result.output
     stats = rtp_packets_to(pcap, media)
+    print(f"echo RTP at sipp: {stats}")
     # sipp sends 236 packets (7.05 s); we send a 200 ms beep then echo them back, continuously at 50 pps.
     assert stats.packets >= 236, stats
     assert stats.lost == 0, stats

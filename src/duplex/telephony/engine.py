@@ -89,6 +89,7 @@ class Engine:
             "INVITE": self._on_invite,
         }
         self.allow = ALLOW
+        self.status: dict[str, int] = {"udp": 0, "tcp": 0, "registrations": 0}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     @property
@@ -104,6 +105,7 @@ class Engine:
         await self.refresh_directory(force=True)
         await self.registrations.restore(loop.time())
         port = await self.transport.start()
+        self.status.update(udp=port, tcp=port, registrations=self.registrations.count)
         self._housekeeping = loop.create_task(self._housekeep())
         log.info("SIP engine listening on %s:%d (UDP and TCP)", self.settings.sip_host, port)
         return port
@@ -125,6 +127,7 @@ class Engine:
             await asyncio.sleep(1.0)
             now = asyncio.get_running_loop().time()
             self.registrations.expire(now)
+            self.status["registrations"] = self.registrations.count
             if now - self.directory.loaded_at > DIRECTORY_TTL:
                 await self.refresh_directory()
 
