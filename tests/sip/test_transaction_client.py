@@ -232,3 +232,14 @@ def test_tables_reach_terminated_and_do_not_overlap(machine: type[Transaction]) 
     assert machine.INITIAL in table
     for state, ignored in machine.IGNORED.items():
         assert not ignored & set(table.get(state, {}))
+
+
+def test_mermaid_diagram_is_generated_from_the_table() -> None:
+    """Practice 3: "The docs diagram is generated from the table" - RFC 3261 Figure 5 edges appear."""
+    from duplex.sip._txn_base import mermaid_diagram
+
+    diagram = mermaid_diagram(InviteClientTransaction)
+    assert diagram.startswith("stateDiagram-v2\n    [*] --> Calling\n")
+    assert "    Calling --> Proceeding: 1xx\n" in diagram
+    assert "    Completed --> [*]: Timer D\n" in diagram
+    assert "    Accepted --> [*]: Timer M\n" in diagram

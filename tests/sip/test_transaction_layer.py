@@ -246,3 +246,15 @@ def test_transport_error_reaches_the_tu() -> None:
     layer.transport_error(key, 0.1)
     assert layer.events() == [TransportError(key=key), TransactionTerminated(key=key)]
     assert layer.transactions == {}
+
+
+def test_response_without_branch_is_dropped() -> None:
+    """§17.1.3 matching needs the top Via branch; a response without one cannot match and is dropped,
+    never raised (remote errors are not local errors)."""
+    layer = TransactionLayer(rng=random.Random(10))
+    data = lf2crlf(
+        "SIP/2.0 200 OK\nVia: SIP/2.0/UDP pc33.atlanta.com\nTo: <sip:bob@biloxi.com>;tag=1\n"
+        "From: <sip:alice@atlanta.com>;tag=2\nCall-ID: x@y\nCSeq: 1 OPTIONS\n\n"
+    )
+    layer.receive_data(data, BOB, 0.0)
+    assert layer.dropped == 1 and layer.events() == []

@@ -18,7 +18,7 @@ from duplex.sip.events import Event, TransactionKey, TransactionTerminated, Tran
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.timers import TimerConfig
 
-__all__ = ["State", "Table", "Transaction", "TxnInput", "classify_status"]
+__all__ = ["State", "Table", "Transaction", "TxnInput", "classify_status", "mermaid_diagram"]
 
 
 class State(enum.Enum):
@@ -176,3 +176,13 @@ class Transaction:
 
     def _timer_handlers(self) -> Mapping[TxnInput, Callable[[float], None]]:
         return {}
+
+
+def mermaid_diagram(machine: type[Transaction]) -> str:
+    """Render a machine's table as a Mermaid ``stateDiagram-v2`` (the docs diagram comes from the table)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {machine.INITIAL.value}"]
+    for state, row in machine.TRANSITIONS.items():
+        for inp, new_state in row.items():
+            target = "[*]" if new_state is State.TERMINATED else new_state.value
+            lines.append(f"    {state.value} --> {target}: {inp.value}")
+    return "\n".join(lines) + "\n"

@@ -204,6 +204,9 @@ class TransactionLayer:
 
     def _receive_response(self, response: SipResponse, addr: Address, now: float) -> None:
         # §17.1.3: match on the top Via branch and the CSeq method.
+        if response.branch is None:
+            self.dropped += 1  # not ours: every request we send carries a branch
+            return
         txn = self.transactions.get(client_key(response))
         if not isinstance(txn, ClientTransaction):
             if 200 <= response.status < 300 and cseq_method(response) == "INVITE":
