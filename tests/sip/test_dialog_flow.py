@@ -244,3 +244,17 @@ def test_respond_to_unknown_transaction_is_a_local_error() -> None:
     """h11 rule: misuse of the API raises LocalProtocolError (here 481: the transaction does not exist)."""
     with pytest.raises(LocalProtocolError):
         Call().bob.respond(TransactionKey("z9hG4bKnone", "INVITE", "x:5060"), 200, 0.0)
+
+
+def test_invite_without_contact_is_rejected_with_400() -> None:
+    """§8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS URI in any
+    request that can result in the establishment of a dialog" - the UAS core answers 400 itself."""
+    call = Call()
+    key = call.alice.invite(BOB_URI, BOB_ADDR, 0.0)
+    ((data, _),) = call.alice.datagrams_to_send()
+    stripped = b"\r\n".join(line for line in data.split(b"\r\n") if not line.startswith(b"Contact:"))
+    call.bob.receive_data(stripped, ALICE_ADDR, 0.0)
+    call.collect()
+    assert of(call.b_events, RequestReceived) == []
+    call.transfer(call.bob)
+    assert [e.response.status for e in of(call.a_events, ResponseReceived) if e.key == key] == [100, 400]

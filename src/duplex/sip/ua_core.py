@@ -310,6 +310,11 @@ class UserAgentCore:
     def _on_request(self, event: RequestReceived, now: float) -> None:
         request = event.request
         self._server[event.key] = (request, event.addr, request.to_tag or self.transactions.new_token(8))
+        if request.method == "INVITE" and not request.contacts:
+            # §8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS URI in
+            # any request that can result in the establishment of a dialog."
+            self.respond(event.key, 400, now)
+            return
         if request.to_tag is None:
             self._events.append(event)
             return
