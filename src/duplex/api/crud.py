@@ -188,7 +188,7 @@ def crud_router(res: Resource, router: APIRouter | None = None) -> APIRouter:
         )
         def create_row(body: Create, request: Request, principal: Writer, session: DbSession) -> Any:  # type: ignore[valid-type]
             ctx = Ctx(session=session, request=request, principal=principal)
-            return res.write(ctx, "create", None, body.model_dump())  # type: ignore[attr-defined]
+            return res.write(ctx, "create", None, body.model_dump(by_alias=True))  # type: ignore[attr-defined]
 
     if res.update is not None:
         Update = res.update
@@ -205,7 +205,7 @@ def crud_router(res: Resource, router: APIRouter | None = None) -> APIRouter:
         ) -> Any:
             ctx = Ctx(session=session, request=request, principal=principal)
             row = res.load(ctx, item_id)
-            return res.write(ctx, "update", row, body.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
+            return res.write(ctx, "update", row, body.model_dump(exclude_unset=True, by_alias=True))  # type: ignore[attr-defined]
 
     if res.deletable and res.create is not None:
 

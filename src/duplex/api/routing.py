@@ -37,12 +37,20 @@ LATENCY = Histogram(
 _PASS_THROUGH = (StarletteHTTPException, RequestValidationError, WebSocketRequestValidationError)
 
 
+def mounted_template(path: str, template: str) -> str:
+    """The route template with the prefix it is mounted under ("/api/v1" + "/agents/{agent_id}"): each
+    path parameter matches one segment, so the prefix is the path minus the template's segment count."""
+    segments = path.rstrip("/").split("/")
+    depth = template.strip("/").count("/") + 1
+    return "/".join(segments[: max(len(segments) - depth, 0)]) + template
+
+
 class DuplexRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        route = self.path_format
 
         async def timed_handler(request: Request) -> Response:
+            route = mounted_template(request.url.path, self.path_format)
             started = time.perf_counter()
             status = 500
             try:

@@ -251,7 +251,7 @@ class TrunkCreate(Input):
     transport: Literal["udp", "tcp", "tls"] = "udp"
     username: Annotated[str | None, Field(max_length=128)] = None
     password: Annotated[str | None, Field(max_length=128, description="Write-only.")] = None
-    register: bool = False
+    register_: bool = Field(False, alias="register", description="REGISTER with the carrier.")
     from_domain: Annotated[str | None, Field(max_length=255)] = None
     caller_id: Annotated[str | None, Field(max_length=32)] = None
     allowed_ips: list[Annotated[str, Field(max_length=64)]] = []
@@ -270,7 +270,7 @@ class TrunkRead(Output):
     port: int
     transport: str
     username: str | None
-    register: bool
+    register_: bool = Field(validation_alias="register", serialization_alias="register")
     from_domain: str | None
     caller_id: str | None
     allowed_ips: list[str]
