@@ -9,6 +9,7 @@ Nothing here touches sockets or clocks; ``now`` is any monotonic time in seconds
 from __future__ import annotations
 
 import random
+import struct
 from collections import deque
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ from duplex.media.rtp import RtpPacket, is_rtcp, seq_add, ts_add
 from duplex.media.stats import ReceiverStatistics, estimate_quality
 
 __all__ = ["RtpStream", "StreamStats"]
+
+_RTP_HEADER = struct.Struct("!BBHII")
 
 Pcm = npt.NDArray[np.int16]
 
@@ -114,10 +117,9 @@ class RtpStream:
     # -- sending ---------------------------------------------------------------------------------
 
     def _packet(self, payload: bytes, pt: int, ts: int, marker: bool) -> bytes:
-        pkt = RtpPacket(payload_type=pt, sequence_number=self._seq, timestamp=ts, ssrc=self.ssrc,
-                        marker=marker, payload=payload)  # fmt: skip
+        # RFC 3550 §5.1 fixed header, V=2 and no CSRC/extension/padding (== bytes(RtpPacket(...)), but faster)
+        data = _RTP_HEADER.pack(0x80, (0x80 if marker else 0) | pt, self._seq, ts, self.ssrc) + payload
         self._seq = seq_add(self._seq, 1)
-        data = bytes(pkt)
         self.packets_sent += 1
         self.octets_sent += len(payload)
         self._sent_since_report = True
