@@ -21,7 +21,7 @@ async def test_tshark_sees_a_clean_rtp_stream_and_valid_rtcp(tmp_path: Path) -> 
     a = await RtpEndpoint.open(port_range=(43000, 43999))
     b = await RtpEndpoint.open(port_range=(43000, 43999))
     a.stream.rtcp_interval = 0.4  # several compound RTCP reports within the capture
-    pa, pb = a.local_address[1], b.local_address[1]
+    pa = a.local_address[1]
     pcap = tmp_path / "rtp.pcap"
     cap = subprocess.Popen(
         [tshark, "-i", "lo", "-q", "-w", str(pcap), "-f", f"udp and (port {pa} or port {pa + 1})"],
