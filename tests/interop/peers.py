@@ -146,13 +146,15 @@ class RtpStreamStats:
 
 
 @contextlib.contextmanager
-def rtp_capture(tmp: Path, port: int) -> Iterator[Path]:
-    """tshark on loopback capturing UDP to/from `port`; yields the pcap path (complete after the block)."""
+def rtp_capture(tmp: Path, port: int, last_port: int | None = None) -> Iterator[Path]:
+    """tshark on loopback capturing UDP to/from `port` (or the range `port`..`last_port`); yields the pcap
+    path (complete after the block)."""
     if shutil.which("tshark") is None:
         raise RuntimeError("tshark is not installed (make test installs it)")
     pcap = tmp / f"rtp-{port}.pcap"
     proc = subprocess.Popen(
-        ["tshark", "-q", "-i", "lo", "-f", f"udp port {port}", "-w", str(pcap)],
+        ["tshark", "-q", "-i", "lo", "-f", f"udp portrange {port}-{last_port}" if last_port else f"udp port {port}",
+         "-w", str(pcap)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -207,7 +209,9 @@ def _is_number(text: str) -> bool:
 class Baresip:
     """A headless baresip (an agent's softphone) driven over its ctrl_tcp JSON/netstring socket."""
 
-    def __init__(self, tmp: Path, *, user: str, password: str, registrar: str, tone_wav: Path) -> None:
+    def __init__(
+        self, tmp: Path, *, user: str, password: str, registrar: str, tone_wav: Path, answermode: str = "auto"
+    ) -> None:
         self.dir = tmp / f"baresip-{user}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rec_dir = self.dir / "rec"
@@ -215,6 +219,7 @@ class Baresip:
         self.sip_port = free_port()
         self.ctrl_port = free_port(socket.SOCK_STREAM)
         rtp = free_even_port()
+        self.rtp_ports = (rtp, rtp + 20)
         (self.dir / "config").write_text(
             "\n".join(
                 [
@@ -239,7 +244,7 @@ class Baresip:
             )
         )
         (self.dir / "accounts").write_text(
-            f"<sip:{user}@{registrar}>;auth_pass={password};answermode=auto;audio_codecs=PCMU,PCMA;regint=60\n"
+            f"<sip:{user}@{registrar}>;auth_pass={password};answermode={answermode};audio_codecs=PCMU,PCMA;regint=60\n"
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None

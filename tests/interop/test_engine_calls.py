@@ -16,7 +16,9 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
 
 @pytest.mark.parametrize("transport", ["u1", "t1"])
-async def test_options_answered_over_udp_and_tcp(running: RunningEngine, tmp_path: Path, transport: str) -> None:
+async def test_options_answered_over_udp_and_tcp(
+    running: RunningEngine, tmp_path: Path, transport: str
+) -> None:
     result = await asyncio.to_thread(
         run_sipp, tmp_path, "options_allow.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
         transport=transport, timeout=20,

@@ -59,11 +59,14 @@ class Engine:
         media: media backend (in-process RTP by default).
         rng: the only randomness source (tags, branches, Call-IDs).
         timers: SIP timer values (tests may shrink T1).
+        ban_exempt: source addresses never throttled or banned for auth failures.
+        digest_algorithms: offered in this order (RFC 8760: most preferred first).
     """
 
     def __init__(self, settings: Settings, store: TelephonyStore, *, media: MediaBackend | None = None,
                  rng: random.Random | None = None, timers: TimerConfig = DEFAULT_TIMERS,
-                 ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:  # fmt: skip
+                 ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), ban_after: int = 10,
+                 digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
         self.rng = rng or random.Random()
@@ -75,7 +78,13 @@ class Engine:
         )
         self.public_ip = settings.public_ip
         self.directory = Directory()
-        self.registrations = RegistrationService(self, ban_exempt=ban_exempt)
+        self.registrations = RegistrationService(
+            self,
+            ban_exempt=ban_exempt,
+            ban_after=ban_after,
+            throttle_after=min(5, ban_after),
+            algorithms=digest_algorithms,
+        )
         self.trunks = TrunkSelector([])
         self.calls: dict[str, Call] = {}
         self.dialogs: dict[tuple[str, str], Leg] = {}

@@ -42,12 +42,13 @@ def _wall() -> dt.datetime:
 
 class RegistrationService:
     def __init__(self, engine: Engine, *, ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"),
-                 throttle_after: int = 5, ban_after: int = 10) -> None:  # fmt: skip
+                 throttle_after: int = 5, ban_after: int = 10,
+                 algorithms: tuple[str, ...] = ("SHA-256", "MD5")) -> None:  # fmt: skip
         settings = engine.settings
         self.engine = engine
         self.registrar = Registrar()
         self.digest = DigestServer(realm=settings.sip_realm, secret=settings.effective_secret_key().encode(),
-                                   node_id=settings.node_id)  # fmt: skip
+                                   node_id=settings.node_id, algorithms=algorithms)  # fmt: skip
         self.failures = AuthFailureTracker(allow_list=ban_exempt, throttle_after=throttle_after,
                                            ban_after=ban_after)  # fmt: skip
         self.persist = RegistrarStore(engine.store.sessions, node_id=settings.node_id)
