@@ -58,6 +58,7 @@ class MediaSession(Protocol):
     def echo(self, enabled: bool = True) -> None: ...
     def bridge(self, other: MediaSession | None) -> None: ...
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None: ...
+    def flush_dtmf(self) -> None: ...
     async def collect_dtmf(
         self,
         max_digits: int,
@@ -330,6 +331,11 @@ class RtpEndpoint:
 
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
         self.stream.send_dtmf(digits, duration_ms)
+
+    def flush_dtmf(self) -> None:
+        """Forget digits typed ahead (``collect_dtmf`` otherwise consumes them first)."""
+        while not self._dtmf.empty():
+            self._dtmf.get_nowait()
 
     async def next_dtmf(self) -> DtmfReceived:
         return await self._dtmf.get()
