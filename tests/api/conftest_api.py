@@ -134,7 +134,7 @@ class World:
 
     async def as_(self, role: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A request as `role` ("admin", "sup", "agent", "agent2") or anonymously ("none")."""
-        headers = self.headers.get(role, {})
+        headers = {**self.headers.get(role, {}), **kwargs.pop("headers", {})}
         return await self.client.request(method, "/api/v1" + path, headers=headers, **kwargs)
 
     def count(self, model: type[Any], *where: Any) -> int:
