@@ -350,6 +350,7 @@ class Call:
         self.hangup_together = True
         self.answered = False
         self.end_reason: str | None = None
+        self._first_ended: Leg | None = None
         engine.calls[self.id] = self
         engine.store.save_call(self.id, direction=direction, from_number=from_number[:64], to_number=to_number[:64],
                                phone_number_id=number.id if number else None,
@@ -396,6 +397,8 @@ class Call:
         await leg.hangup("transferred")
 
     def leg_ended(self, leg: Leg) -> None:
+        if self._first_ended is None:
+            self._first_ended = leg
         live = [other for other in self.legs if other.state is not LegState.ENDED]
         if self.hangup_together:
             for other in live:
@@ -409,11 +412,9 @@ class Call:
             return
         self.ended.set()
         self.engine.calls.pop(self.id, None)
-        first = next((leg for leg in self.legs if leg.hangup_by is not None), last)
-        reason = (
-            "caller_hangup" if first.hangup_by == "remote" and first.kind == "caller" else first.end_reason
-        )
-        if first.hangup_by == "remote" and first.kind != "caller":
+        first = self._first_ended or last
+        reason = first.end_reason
+        if reason == "remote_bye":  # caller_hangup, agent_hangup, trunk_hangup
             reason = f"{first.kind}_hangup"
         self.end_reason = reason
         self.engine.store.save_call(self.id, state="ended", ended_at=utcnow(), end_reason=(reason or "")[:32])

@@ -60,13 +60,17 @@ class Engine:
         rng: the only randomness source (tags, branches, Call-IDs).
         timers: SIP timer values (tests may shrink T1).
         ban_exempt: source addresses never throttled or banned for auth failures.
-        digest_algorithms: offered in this order (RFC 8760: most preferred first).
+        digest_algorithms: challenges are sent in this order (RFC 8760: most preferred first). sipp 3.6 reads
+            only the first challenge and only knows MD5, so MD5 first is the compatible choice; SHA-256 stays
+            offered and accepted. User agents named in ``md5_only_agents`` (baresip 1.0/libre fails with
+            "Function not implemented" when any SHA-256 challenge is present) get an MD5-only challenge.
     """
 
     def __init__(self, settings: Settings, store: TelephonyStore, *, media: MediaBackend | None = None,
                  rng: random.Random | None = None, timers: TimerConfig = DEFAULT_TIMERS,
                  ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), ban_after: int = 10,
-                 digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")) -> None:  # fmt: skip
+                 digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
+                 md5_only_agents: tuple[str, ...] = ("baresip",)) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
         self.rng = rng or random.Random()
@@ -84,6 +88,7 @@ class Engine:
             ban_after=ban_after,
             throttle_after=min(5, ban_after),
             algorithms=digest_algorithms,
+            md5_only_agents=md5_only_agents,
         )
         self.trunks = TrunkSelector([])
         self.calls: dict[str, Call] = {}

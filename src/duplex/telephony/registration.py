@@ -43,12 +43,17 @@ def _wall() -> dt.datetime:
 class RegistrationService:
     def __init__(self, engine: Engine, *, ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"),
                  throttle_after: int = 5, ban_after: int = 10,
-                 algorithms: tuple[str, ...] = ("SHA-256", "MD5")) -> None:  # fmt: skip
+                 algorithms: tuple[str, ...] = ("SHA-256", "MD5"),
+                 md5_only_agents: tuple[str, ...] = ("baresip",)) -> None:  # fmt: skip
         settings = engine.settings
         self.engine = engine
         self.registrar = Registrar()
         self.digest = DigestServer(realm=settings.sip_realm, secret=settings.effective_secret_key().encode(),
                                    node_id=settings.node_id, algorithms=algorithms)  # fmt: skip
+        # Same realm and secret, so its nonces verify with `digest`; only its challenge list differs.
+        self.digest_md5 = DigestServer(realm=settings.sip_realm, secret=settings.effective_secret_key().encode(),
+                                       node_id=f"{settings.node_id}m", algorithms=("MD5",))  # fmt: skip
+        self.md5_only_agents = tuple(a.lower() for a in md5_only_agents)
         self.failures = AuthFailureTracker(allow_list=ban_exempt, throttle_after=throttle_after,
                                            ban_after=ban_after)  # fmt: skip
         self.persist = RegistrarStore(engine.store.sessions, node_id=settings.node_id)
@@ -118,7 +123,10 @@ class RegistrationService:
         self._challenge(request, key, proxy=True, stale=False)
 
     def _challenge(self, request: SipRequest, key: TransactionKey, *, proxy: bool, stale: bool) -> None:
-        headers = tuple(self.digest.challenge_headers(self.engine.now(), proxy=proxy, stale=stale))
+        agent = (request.headers.get("User-Agent") or "").lower()
+        legacy = any(name in agent for name in self.md5_only_agents)
+        server = self.digest_md5 if legacy else self.digest
+        headers = tuple(server.challenge_headers(self.engine.now(), proxy=proxy, stale=stale))
         self.engine.respond(key, request, 407 if proxy else 401, headers=headers)
 
     # -- REGISTER --------------------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""baresip as an agent's phone: digest REGISTER, inbound calls bridged to it (audio both ways), BYE from the
+callee, CANCEL before answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from duplex.db.models import SipRegistration
+from duplex.media.wav import read_wav
+from interop.conftest import RunningEngine
+from interop.peers import (
+    Baresip,
+    free_even_port,
+    free_port,
+    make_tone_wav,
+    rtp_capture,
+    rtp_packets_to,
+    run_sipp,
+)
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
+
+
+async def _phone(running: RunningEngine, tmp_path: Path, answermode: str = "auto") -> Baresip:
+    tone = make_tone_wav(tmp_path / "tone.wav", seconds=20, freq=440)
+    phone = Baresip(tmp_path, user="alice", password=running.sip_password("alice"),
+                    registrar=f"127.0.0.1:{running.port}", tone_wav=tone, answermode=answermode)  # fmt: skip
+    await asyncio.to_thread(phone.start)
+    # baresip registers at start-up, possibly before ctrl_tcp is connected (REGISTER_OK would be missed),
+    # so wait for the binding in the engine's registrar instead.
+    for _ in range(100):
+        if running.engine.registrations.lookup("alice", running.engine.now()):
+            return phone
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"baresip did not register: {phone.log()[-1500:]}")
+
+
+@pytest.fixture
+async def alice(running: RunningEngine, tmp_path: Path) -> AsyncIterator[Baresip]:
+    phone = await _phone(running, tmp_path)
+    try:
+        yield phone
+    finally:
+        await asyncio.to_thread(phone.stop)
+
+
+async def test_baresip_registers_with_digest(running: RunningEngine, alice: Baresip) -> None:
+    await running.engine.store.flush()
+    with running.sessions() as session:
+        rows = list(session.scalars(select(SipRegistration)))
+    assert [r.aor for r in rows] == ["alice"]
+    assert rows[0].source.endswith(f":{alice.sip_port}")
+    assert rows[0].agent_id is not None
+    assert len(running.events("sip.registered")) == 1
+    assert running.engine.status["registrations"] in (0, 1)  # refreshed by housekeeping every second
+
+
+def _rms(path: Path) -> float:
+    pcm = read_wav(path).astype(np.float64)
+    return float(np.sqrt(np.mean(pcm**2))) if len(pcm) else 0.0
+
+
+async def test_call_to_extension_is_bridged_to_the_phone(
+    running: RunningEngine, alice: Baresip, tmp_path: Path
+) -> None:
+    caller_media = free_even_port()
+    lo, hi = alice.rtp_ports
+    with rtp_capture(tmp_path, caller_media) as caller_pcap, rtp_capture(tmp_path, lo, hi) as phone_pcap:
+        result = await asyncio.to_thread(
+            run_sipp, tmp_path, "uac_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+            media_port=caller_media, service="2001", duration_ms=5000, timeout=30,
+        )  # fmt: skip
+    assert result.successful == 1, result.output
+    await asyncio.to_thread(alice.wait_event, "CALL_CLOSED", 10)
+    to_caller = rtp_packets_to(caller_pcap, caller_media)
+    to_phone = max(
+        (rtp_packets_to(phone_pcap, port) for port in range(lo, hi + 1, 2)), key=lambda s: s.packets
+    )
+    print(f"bridged RTP: phone->caller {to_caller}, caller->phone {to_phone}")
+    assert to_caller.packets >= 200 and to_caller.lost == 0  # baresip's tone for ~5 s
+    assert to_phone.packets >= 200 and to_phone.lost == 0  # sipp's pcap (236 packets in 7 s, cut at 5 s)
+    received = sorted(alice.rec_dir.glob("*-dec.wav"))
+    assert received and _rms(received[-1]) > 100.0
+    await running.engine.store.flush()
+    assert len(running.events("call.bridged")) == 1
+    assert running.events("call.ended")[-1].data["hangup_by"] == "remote"
+
+
+async def test_bye_from_the_callee_reaches_the_caller(
+    running: RunningEngine, alice: Baresip, tmp_path: Path
+) -> None:
+    sipp = asyncio.create_task(asyncio.to_thread(
+        run_sipp, tmp_path, "uac_wait_bye.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+        media_port=free_even_port(), service="2001", timeout=30,
+    ))  # fmt: skip
+    await asyncio.to_thread(alice.wait_event, "CALL_ESTABLISHED", 10)
+    await asyncio.sleep(1.0)
+    alice.command("hangup")
+    result = await sipp
+    assert result.successful == 1, result.output
+    await running.engine.store.flush()
+    ended = running.events("call.ended")[-1]
+    assert ended.data["hangup_by"] == "remote" and ended.data["reason"] == "agent_hangup"
+
+
+async def test_cancel_before_answer_gives_487(running: RunningEngine, tmp_path: Path) -> None:
+    phone = await _phone(running, tmp_path, answermode="manual")
+    try:
+        result = await asyncio.to_thread(
+            run_sipp, tmp_path, "uac_cancel.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+            media_port=free_even_port(), service="2001", timeout=30,
+        )  # fmt: skip
+        assert result.successful == 1, result.output
+        await asyncio.to_thread(phone.wait_event, "CALL_CLOSED", 10)
+    finally:
+        await asyncio.to_thread(phone.stop)
+    await running.engine.store.flush()
+    ended = running.events("call.ended")[-1]
+    assert ended.data["reason"] == "caller_cancel" and ended.data["answered"] is False
