@@ -153,8 +153,16 @@ def rtp_capture(tmp: Path, port: int, last_port: int | None = None) -> Iterator[
         raise RuntimeError("tshark is not installed (make test installs it)")
     pcap = tmp / f"rtp-{port}.pcap"
     proc = subprocess.Popen(
-        ["tshark", "-q", "-i", "lo", "-f", f"udp portrange {port}-{last_port}" if last_port else f"udp port {port}",
-         "-w", str(pcap)],
+        [
+            "tshark",
+            "-q",
+            "-i",
+            "lo",
+            "-f",
+            f"udp portrange {port}-{last_port}" if last_port else f"udp port {port}",
+            "-w",
+            str(pcap),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
