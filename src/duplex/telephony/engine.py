@@ -68,7 +68,8 @@ class Engine:
 
     def __init__(self, settings: Settings, store: TelephonyStore, *, media: MediaBackend | None = None,
                  rng: random.Random | None = None, timers: TimerConfig = DEFAULT_TIMERS,
-                 ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), ban_after: int = 10,
+                 ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), throttle_after: int = 5,
+                 ban_after: int = 10,
                  digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
                  md5_only_agents: tuple[str, ...] = ("baresip",)) -> None:  # fmt: skip
         self.settings = settings
@@ -86,7 +87,7 @@ class Engine:
             self,
             ban_exempt=ban_exempt,
             ban_after=ban_after,
-            throttle_after=min(5, ban_after),
+            throttle_after=throttle_after,
             algorithms=digest_algorithms,
             md5_only_agents=md5_only_agents,
         )

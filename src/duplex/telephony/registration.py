@@ -89,7 +89,9 @@ class RegistrationService:
         if verdict.action is VerdictAction.DROP:
             return None
         if verdict.action is VerdictAction.REJECT:
-            engine.respond(key, request, 403, reason="Forbidden (too many failures)")
+            # attempts while throttled count too, so a persistent guesser ends up banned
+            if self.failures.record_failure(ip, now).action is not VerdictAction.DROP:
+                engine.respond(key, request, 403, reason="Forbidden (too many failures)")
             return None
         header = request.headers.get("Proxy-Authorization" if proxy else "Authorization")
         if header is None:
