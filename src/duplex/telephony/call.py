@@ -168,11 +168,11 @@ class Leg:
             await asyncio.wait_for(self.ended.wait(), max_seconds)
         except TimeoutError:
             pass
-        duration = recorder.duration if hasattr(recorder, "duration") else 0.0
         self.media.stop_recording()
+        duration = recorder.writer.duration
         size = path.stat().st_size if path.exists() else 0
         rel = self.engine.recording_path(path)
-        self.engine.store.add_recording(self.call.id, self.id, rel, int(float(duration) * 1000), size)
+        self.engine.store.add_recording(self.call.id, self.id, rel, int(duration * 1000), size)
         return path
 
     async def bridge(self, other: Leg) -> None:
@@ -391,10 +391,14 @@ class Call:
         return leg
 
     async def on_refer(self, leg: Leg, target: str) -> None:
-        """A phone asked us to transfer the party it talks to (blind transfer by REFER)."""
+        """A phone asked us to transfer the party it talks to (blind transfer by REFER): the party is
+        connected to the target agent's phone and the referring leg released (`b2bua.transfer_peer`)."""
+        from duplex.telephony.b2bua import transfer_peer
+
         self.engine.store.emit("call.transferred", call_id=self.id, leg_id=leg.id,
                                data={"target": target, "kind": "blind", "method": "REFER"})  # fmt: skip
-        await leg.hangup("transferred")
+        self.engine.store.save_call(self.id, transfers=1)
+        await transfer_peer(leg, target)
 
     def leg_ended(self, leg: Leg) -> None:
         if self._first_ended is None:
