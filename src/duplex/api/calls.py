@@ -9,15 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Select
 
 from duplex.api.audit import AUDITED_ROLES, audit
 from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, STAFF, Ctx, Resource, crud_router
 from duplex.api.db import DbSession, field_error, not_found
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output
-from duplex.auth.deps import CurrentPrincipal, Principal
-from duplex.db.models import AuditLog, Call, Disposition, Recording, Role
+from duplex.api.scopes import own_calls, own_recordings
+from duplex.auth.deps import CurrentPrincipal
+from duplex.db.models import AuditLog, Call, Disposition, Recording
 
 router = APIRouter(route_class=DuplexRoute)
 
@@ -82,12 +82,6 @@ class CallFilters(BaseModel):
     until: dt.datetime | None = Field(None, description="Calls started before this time.")
 
 
-def own_calls_only(principal: Principal, stmt: Select[Any]) -> Select[Any]:
-    if principal.role is Role.AGENT:
-        return stmt.where(Call.agent_id == (principal.agent_id or -1))
-    return stmt
-
-
 CALLS = Resource(
     path="calls",
     entity="call",
@@ -96,7 +90,7 @@ CALLS = Resource(
     filters=CallFilters,
     filter_clauses={"since": lambda v: Call.started_at >= v, "until": lambda v: Call.started_at < v},
     read_roles=ALL_ROLES,
-    scope=own_calls_only,
+    scope=own_calls,
     id_type=str,
 )
 crud_router(CALLS, router)
@@ -179,6 +173,7 @@ RECORDINGS = Resource(
     read=RecordingRead,
     filters=RecordingFilters,
     read_roles=STAFF,
+    scope=own_recordings,
     after_read=recording_accessed,
 )
 crud_router(RECORDINGS, router)

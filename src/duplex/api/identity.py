@@ -14,6 +14,7 @@ from duplex.api.crud import ALL_ROLES, STAFF, Ctx, Resource, add_link_routes, cr
 from duplex.api.db import DbSession, forbidden
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output, partial
+from duplex.api.scopes import own_agents
 from duplex.auth.deps import CurrentPrincipal, Principal
 from duplex.auth.passwords import hash_password
 from duplex.db.models import Agent, AgentSkill, Role, Skill, Team, TeamSupervisor, User
@@ -189,12 +190,6 @@ class AgentFilters(BaseModel):
     user_id: int | None = None
 
 
-def own_agent_only(principal: Principal, stmt: Select[Any]) -> Select[Any]:
-    if principal.role is Role.AGENT:
-        return stmt.where(Agent.id == (principal.agent_id or -1))
-    return stmt
-
-
 def supervises(principal: Principal, team_id: int | None) -> bool:
     return principal.is_admin or (principal.role is Role.SUPERVISOR and team_id in principal.team_ids)
 
@@ -225,7 +220,7 @@ AGENTS = Resource(
     update=partial(AgentCreate),
     filters=AgentFilters,
     write_roles=STAFF,
-    scope=own_agent_only,
+    scope=own_agents,
     check_write=check_agent_write,
     apply=apply_agent,
 )
