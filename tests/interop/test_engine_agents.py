@@ -27,15 +27,17 @@ from interop.peers import (
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
 
-async def _phone(running: RunningEngine, tmp_path: Path, answermode: str = "auto") -> Baresip:
-    tone = make_tone_wav(tmp_path / "tone.wav", seconds=20, freq=440)
-    phone = Baresip(tmp_path, user="alice", password=running.sip_password("alice"),
+async def _phone(
+    running: RunningEngine, tmp_path: Path, answermode: str = "auto", user: str = "alice"
+) -> Baresip:
+    tone = make_tone_wav(tmp_path / f"tone-{user}.wav", seconds=20, freq=440)
+    phone = Baresip(tmp_path, user=user, password=running.sip_password(user),
                     registrar=f"127.0.0.1:{running.port}", tone_wav=tone, answermode=answermode)  # fmt: skip
     await asyncio.to_thread(phone.start)
     # baresip registers at start-up, possibly before ctrl_tcp is connected (REGISTER_OK would be missed),
     # so wait for the binding in the engine's registrar instead.
     for _ in range(100):
-        if running.engine.registrations.lookup("alice", running.engine.now()):
+        if running.engine.registrations.lookup(user, running.engine.now()):
             return phone
         await asyncio.sleep(0.1)
     raise AssertionError(f"baresip did not register: {phone.log()[-1500:]}")
@@ -100,7 +102,13 @@ async def test_bye_from_the_callee_reaches_the_caller(
         media_port=free_even_port(), service="2001", timeout=30,
     ))  # fmt: skip
     await asyncio.to_thread(alice.wait_event, "CALL_ESTABLISHED", 10)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0.5)
+    agent_leg = next(
+        leg for call in running.engine.calls.values() for leg in call.legs if leg.kind == "agent"
+    )
+    assert await agent_leg.hold()  # Duplex puts the phone on hold: re-INVITE a=sendonly, 200 from baresip
+    assert agent_leg.negotiated is not None and agent_leg.negotiated.direction == "sendonly"
+    assert await agent_leg.unhold()
     alice.command("hangup")
     result = await sipp
     assert result.successful == 1, result.output
@@ -123,3 +131,26 @@ async def test_cancel_before_answer_gives_487(running: RunningEngine, tmp_path: 
     await running.engine.store.flush()
     ended = running.events("call.ended")[-1]
     assert ended.data["reason"] == "caller_cancel" and ended.data["answered"] is False
+
+
+async def test_phone_transfers_the_caller_by_refer(
+    running: RunningEngine, alice: Baresip, tmp_path: Path
+) -> None:
+    bob = await _phone(running, tmp_path, user="bob")
+    try:
+        sipp = asyncio.create_task(asyncio.to_thread(
+            run_sipp, tmp_path, "uac_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+            media_port=free_even_port(), service="2001", duration_ms=6000, timeout=30,
+        ))  # fmt: skip
+        await asyncio.to_thread(alice.wait_event, "CALL_ESTABLISHED", 10)
+        alice.command("transfer", f"sip:2002@127.0.0.1:{running.port}")
+        await asyncio.to_thread(alice.wait_event, "CALL_CLOSED", 10)
+        result = await sipp
+        assert result.successful == 1, result.output
+        await asyncio.to_thread(bob.wait_event, "CALL_CLOSED", 10)  # the caller hung up on bob
+    finally:
+        await asyncio.to_thread(bob.stop)
+    await running.engine.store.flush()
+    transferred = running.events("call.transferred")
+    assert len(transferred) == 1 and "2002" in transferred[0].data["target"]
+    assert len(running.events("call.bridged")) == 2  # caller-alice, then caller-bob

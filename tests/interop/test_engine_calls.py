@@ -61,3 +61,14 @@ async def test_voicemail_1002_records_a_non_silent_message(running: RunningEngin
     pcm = read_wav(path).astype(np.float64)
     assert len(pcm) > 8000  # more than a second of the caller after greeting + beep
     assert float(np.sqrt(np.mean(pcm**2))) > 100.0
+
+
+async def test_rfc4733_dtmf_from_sipp_is_recorded(running: RunningEngine, tmp_path: Path) -> None:
+    result = await asyncio.to_thread(
+        run_sipp, tmp_path, "uac_dtmf.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+        media_port=free_even_port(), service="1001", duration_ms=2000, timeout=20,
+    )  # fmt: skip
+    assert result.successful == 1, result.output
+    await running.engine.store.flush()
+    digits = [(e.data["digit"], e.data["source"]) for e in running.events("dtmf.received")]
+    assert digits == [("1", "rfc4733")]
