@@ -52,8 +52,6 @@ async def bridge_when_answered(a: InboundLeg, b: OutboundLeg) -> str:
         for fut in (answered, ringing, cancelled):
             if not fut.done():
                 fut.cancel()
-        if a.ended.is_set() or b.ended.is_set():
-            call.leg_ended(a if a.ended.is_set() else b)
 
 
 def _reject_status(leg: Leg) -> int:

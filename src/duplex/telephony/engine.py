@@ -128,8 +128,9 @@ class Engine:
     async def stop(self) -> None:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
-        for call in list(self.calls.values()):
-            await call.hangup("shutdown")
+        hangups = [call.hangup("shutdown") for call in list(self.calls.values())]
+        if hangups:  # BYEs go out at once; do not wait 32 s for peers that never answer them
+            await asyncio.wait([asyncio.ensure_future(h) for h in hangups], timeout=2.0)
         await asyncio.sleep(0.05)
         await self.transport.stop()
         for task in list(self._tasks):
