@@ -1,4 +1,5 @@
-"""Outbound configuration: campaigns (+status), lead lists, leads, dispositions, do-not-call, consent.
+"""Outbound configuration: campaigns (+status), lead lists (+CSV import/export, in lead_io.py), leads,
+dispositions, do-not-call, consent.
 
 Phone numbers are stored as E.164. A national number is read in the region given by the body's `region`
 field or the `?region=` query parameter (ISO 3166 alpha-2, e.g. "RO"); an unparseable number is a 422 that
@@ -19,6 +20,7 @@ from sqlalchemy import ColumnElement, or_, select
 from duplex.api.audit import record_write
 from duplex.api.crud import ALL_ROLES, STAFF, Ctx, Resource, crud_router, set_attributes
 from duplex.api.db import DbSession
+from duplex.api.lead_io import router as lead_io_router
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output, partial, to_e164
 from duplex.auth.deps import CurrentPrincipal, clock
@@ -208,6 +210,7 @@ crud_router(
     ),
     router,
 )
+router.include_router(lead_io_router)  # POST /lead-lists/{id}/import, GET /lead-lists/{id}/export
 
 
 class LeadCreate(Input):
