@@ -2,7 +2,8 @@
 
 Route modules each expose `router` and are listed in ROUTER_MODULES; each is mounted under /api/v1 (or at
 the root when the module sets `MOUNT_AT_ROOT = True`, e.g. /metrics). Shared objects live on `app.state`:
-settings, engine, sessions (session factory), record (EventRecord), bus (EventBus).
+settings, engine, sessions (session factory), record (EventRecord), bus (EventBus), webhooks
+(WebhookDispatcher, started and stopped with the app).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from duplex import __version__
 from duplex.config import Settings
 from duplex.db.base import make_engine, make_session_factory
 from duplex.events import EventBus, EventRecord, InProcessBus
+from duplex.webhooks import WebhookDispatcher
 
 API_PREFIX = "/api/v1"
 
@@ -31,6 +33,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.metrics",
     "duplex.web.routes",
     "duplex.api.events_ws",
+    "duplex.api.webhooks",
 ]
 
 
@@ -49,13 +52,16 @@ def create_app(settings: Settings, *, bus: EventBus | None = None) -> FastAPI:
     sessions = make_session_factory(engine)
     bus = bus if bus is not None else make_bus(settings)
     record = EventRecord(sessions, node_id=settings.node_id, bus=bus)
+    webhooks = WebhookDispatcher(sessions, bus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
+        await webhooks.start()
         try:
             yield
         finally:
+            await webhooks.close()
             await bus.close()
             engine.dispose()
 
@@ -72,6 +78,7 @@ def create_app(settings: Settings, *, bus: EventBus | None = None) -> FastAPI:
     app.state.sessions = sessions
     app.state.bus = bus
     app.state.record = record
+    app.state.webhooks = webhooks
     for name in ROUTER_MODULES:
         module = importlib.import_module(name)
         prefix = "" if getattr(module, "MOUNT_AT_ROOT", False) else API_PREFIX
