@@ -46,8 +46,10 @@ class RunningEngine:
 def make_settings(tmp_path: Path, port: int) -> Settings:
     data = tmp_path / "data"
     return Settings(data_dir=data, database_url=f"sqlite:///{tmp_path / 'duplex.db'}", sip_host="127.0.0.1",
-                    sip_port=port, public_ip="127.0.0.1", secret_key="interop-secret", rtp_port_min=40000,
-                    rtp_port_max=60000)  # fmt: skip
+                    sip_port=port, public_ip="127.0.0.1", secret_key="interop-secret", rtp_port_min=61000,
+                    rtp_port_max=65000)  # fmt: skip
+    # RTP above the kernel's ephemeral range (32768-60999), so free_port() picks for sipp/baresip never
+    # collide with ports the engine binds for media.
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def engine_options() -> dict[str, Any]:
 async def engine_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[EngineEnv]:
     settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'duplex.db'}",
                         sip_host="127.0.0.1", sip_port=0, public_ip="127.0.0.1", secret_key="engine-test",
-                        rtp_port_min=40000, rtp_port_max=60000)  # fmt: skip
+                        rtp_port_min=61000, rtp_port_max=65000)  # fmt: skip
     upgrade(settings.effective_database_url)
     creds = json.loads(seed(settings).read_text())
     db = make_engine(settings.effective_database_url)
