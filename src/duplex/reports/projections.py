@@ -1,0 +1,279 @@
+"""The CDR projection: `calls` and `call_legs` rows computed from the event record.
+
+A call's rows are a pure function of its events (`project`), so applying an event twice, in any order, or
+rebuilding everything from the table gives the same rows. `apply_events(session, envelopes)` recomputes
+the calls those events touch (from all of their recorded events) inside the caller's transaction;
+`rebuild_calls(sessions)` recomputes every call and deletes rows no event explains.
+
+What the projection reads (fields other than the envelope's correlation ids live in `data`):
+
+    call.created      direction, from, to, phone_number_id, tracking_source, trunk_id; queue/campaign/lead ids
+    call.ringing      state -> ringing
+    call.answered     answered_at (earliest), state -> answered
+    queue.entered     queue_id, queued_at (earliest)
+    agent.answered    agent_id, agent_answered_at (earliest)     call.bridged: agent_id if given
+    call.transferred  transfers = number of such events
+    call.outcome      outcome                                     disposition.set: disposition_id, notes
+    csat.recorded     score -> csat                               lead.dialed: lead_id, campaign_id
+    call.ended        ended_at, reason -> end_reason, state -> ended
+    leg.created       leg_id; kind, sip_call_id, remote_uri, trunk_id, codec; agent_id
+    leg.answered      answered_at                                 leg.ended: ended_at, reason, sip_status
+    call.quality      leg_id; packets_lost, jitter_ms, mos
+Ids of rows that no longer exist (a deleted queue, agent, ...) are projected as NULL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duplex.db.models import (
+    Agent,
+    Call,
+    CallLeg,
+    Campaign,
+    Disposition,
+    Event,
+    Lead,
+    PhoneNumber,
+    Queue,
+    Trunk,
+)
+from duplex.events.record import envelope_of
+from duplex.events.types import EventEnvelope
+
+Row = dict[str, Any]
+CALL_FIELDS = (
+    "direction", "state", "from_number", "to_number", "phone_number_id", "tracking_source", "queue_id",
+    "agent_id", "campaign_id", "lead_id", "trunk_id", "started_at", "queued_at", "answered_at",
+    "agent_answered_at", "ended_at", "end_reason", "outcome", "disposition_id", "disposition_notes",
+    "revenue", "transfers", "csat",
+)  # fmt: skip
+LEG_FIELDS = (
+    "call_id", "kind", "sip_call_id", "remote_uri", "agent_id", "trunk_id", "codec", "started_at",
+    "answered_at", "ended_at", "end_reason", "sip_status", "packets_lost", "jitter_ms", "mos",
+)  # fmt: skip
+_REFERENCES: dict[str, type[Any]] = {
+    "queue_id": Queue, "agent_id": Agent, "campaign_id": Campaign, "lead_id": Lead, "trunk_id": Trunk,
+    "phone_number_id": PhoneNumber, "disposition_id": Disposition,
+}  # fmt: skip
+
+
+def _at(env: EventEnvelope) -> dt.datetime:
+    return dt.datetime.fromtimestamp(env.ts_ms / 1000, dt.UTC)
+
+
+def _earliest(row: Row, key: str, value: dt.datetime) -> None:
+    if row.get(key) is None or value < row[key]:
+        row[key] = value
+
+
+def _new_call(env: EventEnvelope) -> Row:
+    row: Row = dict.fromkeys(CALL_FIELDS)
+    row |= {"direction": "inbound", "state": "created", "from_number": "", "to_number": "",
+            "disposition_notes": "", "transfers": 0, "started_at": _at(env)}  # fmt: skip
+    return row
+
+
+def _on_created(row: Row, env: EventEnvelope) -> None:
+    d = env.data
+    row["started_at"] = _at(env)
+    row["direction"] = str(d.get("direction", row["direction"]))
+    row["from_number"] = str(d.get("from", "")) or row["from_number"]
+    row["to_number"] = str(d.get("to", "")) or row["to_number"]
+    for key in ("phone_number_id", "tracking_source", "trunk_id"):
+        if d.get(key) is not None:
+            row[key] = d[key]
+
+
+def _on_answered(row: Row, env: EventEnvelope) -> None:
+    _earliest(row, "answered_at", _at(env))
+    if row["state"] != "ended":
+        row["state"] = "answered"
+
+
+def _on_ringing(row: Row, env: EventEnvelope) -> None:
+    if row["state"] == "created":
+        row["state"] = "ringing"
+
+
+def _on_queue_entered(row: Row, env: EventEnvelope) -> None:
+    _earliest(row, "queued_at", _at(env))
+
+
+def _on_agent_answered(row: Row, env: EventEnvelope) -> None:
+    _earliest(row, "agent_answered_at", _at(env))
+
+
+def _on_transferred(row: Row, env: EventEnvelope) -> None:
+    row["transfers"] += 1
+
+
+def _on_outcome(row: Row, env: EventEnvelope) -> None:
+    row["outcome"] = env.data.get("outcome")
+
+
+def _on_disposition(row: Row, env: EventEnvelope) -> None:
+    row["disposition_id"] = env.data.get("disposition_id")
+    row["disposition_notes"] = str(env.data.get("notes", ""))
+    if env.data.get("revenue") is not None:
+        row["revenue"] = float(env.data["revenue"])
+
+
+def _on_csat(row: Row, env: EventEnvelope) -> None:
+    row["csat"] = env.data.get("score")
+
+
+def _on_ended(row: Row, env: EventEnvelope) -> None:
+    row["ended_at"] = _at(env)
+    row["end_reason"] = env.data.get("reason")
+    row["state"] = "ended"
+
+
+CALL_HANDLERS: dict[str, Callable[[Row, EventEnvelope], None]] = {
+    "call.created": _on_created,
+    "call.ringing": _on_ringing,
+    "call.answered": _on_answered,
+    "queue.entered": _on_queue_entered,
+    "agent.answered": _on_agent_answered,
+    "call.transferred": _on_transferred,
+    "call.outcome": _on_outcome,
+    "disposition.set": _on_disposition,
+    "csat.recorded": _on_csat,
+    "call.ended": _on_ended,
+}
+# Correlation ids an event sets on its call when present.
+_CALL_IDS = {
+    "call.created": ("queue_id", "campaign_id", "lead_id", "agent_id"),
+    "queue.entered": ("queue_id",),
+    "agent.answered": ("agent_id",),
+    "call.bridged": ("agent_id",),
+    "lead.dialed": ("campaign_id", "lead_id"),
+}
+
+
+def _leg(legs: dict[str, Row], env: EventEnvelope) -> Row | None:
+    if env.leg_id is None or env.call_id is None:
+        return None
+    if env.leg_id not in legs:
+        legs[env.leg_id] = dict.fromkeys(LEG_FIELDS) | {
+            "call_id": env.call_id, "kind": "caller", "sip_call_id": "", "remote_uri": "", "started_at": _at(env),
+        }  # fmt: skip
+    return legs[env.leg_id]
+
+
+def _apply_leg(legs: dict[str, Row], env: EventEnvelope) -> None:
+    leg = _leg(legs, env)
+    if leg is None:
+        return
+    d = env.data
+    if env.type == "leg.created":
+        leg["started_at"] = _at(env)
+        for key in ("kind", "sip_call_id", "remote_uri", "trunk_id", "codec"):
+            if d.get(key) is not None:
+                leg[key] = d[key]
+        leg["agent_id"] = env.agent_id if env.agent_id is not None else leg["agent_id"]
+    elif env.type == "leg.answered":
+        _earliest(leg, "answered_at", _at(env))
+    elif env.type == "leg.ended":
+        leg |= {"ended_at": _at(env), "end_reason": d.get("reason"), "sip_status": d.get("sip_status")}
+    elif env.type == "call.quality":
+        for key in ("packets_lost", "jitter_ms", "mos"):
+            if d.get(key) is not None:
+                leg[key] = d[key]
+
+
+def project(events: Iterable[EventEnvelope]) -> tuple[dict[str, Row], dict[str, Row]]:
+    """Calls and legs (id -> column values) from events, applied in id order. Pure: no database."""
+    calls: dict[str, Row] = {}
+    legs: dict[str, Row] = {}
+    for env in sorted(events, key=lambda e: e.id):
+        if env.call_id is None:
+            continue
+        if env.type.startswith("leg.") or env.type == "call.quality":
+            _apply_leg(legs, env)
+            continue
+        handler = CALL_HANDLERS.get(env.type)
+        if handler is None and env.type not in _CALL_IDS:
+            continue
+        row = calls.setdefault(env.call_id, _new_call(env))
+        for key in _CALL_IDS.get(env.type, ()):
+            if getattr(env, key) is not None:
+                row[key] = getattr(env, key)
+        if handler is not None:
+            handler(row, env)
+    for leg_id in [k for k, leg in legs.items() if leg["call_id"] not in calls]:
+        del legs[leg_id]  # a leg of a call we know nothing about cannot have a row (calls.id is its FK)
+    return calls, legs
+
+
+def _drop_dangling(session: Session, rows: Iterable[Row]) -> None:
+    rows = list(rows)
+    for key, model in _REFERENCES.items():
+        wanted = {r[key] for r in rows if r.get(key) is not None}
+        if not wanted:
+            continue
+        present = set(session.scalars(select(model.id).where(model.id.in_(wanted))))
+        for r in rows:
+            if r.get(key) is not None and r[key] not in present:
+                r[key] = None
+
+
+def _store(session: Session, calls: dict[str, Row], legs: dict[str, Row]) -> None:
+    _drop_dangling(session, [*calls.values(), *legs.values()])
+    for call_id, values in calls.items():
+        call = session.get(Call, call_id) or Call(id=call_id)
+        session.add(call)
+        for key, value in values.items():
+            setattr(call, key, value)
+    session.flush()
+    for leg_id, values in legs.items():
+        leg = session.get(CallLeg, leg_id) or CallLeg(id=leg_id)
+        session.add(leg)
+        for key, value in values.items():
+            setattr(leg, key, value)
+    session.flush()
+
+
+def apply_events(session: Session, envelopes: Sequence[EventEnvelope]) -> int:
+    """Bring the calls these events belong to up to date, in `session`'s transaction (which must see
+    the events). Returns how many calls were recomputed."""
+    call_ids = sorted({e.call_id for e in envelopes if e.call_id is not None})
+    if not call_ids:
+        return 0
+    rows = session.scalars(select(Event).where(Event.call_id.in_(call_ids)).order_by(Event.id))
+    calls, legs = project(envelope_of(r) for r in rows)
+    _store(session, calls, legs)
+    return len(calls)
+
+
+def rebuild_calls(sessions: sessionmaker[Session], *, batch: int = 5000) -> int:
+    """Recompute every call and leg from the event table in one transaction; rows that no event
+    explains are deleted. Recordings keep their rows (their call rows are updated, not re-created)."""
+    with sessions() as session, session.begin():
+        events: list[EventEnvelope] = []
+        last = 0
+        while True:
+            page = list(
+                session.scalars(
+                    select(Event)
+                    .where(Event.id > last, Event.call_id.is_not(None))
+                    .order_by(Event.id)
+                    .limit(batch)
+                )
+            )
+            events.extend(envelope_of(r) for r in page)
+            if len(page) < batch:
+                break
+            last = page[-1].id
+        calls, legs = project(events)
+        session.execute(
+            delete(CallLeg).where(CallLeg.id.not_in(list(legs)) if legs else CallLeg.id.is_not(None))
+        )
+        session.execute(delete(Call).where(Call.id.not_in(list(calls)) if calls else Call.id.is_not(None)))
+        _store(session, calls, legs)
+        return len(calls)
