@@ -114,3 +114,25 @@ async def test_trunk_failover_on_503(running: RunningEngine, tmp_path: Path) -> 
         call = session.scalars(select(Call).where(Call.direction == "internal")).one()
         backup = session.scalars(select(Trunk).where(Trunk.name == "backup-carrier")).one()
         assert call.trunk_id == backup.id
+
+
+async def test_originate_through_a_trunk_from_the_call_api(running: RunningEngine, tmp_path: Path) -> None:
+    from duplex.telephony.call import Call
+
+    carrier_port = free_port()
+    running.set_trunk(port=carrier_port)
+    directory = await running.engine.refresh_directory(force=True)
+    trunk = next(t for t in directory.trunks if t.name == "demo-carrier")
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=carrier_port, media_port=free_even_port(),
+                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
+        call = Call(
+            running.engine, direction="outbound", from_number="+40215550100", to_number="+442071234567"
+        )
+        leg = await call.originate("+442071234567", trunk_id=trunk.id)
+        assert await asyncio.wait_for(leg.answered, 5)
+        assert leg.negotiated is not None and leg.negotiated.codec in ("PCMU", "PCMA")
+        await leg.play(tts="Hello from the dialer.")
+        await leg.hangup("done")
+        await asyncio.wait_for(call.ended.wait(), 5)
+    await running.engine.store.flush()
+    assert [e.data["reason"] for e in running.events("call.ended")] == ["done"]

@@ -372,11 +372,20 @@ class Call:
                         from_value: str | None = None,
                         extra: tuple[tuple[str, str], ...] = (), codecs: tuple[str, ...] | None = None,
                         timeout: float = 30.0) -> OutboundLeg:  # fmt: skip
-        """Start an outbound leg to ``target`` (a SIP URI) via ``contact`` (the address to send to).
+        """Start an outbound leg to ``target`` via ``contact`` (the address to send to) or the trunk
+        ``trunk_id`` (then ``target`` may be a bare number and ``contact`` is the trunk's address).
 
         Returns the leg at once; await ``leg.answered`` (True when answered, False when it failed).
         """
         from duplex.telephony.uac import OutboundLeg
+
+        if trunk_id is not None and contact is None:
+            trunk = next((t for t in self.engine.directory.trunks if t.id == trunk_id), None)
+            if trunk is None:
+                raise ValueError(f"no trunk with id {trunk_id}")
+            contact = (trunk.host, trunk.port)
+            if not target.startswith(("sip:", "sips:")):
+                target = f"sip:{target}@{trunk.host}:{trunk.port}"
 
         leg = OutboundLeg(self, kind=kind, remote_uri=target, agent_id=agent_id, trunk_id=trunk_id)
         await leg.invite(
