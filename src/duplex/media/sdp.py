@@ -25,6 +25,9 @@ _SESSION_ORDER = "vosiuepcbtrzkam"
 _MEDIA_ORDER = "icbka"
 
 
+_KNOWN_TYPES = frozenset("vosiuepcbtrzkam")
+
+
 class SdpError(Exception):
     """Base class: ``status_code`` is the SIP response to send for it."""
 
@@ -203,6 +206,13 @@ class SessionDescription:
             if len(ln) < 2 or ln[1] != "=":
                 raise SdpParseError(f"SDP line is not <type>=<value>: {ln[:40]!r}")
             kind, value = ln[0], ln[2:]
+            if kind not in _KNOWN_TYPES:
+                # RFC 4566 §5: "An SDP parser MUST completely ignore any session description that contains
+                # a type letter that it does not understand."
+                raise SdpParseError(f"SDP line type {kind!r} is not defined by RFC 4566")
+            if media and kind not in _MEDIA_ORDER and kind != "m":
+                # RFC 4566 §5 grammar: a media description holds only i=, c=, b=, k= and a= lines.
+                raise SdpParseError(f"SDP {kind}= line is not allowed inside a media description")
             target = media[-1] if media else session
             if kind == "m":
                 media.append(_Section(m=_parse_m(value)))
