@@ -236,7 +236,7 @@ class SessionDescription:
             connection=session.connection,
             timing=fields["t"],
             attributes=tuple(session.attributes),
-            other=tuple(session.other),
+            other=_in_order(session.other, _SESSION_ORDER),
             media=tuple(sec.to_media() for sec in media),
         )
 
@@ -283,7 +283,12 @@ class _Section:
         assert self.m is not None
         media, port, proto, formats = self.m
         return SdpMedia(media=media, port=port, proto=proto, formats=formats, connection=self.connection,
-                        attributes=tuple(self.attributes), other=tuple(self.other))  # fmt: skip
+                        attributes=tuple(self.attributes), other=_in_order(self.other, _MEDIA_ORDER))  # fmt: skip
+
+
+def _in_order(lines: list[tuple[str, str]], order: str) -> tuple[tuple[str, str], ...]:
+    """Lines in RFC 4566's order (stable), as they will be written, so parse -> bytes -> parse is stable."""
+    return tuple(sorted(lines, key=lambda line: order.index(line[0])))
 
 
 def _parse_m(value: str) -> tuple[str, int, str, tuple[str, ...]]:
