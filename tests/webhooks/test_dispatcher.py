@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -20,8 +21,10 @@ BASE = 0.05
 
 
 @pytest.fixture
-def sessions(db_url: str) -> sessionmaker[Session]:
-    return make_session_factory(make_engine(db_url))
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
 
 
 def add_webhook(sessions: sessionmaker[Session], url: str, secret: str, **kw: object) -> int:
