@@ -129,3 +129,37 @@ def test_demo_seed_cli_prints_logins(settings: Settings) -> None:
     creds = json.loads((settings.data_dir / "demo-credentials.json").read_text())
     assert f"admin / {creds['admin']['password']}" in result.output
     assert "call 1001" in result.output
+
+
+def test_rebuild_projections_recreates_call_rows_from_events(settings: Settings) -> None:
+    from sqlalchemy import delete
+
+    from duplex.db.models import Call
+    from duplex.events import EventRecord
+
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(engine)
+    record = EventRecord(sessions)
+    record.emit(
+        "call.created", call_id="cdr-1", data={"direction": "inbound", "from": "+40700", "to": "1001"}
+    )
+    record.emit("call.ended", call_id="cdr-1", data={"reason": "caller_hangup"})
+    with sessions() as s, s.begin():
+        before = s.get(Call, "cdr-1")
+        assert before is not None
+        expected = (before.direction, before.from_number, before.state, before.end_reason)
+        s.execute(delete(Call))
+    engine.dispose()
+
+    result = CliRunner().invoke(
+        main, ["db", "rebuild-projections", "--database-url", settings.effective_database_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rebuilt 1 calls" in result.output
+    engine = make_engine(settings.effective_database_url)
+    with make_session_factory(engine)() as s:
+        after = s.get(Call, "cdr-1")
+        assert after is not None
+        assert (after.direction, after.from_number, after.state, after.end_reason) == expected
+        assert expected == ("inbound", "+40700", "ended", "caller_hangup")
+    engine.dispose()

@@ -87,6 +87,22 @@ def db_upgrade(revision: str, **kwargs: Any) -> None:
     click.echo(f"database at {revision}: {_redact(settings.effective_database_url)}")
 
 
+@db.command("rebuild-projections")
+@_settings_options
+def db_rebuild_projections(**kwargs: Any) -> None:
+    """Recompute the calls and call_legs tables (CDRs) from the event record."""
+    from duplex.db.base import make_engine, make_session_factory
+    from duplex.reports.projections import rebuild_calls
+
+    settings = _settings(**kwargs)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        count = rebuild_calls(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    click.echo(f"rebuilt {count} calls from the event record")
+
+
 @main.group()
 def user() -> None:
     """Manage users."""
@@ -149,3 +165,7 @@ def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main()

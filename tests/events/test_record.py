@@ -63,3 +63,26 @@ async def test_published_only_after_commit_and_not_on_rollback(record: EventReco
         assert queue.empty()  # not yet committed
     got = await asyncio.wait_for(queue.get(), 1)
     assert got == env
+
+
+def test_call_rows_are_projected_in_the_same_transaction(record: EventRecord) -> None:
+    from duplex.db.models import Call
+
+    record.emit("call.created", call_id="c-9", data={"direction": "outbound", "from": "100", "to": "+40712"})
+    record.emit("call.answered", call_id="c-9")
+    with record.sessions() as s:
+        call = s.get(Call, "c-9")
+        assert call is not None
+        assert (call.direction, call.state, call.to_number) == ("outbound", "answered", "+40712")
+        assert call.answered_at is not None
+
+
+def test_a_failing_projector_keeps_the_event_out(db_url: str) -> None:
+    def broken(_session: object, _envelopes: object) -> None:
+        raise RuntimeError("projection bug")
+
+    rec = EventRecord(make_session_factory(make_engine(db_url)), projectors=[broken])
+    with pytest.raises(RuntimeError, match="projection bug"):
+        rec.emit("call.created", call_id="c-1")
+    with rec.sessions() as s:
+        assert s.scalars(select(Event)).all() == []

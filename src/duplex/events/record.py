@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import event, func, select
@@ -24,6 +24,11 @@ from duplex.events.bus import EventBus, InProcessBus
 from duplex.events.types import EVENT_TYPES, EventEnvelope, UnknownEventType
 
 _PENDING = "duplex.pending_events"
+_UNPROJECTED = "duplex.unprojected_events"
+
+# A projector brings derived rows (CDRs, ...) up to date with events, inside the transaction that records
+# them, so a projection is never behind or ahead of the record it is derived from.
+Projector = Callable[[Session, Sequence[EventEnvelope]], object]
 
 
 def now_ms() -> int:
@@ -38,7 +43,14 @@ class EventRecord:
         node_id: str = "node1",
         bus: EventBus | None = None,
         clock_ms: Callable[[], int] = now_ms,
+        projectors: Sequence[Projector] | None = None,
     ) -> None:
+        """`projectors` default to the CDR projection (calls and call_legs from call/leg/queue events)."""
+        if projectors is None:
+            from duplex.reports.projections import apply_events  # reports builds on events, not the reverse
+
+            projectors = (apply_events,)
+        self.projectors = tuple(projectors)
         self.sessions = sessions
         self.node_id = node_id
         self.bus: EventBus = bus if bus is not None else InProcessBus()
@@ -91,7 +103,13 @@ class EventRecord:
         envelope = envelope_of(row)
         pending: list[tuple[EventRecord, EventEnvelope]] = session.info.setdefault(_PENDING, [])
         pending.append((self, envelope))
+        unprojected: list[tuple[EventRecord, EventEnvelope]] = session.info.setdefault(_UNPROJECTED, [])
+        unprojected.append((self, envelope))
         return envelope
+
+    def project(self, session: Session, envelopes: Sequence[EventEnvelope]) -> None:
+        for projector in self.projectors:
+            projector(session, envelopes)
 
     def emit(self, type: str, **fields: Any) -> EventEnvelope:
         """Record one event in its own transaction; returns once it is durable (and then publishes it)."""
@@ -116,6 +134,18 @@ def envelope_of(row: Event) -> EventEnvelope:
     )
 
 
+@event.listens_for(Session, "before_commit")
+def _project_before_commit(session: Session) -> None:
+    # Once per transaction, with every event it recorded: a failing projector fails the commit, so the
+    # events and their derived rows are written together or not at all.
+    by_record: dict[int, tuple[EventRecord, list[EventEnvelope]]] = {}
+    for record, envelope in session.info.pop(_UNPROJECTED, []):
+        by_record.setdefault(id(record), (record, []))[1].append(envelope)
+    for record, envelopes in by_record.values():
+        record.project(session, envelopes)
+    session.flush()
+
+
 @event.listens_for(Session, "after_commit")
 def _publish_committed(session: Session) -> None:
     for record, envelope in session.info.pop(_PENDING, []):
@@ -125,3 +155,4 @@ def _publish_committed(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_UNPROJECTED, None)
