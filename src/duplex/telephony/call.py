@@ -339,8 +339,10 @@ class Call:
     """
 
     def __init__(self, engine: Engine, *, direction: str, from_number: str, to_number: str,
-                 number: NumberInfo | None = None, call_id: str | None = None) -> None:  # fmt: skip
+                 number: NumberInfo | None = None, call_id: str | None = None,
+                 trunk_id: int | None = None) -> None:  # fmt: skip
         self.engine = engine
+        self.trunk_id = trunk_id  # the carrier an inbound call came from
         self.id = call_id or str(uuid.uuid4())
         self.direction = direction
         self.from_number = from_number
@@ -355,9 +357,11 @@ class Call:
         engine.store.save_call(self.id, direction=direction, from_number=from_number[:64], to_number=to_number[:64],
                                phone_number_id=number.id if number else None,
                                tracking_source=number.tracking_source if number else None,
-                               queue_id=number.queue_id if number else None, state="created")  # fmt: skip
+                               queue_id=number.queue_id if number else None, state="created",
+                               trunk_id=trunk_id)  # fmt: skip
         engine.store.emit("call.created", call_id=self.id, data={"direction": direction, "from": from_number,
-                          "to": to_number, "tracking_source": number.tracking_source if number else None})  # fmt: skip
+                          "to": to_number, "tracking_source": number.tracking_source if number else None,
+                          "trunk_id": trunk_id})  # fmt: skip
 
     def mark_answered(self, leg: Leg) -> None:
         if not self.answered:

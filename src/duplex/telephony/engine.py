@@ -36,9 +36,12 @@ from duplex.sip.transaction import ServerTransaction
 from duplex.sip.transaction_layer import TransactionLayer
 from duplex.sip.transport import SipTransport
 from duplex.telephony.call import Call, Leg
+from duplex.telephony.flood import FloodGuard
 from duplex.telephony.registration import RegistrationService
+from duplex.telephony.security import RequestRateLimiter
 from duplex.telephony.sipdialog import USER_AGENT, DialogState, via_for
 from duplex.telephony.store import Directory, TelephonyStore
+from duplex.telephony.trunk_service import TrunkService
 from duplex.telephony.trunks import TrunkSelector
 
 __all__ = ["ALLOW", "Engine"]
@@ -64,6 +67,8 @@ class Engine:
             only the first challenge and only knows MD5, so MD5 first is the compatible choice; SHA-256 stays
             offered and accepted. User agents named in ``md5_only_agents`` (baresip 1.0/libre fails with
             "Function not implemented" when any SHA-256 challenge is present) get an MD5-only challenge.
+        request_limits: per-source flood limits for new INVITE/REGISTER/OPTIONS (`flood.FloodGuard`); trunk
+            addresses are always exempt.
     """
 
     def __init__(self, settings: Settings, store: TelephonyStore, *, media: MediaBackend | None = None,
@@ -71,7 +76,8 @@ class Engine:
                  ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), throttle_after: int = 5,
                  ban_after: int = 10,
                  digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
-                 md5_only_agents: tuple[str, ...] = ("baresip",)) -> None:  # fmt: skip
+                 md5_only_agents: tuple[str, ...] = ("baresip",),
+                 request_limits: RequestRateLimiter | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
         self.rng = rng or random.Random()
@@ -92,6 +98,8 @@ class Engine:
             md5_only_agents=md5_only_agents,
         )
         self.trunks = TrunkSelector([])
+        self.flood = FloodGuard(request_limits, trusted=lambda ip: self.trunks.match_inbound(ip) is not None)
+        self.trunk_service = TrunkService(self)
         self.calls: dict[str, Call] = {}
         self.dialogs: dict[tuple[str, str], Leg] = {}
         self.server_legs: dict[TransactionKey, Leg] = {}
@@ -104,7 +112,8 @@ class Engine:
             "INVITE": self._on_invite,
         }
         self.allow = ALLOW
-        self.status: dict[str, int] = {"udp": 0, "tcp": 0, "registrations": 0}
+        self.status: dict[str, Any] = {"udp": 0, "tcp": 0, "registrations": 0,
+                                       "trunks": self.trunk_service.status}  # fmt: skip
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     @property
@@ -122,12 +131,14 @@ class Engine:
         port = await self.transport.start()
         self.status.update(udp=port, tcp=port, registrations=self.registrations.count)
         self._housekeeping = loop.create_task(self._housekeep())
+        await self.trunk_service.start()
         log.info("SIP engine listening on %s:%d (UDP and TCP)", self.settings.sip_host, port)
         return port
 
     async def stop(self) -> None:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        await self.trunk_service.stop()
         hangups = [call.hangup("shutdown") for call in list(self.calls.values())]
         if hangups:  # BYEs go out at once; do not wait 32 s for peers that never answer them
             await asyncio.wait([asyncio.ensure_future(h) for h in hangups], timeout=2.0)
@@ -143,6 +154,7 @@ class Engine:
             await asyncio.sleep(1.0)
             now = asyncio.get_running_loop().time()
             self.registrations.expire(now)
+            self.flood.handle_timer(now)
             self.status["registrations"] = self.registrations.count
             if now - self.directory.loaded_at > DIRECTORY_TTL:
                 await self.refresh_directory()
@@ -179,6 +191,8 @@ class Engine:
 
     # -- SipCore -----------------------------------------------------------------------------------------
     def receive(self, message: SipMessage, addr: Address, now: float) -> None:
+        if isinstance(message, SipRequest) and not self.flood.admit(self.txl, message, addr, now):
+            return
         self.txl.receive(message, addr, now)
         self._pump()
 

@@ -22,7 +22,8 @@ from duplex.telephony.b2bua import connect_to_agent, connect_via_trunk
 from duplex.telephony.call import Call
 from duplex.telephony.security import VerdictAction, authorize_invite
 from duplex.telephony.store import AgentInfo
-from duplex.telephony.trunks import match_inbound_trunk
+from duplex.telephony.trunk_inbound import identify_trunk, release_when_ended, reserve_channel
+from duplex.telephony.trunks import TrunkConfig
 from duplex.telephony.uas import InboundLeg
 
 if TYPE_CHECKING:
@@ -34,33 +35,37 @@ log = logging.getLogger("duplex.telephony.routing")
 
 
 async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address,
-                     user: str) -> tuple[bool, AgentInfo | None]:  # fmt: skip
+                     user: str) -> tuple[bool, AgentInfo | None, TrunkConfig | None]:  # fmt: skip
     regs = engine.registrations
     verdict = regs.failures.check(addr[0], engine.now())
     if verdict.action is VerdictAction.DROP:
-        return False, None
+        return False, None, None
     if verdict.action is VerdictAction.REJECT:
         engine.respond(key, request, 403)
-        return False, None
+        return False, None, None
     directory = engine.directory
     if directory.number(user) is None and directory.agent_by_target(user) is None:
         directory = await engine.refresh_directory()
     agent: AgentInfo | None = None
-    if "Proxy-Authorization" in request.headers:
+    carrier = identify_trunk(engine, request, key, addr)  # by source IP or trunk credentials
+    if carrier.handled:
+        return False, None, None
+    trunk = carrier.trunk
+    if trunk is None and "Proxy-Authorization" in request.headers:
         agent = await regs.authenticate(request, key, addr, proxy=True)
         if agent is None:
-            return False, None
+            return False, None, None
     own = {n.number for n in directory.numbers}
     own |= {a.extension for a in directory.agents} | {a.sip_username for a in directory.agents}
     from_user = getattr(request.from_addr.uri, "user", None) or ""
     decision = authorize_invite(
         source_authenticated=agent is not None,
-        source_is_trunk=agent is None and match_inbound_trunk(addr[0], directory.trunks) is not None,
+        source_is_trunk=agent is None and trunk is not None,
         target=user, own_numbers=own, agent_extensions=set(), allow_external=True,
         challenge_unauthenticated=directory.agent_by_user(from_user) is not None,
     )  # fmt: skip
     if decision.allow:
-        return True, agent
+        return True, agent, trunk if agent is None else None
     if decision.challenge:
         regs.authenticate_challenge(request, key)
     else:
@@ -68,19 +73,25 @@ async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, a
             regs.failures.record_failure(addr[0], engine.now())
         log.info("INVITE to %r from %s refused: %s", user, addr[0], decision.reason)
         engine.respond(key, request, decision.status_code, reason=None)
-    return False, None
+    return False, None, None
 
 
 async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address) -> None:
     user = getattr(request.uri, "user", None) or ""
-    allowed, agent = await _authorize(engine, request, key, addr, user)
+    allowed, agent, trunk = await _authorize(engine, request, key, addr, user)
     if not allowed:
+        return
+    channel = None
+    if trunk is not None and (channel := reserve_channel(engine, trunk, request)) is None:
+        engine.respond(key, request, 503, headers=(("Retry-After", "5"),))  # the trunk's channels are full
         return
     directory = engine.directory
     number = directory.number(user)
     from_user = getattr(request.from_addr.uri, "user", None) or ""
     call = Call(engine, direction="inbound" if agent is None else "internal", from_number=from_user,
-                to_number=user, number=number)  # fmt: skip
+                to_number=user, number=number, trunk_id=trunk.id if trunk else None)  # fmt: skip
+    if trunk is not None and channel is not None:
+        release_when_ended(engine, trunk, channel, call)
     leg = InboundLeg(call, request, key, addr, kind="caller" if agent is None else "agent",
                      agent_id=agent.id if agent else None)  # fmt: skip
     status = await leg.prepare()
