@@ -25,8 +25,8 @@ from duplex.sip._txn_util import server_key
 from duplex.sip.events import Address
 from duplex.sip.message import SipRequest, make_response
 from duplex.sip.transaction_layer import TransactionLayer
+from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.security import RequestRateLimiter
-from duplex.telephony.sipdialog import USER_AGENT
 
 __all__ = ["LIMITED_METHODS", "FloodAction", "FloodGuard", "FloodVerdict"]
 
@@ -59,7 +59,7 @@ class FloodGuard:
 
     def __init__(self, limiter: RequestRateLimiter | None = None, *,
                  trusted: Callable[[str], bool] = lambda ip: False, max_notified: int = 100_000) -> None:  # fmt: skip
-        self.limiter = limiter or RequestRateLimiter()
+        self.limiter = limiter if limiter is not None else RequestRateLimiter()  # (it has __len__)
         self.trusted = trusted
         self.max_notified = max_notified
         self._notified: OrderedDict[tuple[str, str], float] = OrderedDict()  # (ip, method) -> window end
