@@ -23,9 +23,11 @@ from duplex.media.endpoint import MediaSession, RtpEndpoint
 from duplex.media.events import DtmfReceived, MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
+from duplex.sip.dialog import Dialog
+from duplex.sip.errors import LocalProtocolError
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse
-from duplex.telephony.sipdialog import DialogState
+from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.store import utcnow
 
 if TYPE_CHECKING:
@@ -63,7 +65,9 @@ class Leg:
         self.agent_id = agent_id
         self.trunk_id = trunk_id
         self.state = LegState.NEW
-        self.dialog: DialogState | None = None
+        self.dialog: Dialog | None = None  # RFC 3261 §12 state, once the dialog exists
+        self.dialog_key: tuple[str, str] | None = None  # (Call-ID, our tag): how the engine finds this leg
+        self.peer: Address | None = None  # where this leg's requests go (symmetric, RFC 3581)
         self.media: MediaSession | None = None
         self.sdp: SdpNegotiator | None = None
         self.negotiated: NegotiatedMedia | None = None
@@ -232,14 +236,23 @@ class Leg:
     async def request(self, method: str, *, body: bytes = b"", content_type: str | None = None,
                       extra: tuple[tuple[str, str], ...] = ()) -> SipResponse | None:  # fmt: skip
         """Send an in-dialog request and wait for its final response (None on timeout)."""
-        if self.dialog is None:
+        dialog, peer = self.dialog, self.peer
+        if dialog is None or peer is None or (dialog.terminated and method != "BYE"):
             return None
-        req = self.dialog.request(method, branch=self.engine.txl.new_branch(), via_host=self.engine.via_host,
-                                  via_port=self.engine.port, body=body, content_type=content_type,
-                                  extra=extra)  # fmt: skip
-        response = await self.engine.request(req, self.dialog.peer)
-        if response is not None and method == "INVITE" and response.is_success:
-            self.engine.send_ack(self.dialog, response)
+        headers = [("User-Agent", USER_AGENT), *extra]
+        if content_type is not None:
+            headers.append(("Content-Type", content_type))
+        transport = "TCP" if self.engine.transport.is_reliable(peer) else "UDP"
+        try:
+            req = dialog.create_request(method, via=self.engine.via(self.engine.txl.new_branch(), transport),
+                                        headers=headers, body=body)  # fmt: skip
+        except LocalProtocolError:
+            return None
+        response = await self.engine.request(req, peer)
+        if response is not None:
+            dialog.receive_response(method, response)  # §12.2.1.2: target refresh, 481/408 end the dialog
+            if method == "INVITE" and response.is_success:
+                self.engine.send_ack(dialog, response, peer)
         return response
 
     async def _reinvite(self, direction: str) -> bool:
@@ -259,8 +272,9 @@ class Leg:
     def on_request(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
         handlers = {"BYE": self._on_bye, "INVITE": self._on_reinvite, "REFER": self._on_refer,
                     "INFO": self._on_ok, "OPTIONS": self._on_ok, "NOTIFY": self._on_ok, "UPDATE": self._on_ok}  # fmt: skip
-        if self.dialog is not None and not self.dialog.check_remote_cseq(request):
-            self.engine.respond(key, request, 500)
+        status = self.dialog.receive_request(request) if self.dialog is not None else None
+        if status is not None:  # §12.2.2: a lower CSeq is out of order: 500
+            self.engine.respond(key, request, status)
             return
         handler = handlers.get(request.method)
         if handler is None:
@@ -276,12 +290,12 @@ class Leg:
         self._finish("remote_bye", "remote")
 
     def _on_reinvite(self, request: SipRequest, key: TransactionKey) -> None:
-        if self.sdp is None:
+        if self.sdp is None or self.peer is None:
             self.engine.respond(key, request, 488)
             return
         if not request.body:  # offerless re-INVITE: offer in the 200, answer in the ACK (ignored here)
             body = bytes(self.sdp.create_offer("sendonly" if self.on_hold else "sendrecv"))
-            self.engine.respond_2xx(key, request, body, self.dialog)
+            self.engine.respond_2xx(key, request, body, self.dialog, self.peer)
             return
         try:
             offer = SessionDescription.parse(request.body)
@@ -290,7 +304,7 @@ class Leg:
             self.engine.respond(key, request, exc.status_code)
             return
         self.apply_media(negotiated)
-        self.engine.respond_2xx(key, request, bytes(answer), self.dialog)
+        self.engine.respond_2xx(key, request, bytes(answer), self.dialog, self.peer)
         held = negotiated.direction in ("recvonly", "inactive")
         if held != self.remote_hold:
             self.remote_hold = held
@@ -303,6 +317,13 @@ class Leg:
             return
         self.engine.respond(key, request, 202)
         self.engine.spawn(self.call.on_refer(self, target))
+
+    def on_ack_timeout(self, cseq: int) -> None:
+        """RFC 3261 §13.3.1.4: no ACK for our 2xx after 64*T1: "the dialog is confirmed, but the session
+        SHOULD be terminated. This is accomplished with a BYE"."""
+        if self.state is LegState.ANSWERED:
+            log.info("no ACK for our 2xx (CSeq %d) on %r; hanging up", cseq, self)
+            self.engine.spawn(self.hangup("no_ack"))
 
     # -- ending ----------------------------------------------------------------------------------------
     def _finish(self, reason: str, by: str, status: int | None = None) -> None:
@@ -357,11 +378,13 @@ class Call:
         engine.store.save_call(self.id, direction=direction, from_number=from_number[:64], to_number=to_number[:64],
                                phone_number_id=number.id if number else None,
                                tracking_source=number.tracking_source if number else None,
-                               queue_id=number.queue_id if number else None, state="created",
-                               trunk_id=trunk_id)  # fmt: skip
-        engine.store.emit("call.created", call_id=self.id, data={"direction": direction, "from": from_number,
-                          "to": to_number, "tracking_source": number.tracking_source if number else None,
-                          "trunk_id": trunk_id})  # fmt: skip
+                               queue_id=number.queue_id if number else None, state="created")  # fmt: skip
+        data: dict[str, Any] = {"direction": direction, "from": from_number, "to": to_number,
+                "tracking_source": number.tracking_source if number else None}  # fmt: skip
+        if trunk_id is not None:  # inbound from a carrier (outbound legs record their trunk when answered)
+            data["trunk_id"] = trunk_id
+            engine.store.save_call(self.id, trunk_id=trunk_id)
+        engine.store.emit("call.created", call_id=self.id, data=data)
 
     def mark_answered(self, leg: Leg) -> None:
         if not self.answered:
