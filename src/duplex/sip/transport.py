@@ -247,6 +247,11 @@ class SipTransport:
             self._deliver(message, addr, "tcp")
 
     # -- output ----------------------------------------------------------------------------------------
+    def is_reliable(self, addr: Address) -> bool:
+        """Whether messages to ``addr`` travel over a stream (an open TCP connection, or a TCP target):
+        RFC 3261 §17 then needs no retransmissions and zero Timers D/I/J/K."""
+        return addr in self._conns or addr in self.tcp_targets
+
     def send(self, data: bytes, addr: Address) -> None:
         """Send on the TCP connection to ``addr`` if there is one (or one is wanted), else over UDP."""
         self.stats.sent += 1

@@ -17,6 +17,7 @@ from typing import Any
 
 from duplex.config import Settings
 from duplex.media.endpoint import LocalMediaBackend, MediaBackend
+from duplex.sip.dialog import Dialog
 from duplex.sip.events import (
     AckReceived,
     Address,
@@ -35,11 +36,12 @@ from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
 from duplex.sip.transaction import ServerTransaction
 from duplex.sip.transaction_layer import TransactionLayer
 from duplex.sip.transport import SipTransport
+from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.call import Call, Leg
 from duplex.telephony.flood import FloodGuard
+from duplex.telephony.legdialog import USER_AGENT, via_for
 from duplex.telephony.registration import RegistrationService
 from duplex.telephony.security import RequestRateLimiter
-from duplex.telephony.sipdialog import USER_AGENT, DialogState, via_for
 from duplex.telephony.store import Directory, TelephonyStore
 from duplex.telephony.trunk_service import TrunkService
 from duplex.telephony.trunks import TrunkSelector
@@ -82,6 +84,7 @@ class Engine:
         self.store = store
         self.rng = rng or random.Random()
         self.txl = TransactionLayer(rng=self.rng, timers=timers)
+        self.acks = AckWaiters(timers)  # our 2xx to INVITE until their ACK (RFC 3261 §13.3.1.4)
         self.transport = SipTransport(self, host=settings.sip_host, port=settings.sip_port)
         self.media: MediaBackend = media or LocalMediaBackend(
             "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
@@ -193,17 +196,31 @@ class Engine:
     def receive(self, message: SipMessage, addr: Address, now: float) -> None:
         if isinstance(message, SipRequest) and not self.flood.admit(self.txl, message, addr, now):
             return
-        self.txl.receive(message, addr, now)
+        # Server transactions take the reliability of the transport the request came on (RFC 3261 §17.2:
+        # no retransmissions and zero Timers I/J over TCP).
+        self.txl.reliable = self.transport.is_reliable(addr)
+        try:
+            self.txl.receive(message, addr, now)
+        finally:
+            self.txl.reliable = False
         self._pump()
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
         return self.txl.datagrams_to_send()
 
     def get_timer(self) -> float | None:
-        return self.txl.get_timer()
+        deadlines = (self.txl.get_timer(), self.acks.get_timer())
+        return min((d for d in deadlines if d is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
         self.txl.handle_timer(now)
+        due = self.acks.handle_timer(now)
+        for response, addr in due.resend:
+            self.txl.send_stateless(response, addr)
+        for key in due.timed_out:
+            leg = self.dialogs.get(key[:2])
+            if leg is not None:
+                leg.on_ack_timeout(key[2])
         self._pump()
 
     def _pump(self) -> None:
@@ -254,6 +271,7 @@ class Engine:
         handler(request, key, addr)
 
     def _on_ack(self, request: SipRequest) -> None:
+        self.acks.ack((request.call_id, request.to_tag or "", request.cseq.number))
         leg = self.dialogs.get((request.call_id, request.to_tag or ""))
         on_ack = getattr(leg, "on_ack", None)
         if on_ack is not None:
@@ -269,8 +287,8 @@ class Engine:
         """A retransmitted 2xx: our ACK was lost; send it again (RFC 3261 §13.2.2.4)."""
         leg = self.dialogs.get((response.call_id, response.from_tag or ""))
         ack = getattr(leg, "last_ack", None)
-        if isinstance(ack, bytes) and leg is not None and leg.dialog is not None:
-            self.transport.send(ack, leg.dialog.peer)
+        if isinstance(ack, bytes) and leg is not None and leg.peer is not None:
+            self.transport.send(ack, leg.peer)
 
     # -- out-of-dialog requests --------------------------------------------------------------------------
     def _on_options(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
@@ -297,12 +315,20 @@ class Engine:
                                  headers=(("User-Agent", USER_AGENT), *headers))  # fmt: skip
         self.send_response(key, response)
 
-    def respond_2xx(
-        self, key: TransactionKey, request: SipRequest, body: bytes, dialog: DialogState | None
-    ) -> None:
-        headers = [("Contact", dialog.local_contact if dialog else self.contact()), ("Allow", ALLOW),
+    def respond_2xx(self, key: TransactionKey, request: SipRequest, body: bytes, dialog: Dialog | None,
+                    addr: Address) -> None:  # fmt: skip
+        """200 to a re-INVITE inside ``dialog``, retransmitted until its ACK."""
+        contact = str(dialog.local_contact) if dialog and dialog.local_contact else self.contact()
+        headers = [("Contact", contact), ("User-Agent", USER_AGENT), ("Allow", ALLOW),
                    ("Content-Type", "application/sdp")]  # fmt: skip
-        self.send_response(key, make_response(request, 200, headers=headers, body=body))
+        self.send_2xx(key, make_response(request, 200, headers=headers, body=body), addr)
+
+    def send_2xx(self, key: TransactionKey, response: SipResponse, addr: Address) -> None:
+        """Send a 2xx to INVITE and keep it until the ACK: RFC 3261 §13.3.1.4 "the UAS core ... MUST
+        periodically pass the response to the transport until an ACK is received"."""
+        ack_key: AckKey = (response.call_id, response.to_tag or "", response.cseq.number)
+        self.acks.add(ack_key, response, addr, self.now(), reliable=self.transport.is_reliable(addr))
+        self.send_response(key, response)
 
     def send_response(self, key: TransactionKey, response: SipResponse) -> None:
         try:
@@ -316,7 +342,7 @@ class Engine:
         return txn.last_response if isinstance(txn, ServerTransaction) else None
 
     def send_request(self, request: SipRequest, addr: Address, callback: ResponseCallback) -> TransactionKey:
-        key = self.txl.send_request(request, addr, self.now())
+        key = self.txl.send_request(request, addr, self.now(), reliable=self.transport.is_reliable(addr))
         self._clients[key] = callback
         self.kick()
         return key
@@ -332,12 +358,13 @@ class Engine:
         self.send_request(request, addr, done)
         return await future
 
-    def send_ack(self, dialog: DialogState, response: SipResponse) -> bytes:
+    def send_ack(self, dialog: Dialog, response: SipResponse, addr: Address) -> bytes:
         """ACK a 2xx to INVITE (a new transaction-less request, RFC 3261 §13.2.2.4)."""
-        ack = dialog.request("ACK", branch=self.txl.new_branch(), via_host=self.via_host, via_port=self.port,
-                             cseq=response.cseq.number)  # fmt: skip
+        transport = "TCP" if self.transport.is_reliable(addr) else "UDP"
+        ack = dialog.create_request("ACK", via=self.via(self.txl.new_branch(), transport),
+                                    cseq=response.cseq.number, headers=(("User-Agent", USER_AGENT),))  # fmt: skip
         data = bytes(ack)
-        self.transport.send(data, dialog.peer)
+        self.transport.send(data, addr)
         return data
 
     def cancel(self, key: TransactionKey) -> None:
@@ -348,12 +375,15 @@ class Engine:
         self.kick()
 
     def register_dialog(self, key: tuple[str, str], leg: Leg) -> None:
+        """Route requests with Call-ID ``key[0]`` and To tag ``key[1]`` to ``leg``."""
         self.dialogs[key] = leg
+        leg.dialog_key = key
 
     def forget_leg(self, leg: Leg) -> None:
-        if leg.dialog is not None and self.dialogs.get(leg.dialog.key) is leg:
+        key = leg.dialog_key
+        if key is not None and self.dialogs.get(key) is leg:
             # keep the dialog a little for late BYE/ACK retransmissions
-            asyncio.get_running_loop().call_later(32.0, self.dialogs.pop, leg.dialog.key, None)
+            asyncio.get_running_loop().call_later(32.0, self.dialogs.pop, key, None)
 
     def recording_path(self, path: Path) -> str:
         base = (self.settings.data_dir / "recordings").resolve()

@@ -26,7 +26,7 @@ from duplex.sip.errors import SipError
 from duplex.sip.headers import Headers
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.uri import NameAddr, SipUri
-from duplex.telephony.sipdialog import USER_AGENT
+from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.trunk_registration import SendRegister, TrunkRegistration, TrunkStatusChanged
 from duplex.telephony.trunks import TrunkConfig
 

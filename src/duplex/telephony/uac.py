@@ -8,10 +8,10 @@ import logging
 
 from duplex.media.sdp import SdpError, SessionDescription
 from duplex.sip.events import Address, TransactionKey
-from duplex.sip.message import SipResponse
+from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.uri import SipUri
 from duplex.telephony.call import SDP, Leg, LegState
-from duplex.telephony.sipdialog import DialogState
+from duplex.telephony.legdialog import initial_invite, uac_dialog
 
 __all__ = ["OutboundLeg", "failure_reason"]
 
@@ -36,6 +36,7 @@ class OutboundLeg(Leg):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.key: TransactionKey | None = None
         self.last_ack: bytes | None = None
+        self.invite_request: SipRequest | None = None
         self.ringing = asyncio.Event()
         self.final_status: int | None = None
         self._timeout: asyncio.TimerHandle | None = None
@@ -54,24 +55,16 @@ class OutboundLeg(Leg):
             self.sdp.codecs = tuple(c.upper() for c in codecs)
         offer = self.sdp.create_offer()
         transport = "TCP" if addr in engine.transport.tcp_targets else "UDP"
-        self.dialog = DialogState(
-            call_id=f"{engine.txl.new_token(16)}@{engine.public_ip}",
-            local_tag=engine.txl.new_token(10),
-            remote_tag=None,
-            local_uri=from_value or f"<sip:{from_user}@{engine.public_ip}>",
-            remote_uri=f"<{target}>",
-            remote_target=uri,
-            peer=addr,
-            transport=transport,
-            local_cseq=1,
-            local_contact=engine.contact(transport),
-        )
-        engine.register_dialog(self.dialog.key, self)
-        request = self.dialog.request("INVITE", branch=engine.txl.new_branch(), via_host=engine.via_host,
-                                      via_port=engine.port, body=bytes(offer), content_type=SDP, extra=extra,
-                                      cseq=1)  # fmt: skip
+        self.peer = addr
+        request = initial_invite(
+            target=uri, via=engine.via(engine.txl.new_branch(), transport),
+            call_id=f"{engine.txl.new_token(16)}@{engine.public_ip}", local_tag=engine.txl.new_token(10),
+            local_uri=from_value or f"<sip:{from_user}@{engine.public_ip}>", contact=engine.contact(transport),
+            headers=extra, body=bytes(offer), content_type=SDP,
+        )  # fmt: skip
+        engine.register_dialog((request.call_id, request.from_tag or ""), self)
         self.invite_request = request
-        self.engine.store.save_leg(self.id, self.call.id, sip_call_id=self.dialog.call_id)
+        self.engine.store.save_leg(self.id, self.call.id, sip_call_id=request.call_id)
         self.key = engine.send_request(request, addr, self._on_response)
         self._timeout = asyncio.get_running_loop().call_later(timeout, self._no_answer)
 
@@ -96,9 +89,9 @@ class OutboundLeg(Leg):
             self.emit("call.ringing", {"status": response.status})
 
     def _on_2xx(self, response: SipResponse) -> None:
-        assert self.dialog is not None
-        self.dialog.confirm_as_uac(response)
-        self.last_ack = self.engine.send_ack(self.dialog, response)
+        assert self.invite_request is not None and self.peer is not None
+        self.dialog = uac_dialog(self.invite_request, response)
+        self.last_ack = self.engine.send_ack(self.dialog, response, self.peer)
         if self._timeout is not None:
             self._timeout.cancel()
         if self.state is LegState.ENDED:  # answered while we were cancelling: hang up at once

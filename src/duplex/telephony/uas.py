@@ -1,16 +1,16 @@
-"""Inbound legs (we are the UAS): 180 Ringing, 200 OK with the SDP answer and its retransmission until the
-ACK (RFC 3261 §13.3.1.4), rejection, CANCEL (487 is sent by the transaction layer, RFC 3261 §9.2)."""
+"""Inbound legs (we are the UAS): 180 Ringing, 200 OK with the SDP answer (retransmitted until the ACK by the
+engine's sans-IO `acks.AckWaiters`, RFC 3261 §13.3.1.4), rejection, CANCEL (487 is sent by the transaction
+layer, RFC 3261 §9.2)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from duplex.media.sdp import SdpError, SessionDescription
 from duplex.sip.events import Address, TransactionKey
-from duplex.sip.message import SipRequest, make_response
+from duplex.sip.message import SipRequest, SipResponse, make_response
 from duplex.telephony.call import SDP, Call, Leg, LegState
-from duplex.telephony.sipdialog import USER_AGENT, DialogState
+from duplex.telephony.legdialog import USER_AGENT, uas_dialog
 
 __all__ = ["InboundLeg"]
 
@@ -34,11 +34,14 @@ class InboundLeg(Leg):
         self.local_tag = self.engine.txl.new_token(10)
         self.offer: SessionDescription | None = None
         self._answer_body = b""
-        self._acked = asyncio.Event()
+        self.acked = False
+        self.peer = addr
         self.engine.server_legs[key] = self
 
     async def prepare(self, direction: str = "sendrecv") -> int | None:
         """Open media and answer the SDP offer; returns an error status (400/488) instead of raising."""
+        if not self.invite.contacts or self.invite.from_tag is None:
+            return 400  # RFC 3261 §8.1.1.8: an INVITE "MUST" carry a Contact (and §8.1.1.3 a From tag)
         await self.open_media()
         assert self.sdp is not None
         if not self.invite.body:
@@ -66,13 +69,17 @@ class InboundLeg(Leg):
         self.emit("call.ringing", {"status": status})
         self.engine.store.save_call(self.call.id, state="ringing")
 
-    def _respond(self, status: int, body: bytes = b"", extra: tuple[tuple[str, str], ...] = ()) -> None:
+    def _response(
+        self, status: int, body: bytes = b"", extra: tuple[tuple[str, str], ...] = ()
+    ) -> SipResponse:
         headers = [("Contact", self.engine.contact(self.invite.top_via.transport)), ("User-Agent", USER_AGENT),
                    ("Allow", self.engine.allow), *extra]  # fmt: skip
         if body:
             headers.append(("Content-Type", SDP))
-        response = make_response(self.invite, status, to_tag=self.local_tag, headers=headers, body=body)
-        self.engine.send_response(self.key, response)
+        return make_response(self.invite, status, to_tag=self.local_tag, headers=headers, body=body)
+
+    def _respond(self, status: int) -> None:
+        self.engine.send_response(self.key, self._response(status))
 
     async def answer(self) -> None:
         if self.state in (LegState.ANSWERED, LegState.ENDED):
@@ -83,37 +90,14 @@ class InboundLeg(Leg):
                 await self.reject(status)
                 return
         contact = self.engine.contact(self.invite.top_via.transport)
-        self.dialog = DialogState.as_uas(self.invite, self.addr, self.local_tag, contact)
-        self.engine.register_dialog(self.dialog.key, self)
-        self._respond(200, self._answer_body)
+        self.dialog = uas_dialog(self.invite, self.local_tag, contact)
+        self.engine.register_dialog((self.dialog.call_id, self.dialog.local_tag), self)
+        self.engine.send_2xx(self.key, self._response(200, self._answer_body), self.addr)
         self._mark_answered()
         self.call.mark_answered(self)
-        if self.invite.top_via.transport == "UDP":
-            self.engine.spawn(self._retransmit_2xx())
-
-    async def _retransmit_2xx(self) -> None:
-        """RFC 3261 §13.3.1.4: retransmit the 2xx "with an interval that starts at T1 seconds and doubles
-        for each retransmission until it reaches T2"; without an ACK after 64*T1 the session ends with BYE."""
-        timers = self.engine.txl.timers
-        last = self.engine.last_response(self.key)
-        interval, waited = timers.t1, 0.0
-        while not self._acked.is_set() and self.state is LegState.ANSWERED:
-            try:
-                await asyncio.wait_for(self._acked.wait(), interval)
-                return
-            except TimeoutError:
-                waited += interval
-            if waited >= 64 * timers.t1:
-                log.info("no ACK for the 200 OK of %s; hanging up", self.invite.call_id)
-                await self.hangup("no_ack")
-                return
-            if last is not None:
-                self.engine.txl.send_stateless(last, self.addr)
-                self.engine.kick()
-            interval = min(2 * interval, timers.t2)
 
     def on_ack(self, request: SipRequest) -> None:
-        self._acked.set()
+        self.acked = True
 
     def on_cancel(self) -> None:
         """The caller gave up before we answered (the transaction layer already sent 200 and 487)."""
