@@ -25,7 +25,6 @@ from duplex.sip._txn_util import server_key
 from duplex.sip.events import Address
 from duplex.sip.message import SipRequest, make_response
 from duplex.sip.transaction_layer import TransactionLayer
-from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.security import RequestRateLimiter
 
 __all__ = ["LIMITED_METHODS", "FloodAction", "FloodGuard", "FloodVerdict"]
@@ -97,7 +96,7 @@ class FloodGuard:
             return True
         verdict = self.check(request.method, addr[0], now)
         if verdict.action is FloodAction.REJECT:
-            headers = (("Retry-After", str(verdict.retry_after)), ("User-Agent", USER_AGENT))
+            headers = (("Retry-After", str(verdict.retry_after)),)
             txl.send_stateless(make_response(request, 503, to_tag=txl.new_token(10), headers=headers), addr)
         return verdict.action is FloodAction.ALLOW
 
