@@ -140,3 +140,24 @@ def test_projection_is_idempotent_and_rebuild_is_identical(sessions: sessionmake
     assert snapshot(sessions) == live
     calls, legs = live
     assert [c["id"] for c in calls] == ["c1", "c2"] and [leg["id"] for leg in legs] == ["l1", "l2"]
+
+
+def test_outbound_call_takes_the_trunk_of_the_answered_leg() -> None:
+    from duplex.events.types import EventEnvelope
+    from duplex.reports.projections import project
+
+    def ev(i: int, type: str, leg: str | None = None, **data: object) -> EventEnvelope:
+        return EventEnvelope(id=i, node_id="n", seq=i, type=type, ts_ms=1000 * i, call_id="c", leg_id=leg,
+                             data=dict(data))  # fmt: skip
+
+    calls, legs = project(
+        [
+            ev(1, "call.created", direction="outbound"),
+            ev(2, "leg.created", "l1", kind="trunk", trunk_id=7),
+            ev(3, "leg.ended", "l1", reason="failed", sip_status=503),
+            ev(4, "leg.created", "l2", kind="trunk", trunk_id=8),
+            ev(5, "leg.answered", "l2"),
+        ]
+    )
+    assert calls["c"]["trunk_id"] == 8
+    assert (legs["l1"]["trunk_id"], legs["l1"]["sip_status"], legs["l2"]["trunk_id"]) == (7, 503, 8)

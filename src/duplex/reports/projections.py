@@ -208,6 +208,12 @@ def project(events: Iterable[EventEnvelope]) -> tuple[dict[str, Row], dict[str, 
             handler(row, env)
     for leg_id in [k for k, leg in legs.items() if leg["call_id"] not in calls]:
         del legs[leg_id]  # a leg of a call we know nothing about cannot have a row (calls.id is its FK)
+    for leg in legs.values():
+        # An outbound call's carrier is the trunk of the leg that was answered (failed failover attempts
+        # do not count); an inbound carrier call already has it from call.created.
+        call = calls[leg["call_id"]]
+        if call["trunk_id"] is None and leg["trunk_id"] is not None and leg["answered_at"] is not None:
+            call["trunk_id"] = leg["trunk_id"]
     return calls, legs
 
 

@@ -82,7 +82,8 @@ class Leg:
         call.legs.append(self)
         self.engine.store.save_leg(self.id, call.id, kind=kind, remote_uri=remote_uri[:255], agent_id=agent_id,
                                    trunk_id=trunk_id)  # fmt: skip
-        self.emit("leg.created", {"kind": kind, "remote_uri": remote_uri, "direction": self.direction})
+        self.emit("leg.created", {"kind": kind, "remote_uri": remote_uri[:255], "direction": self.direction,
+                                  "trunk_id": trunk_id})  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id[:8]} {self.kind} {self.state}>"
