@@ -86,7 +86,8 @@ async def test_call_to_extension_is_bridged_to_the_phone(
     )
     print(f"bridged RTP: phone->caller {to_caller}, caller->phone {to_phone}")
     assert to_caller.packets >= 200 and to_caller.lost == 0  # baresip's tone for ~5 s
-    assert to_phone.packets >= 200 and to_phone.lost == 0  # sipp's pcap (236 packets in 7 s, cut at 5 s)
+    # sipp's pcap (236 packets in 7 s, with gaps: ~167 in the first 5 s), relayed packet for packet
+    assert to_phone.packets >= 160 and to_phone.lost == 0
     received = sorted(alice.rec_dir.glob("*-dec.wav"))
     assert received and _rms(received[-1]) > 100.0
     await running.engine.store.flush()

@@ -74,7 +74,7 @@ async def test_authenticated_agent_calls_out_through_the_trunk(
     assert result.successful == 1, result.output
     stats = rtp_packets_to(pcap, caller_media)
     print(f"trunk echo RTP at the caller: {stats}")
-    assert stats.packets >= 150, stats  # ~200 sent in 4 s, echoed by the carrier, relayed both ways
+    assert stats.packets >= 130, stats  # the pcap sends ~134 in 4 s, echoed by the carrier, relayed both ways
     assert stats.lost == 0
     await running.engine.store.flush()
     bridged = running.events("call.bridged")

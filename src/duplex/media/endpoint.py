@@ -13,7 +13,6 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +21,7 @@ from duplex.media.codecs import PCMU, G711Codec, get_codec
 from duplex.media.events import AudioFrame, DtmfReceived, FrameTap, MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder, ChannelTap
+from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stream import RtpStream, StreamStats
 from duplex.media.tts import TextToSpeech
 from duplex.media.wav import read_wav
@@ -41,38 +41,6 @@ def split_frames(pcm: Pcm, frame: int = FRAME) -> Iterator[Pcm]:
         if len(chunk) < frame:
             chunk = np.concatenate([chunk, np.zeros(frame - len(chunk), dtype=np.int16)])
         yield chunk
-
-
-class MediaSession(Protocol):
-    """What a call controller may do with one media leg (rtpengine can implement this too)."""
-
-    @property
-    def local_address(self) -> Addr: ...
-    def apply(self, negotiated: NegotiatedMedia) -> None: ...
-    async def play(self, frames: Iterable[Pcm]) -> None: ...
-    async def play_wav(self, path: str | Path) -> None: ...
-    async def play_tts(self, text: str) -> None: ...
-    def stop_playback(self) -> None: ...
-    def record(self, path: str | Path, *, stereo: bool = False) -> CallRecorder: ...
-    def stop_recording(self) -> None: ...
-    def echo(self, enabled: bool = True) -> None: ...
-    def bridge(self, other: MediaSession | None) -> None: ...
-    def send_dtmf(self, digits: str, duration_ms: int = 100) -> None: ...
-    def flush_dtmf(self) -> None: ...
-    async def collect_dtmf(
-        self,
-        max_digits: int,
-        timeout: float,
-        terminator: str | None = "#",
-        inter_digit_timeout: float | None = None,
-    ) -> str: ...
-    def stats(self) -> StreamStats: ...
-    async def close(self) -> None: ...
-
-
-class MediaBackend(Protocol):
-    async def open_session(self) -> MediaSession: ...
-    async def close(self) -> None: ...
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -110,6 +78,10 @@ class RtpEndpoint:
         self._dtmf: asyncio.Queue[DtmfReceived] = asyncio.Queue()
         self.listeners: list[Callable[[MediaEvent], None]] = []
         self.ticks_late = 0
+        self._relay: RtpEndpoint | None = None  # fast relay target (self when echoing), see _update_relay
+        self._audio_listeners = 0
+        self._wake = asyncio.Event()
+        self._on_closed: Callable[[RtpEndpoint], None] | None = None
 
     @classmethod
     async def open(
@@ -175,10 +147,64 @@ class RtpEndpoint:
                               telephone_event_pt=negotiated.telephone_event_pt)  # fmt: skip
         self.set_remote((negotiated.remote_address, negotiated.remote_port))
         self.send_enabled = negotiated.send_enabled
+        self._update_relays()
+
+    def _update_relays(self) -> None:
+        for ep in (self, self._bridged_from):
+            if ep is not None:
+                ep._update_relay()
+
+    def _update_relay(self) -> None:
+        """Choose the fast relay: received packets go out re-headered (``RtpStream.relay``) with no jitter
+        buffer, decoding, re-encoding or 20 ms pacing, when this leg echoes or is bridged to a leg with the
+        same codec and nothing needs its audio (recording, taps, in-band DTMF, ``frames()``)."""
+        target = self if self._echo is not None else self._bridge_to
+        ok = (
+            target is not None
+            and target.stream.codec is self.stream.codec
+            and not self.stream.taps
+            and self.stream.inband is None
+            and not self._audio_listeners
+            and (target._recorder is None or target._recorder.channels == 1)
+        )
+        relay = target if ok else None
+        if relay is not None and self._relay is None:
+            self.stream.reset_jitter()
+            if self._echo:
+                self._echo.clear()
+        self._relay = relay
+        self._wake.set()
+
+    def _idle(self) -> bool:
+        """Nothing for the pacer to do: no prompt or DTMF to send, and this leg's output is relayed audio."""
+        if self._source is not None or self.stream.dtmf_pending:
+            return False
+        # a bridged leg sends what its peer relays (or transcodes) to it
+        return self._relay is self or self._bridged_from is not None
 
     # -- network input ---------------------------------------------------------------------------
 
     def _on_rtp(self, data: bytes, addr: Addr) -> None:
+        target = self._relay
+        if target is not None:
+            now = self._loop.time()
+            out = self.stream.relay(data, now, target.stream)
+            if out is None:  # RTCP, a new source, DTMF, ...: the full path, then forward
+                if self.remote is None:
+                    self.set_remote(addr)
+                events = self.stream.receive_datagram(data, now, decode=False)
+                out = self.stream.forward(data, now, target.stream)
+                self._dispatch(events)
+            if (
+                out is not None
+                and target.send_enabled
+                and target.remote is not None
+                and target._rtp is not None
+            ):
+                target._rtp.sendto(out, target.remote)
+                if target._timer is None:
+                    target._arm_timer()  # its RTCP timer when it only sends
+            return
         if self.remote is None:  # symmetric RTP: latch onto the first sender
             self.set_remote(addr)
         self._dispatch(self.stream.receive_datagram(data, self._loop.time()))
@@ -213,6 +239,8 @@ class RtpEndpoint:
     def _arm_timer(self) -> None:
         when = self.stream.get_timer()
         if self._timer is not None:
+            if when is not None and self._timer.when() == when:
+                return  # unchanged (most packets do not move the playout or RTCP time)
             self._timer.cancel()
         self._timer = self._loop.call_at(when, self._on_timer) if when is not None else None
 
@@ -248,6 +276,10 @@ class RtpEndpoint:
         not accumulate (drift compensation), and after a stall of > 100 ms it restarts from now."""
         next_tick = self._loop.time()
         while True:
+            if self._idle():
+                self._wake.clear()
+                await self._wake.wait()
+                next_tick = self._loop.time()
             now = self._loop.time()
             if now - next_tick > 0.1:
                 self.ticks_late += 1
@@ -272,6 +304,7 @@ class RtpEndpoint:
         self.stop_playback()
         self._source = iter(frames)
         self._source_done = self._loop.create_future()
+        self._wake.set()
         await self._source_done
 
     async def play_pcm(self, pcm: Pcm) -> None:
@@ -297,8 +330,17 @@ class RtpEndpoint:
         self._recorder = rec
         tap = ChannelTap(rec, 0)
         self._rec_taps.append(tap)
-        self.stream.add_tap(tap)
+        self.add_tap(tap)
         return rec
+
+    def add_tap(self, tap: FrameTap) -> None:
+        """Feed every received frame to ``tap`` (recorders, detectors); the leg then decodes its audio."""
+        self.stream.add_tap(tap)
+        self._update_relays()
+
+    def remove_tap(self, tap: FrameTap) -> None:
+        self.stream.remove_tap(tap)
+        self._update_relays()
 
     def stop_recording(self) -> None:
         for tap in self._rec_taps:
@@ -307,10 +349,12 @@ class RtpEndpoint:
         if self._recorder is not None:
             self._recorder.close()
             self._recorder = None
+        self._update_relays()
 
     def echo(self, enabled: bool = True) -> None:
         """Send received audio back to its sender (at most ~100 ms queued)."""
         self._echo = deque(maxlen=5) if enabled else None
+        self._update_relay()
 
     def bridge(self, other: MediaSession | None) -> None:
         """Relay this leg's received audio to ``other`` and vice versa (``None`` unbridges).
@@ -319,18 +363,27 @@ class RtpEndpoint:
         """
         if other is not None and not isinstance(other, RtpEndpoint):
             raise TypeError("RtpEndpoint can only bridge to another RtpEndpoint")
-        for a, b in ((self, other), (other, self)):
-            if a is None:
-                continue
+        touched: list[RtpEndpoint] = [self]
+        pairs: list[tuple[RtpEndpoint, RtpEndpoint | None]] = [(self, other)]
+        if other is not None:
+            pairs.append((other, self))
+        elif self._bridge_to is not None and self._bridge_to._bridge_to is self:
+            pairs.append((self._bridge_to, None))  # unbridge both directions
+        for a, b in pairs:
             old = a._bridge_to
             if old is not None:
                 old._bridged_from = None
+                touched.append(old)
             a._bridge_to = b
             if b is not None:
                 b._bridged_from = a
+            touched.append(a)
+        for ep in touched:
+            ep._update_relays()
 
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
         self.stream.send_dtmf(digits, duration_ms)
+        self._wake.set()
 
     def flush_dtmf(self) -> None:
         """Forget digits typed ahead (``collect_dtmf`` otherwise consumes them first)."""
@@ -378,11 +431,15 @@ class RtpEndpoint:
                 queue.put_nowait(ev)
 
         self.listeners.append(listener)
+        self._audio_listeners += 1
+        self._update_relays()
         try:
             while True:
                 yield await queue.get()
         finally:
             self.listeners.remove(listener)
+            self._audio_listeners -= 1
+            self._update_relays()
 
     async def close(self) -> None:
         """Send RTCP BYE, stop the pacer and timers, close sockets and any recording."""
@@ -400,6 +457,9 @@ class RtpEndpoint:
             if t is not None:
                 t.close()
         self._rtp = self._rtcp = None
+        if self._on_closed is not None:
+            self._on_closed(self)
+            self._on_closed = None
 
 
 class LocalMediaBackend:
@@ -410,15 +470,16 @@ class LocalMediaBackend:
         self.host = host
         self.port_range = port_range
         self.tts = tts
-        self.sessions: list[RtpEndpoint] = []
+        self.sessions: set[RtpEndpoint] = set()
 
     async def open_session(self) -> RtpEndpoint:
         ep = await RtpEndpoint.open(self.host, self.port_range, tts=self.tts)
-        self.sessions.append(ep)
+        self.sessions.add(ep)
+        ep._on_closed = self.sessions.discard  # closed legs are forgotten (they held memory per call)
         return ep
 
     async def close(self) -> None:
-        for ep in self.sessions:
+        for ep in list(self.sessions):
             await ep.close()
         self.sessions.clear()
 

@@ -37,6 +37,7 @@ from duplex.media.stats import ReceiverStatistics, estimate_quality
 __all__ = ["RtpStream", "StreamStats"]
 
 _RTP_HEADER = struct.Struct("!BBHII")
+_SEQ_TS_SSRC = struct.Struct("!HII")
 
 Pcm = npt.NDArray[np.int16]
 
@@ -113,6 +114,9 @@ class RtpStream:
         self._rtcp_out: list[bytes] = []
         self._next_rtcp: float | None = None
         self._sent_since_report = False
+        self._relay_source: int | None = None  # SSRC whose packets we relay under our own SSRC
+        self._relay_seq = 0  # added to the source's sequence numbers
+        self._relay_ts = 0  # added to the source's timestamps
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -127,6 +131,7 @@ class RtpStream:
 
     def _advance(self, now: float) -> bool:
         """Move the RTP clock to ``now``; returns True when this starts a talkspurt (marker bit)."""
+        self._relay_source = None  # our own audio now; a later relay re-synchronises
         if self._last_send is None:
             self._last_send = now
             self._schedule_rtcp(now)
@@ -201,8 +206,12 @@ class RtpStream:
         if tap in self.taps:
             self.taps.remove(tap)
 
-    def receive_datagram(self, data: bytes, now: float) -> list[MediaEvent]:
-        """Feed one UDP datagram (RTP or RTCP, RFC 5761 demultiplexing). Malformed input is counted."""
+    def receive_datagram(self, data: bytes, now: float, decode: bool = True) -> list[MediaEvent]:
+        """Feed one UDP datagram (RTP or RTCP, RFC 5761 demultiplexing). Malformed input is counted.
+
+        With ``decode=False`` (the leg is relayed, see ``relay``) audio only updates the statistics: nothing is
+        buffered or decoded, and no ``AudioFrame`` is produced; telephone-events are still reported.
+        """
         if is_rtcp(data):
             return self._receive_rtcp(data, now)
         try:
@@ -215,8 +224,9 @@ class RtpStream:
             events.append(SsrcChanged(old=self.remote_ssrc, new=pkt.ssrc, at=now))
             self.remote_ssrc = pkt.ssrc
             self.receiver = ReceiverStatistics()
-            if self.jitter_delay:
-                self.jitter = JitterBuffer(delay=self.jitter_delay, frame_samples=self.frame_samples)
+            self.reset_jitter()
+            if self._next_rtcp is None:
+                self._schedule_rtcp(now)  # a participant reports receiving even if it never sends
         counted = self.receiver.update_seq(pkt.sequence_number)
         if pkt.payload_type == self.telephone_event_pt:
             ev = self.dtmf_receiver.receive(pkt)
@@ -226,10 +236,10 @@ class RtpStream:
         elif pkt.payload_type in CODECS_BY_PT:
             if counted:  # telephone-events repeat their timestamp, so only audio feeds the jitter estimate
                 self.receiver.update_jitter(pkt.timestamp, now)
-            if self.jitter is not None:
+            if decode and self.jitter is not None:
                 self.jitter.put(pkt, now)
                 events.extend(self._play_out(now))
-            else:
+            elif decode:
                 events.extend(self._frame(pkt.payload, pkt.payload_type, pkt.timestamp, now, False))
         else:
             self.unknown_payload += 1  # e.g. comfort noise (13): ignored
@@ -280,6 +290,72 @@ class RtpStream:
                         if rtt < 60:
                             self.rtt = rtt
         return [RtcpReceived(packets=tuple(packets), at=now)]
+
+    def reset_jitter(self) -> None:
+        """Drop buffered frames and stop the playout clock until the next packet (e.g. when relaying starts)."""
+        if self.jitter_delay:
+            self.jitter = JitterBuffer(delay=self.jitter_delay, frame_samples=self.frame_samples)
+
+    # -- relaying without decoding (bridge and echo of legs with the same codec) -------------------
+
+    def relay(self, data: bytes, now: float, out: RtpStream) -> bytes | None:
+        """Fast path: account one plain audio packet from the current source (statistics for RTCP) and return
+        it re-headered as ``out``'s (``out.relayed``), without parsing into objects, buffering or decoding.
+
+        Returns None when the packet needs ``receive_datagram`` (then ``forward``): RTCP, a new SSRC, a
+        telephone-event, another payload type, CSRCs/extension/padding, or a malformed datagram.
+        """
+        if len(data) < 12 or data[0] != 0x80:  # RFC 3550 §5.1: V=2 and no padding, extension or CSRC
+            return None
+        b1 = data[1]
+        if b1 & 0x7F != self.payload_type:
+            return None
+        seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+        if ssrc != self.remote_ssrc:
+            return None
+        r = self.receiver
+        if r.update_seq(seq):
+            r.update_jitter(ts, now)
+        return out.relayed((b1 & 0x80) | out.payload_type, seq, ts, ssrc, data, now)
+
+    def forward(self, data: bytes, now: float, out: RtpStream) -> bytes | None:
+        """Re-header an audio packet of our payload type that ``receive_datagram(decode=False)`` already
+        accounted (the first packet of a new source) for ``out``. Anything else gives None: telephone-events are
+        consumed here as ``DtmfReceived`` (the call controller decides what to do with digits), not relayed."""
+        if len(data) < 12 or data[0] != 0x80 or data[1] & 0x7F != self.payload_type:
+            return None
+        seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+        return out.relayed((data[1] & 0x80) | out.payload_type, seq, ts, ssrc, data, now)
+
+    def relayed(self, b1: int, seq: int, ts: int, source: int, data: bytes, now: float) -> bytes:
+        """A relayed packet as this stream sends it: our SSRC; the source's sequence numbers and timestamps
+        shifted by offsets fixed when the source changes, so they continue from what we sent before (RFC 3550
+        §5.1: both must stay continuous for the receiver) and loss or reordering passes through unchanged.
+        The first packet after a change carries the marker bit (a new talkspurt)."""
+        if source != self._relay_source:
+            self._start_relay(source, seq, ts, now)
+            b1 |= 0x80
+        out_seq = (seq + self._relay_seq) & 0xFFFF
+        out_ts = (ts + self._relay_ts) & 0xFFFFFFFF
+        if not (out_seq - self._seq) & 0x8000:  # newest so far: later own audio continues from here
+            self._seq = (out_seq + 1) & 0xFFFF
+            self._ts = out_ts
+            self._last_send = now
+        self.packets_sent += 1
+        self.octets_sent += len(data) - 12
+        self._sent_since_report = True
+        return _RTP_HEADER.pack(0x80, b1, out_seq, out_ts, self.ssrc) + data[12:]
+
+    def _start_relay(self, source: int, seq: int, ts: int, now: float) -> None:
+        self._relay_source = source
+        self._relay_seq = (self._seq - seq) & 0xFFFF
+        next_ts = self._ts
+        if self._last_send is not None:
+            next_ts = ts_add(self._ts, max(1, round((now - self._last_send) * self.codec.clock_rate)))
+        self._relay_ts = (next_ts - ts) & 0xFFFFFFFF
+        if self._next_rtcp is None:
+            self._schedule_rtcp(now)
+        self._last_send = now
 
     # -- timers and RTCP -------------------------------------------------------------------------
 
