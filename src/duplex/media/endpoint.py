@@ -67,6 +67,7 @@ class RtpEndpoint:
         self._rtcp: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when _timer fires (uvloop's handles have no when())
         self._pacer: asyncio.Task[None] | None = None
         self._source: Iterator[Pcm] | None = None
         self._source_done: asyncio.Future[None] | None = None
@@ -239,10 +240,11 @@ class RtpEndpoint:
     def _arm_timer(self) -> None:
         when = self.stream.get_timer()
         if self._timer is not None:
-            if when is not None and self._timer.when() == when:
+            if when is not None and self._timer_at == when:
                 return  # unchanged (most packets do not move the playout or RTCP time)
             self._timer.cancel()
         self._timer = self._loop.call_at(when, self._on_timer) if when is not None else None
+        self._timer_at = when if when is not None else 0.0
 
     def _on_timer(self) -> None:
         self._timer = None
