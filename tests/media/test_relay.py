@@ -131,3 +131,28 @@ async def test_recording_turns_the_fast_path_off(tmp_path: Path) -> None:
     finally:
         await leg1.close()
         await leg2.close()
+
+
+def test_endpoints_under_uvloop_raise_nothing() -> None:
+    """`duplex serve` runs on uvloop, whose handles differ from asyncio's (no TimerHandle.when())."""
+    import uvloop
+
+    errors: list[dict[str, object]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+        await test_same_codec_bridge_relays_without_pacing()
+        a, b = await RtpEndpoint.open(), await RtpEndpoint.open()
+        try:
+            a.set_remote(b.local_address)
+            b.set_remote(a.local_address)
+            b.echo()
+            await a.play_pcm(tone((1000.0,), 200, amplitude=8000))
+            await asyncio.sleep(0.2)
+            assert b.stream.packets_sent >= 10
+        finally:
+            await a.close()
+            await b.close()
+
+    uvloop.run(main())
+    assert errors == []
