@@ -128,6 +128,8 @@ def run_step(tmp: Path, t: Target, rate: float, step_s: int, call_s: int, analys
     cmd = sipp_command(t.scenario, f"127.0.0.1:{t.sip_port}", local_port=free_port(), media_port=media,
                        service=t.service, calls=calls, rate=rate, limit=int(rate * (call_s + 10)) + 10,
                        duration_ms=call_s * 1000, stat_file=stat_file, extra=t.extra)  # fmt: skip
+    # sipp's global -timeout (60 s in sipp_command) ended long steps and soaks early
+    cmd[cmd.index("-timeout") + 1] = f"{step_s + call_s + 120}s"
     cpu0 = cpu_seconds(t.pid) if t.pid else 0.0
     sys0, t0 = system_busy(), time.monotonic()
     with (
