@@ -224,3 +224,21 @@ async def test_semicolons_bom_and_header_names(world: World) -> None:
     assert report["counts"]["imported"] == 1, report
     (lead,) = world.rows(Lead, Lead.phone == "+40712345001")
     assert (lead.first_name, lead.priority, lead.custom) == ("Ioana", 7, {"Notes": "call after 5"})
+
+
+async def test_nul_and_overlong_values_are_row_errors(world: World) -> None:
+    """Values PostgreSQL would refuse (NUL characters, text longer than the column) must be row errors,
+    not a failed transaction for the whole file."""
+    data = (
+        b"phone,first_name,note\n"
+        b"+40712345001,Ana\x00,x\n"
+        b"+40712345002,Bob,x\x00y\n" + b"+40712345003," + b"n" * 65 + b",\n" + b"+40712345004,Dan,ok\n"
+    )
+    report = (await world.as_(A, "POST", "/lead-lists/1/import", **as_csv(data))).json()
+    assert report["counts"]["imported"] == 1 and report["counts"]["rejected"] == 3
+    assert [(e["row"], e["field"], e["message"]) for e in report["errors"]] == [
+        (2, "first_name", "contains a NUL character"),
+        (3, "note", "contains a NUL character"),
+        (4, "first_name", "longer than 64 characters"),
+    ]
+    assert [lead.phone for lead in world.rows(Lead, Lead.list_id == 1)] == ["+40712345678", "+40712345004"]

@@ -151,6 +151,8 @@ def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str], str | 
 def _header(first: list[str]) -> list[str]:
     if any(_SURROGATE.search(c) for c in first):
         raise CsvFileError("the header row is not valid UTF-8")
+    if any("\x00" in c for c in first):
+        raise CsvFileError("the header row contains a NUL character")
     columns = [_column_key(c) for c in first]
     named = [c for c in columns if c]
     duplicates = sorted({c for c in named if named.count(c) > 1})
@@ -193,6 +195,8 @@ def _row(line: int, columns: list[str], cells: list[str], region: str | None) ->
         value = raw.strip()
         if _SURROGATE.search(value):
             errors.append(RowError(row=line, field=key or None, message="not valid UTF-8"))
+        elif "\x00" in value:  # PostgreSQL text cannot hold it
+            errors.append(RowError(row=line, field=key or None, message="contains a NUL character"))
         elif not key or key in READ_ONLY_FIELDS or (not value and key != "phone"):
             continue
         elif key not in LEAD_FIELDS:

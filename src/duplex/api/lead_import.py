@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from duplex.api.lead_csv import LeadRow
@@ -26,6 +26,7 @@ from duplex.db.models.outbound import LeadStatus
 
 __all__ = ["ImportCounts", "OnDuplicate", "write_leads"]
 
+LEADS: Table = Lead.__table__  # type: ignore[assignment]
 CHUNK = 500  # numbers per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 NEW_LEAD_DEFAULTS: dict[str, Any] = {
     "first_name": "",
@@ -127,9 +128,23 @@ def write_leads(
         1 for v in changes.values() if v.get("status") is LeadStatus.DNC
     )
     if not dry_run:
-        if new:
-            session.execute(insert(Lead), list(new.values()))
-        if changes:
-            session.execute(update(Lead), list(changes.values()))
         session.flush()
+        if new:  # ORM bulk INSERT (executemany); measured faster here than RETURNING or multi-row VALUES
+            session.execute(insert(Lead), list(new.values()))
+        _update_by_id(session, list(changes.values()))
     return counts
+
+
+def _update_by_id(session: Session, changes: list[dict[str, Any]]) -> None:
+    """UPDATE leads SET <columns> WHERE id = :lead_id, one executemany per set of changed columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        columns = tuple(sorted(k for k in change if k != "id"))
+        groups.setdefault(columns, []).append({"lead_id": change["id"], **change})
+    for columns, params in groups.items():
+        stmt = (
+            update(LEADS)
+            .where(LEADS.c.id == bindparam("lead_id"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        session.execute(stmt, params)
