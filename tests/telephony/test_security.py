@@ -53,8 +53,9 @@ MATRIX = [
     (UNAUTH, "9999", False, False, 404),
     (UNAUTH, "admin", False, False, 404),
     (UNAUTH, "", False, False, 404),
-    # trunks: no relay to extensions or back out to the PSTN
-    (TRUNK, "2001", False, False, 403),
+    # trunks: a carrier may deliver to an agent's extension, never relay back out to the PSTN
+    (TRUNK, "2001", False, True, 0),
+    (TRUNK, "2002", True, True, 0),
     (TRUNK, "+442071838750", True, False, 403),
     (TRUNK, "4155550199", True, False, 403),
     (TRUNK, "9999", False, False, 404),
@@ -85,7 +86,7 @@ def test_unauthenticated_or_trunk_never_reaches_a_non_own_target(target: str) ->
     for source in (UNAUTH, TRUNK):
         d = decide(source, target, allow_external=True)
         if d.allow:
-            assert d.reason == "own number"
+            assert d.reason == "own number" or (source == TRUNK and d.reason == "extension")
 
 
 def test_number_variants() -> None:

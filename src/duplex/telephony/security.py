@@ -6,11 +6,13 @@ Toll-fraud matrix (`authorize_invite`); "own" = one of Duplex's inbound numbers/
 |------------------------------|------------|-----------------|--------------------------|---------------|
 | unauthenticated (internet)   | allow      | 407 challenge   | 407 if allow_external,   | 404           |
 |                              |            |                 | else 403                 |               |
-| trunk (allowed IP)           | allow      | 403             | 403 (no trunk relay)     | 404           |
+| trunk (allowed IP)           | allow      | allow           | 403 (no trunk relay)     | 404           |
 | authenticated agent phone    | allow      | allow           | allow if allow_external, | 404           |
 |                              |            |                 | else 403                 |               |
 
-An unauthenticated source never reaches an extension or an external number: the 407 only lets a real phone
+A carrier delivering a call to an agent's extension (a DID mapped to an extension) is ordinary inbound
+traffic; toll fraud is a trunk relaying back out to the PSTN, or an unauthenticated source reaching an external
+number. An unauthenticated source never reaches an extension or an external number: the 407 only lets a real phone
 authenticate and try again (`challenge=True`), with every wrong answer counted by `AuthFailureTracker`. Pass
 `challenge_unauthenticated=False` to answer 403 instead.
 
@@ -127,7 +129,9 @@ def authorize_invite(
     if not is_extension and not is_external:
         return Decision(allow=False, status_code=404, reason="unknown number")
     if source_is_trunk:
-        return Decision(allow=False, status_code=403, reason="trunks may only reach own numbers")
+        if is_extension:
+            return Decision(allow=True, status_code=0, reason="extension")
+        return Decision(allow=False, status_code=403, reason="trunks may not relay to external numbers")
     if source_authenticated:
         if is_extension or allow_external:
             return Decision(
