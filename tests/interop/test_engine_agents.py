@@ -144,8 +144,13 @@ async def test_phone_transfers_the_caller_by_refer(
             media_port=free_even_port(), service="2001", duration_ms=6000, timeout=30,
         ))  # fmt: skip
         await asyncio.to_thread(alice.wait_event, "CALL_ESTABLISHED", 10)
+        alice_leg = next(leg for c in running.engine.calls.values() for leg in c.legs if leg.kind == "agent")
         alice.command("transfer", f"sip:2002@127.0.0.1:{running.port}")
         await asyncio.to_thread(alice.wait_event, "CALL_CLOSED", 10)
+        # RFC 3515: the implicit subscription's NOTIFYs (sipfrag 100 Trying, then the final 200), both
+        # answered 200 by baresip
+        sub = alice_leg.subscriptions[0]
+        assert sub.sent == ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"] and sub.responses == [200, 200]
         result = await sipp
         assert result.successful == 1, result.output
         await asyncio.to_thread(bob.wait_event, "CALL_CLOSED", 10)  # the caller hung up on bob

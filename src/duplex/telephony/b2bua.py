@@ -113,35 +113,3 @@ async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None)
             await a.reject(_reject_status(last), last.end_reason)
     finally:
         selector.release(call.id)
-
-
-async def transfer_peer(referrer: Leg, target: str) -> bool:
-    """Blind transfer asked by a phone (REFER): connect the party ``referrer`` talks to with ``target`` (an
-    agent extension or SIP user), then release ``referrer``. Returns True when the target answered."""
-    engine, call = referrer.engine, referrer.call
-    peer = referrer.bridged_to
-    user = target.split(":", 1)[-1].split("@", 1)[0].strip("<>")
-    agent = engine.directory.agent_by_target(user)
-    if peer is None or peer.ended.is_set() or peer.media is None:
-        await referrer.hangup("transferred")
-        return False
-    call.hangup_together = False
-    try:
-        peer.media.bridge(None)
-        await referrer.hangup("transferred")
-        bindings = engine.registrations.lookup(agent.sip_username, engine.now()) if agent else []
-        if agent is None or not bindings:
-            await peer.hangup("transfer_failed")
-            return False
-        binding = max(bindings, key=lambda b: (b.q, b.updated_at))
-        addr = (binding.source.host, binding.source.port)
-        new = await call.originate(binding.contact, contact=addr, agent_id=agent.id, kind="transfer",
-                                   codecs=(peer.negotiated.codec,) if peer.negotiated else None)  # fmt: skip
-        if not await new.answered or peer.ended.is_set():
-            await peer.hangup("transfer_failed")
-            await new.hangup("transfer_failed")
-            return False
-        await peer.bridge(new)
-        return True
-    finally:
-        call.hangup_together = True

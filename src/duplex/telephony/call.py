@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,7 @@ from duplex.telephony.store import utcnow
 if TYPE_CHECKING:
     from duplex.telephony.engine import Engine
     from duplex.telephony.store import NumberInfo
+    from duplex.telephony.transfer import ReferSubscription
     from duplex.telephony.uac import OutboundLeg
 
 __all__ = ["Call", "Leg", "LegState", "Prompt"]
@@ -79,6 +81,9 @@ class Leg:
         self.hangup_by: str | None = None
         self.sip_status: int | None = None
         self.bridged_to: Leg | None = None
+        self.refers_received = 0
+        self.subscriptions: list[ReferSubscription] = []  # REFERs we accepted (we send the NOTIFYs)
+        self.notifications: list[str] = []  # sipfrag status lines of NOTIFYs for REFERs we sent
         call.legs.append(self)
         self.engine.store.save_leg(self.id, call.id, kind=kind, remote_uri=remote_uri[:255], agent_id=agent_id,
                                    trunk_id=trunk_id)  # fmt: skip
@@ -190,8 +195,10 @@ class Leg:
         self.engine.store.save_call(self.call.id, agent_id=self.agent_id or other.agent_id,
                                     agent_answered_at=utcnow())  # fmt: skip
 
-    async def transfer(self, target: str) -> bool:
-        """Blind transfer: ask the remote party to call ``target`` (REFER, RFC 3515). True on 2xx."""
+    async def transfer(self, target: str, *, replaces: Leg | None = None) -> bool:
+        """Ask the remote party to call ``target`` (REFER, RFC 3515). Blind, or attended with ``replaces``:
+        the other leg's dialog goes into the Refer-To as ``?Replaces=`` (RFC 3891 §5), from the target's
+        point of view (to-tag: the target's tag). True on 2xx; progress arrives in ``notifications``."""
         if not self.is_up:
             return False
         uri = (
@@ -199,11 +206,18 @@ class Leg:
             if target.startswith("sip:")
             else f"sip:{target}@{self.engine.public_ip}:{self.engine.port}"
         )
+        kind = "blind"
+        if replaces is not None and replaces.dialog is not None:
+            d = replaces.dialog
+            uri += (
+                f"?Replaces={quote(d.call_id, safe='')}%3Bto-tag%3D{d.remote_tag}%3Bfrom-tag%3D{d.local_tag}"
+            )
+            kind = "attended"
         response = await self.request("REFER", extra=(("Refer-To", f"<{uri}>"), ("Referred-By",
                                       f"<sip:duplex@{self.engine.public_ip}>")))  # fmt: skip
         ok = response is not None and response.is_success
         if ok:
-            self.emit("call.transferred", {"target": target, "kind": "blind", "method": "REFER"})
+            self.emit("call.transferred", {"target": target, "kind": kind, "method": "REFER"})
             self.engine.store.save_call(self.call.id, transfers=1)
         return ok
 
@@ -272,7 +286,7 @@ class Leg:
     # -- in-dialog requests we receive -----------------------------------------------------------------
     def on_request(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
         handlers = {"BYE": self._on_bye, "INVITE": self._on_reinvite, "REFER": self._on_refer,
-                    "INFO": self._on_ok, "OPTIONS": self._on_ok, "NOTIFY": self._on_ok, "UPDATE": self._on_ok}  # fmt: skip
+                    "INFO": self._on_ok, "OPTIONS": self._on_ok, "NOTIFY": self._on_notify, "UPDATE": self._on_ok}  # fmt: skip
         status = self.dialog.receive_request(request) if self.dialog is not None else None
         if status is not None:  # §12.2.2: a lower CSeq is out of order: 500
             self.engine.respond(key, request, status)
@@ -311,13 +325,19 @@ class Leg:
             self.remote_hold = held
             self.emit("call.held" if held else "call.resumed", {"by": "remote"})
 
+    def _on_notify(self, request: SipRequest, key: TransactionKey) -> None:
+        if (request.headers.get("Event") or "").split(";")[0].strip().lower() == "refer" and request.body:
+            self.notifications.append(request.body.decode(errors="replace").split("\r\n")[0].strip())
+        self.engine.respond(key, request, 200)
+
     def _on_refer(self, request: SipRequest, key: TransactionKey) -> None:
         target = request.headers.get("Refer-To")
-        if target is None:
+        if target is None:  # RFC 3515 §2.4.1: "A REFER request MUST contain exactly one Refer-To"
             self.engine.respond(key, request, 400)
             return
+        self.refers_received += 1
         self.engine.respond(key, request, 202)
-        self.engine.spawn(self.call.on_refer(self, target))
+        self.engine.spawn(self.call.on_refer(self, target, request))
 
     def on_ack_timeout(self, cseq: int) -> None:
         """RFC 3261 §13.3.1.4: no ACK for our 2xx after 64*T1: "the dialog is confirmed, but the session
@@ -427,15 +447,12 @@ class Call:
         )
         return leg
 
-    async def on_refer(self, leg: Leg, target: str) -> None:
-        """A phone asked us to transfer the party it talks to (blind transfer by REFER): the party is
-        connected to the target agent's phone and the referring leg released (`b2bua.transfer_peer`)."""
-        from duplex.telephony.b2bua import transfer_peer
+    async def on_refer(self, leg: Leg, target: str, refer: SipRequest) -> None:
+        """A phone asked us to transfer the party it talks to (REFER, blind or attended with Replaces); see
+        `duplex.telephony.transfer`."""
+        from duplex.telephony.transfer import on_refer
 
-        self.engine.store.emit("call.transferred", call_id=self.id, leg_id=leg.id,
-                               data={"target": target, "kind": "blind", "method": "REFER"})  # fmt: skip
-        self.engine.store.save_call(self.id, transfers=1)
-        await transfer_peer(leg, target)
+        await on_refer(leg, refer, target)
 
     def leg_ended(self, leg: Leg) -> None:
         if self._first_ended is None:
@@ -448,13 +465,17 @@ class Call:
         if not live:
             self._finish(leg)
 
-    def _finish(self, last: Leg) -> None:
+    def finish_empty(self, last: Leg) -> None:
+        """End a call whose last live leg moved to another call (an attended transfer)."""
+        self._finish(last, "transferred")
+
+    def _finish(self, last: Leg, reason: str | None = None) -> None:
         if self.ended.is_set():
             return
         self.ended.set()
         self.engine.calls.pop(self.id, None)
         first = self._first_ended or last
-        reason = first.end_reason
+        reason = reason or first.end_reason
         if reason == "remote_bye":  # caller_hangup, agent_hangup, trunk_hangup
             reason = f"{first.kind}_hangup"
         self.end_reason = reason

@@ -5,9 +5,10 @@ Order: banned/throttled source (drop/403) -> toll-fraud matrix (`security.author
 the IVR/ACD exist), an agent extension or SIP user name (B2BUA to the registered phone), an external number
 from an authenticated agent phone (B2BUA through a trunk). Unknown targets get 404.
 
-Adapter note: `authorize_invite` asks for a challenge before an extension can be reached; Duplex lets anyone
-who can reach its SIP port call its agents' extensions (like a DID), so extensions are passed as own numbers.
-Unauthenticated callers whose From user is not an agent get 403 for external numbers instead of a challenge.
+Agents' extensions and SIP user names are passed to `authorize_invite` as extensions: a carrier (a trunk
+source) may deliver a call to them like to a DID, an authenticated phone may call them, an unauthenticated
+source is challenged (407) when its From user is an agent and refused (403) otherwise. Unauthenticated callers
+whose From user is not an agent get 403 for external numbers instead of a challenge.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from duplex.telephony.b2bua import connect_to_agent, connect_via_trunk
 from duplex.telephony.call import Call
 from duplex.telephony.security import VerdictAction, authorize_invite
 from duplex.telephony.store import AgentInfo
+from duplex.telephony.transfer import on_replacing_invite
 from duplex.telephony.trunk_inbound import identify_trunk, release_when_ended, reserve_channel
 from duplex.telephony.trunks import TrunkConfig
 from duplex.telephony.uas import InboundLeg
@@ -56,12 +58,12 @@ async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, a
         if agent is None:
             return False, None, None
     own = {n.number for n in directory.numbers}
-    own |= {a.extension for a in directory.agents} | {a.sip_username for a in directory.agents}
+    extensions = {a.extension for a in directory.agents} | {a.sip_username for a in directory.agents}
     from_user = getattr(request.from_addr.uri, "user", None) or ""
     decision = authorize_invite(
         source_authenticated=agent is not None,
         source_is_trunk=agent is None and trunk is not None,
-        target=user, own_numbers=own, agent_extensions=set(), allow_external=True,
+        target=user, own_numbers=own, agent_extensions=extensions, allow_external=True,
         challenge_unauthenticated=directory.agent_by_user(from_user) is not None,
     )  # fmt: skip
     if decision.allow:
@@ -77,6 +79,10 @@ async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, a
 
 
 async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+    if "Replaces" in request.headers:  # RFC 3891: takes over one of our dialogs (attended transfer)
+        if engine.registrations.failures.check(addr[0], engine.now()).action is VerdictAction.ALLOW:
+            await on_replacing_invite(engine, request, key, addr)
+        return
     user = getattr(request.uri, "user", None) or ""
     allowed, agent, trunk = await _authorize(engine, request, key, addr, user)
     if not allowed:

@@ -148,6 +148,7 @@ class TelephonyStore:
                 if row is None:
                     row = CallLeg(id=leg_id, call_id=call_id, kind=values.pop("kind", "caller"))
                     session.add(row)
+                row.call_id = call_id  # a leg may move to another call (attended transfer)
                 for name, value in values.items():
                     setattr(row, name, value)
 
