@@ -12,6 +12,9 @@ from collections.abc import Iterator
 import pytest
 from engine_fixtures import EngineEnv, engine_env, engine_options
 
+from duplex.sip.events import TransactionKey
+from duplex.sip.message import SipRequest
+from duplex.sip.timers import TimerConfig
 from duplex.telephony.apps import APPLICATIONS
 from duplex.telephony.call import Call, Leg, LegState
 from duplex.telephony.registrar import Binding, Source
@@ -120,15 +123,24 @@ async def test_attended_refer_with_replaces_bridges_the_transferee_to_the_consul
     assert [e.data["target"] for e in events] == ["2002", "2002"]  # sent by alice's phone, received by Duplex
 
 
-async def test_notify_answered_481_ends_the_subscription_not_the_transfer(engine_env: EngineEnv) -> None:
+@pytest.mark.parametrize("engine_options", [{"timers": TimerConfig(t1=0.02)}])  # Timer F = 1.28 s
+@pytest.mark.parametrize("answer", [481, None])
+async def test_notify_481_or_timeout_ends_the_subscription_not_the_transfer(
+    engine_env: EngineEnv, answer: int | None
+) -> None:
     _register_bob_at_the_engine(engine_env)
     _, transferee = await _pair(engine_env, "caller")
     alice_phone, alice_leg = await _pair(engine_env, "alice")
     await transferee.bridge(alice_leg)
-    alice_phone._on_notify = lambda request, key: engine_env.engine.respond(key, request, 481)  # type: ignore[method-assign]
+
+    def on_notify(request: SipRequest, key: TransactionKey) -> None:
+        if answer is not None:  # None: the phone never answers the NOTIFY
+            engine_env.engine.respond(key, request, answer)
+
+    alice_phone._on_notify = on_notify  # type: ignore[method-assign]
     assert await alice_phone.transfer("2002")
     await _until(lambda: bool(alice_leg.subscriptions) and not alice_leg.subscriptions[0].active)
-    assert alice_leg.subscriptions[0].responses == [481]  # no final NOTIFY after the 481
+    assert alice_leg.subscriptions[0].responses == [answer]  # no final NOTIFY after the 481 / timeout
     await _until(lambda: transferee.bridged_to is not None and transferee.bridged_to.kind == "transfer")
 
 
