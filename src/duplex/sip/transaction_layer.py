@@ -9,6 +9,8 @@ Rules of this module (h11 style):
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 from collections import deque
 
@@ -55,7 +57,8 @@ class TransactionLayer:
     Args:
         rng: the only source of randomness (branches, tags); inject a seeded one in tests.
         timers: timer values; shrink ``t1`` in tests and the simulator.
-        reliable: default transport reliability (True for TCP/TLS/WS: no retransmissions).
+        reliable: default transport reliability (True for TCP/TLS/WS: no retransmissions); `send_request` and
+            `receive` take a per-transaction ``reliable`` that overrides it.
         send_trying: let INVITE server transactions answer 100 Trying at once (§17.2.1).
     """
 
@@ -77,6 +80,12 @@ class TransactionLayer:
         self._pending_cancel: set[TransactionKey] = set()
         self._datagrams: list[tuple[bytes, Address]] = []
         self._events: deque[Event] = deque()
+        # Timer index: a heap of (deadline, sequence, transaction) with lazy invalidation. An entry is live
+        # while its transaction is still registered and its armed deadline is still that value; everything
+        # else is dropped when it reaches the top. `get_timer` is O(1) amortised, each re-arm O(log n).
+        self._heap: list[tuple[float, int, Transaction]] = []
+        self._armed: dict[TransactionKey, float] = {}
+        self._seq = itertools.count()
 
     # -- identifiers -----------------------------------------------------------------------------------
     def new_token(self, length: int = 10) -> str:
@@ -105,17 +114,42 @@ class TransactionLayer:
         return out
 
     def get_timer(self) -> float | None:
-        """The earliest deadline over all transactions."""
-        deadlines = [d for t in self.transactions.values() if (d := t.get_timer()) is not None]
-        return min(deadlines, default=None)
+        """The earliest deadline over all transactions (stale heap entries are discarded on the way)."""
+        heap = self._heap
+        while heap:
+            deadline, _, txn = heap[0]
+            if self._live(deadline, txn):
+                return deadline
+            heapq.heappop(heap)
+            self._rearm(txn)
+        return None
 
     def handle_timer(self, now: float) -> None:
-        """Fire due timers of every transaction."""
-        for txn in list(self.transactions.values()):
-            deadline = txn.get_timer()
-            if deadline is not None and deadline <= now:
-                txn.handle_timer(now)
-                self._flush(txn)
+        """Fire the due timers, earliest deadline first; only due transactions are visited."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, txn = heapq.heappop(heap)
+            if not self._live(deadline, txn):
+                self._rearm(txn)
+                continue
+            del self._armed[txn.key]
+            txn.handle_timer(now)
+            self._flush(txn)
+
+    def _live(self, deadline: float, txn: Transaction) -> bool:
+        return self._armed.get(txn.key) == deadline and self.transactions.get(txn.key) is txn
+
+    def _rearm(self, txn: Transaction) -> None:
+        """Index ``txn``'s current deadline if it changed since it was last indexed."""
+        key = txn.key
+        if self.transactions.get(key) is not txn:
+            return
+        deadline = txn.get_timer()
+        if deadline is None:
+            self._armed.pop(key, None)
+        elif self._armed.get(key) != deadline:
+            self._armed[key] = deadline
+            heapq.heappush(self._heap, (deadline, next(self._seq), txn))
 
     # -- TU inputs -------------------------------------------------------------------------------------
     def send_request(
@@ -186,21 +220,29 @@ class TransactionLayer:
             self._flush(txn)
 
     # -- network inputs --------------------------------------------------------------------------------
-    def receive_data(self, data: bytes, addr: Address, now: float) -> None:
+    def receive_data(self, data: bytes, addr: Address, now: float, *, reliable: bool | None = None) -> None:
         """Parse one datagram and feed it; malformed datagrams are dropped and counted (RFC 3261 §16.3)."""
         try:
             message = parse_message(data)
         except RemoteProtocolError:
             self.dropped += 1
             return
-        self.receive(message, addr, now)
+        self.receive(message, addr, now, reliable=reliable)
 
-    def receive(self, message: SipRequest | SipResponse, addr: Address, now: float) -> None:
-        """Feed one parsed message from ``addr``."""
+    def receive(
+        self, message: SipRequest | SipResponse, addr: Address, now: float, *, reliable: bool | None = None
+    ) -> None:
+        """Feed one parsed message from ``addr``.
+
+        Args:
+            reliable: whether ``addr`` is reached over a stream transport; a server transaction this request
+                creates takes it (RFC 3261 §17.2: no retransmissions and zero Timers I/J over TCP). None means
+                the layer's default.
+        """
         if isinstance(message, SipResponse):
             self._receive_response(message, addr, now)
         else:
-            self._receive_request(message, addr, now)
+            self._receive_request(message, addr, now, self.reliable if reliable is None else reliable)
 
     def _receive_response(self, response: SipResponse, addr: Address, now: float) -> None:
         # §17.1.3: match on the top Via branch and the CSeq method.
@@ -220,7 +262,7 @@ class TransactionLayer:
             self._pending_cancel.discard(txn.key)
             self.cancel(txn.key, now)
 
-    def _receive_request(self, request: SipRequest, addr: Address, now: float) -> None:
+    def _receive_request(self, request: SipRequest, addr: Address, now: float, reliable: bool) -> None:
         key = server_key(request)
         txn = self.transactions.get(key)
         if isinstance(txn, ServerTransaction):
@@ -235,14 +277,14 @@ class TransactionLayer:
             # §17.2.3: an ACK matching no transaction "is passed to the TU" (the ACK for a 2xx).
             self._events.append(AckReceived(request=request, addr=addr))
             return
-        txn = self._new_server_transaction(request, key, addr, now)
+        txn = self._new_server_transaction(request, key, addr, now, reliable)
         if request.method == "CANCEL":
             self._on_cancel(request, txn, now)
         else:
             self._events.append(RequestReceived(request=request, key=key, addr=addr))
 
     def _new_server_transaction(
-        self, request: SipRequest, key: TransactionKey, addr: Address, now: float
+        self, request: SipRequest, key: TransactionKey, addr: Address, now: float, reliable: bool
     ) -> ServerTransaction:
         txn: ServerTransaction
         if request.method == "INVITE":
@@ -250,14 +292,12 @@ class TransactionLayer:
                 request,
                 key,
                 now=now,
-                reliable=self.reliable,
+                reliable=reliable,
                 timers=self.timers,
                 send_trying=self.send_trying,
             )
         else:
-            txn = NonInviteServerTransaction(
-                request, key, now=now, reliable=self.reliable, timers=self.timers
-            )
+            txn = NonInviteServerTransaction(request, key, now=now, reliable=reliable, timers=self.timers)
         self.transactions[key] = txn
         self._peers[key] = addr
         self._flush(txn)
@@ -297,3 +337,6 @@ class TransactionLayer:
             self.transactions.pop(txn.key, None)
             self._peers.pop(txn.key, None)
             self._pending_cancel.discard(txn.key)
+            self._armed.pop(txn.key, None)
+        else:
+            self._rearm(txn)

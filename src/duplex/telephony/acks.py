@@ -11,6 +11,8 @@ and only the 64*T1 wait for the ACK is kept.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from dataclasses import dataclass
 
 from duplex.sip.events import Address
@@ -33,11 +35,18 @@ class Due:
 
 
 class AckWaiters:
-    """Pending 2xx responses that wait for their ACK."""
+    """Pending 2xx responses that wait for their ACK.
+
+    Deadlines sit in a heap of ``(deadline, sequence, key, retransmitter)``; an entry whose retransmitter was
+    acknowledged, cancelled or re-armed is stale and dropped when it reaches the top, so `get_timer` does not
+    visit every waiting 2xx.
+    """
 
     def __init__(self, timers: TimerConfig) -> None:
         self.timers = timers
         self._waiting: dict[AckKey, tuple[SuccessRetransmitter, bool]] = {}
+        self._heap: list[tuple[float, int, AckKey, SuccessRetransmitter]] = []
+        self._seq = itertools.count()
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -47,7 +56,9 @@ class AckWaiters:
 
     def add(self, key: AckKey, response: SipResponse, addr: Address, now: float, *, reliable: bool) -> None:
         """Start retransmitting ``response`` to ``addr`` (only waiting, when ``reliable``)."""
-        self._waiting[key] = (SuccessRetransmitter(response, addr, now=now, timers=self.timers), reliable)
+        retransmitter = SuccessRetransmitter(response, addr, now=now, timers=self.timers)
+        self._waiting[key] = (retransmitter, reliable)
+        self._push(key, retransmitter)
 
     def ack(self, key: AckKey) -> bool:
         """The ACK arrived: stop. True if a 2xx was waiting for it."""
@@ -62,19 +73,38 @@ class AckWaiters:
         self._waiting.pop(key, None)
 
     def get_timer(self) -> float | None:
-        return min((d for r, _ in self._waiting.values() if (d := r.get_timer()) is not None), default=None)
+        heap = self._heap
+        while heap:
+            deadline, _, key, retransmitter = heap[0]
+            if self._live(deadline, key, retransmitter):
+                return deadline
+            heapq.heappop(heap)
+        return None
 
     def handle_timer(self, now: float) -> Due:
         resend: list[tuple[SipResponse, Address]] = []
         timed_out: list[AckKey] = []
-        for key, (retransmitter, reliable) in list(self._waiting.items()):
-            deadline = retransmitter.get_timer()
-            if deadline is None or deadline > now:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, key, retransmitter = heapq.heappop(heap)
+            if not self._live(deadline, key, retransmitter):
                 continue
+            reliable = self._waiting[key][1]
             due = retransmitter.handle_timer(now)
             if not reliable:
                 resend.extend((response, retransmitter.addr) for response in due)
             if retransmitter.timed_out:
                 del self._waiting[key]
                 timed_out.append(key)
+            else:
+                self._push(key, retransmitter)
         return Due(resend=resend, timed_out=timed_out)
+
+    def _live(self, deadline: float, key: AckKey, retransmitter: SuccessRetransmitter) -> bool:
+        entry = self._waiting.get(key)
+        return entry is not None and entry[0] is retransmitter and retransmitter.get_timer() == deadline
+
+    def _push(self, key: AckKey, retransmitter: SuccessRetransmitter) -> None:
+        deadline = retransmitter.get_timer()
+        if deadline is not None:
+            heapq.heappush(self._heap, (deadline, next(self._seq), key, retransmitter))

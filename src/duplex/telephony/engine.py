@@ -198,19 +198,18 @@ class Engine:
             return
         # Server transactions take the reliability of the transport the request came on (RFC 3261 §17.2:
         # no retransmissions and zero Timers I/J over TCP).
-        self.txl.reliable = self.transport.is_reliable(addr)
-        try:
-            self.txl.receive(message, addr, now)
-        finally:
-            self.txl.reliable = False
+        self.txl.receive(message, addr, now, reliable=self.transport.is_reliable(addr))
         self._pump()
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
         return self.txl.datagrams_to_send()
 
     def get_timer(self) -> float | None:
-        deadlines = (self.txl.get_timer(), self.acks.get_timer())
-        return min((d for d in deadlines if d is not None), default=None)
+        """The earliest of the transaction and 2xx-retransmission deadlines (both heap peeks, O(1))."""
+        txn, ack = self.txl.get_timer(), self.acks.get_timer()
+        if txn is None or (ack is not None and ack < txn):
+            return ack
+        return txn
 
     def handle_timer(self, now: float) -> None:
         self.txl.handle_timer(now)
