@@ -21,6 +21,8 @@ EVENT_TYPES: dict[str, str] = {
     "leg.created": "A SIP dialog was started for the call.",
     "leg.answered": "A leg was answered.",
     "leg.ended": "A leg ended, with SIP status.",
+    "leg.left": "A leg left this call for another one (attended transfer), with to_call_id.",
+    "leg.moved": "A leg joined this call from another one (attended transfer), with from_call_id.",
     "dtmf.received": "The caller pressed a key.",
     "ivr.entered": "A call entered an IVR flow.",
     "ivr.node": "A call reached an IVR node.",

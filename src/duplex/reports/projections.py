@@ -11,14 +11,19 @@ What the projection reads (fields other than the envelope's correlation ids live
     call.ringing      state -> ringing
     call.answered     answered_at (earliest), state -> answered
     queue.entered     queue_id, queued_at (earliest)
-    agent.answered    agent_id, agent_answered_at (earliest)     call.bridged: agent_id if given
+    agent.answered    agent_id, agent_answered_at (earliest)
+    call.bridged      agent_id if given; then also agent_answered_at (earliest): the agent is connected
     call.transferred  transfers = number of such events
     call.outcome      outcome                                     disposition.set: disposition_id, notes
     csat.recorded     score -> csat                               lead.dialed: lead_id, campaign_id
     call.ended        ended_at, reason -> end_reason, state -> ended
     leg.created       leg_id; kind, sip_call_id, remote_uri, trunk_id, codec; agent_id
-    leg.answered      answered_at                                 leg.ended: ended_at, reason, sip_status
+    leg.answered      answered_at, codec                          leg.ended: ended_at, reason, sip_status
     call.quality      leg_id; packets_lost, jitter_ms, mos
+    leg.left          the leg leaves this call; to_call_id (attended transfer)
+    leg.moved         the leg now belongs to this call (call_id); from_call_id
+Texts are cut to their column sizes. A moved leg's row is computed from its events in both calls, so
+`apply_events` follows from_call_id/to_call_id and recomputes both calls together (as `rebuild_calls` does).
 Ids of rows that no longer exist (a deleted queue, agent, ...) are projected as NULL.
 """
 
@@ -63,6 +68,10 @@ _REFERENCES: dict[str, type[Any]] = {
 }  # fmt: skip
 
 
+def _cut(value: Any, size: int) -> Any:
+    return value[:size] if isinstance(value, str) else value
+
+
 def _at(env: EventEnvelope) -> dt.datetime:
     return dt.datetime.fromtimestamp(env.ts_ms / 1000, dt.UTC)
 
@@ -83,8 +92,8 @@ def _on_created(row: Row, env: EventEnvelope) -> None:
     d = env.data
     row["started_at"] = _at(env)
     row["direction"] = str(d.get("direction", row["direction"]))
-    row["from_number"] = str(d.get("from", "")) or row["from_number"]
-    row["to_number"] = str(d.get("to", "")) or row["to_number"]
+    row["from_number"] = str(d.get("from", ""))[:64] or row["from_number"]
+    row["to_number"] = str(d.get("to", ""))[:64] or row["to_number"]
     for key in ("phone_number_id", "tracking_source", "trunk_id"):
         if d.get(key) is not None:
             row[key] = d[key]
@@ -109,6 +118,11 @@ def _on_agent_answered(row: Row, env: EventEnvelope) -> None:
     _earliest(row, "agent_answered_at", _at(env))
 
 
+def _on_bridged(row: Row, env: EventEnvelope) -> None:
+    if env.agent_id is not None:
+        _earliest(row, "agent_answered_at", _at(env))
+
+
 def _on_transferred(row: Row, env: EventEnvelope) -> None:
     row["transfers"] += 1
 
@@ -130,7 +144,7 @@ def _on_csat(row: Row, env: EventEnvelope) -> None:
 
 def _on_ended(row: Row, env: EventEnvelope) -> None:
     row["ended_at"] = _at(env)
-    row["end_reason"] = env.data.get("reason")
+    row["end_reason"] = _cut(env.data.get("reason"), 32)
     row["state"] = "ended"
 
 
@@ -140,6 +154,7 @@ CALL_HANDLERS: dict[str, Callable[[Row, EventEnvelope], None]] = {
     "call.answered": _on_answered,
     "queue.entered": _on_queue_entered,
     "agent.answered": _on_agent_answered,
+    "call.bridged": _on_bridged,
     "call.transferred": _on_transferred,
     "call.outcome": _on_outcome,
     "disposition.set": _on_disposition,
@@ -173,14 +188,28 @@ def _apply_leg(legs: dict[str, Row], env: EventEnvelope) -> None:
     d = env.data
     if env.type == "leg.created":
         leg["started_at"] = _at(env)
-        for key in ("kind", "sip_call_id", "remote_uri", "trunk_id", "codec"):
+        for key, size in (
+            ("kind", 16),
+            ("sip_call_id", 255),
+            ("remote_uri", 255),
+            ("trunk_id", 0),
+            ("codec", 16),
+        ):
             if d.get(key) is not None:
-                leg[key] = d[key]
+                leg[key] = _cut(d[key], size) if size else d[key]
         leg["agent_id"] = env.agent_id if env.agent_id is not None else leg["agent_id"]
     elif env.type == "leg.answered":
         _earliest(leg, "answered_at", _at(env))
+        if d.get("codec") is not None:
+            leg["codec"] = d["codec"]
     elif env.type == "leg.ended":
-        leg |= {"ended_at": _at(env), "end_reason": d.get("reason"), "sip_status": d.get("sip_status")}
+        leg |= {
+            "ended_at": _at(env),
+            "end_reason": _cut(d.get("reason"), 32),
+            "sip_status": d.get("sip_status"),
+        }
+    elif env.type == "leg.moved":
+        leg["call_id"] = env.call_id
     elif env.type == "call.quality":
         for key in ("packets_lost", "jitter_ms", "mos"):
             if d.get(key) is not None:
@@ -231,14 +260,21 @@ def _drop_dangling(session: Session, rows: Iterable[Row]) -> None:
 
 def _store(session: Session, calls: dict[str, Row], legs: dict[str, Row]) -> None:
     _drop_dangling(session, [*calls.values(), *legs.values()])
+    # one SELECT per table for the rows that exist already (not one per row)
+    have_calls = (
+        {c.id: c for c in session.scalars(select(Call).where(Call.id.in_(list(calls))))} if calls else {}
+    )
     for call_id, values in calls.items():
-        call = session.get(Call, call_id) or Call(id=call_id)
+        call = have_calls.get(call_id) or Call(id=call_id)
         session.add(call)
         for key, value in values.items():
             setattr(call, key, value)
     session.flush()
+    have_legs = (
+        {g.id: g for g in session.scalars(select(CallLeg).where(CallLeg.id.in_(list(legs))))} if legs else {}
+    )
     for leg_id, values in legs.items():
-        leg = session.get(CallLeg, leg_id) or CallLeg(id=leg_id)
+        leg = have_legs.get(leg_id) or CallLeg(id=leg_id)
         session.add(leg)
         for key, value in values.items():
             setattr(leg, key, value)
@@ -248,13 +284,24 @@ def _store(session: Session, calls: dict[str, Row], legs: dict[str, Row]) -> Non
 def apply_events(session: Session, envelopes: Sequence[EventEnvelope]) -> int:
     """Bring the calls these events belong to up to date, in `session`'s transaction (which must see
     the events). Returns how many calls were recomputed."""
-    call_ids = sorted({e.call_id for e in envelopes if e.call_id is not None})
+    call_ids = {e.call_id for e in envelopes if e.call_id is not None}
     if not call_ids:
         return 0
-    rows = session.scalars(select(Event).where(Event.call_id.in_(call_ids)).order_by(Event.id))
-    calls, legs = project(envelope_of(r) for r in rows)
+    events: list[EventEnvelope] = []
+    todo = call_ids
+    while todo:  # one query per batch, plus one per step along moved legs (attended transfers)
+        rows = session.scalars(select(Event).where(Event.call_id.in_(sorted(todo))))
+        found = [envelope_of(r) for r in rows]
+        events.extend(found)
+        linked = {str(e.data[k]) for e in found if e.type in _LINKS for k in _LINKS[e.type] if e.data.get(k)}
+        todo = linked - call_ids
+        call_ids |= todo
+    calls, legs = project(events)
     _store(session, calls, legs)
     return len(calls)
+
+
+_LINKS = {"leg.moved": ("from_call_id",), "leg.left": ("to_call_id",)}
 
 
 def rebuild_calls(sessions: sessionmaker[Session], *, batch: int = 5000) -> int:

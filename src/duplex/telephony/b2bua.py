@@ -103,8 +103,7 @@ async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None)
                                      extra=extra, codecs=a.codecs)  # fmt: skip
             outcome = await bridge_when_answered(a, b)
             if outcome != "failed":
-                if outcome == "answered":
-                    engine.store.save_call(call.id, trunk_id=trunk.id)
+                if outcome == "answered":  # the CDR's trunk is the answered leg's (leg.created trunk_id)
                     await call.ended.wait()
                 return
             last = b

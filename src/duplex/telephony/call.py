@@ -29,7 +29,6 @@ from duplex.sip.errors import LocalProtocolError
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.telephony.legdialog import USER_AGENT
-from duplex.telephony.store import utcnow
 
 if TYPE_CHECKING:
     from duplex.telephony.engine import Engine
@@ -58,7 +57,7 @@ class Leg:
     direction = "inbound"
 
     def __init__(self, call: Call, *, kind: str, remote_uri: str, agent_id: int | None = None,
-                 trunk_id: int | None = None) -> None:  # fmt: skip
+                 trunk_id: int | None = None, sip_call_id: str = "") -> None:  # fmt: skip
         self.call = call
         self.engine: Engine = call.engine
         self.id = str(uuid.uuid4())
@@ -66,6 +65,7 @@ class Leg:
         self.remote_uri = remote_uri
         self.agent_id = agent_id
         self.trunk_id = trunk_id
+        self.sip_call_id = sip_call_id
         self.state = LegState.NEW
         self.dialog: Dialog | None = None  # RFC 3261 §12 state, once the dialog exists
         self.dialog_key: tuple[str, str] | None = None  # (Call-ID, our tag): how the engine finds this leg
@@ -85,10 +85,9 @@ class Leg:
         self.subscriptions: list[ReferSubscription] = []  # REFERs we accepted (we send the NOTIFYs)
         self.notifications: list[str] = []  # sipfrag status lines of NOTIFYs for REFERs we sent
         call.legs.append(self)
-        self.engine.store.save_leg(self.id, call.id, kind=kind, remote_uri=remote_uri[:255], agent_id=agent_id,
-                                   trunk_id=trunk_id)  # fmt: skip
+        # The leg's CDR row is projected from its events (duplex.reports.projections): nothing else writes it.
         self.emit("leg.created", {"kind": kind, "remote_uri": remote_uri[:255], "direction": self.direction,
-                                  "trunk_id": trunk_id})  # fmt: skip
+                                  "trunk_id": trunk_id, "sip_call_id": sip_call_id})  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id[:8]} {self.kind} {self.state}>"
@@ -192,8 +191,6 @@ class Leg:
         self.media.bridge(other.media)
         self.bridged_to, other.bridged_to = other, self
         self.emit("call.bridged", {"legs": [self.id, other.id]}, agent_id=self.agent_id or other.agent_id)
-        self.engine.store.save_call(self.call.id, agent_id=self.agent_id or other.agent_id,
-                                    agent_answered_at=utcnow())  # fmt: skip
 
     async def transfer(self, target: str, *, replaces: Leg | None = None) -> bool:
         """Ask the remote party to call ``target`` (REFER, RFC 3515). Blind, or attended with ``replaces``:
@@ -218,7 +215,6 @@ class Leg:
         ok = response is not None and response.is_success
         if ok:
             self.emit("call.transferred", {"target": target, "kind": kind, "method": "REFER"})
-            self.engine.store.save_call(self.call.id, transfers=1)
         return ok
 
     async def hold(self) -> bool:
@@ -359,8 +355,6 @@ class Leg:
         self.engine.forget_leg(self)
         if self.media is not None:
             self.engine.spawn(self.media.close())
-        self.engine.store.save_leg(self.id, self.call.id, ended_at=utcnow(), end_reason=reason[:32],
-                                   sip_status=self.sip_status)  # fmt: skip
         self.emit("leg.ended", {"reason": reason, "hangup_by": by, "sip_status": self.sip_status})
         self.call.leg_ended(self)
 
@@ -368,8 +362,6 @@ class Leg:
         self.state = LegState.ANSWERED
         if not self.answered.done():
             self.answered.set_result(True)
-        self.engine.store.save_leg(self.id, self.call.id, answered_at=utcnow(),
-                                   codec=self.negotiated.codec if self.negotiated else None)  # fmt: skip
         self.emit("leg.answered", {"codec": self.negotiated.codec if self.negotiated else None})
 
 
@@ -396,21 +388,19 @@ class Call:
         self.end_reason: str | None = None
         self._first_ended: Leg | None = None
         engine.calls[self.id] = self
-        engine.store.save_call(self.id, direction=direction, from_number=from_number[:64], to_number=to_number[:64],
-                               phone_number_id=number.id if number else None,
-                               tracking_source=number.tracking_source if number else None,
-                               queue_id=number.queue_id if number else None, state="created")  # fmt: skip
+        # The call's CDR row is projected from its events (duplex.reports.projections): nothing else writes it.
         data: dict[str, Any] = {"direction": direction, "from": from_number, "to": to_number,
-                "tracking_source": number.tracking_source if number else None}  # fmt: skip
+                "tracking_source": number.tracking_source if number else None,
+                "phone_number_id": number.id if number else None}  # fmt: skip
         if trunk_id is not None:  # inbound from a carrier (outbound legs record their trunk when answered)
             data["trunk_id"] = trunk_id
-            engine.store.save_call(self.id, trunk_id=trunk_id)
-        engine.store.emit("call.created", call_id=self.id, data=data)
+        engine.store.emit(
+            "call.created", call_id=self.id, queue_id=number.queue_id if number else None, data=data
+        )
 
     def mark_answered(self, leg: Leg) -> None:
         if not self.answered:
             self.answered = True
-            self.engine.store.save_call(self.id, state="answered", answered_at=utcnow())
             self.engine.store.emit(
                 "call.answered", call_id=self.id, leg_id=leg.id, agent_id=leg.agent_id, data={}
             )
@@ -479,7 +469,6 @@ class Call:
         if reason == "remote_bye":  # caller_hangup, agent_hangup, trunk_hangup
             reason = f"{first.kind}_hangup"
         self.end_reason = reason
-        self.engine.store.save_call(self.id, state="ended", ended_at=utcnow(), end_reason=(reason or "")[:32])
         self.engine.store.emit("call.ended", call_id=self.id, leg_id=first.id, data={
             "reason": reason, "hangup_by": first.hangup_by, "leg_kind": first.kind,
             "sip_status": first.sip_status, "answered": self.answered})  # fmt: skip

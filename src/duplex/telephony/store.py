@@ -2,6 +2,11 @@
 
 All database work runs on one worker thread, so the event loop never blocks on SQL and writes stay in the
 order the engine made them (call.created before call.answered before call.ended).
+
+Events are group-committed: `emit` appends to an open batch, and the writer thread records every event of
+the batch in one transaction (one commit, one CDR projection for all the calls it touches). Any other job
+(directory load, recording row, flush) closes the open batch first, so the order of all writes is kept.
+An event is still published only after its commit (the record's after-commit hook).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duplex.db.models import Agent, Call, CallLeg, PhoneNumber, Recording, Trunk
+from duplex.db.models import Agent, PhoneNumber, Recording, Trunk
 from duplex.events.record import EventRecord
 from duplex.telephony.trunks import TrunkConfig
 
@@ -93,16 +99,27 @@ def _utcnow() -> dt.datetime:
 
 
 class TelephonyStore:
-    """Ordered, non-blocking writes (events, call/leg/recording rows) and directory loads."""
+    """Ordered, non-blocking writes (events, recording rows) and directory loads.
+
+    There is no call or leg row writer: `calls` and `call_legs` are the CDR projection of the events
+    (`duplex.reports.projections`), kept up to date inside each event batch's transaction."""
 
     def __init__(self, sessions: sessionmaker[Session], record: EventRecord) -> None:
         self.sessions = sessions
         self.record = record
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duplex-telephony-db")
         self._last: Future[Any] | None = None
+        self._batch: list[tuple[str, dict[str, Any]]] | None = None  # events not yet taken by the writer
+        self._batch_lock = threading.Lock()
         self.errors = 0
+        self.batches = 0  # transactions that recorded events (for tests and the benchmark)
 
     def _submit(self, fn: Callable[[], T]) -> Future[T]:
+        with self._batch_lock:
+            self._batch = None  # later events go after this job
+        return self._submit_job(fn)
+
+    def _submit_job(self, fn: Callable[[], T]) -> Future[T]:
         def run() -> T:
             try:
                 return fn()
@@ -127,32 +144,33 @@ class TelephonyStore:
 
     # -- writes (fire and forget, ordered) --------------------------------------------------------------
     def emit(self, type: str, **fields: Any) -> None:
-        self._submit(lambda: self.record.emit(type, **fields))
+        """Queue an event; it joins the batch the writer thread has not started yet, or opens a new one."""
+        with self._batch_lock:
+            if self._batch is not None:
+                self._batch.append((type, fields))
+                return
+            batch = self._batch = [(type, fields)]
+        self._submit_job(lambda: self._write_batch(batch))
 
-    def save_call(self, call_id: str, **values: Any) -> None:
-        def write() -> None:
+    def _write_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        with self._batch_lock:
+            if self._batch is batch:
+                self._batch = None  # closed: events emitted from now on open the next batch
+        self.batches += 1
+        try:
             with self.sessions() as session, session.begin():
-                row = session.get(Call, call_id)
-                if row is None:
-                    row = Call(id=call_id, direction=values.pop("direction", "inbound"))
-                    session.add(row)
-                for name, value in values.items():
-                    setattr(row, name, value)
-
-        self._submit(write)
-
-    def save_leg(self, leg_id: str, call_id: str, **values: Any) -> None:
-        def write() -> None:
-            with self.sessions() as session, session.begin():
-                row = session.get(CallLeg, leg_id)
-                if row is None:
-                    row = CallLeg(id=leg_id, call_id=call_id, kind=values.pop("kind", "caller"))
-                    session.add(row)
-                row.call_id = call_id  # a leg may move to another call (attended transfer)
-                for name, value in values.items():
-                    setattr(row, name, value)
-
-        self._submit(write)
+                for type, fields in batch:
+                    self.record.append(session, type, **fields)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            log.exception("event batch of %d failed; recording its events one by one", len(batch))
+            for type, fields in batch:  # one bad event must not take the others with it
+                try:
+                    self.record.emit(type, **fields)
+                except Exception:
+                    self.errors += 1
+                    log.exception("event %s could not be recorded", type)
 
     def add_recording(self, call_id: str, leg_id: str | None, path: str, duration_ms: int, size: int) -> None:
         def write() -> None:

@@ -139,7 +139,6 @@ async def on_refer(leg: Leg, refer: SipRequest, refer_to: str) -> bool:
     leg.emit(
         "call.transferred", {"target": target_user(target), "uri": target, "kind": kind, "method": "REFER"}
     )
-    leg.engine.store.save_call(leg.call.id, transfers=1)
     # the transferor's leg is released below: the rest of its call (the transferee) must stay up
     with _kept_apart(leg.call, *(peer.call for peer in (leg.bridged_to,) if peer is not None)):
         await sub.notify(100, final=False)
@@ -227,9 +226,10 @@ def adopt(call: Call, leg: Leg) -> None:
     if old is call:
         return
     old.legs.remove(leg)
+    leg.emit("leg.left", {"to_call_id": call.id})  # recorded in the old call, before the leg changes calls
     leg.call = call
     call.legs.append(leg)
-    leg.engine.store.save_leg(leg.id, call.id)
+    leg.emit("leg.moved", {"from_call_id": old.id})  # recorded in the call it joined
     if not [other for other in old.legs if not other.ended.is_set()]:
         old.finish_empty(leg)
 
@@ -268,5 +268,4 @@ async def on_replacing_invite(
     await leg.answer()
     leg.emit("call.transferred", {"target": str(request.uri), "kind": "attended", "method": "Replaces",
                                   "replaced_leg_id": replaced.id})  # fmt: skip
-    engine.store.save_call(peer.call.id, transfers=1)
     await join(peer, leg, released=(replaced,))

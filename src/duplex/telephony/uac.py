@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from duplex.media.sdp import SdpError, SessionDescription
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.uri import SipUri
-from duplex.telephony.call import SDP, Leg, LegState
+from duplex.telephony.call import SDP, Call, Leg, LegState
 from duplex.telephony.legdialog import initial_invite, uac_dialog
 
 __all__ = ["OutboundLeg", "failure_reason"]
@@ -32,8 +33,10 @@ class OutboundLeg(Leg):
 
     direction = "outbound"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, call: Call, **kwargs: Any) -> None:
+        engine = call.engine  # the Call-ID is chosen now so that leg.created carries it
+        kwargs.setdefault("sip_call_id", f"{engine.txl.new_token(16)}@{engine.public_ip}")
+        super().__init__(call, **kwargs)
         self.key: TransactionKey | None = None
         self.last_ack: bytes | None = None
         self.invite_request: SipRequest | None = None
@@ -58,13 +61,12 @@ class OutboundLeg(Leg):
         self.peer = addr
         request = initial_invite(
             target=uri, via=engine.via(engine.txl.new_branch(), transport),
-            call_id=f"{engine.txl.new_token(16)}@{engine.public_ip}", local_tag=engine.txl.new_token(10),
+            call_id=self.sip_call_id, local_tag=engine.txl.new_token(10),
             local_uri=from_value or f"<sip:{from_user}@{engine.public_ip}>", contact=engine.contact(transport),
             headers=extra, body=bytes(offer), content_type=SDP,
         )  # fmt: skip
         engine.register_dialog((request.call_id, request.from_tag or ""), self)
         self.invite_request = request
-        self.engine.store.save_leg(self.id, self.call.id, sip_call_id=request.call_id)
         self.key = engine.send_request(request, addr, self._on_response)
         self._timeout = asyncio.get_running_loop().call_later(timeout, self._no_answer)
 

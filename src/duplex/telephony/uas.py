@@ -27,7 +27,7 @@ class InboundLeg(Leg):
     def __init__(self, call: Call, invite: SipRequest, key: TransactionKey, addr: Address, *,
                  kind: str = "caller", agent_id: int | None = None, trunk_id: int | None = None) -> None:  # fmt: skip
         super().__init__(call, kind=kind, remote_uri=invite.headers.required("From"), agent_id=agent_id,
-                         trunk_id=trunk_id)  # fmt: skip
+                         trunk_id=trunk_id, sip_call_id=invite.call_id)  # fmt: skip
         self.invite = invite
         self.key = key
         self.addr = addr
@@ -67,7 +67,6 @@ class InboundLeg(Leg):
         self.state = LegState.RINGING
         self._respond(status)
         self.emit("call.ringing", {"status": status})
-        self.engine.store.save_call(self.call.id, state="ringing")
 
     def _response(
         self, status: int, body: bytes = b"", extra: tuple[tuple[str, str], ...] = ()
