@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -40,8 +41,10 @@ async def test_tshark_sees_a_clean_rtp_stream_and_valid_rtcp(tmp_path: Path) -> 
     finally:
         await a.close()
         await b.close()
-        await asyncio.sleep(0.2)
-        cap.terminate()
+        # dumpcap reads the kernel buffer in batches: give the BYE time to reach the file, then stop it
+        # with SIGINT (a clean stop that writes what was captured) rather than SIGTERM.
+        await asyncio.sleep(1.0)
+        cap.send_signal(signal.SIGINT)
         cap.wait(timeout=10)
     decode = ["-d", f"udp.port=={pa},rtp", "-d", f"udp.port=={pa + 1},rtcp", "-o", "rtp.heuristic_rtp:FALSE"]
     streams = subprocess.run([tshark, "-r", str(pcap), *decode, "-q", "-z", "rtp,streams"],
