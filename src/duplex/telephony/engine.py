@@ -109,6 +109,7 @@ class Engine:
         self._clients: dict[TransactionKey, ResponseCallback] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
+        self._refreshing: asyncio.Task[Directory] | None = None  # the one non-forced directory load in flight
         self._methods: dict[str, Callable[[SipRequest, TransactionKey, Address], None]] = {
             "OPTIONS": self._on_options,
             "REGISTER": self._on_register,
@@ -163,10 +164,22 @@ class Engine:
                 await self.refresh_directory()
 
     async def refresh_directory(self, *, force: bool = False) -> Directory:
-        """Reload agents, numbers and trunks (at most every 2 s unless forced)."""
+        """Reload agents, numbers and trunks (at most every 2 s unless forced). Concurrent callers share
+        one load (a burst of INVITEs for unknown targets used to queue one load each); a forced refresh
+        always reads anew, since it must see a change made just before it."""
         now = asyncio.get_running_loop().time()
-        if force or now - self.directory.loaded_at > 2.0:
-            self.directory = await self.store.load_directory(now)
+        if force:
+            return await self._load_directory(now)
+        if now - self.directory.loaded_at <= 2.0:
+            return self.directory
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.get_running_loop().create_task(self._load_directory(now))
+        return await asyncio.shield(self._refreshing)
+
+    async def _load_directory(self, now: float) -> Directory:
+        directory = await self.store.load_directory(now)
+        if directory.loaded_at >= self.directory.loaded_at:
+            self.directory = directory
             self.trunk_selector_update(now)
         return self.directory
 

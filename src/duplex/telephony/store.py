@@ -108,6 +108,9 @@ class TelephonyStore:
         self.sessions = sessions
         self.record = record
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duplex-telephony-db")
+        # directory reads do not wait behind queued event batches (SQLite WAL / PostgreSQL: readers run
+        # alongside the writer)
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duplex-telephony-read")
         self._last: Future[Any] | None = None
         self._batch: list[tuple[str, dict[str, Any]]] | None = None  # events not yet taken by the writer
         self._batch_lock = threading.Lock()
@@ -133,7 +136,7 @@ class TelephonyStore:
         return fut
 
     async def load_directory(self, now: float) -> Directory:
-        return await asyncio.wrap_future(self._submit(lambda: _load(self.sessions, now)))
+        return await asyncio.get_running_loop().run_in_executor(self._reader, _load, self.sessions, now)
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is written."""
@@ -141,6 +144,7 @@ class TelephonyStore:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
 
     # -- writes (fire and forget, ordered) --------------------------------------------------------------
     def emit(self, type: str, **fields: Any) -> None:
