@@ -48,7 +48,8 @@ def render(
         + (" --keep-going" if args.keep_going else ""),
         "",
         "Baseline: sipp UAC -> sipp UAS with -rtp_echo, same scenario and rate, no Duplex. "
-        f"Pass: < {fail:.1%} of offered calls not completed and calls placed at >= {rate:.0%} of the offered rate. "
+        f"Pass: < {fail:.1%} of offered calls not completed, calls placed at >= {rate:.0%} of the offered rate "
+        "and >= 99% of the caller's RTP echoed back. "
         "back/sent: RTP packets arriving at the caller / packets it sent (dumpcap, both directions; 1.0 = all "
         "echoed). Seq loss and jitter: tshark RTP analysis of Duplex's returned streams (per call SSRC). "
         "CPU: Duplex process (100% = one core) and the whole machine (100% = all cores, includes sipp).",

@@ -55,6 +55,8 @@ from tests.interop.peers import free_even_port, free_port, run_sipp, sipp_backgr
 
 FAIL_LIMIT = 0.005
 RATE_LIMIT = 0.95
+# Echo must return the caller's audio: at least 99% of the RTP it sent comes back (the beep adds a little).
+BACK_LIMIT = 0.99
 EXTERNAL = "+442071234567"
 
 
@@ -85,7 +87,10 @@ class StepResult:
     @property
     def passed(self) -> bool:
         return (
-            self.attempted > 0 and self.fail_ratio < FAIL_LIMIT and self.placed_rate >= RATE_LIMIT * self.rate
+            self.attempted > 0
+            and self.fail_ratio < FAIL_LIMIT
+            and self.placed_rate >= RATE_LIMIT * self.rate
+            and self.back_ratio >= BACK_LIMIT
         )
 
     @property
