@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from duplex.events.record import EventRecord
 from duplex.sip.timers import TimerConfig
 from duplex.telephony.engine import Engine
 from duplex.telephony.store import TelephonyStore
-from interop.peers import free_port
+from interop.peers import Baresip, free_port, make_tone_wav
 
 
 @dataclass
@@ -80,3 +81,32 @@ async def running(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterat
         await engine.stop()
         store.close()
         db.dispose()
+
+
+async def registered_phone(
+    running: RunningEngine, tmp_path: Path, answermode: str = "auto", user: str = "alice"
+) -> Baresip:
+    """A baresip phone for `user`, started and registered with the engine (digest auth)."""
+    tone = make_tone_wav(tmp_path / f"tone-{user}.wav", seconds=20, freq=440)
+    phone = Baresip(tmp_path, user=user, password=running.sip_password(user),
+                    registrar=f"127.0.0.1:{running.port}", tone_wav=tone, answermode=answermode)  # fmt: skip
+    await asyncio.to_thread(phone.start)
+    # baresip registers at start-up, possibly before ctrl_tcp is connected (REGISTER_OK would be missed),
+    # so wait for the binding in the engine's registrar instead.
+    for _ in range(100):
+        if running.engine.registrations.lookup(user, running.engine.now()):
+            return phone
+        await asyncio.sleep(0.1)
+    log = phone.log()[-1500:]
+    await asyncio.to_thread(phone.stop)
+    raise AssertionError(f"baresip did not register: {log}")
+
+
+@pytest.fixture
+async def alice(running: RunningEngine, tmp_path: Path) -> AsyncIterator[Baresip]:
+    """alice's phone (extension 2001), registered and auto-answering."""
+    phone = await registered_phone(running, tmp_path)
+    try:
+        yield phone
+    finally:
+        await asyncio.to_thread(phone.stop)

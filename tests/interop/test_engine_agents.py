@@ -4,7 +4,6 @@ callee, CANCEL before answer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -13,43 +12,17 @@ from sqlalchemy import select
 
 from duplex.db.models import SipRegistration
 from duplex.media.wav import read_wav
-from interop.conftest import RunningEngine
+from interop.conftest import RunningEngine, registered_phone
 from interop.peers import (
     Baresip,
     free_even_port,
     free_port,
-    make_tone_wav,
     rtp_capture,
     rtp_packets_to,
     run_sipp,
 )
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
-
-
-async def _phone(
-    running: RunningEngine, tmp_path: Path, answermode: str = "auto", user: str = "alice"
-) -> Baresip:
-    tone = make_tone_wav(tmp_path / f"tone-{user}.wav", seconds=20, freq=440)
-    phone = Baresip(tmp_path, user=user, password=running.sip_password(user),
-                    registrar=f"127.0.0.1:{running.port}", tone_wav=tone, answermode=answermode)  # fmt: skip
-    await asyncio.to_thread(phone.start)
-    # baresip registers at start-up, possibly before ctrl_tcp is connected (REGISTER_OK would be missed),
-    # so wait for the binding in the engine's registrar instead.
-    for _ in range(100):
-        if running.engine.registrations.lookup(user, running.engine.now()):
-            return phone
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"baresip did not register: {phone.log()[-1500:]}")
-
-
-@pytest.fixture
-async def alice(running: RunningEngine, tmp_path: Path) -> AsyncIterator[Baresip]:
-    phone = await _phone(running, tmp_path)
-    try:
-        yield phone
-    finally:
-        await asyncio.to_thread(phone.stop)
 
 
 async def test_baresip_registers_with_digest(running: RunningEngine, alice: Baresip) -> None:
@@ -119,7 +92,7 @@ async def test_bye_from_the_callee_reaches_the_caller(
 
 
 async def test_cancel_before_answer_gives_487(running: RunningEngine, tmp_path: Path) -> None:
-    phone = await _phone(running, tmp_path, answermode="manual")
+    phone = await registered_phone(running, tmp_path, answermode="manual")
     try:
         result = await asyncio.to_thread(
             run_sipp, tmp_path, "uac_cancel.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
@@ -137,7 +110,7 @@ async def test_cancel_before_answer_gives_487(running: RunningEngine, tmp_path: 
 async def test_phone_transfers_the_caller_by_refer(
     running: RunningEngine, alice: Baresip, tmp_path: Path
 ) -> None:
-    bob = await _phone(running, tmp_path, user="bob")
+    bob = await registered_phone(running, tmp_path, user="bob")
     try:
         sipp = asyncio.create_task(asyncio.to_thread(
             run_sipp, tmp_path, "uac_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),

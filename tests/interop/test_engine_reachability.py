@@ -7,33 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from interop.conftest import RunningEngine
-from interop.peers import Baresip, free_even_port, free_port, make_tone_wav, run_sipp
+from interop.peers import Baresip, free_even_port, free_port, run_sipp
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-async def alice(running: RunningEngine, tmp_path: Path) -> AsyncIterator[Baresip]:
-    tone = make_tone_wav(tmp_path / "tone.wav", seconds=10, freq=440)
-    phone = Baresip(tmp_path, user="alice", password=running.sip_password("alice"),
-                    registrar=f"127.0.0.1:{running.port}", tone_wav=tone, answermode="auto")  # fmt: skip
-    await asyncio.to_thread(phone.start)
-    try:
-        for _ in range(100):
-            if running.engine.registrations.lookup("alice", running.engine.now()):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError(f"baresip did not register: {phone.log()[-1500:]}")
-        yield phone
-    finally:
-        await asyncio.to_thread(phone.stop)
 
 
 async def test_demo_trunk_source_reaches_an_agent_extension(

@@ -5,7 +5,6 @@ bridged to it, audio flows), the phone gets a BYE."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,31 +14,12 @@ from interop.peers import (
     Baresip,
     free_even_port,
     free_port,
-    make_tone_wav,
     rtp_capture,
     rtp_packets_to,
     run_sipp,
 )
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
-
-
-@pytest.fixture
-async def alice(running: RunningEngine, tmp_path: Path) -> AsyncIterator[Baresip]:
-    tone = make_tone_wav(tmp_path / "tone.wav", seconds=20, freq=440)
-    phone = Baresip(tmp_path, user="alice", password=running.sip_password("alice"),
-                    registrar=f"127.0.0.1:{running.port}", tone_wav=tone, answermode="auto")  # fmt: skip
-    await asyncio.to_thread(phone.start)
-    try:
-        for _ in range(100):
-            if running.engine.registrations.lookup("alice", running.engine.now()):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError(f"baresip did not register: {phone.log()[-1500:]}")
-        yield phone
-    finally:
-        await asyncio.to_thread(phone.stop)
 
 
 async def test_invite_with_replaces_takes_the_phones_place(
