@@ -223,3 +223,24 @@ def test_clock_is_injected(sessions, receiver) -> None:  # type: ignore[no-untyp
     d.fan_out([ev])
     [row] = deliveries(sessions)
     assert row.created_at.replace(tzinfo=dt.UTC) == fixed
+
+
+async def test_close_returns_even_if_a_cancel_is_swallowed(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Python 3.11's asyncio.wait_for may swallow a cancellation; close() must still stop the task."""
+    d = dispatcher(sessions, InProcessBus())
+    swallowed = []
+
+    async def wait_swallowing_one_cancel(seconds: float) -> None:
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            if not swallowed:
+                swallowed.append(True)
+                return  # as wait_for does when the inner wait completes at the same moment
+            raise
+
+    d._wait_for_events = wait_swallowing_one_cancel  # type: ignore[method-assign]
+    await d.start()
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(d.close(), timeout=10)
+    assert swallowed == [True]

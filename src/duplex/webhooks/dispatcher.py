@@ -138,6 +138,7 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._db_lock = threading.Lock()  # held by database work in a worker thread; close() waits for it
         self._queue: asyncio.Queue[EventEnvelope] | None = None
+        self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -148,9 +149,15 @@ class WebhookDispatcher:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            self._stopping = True
+            # Python 3.11's asyncio.wait_for can swallow a cancel that lands as its inner wait completes
+            # (the loop then runs on and close() would wait forever): cancel until the task is really done.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            self._stopping = False
             # A cancelled to_thread() keeps running in its thread: let it finish before the engine goes.
             if await asyncio.to_thread(self._db_lock.acquire, True, 10.0):
                 self._db_lock.release()
@@ -163,7 +170,7 @@ class WebhookDispatcher:
         async with httpx.AsyncClient(timeout=timeout, transport=self.transport) as client:
             last_scan = -float("inf")
             loop = asyncio.get_running_loop()
-            while True:
+            while not self._stopping:
                 try:
                     if loop.time() - last_scan >= self.scan_interval:
                         await self._db(self.scan)
