@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from duplex.aio import cancel_and_wait
 from duplex.events.types import EventEnvelope
 from duplex.sip.errors import SipError
 from duplex.sip.headers import Headers
@@ -93,9 +94,7 @@ class TrunkService:
         """Unregister every trunk (REGISTER with Expires: 0) and wait up to `timeout` for the answers."""
         for task in (self._task, self._bus_task):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         self._task = self._bus_task = None
         now = self.engine.now()
         for trunk_id in list(self._entries):

@@ -32,6 +32,7 @@ from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duplex import __version__
+from duplex.aio import cancel_and_wait
 from duplex.db.base import utcnow
 from duplex.db.models import Event, Webhook, WebhookDelivery
 from duplex.events.bus import EventBus
@@ -150,12 +151,7 @@ class WebhookDispatcher:
     async def close(self) -> None:
         if self._task is not None:
             self._stopping = True
-            # Python 3.11's asyncio.wait_for can swallow a cancel that lands as its inner wait completes
-            # (the loop then runs on and close() would wait forever): cancel until the task is really done.
-            while not self._task.done():
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
             self._task = None
             self._stopping = False
             # A cancelled to_thread() keeps running in its thread: let it finish before the engine goes.
