@@ -21,6 +21,7 @@ __all__ = [
     "Via",
     "canonical_name",
     "split_header_values",
+    "via_for",
 ]
 
 # RFC 3261 §7.3.3 and the IANA registry of compact forms.
@@ -256,6 +257,11 @@ _VIA_RE = re.compile(
     r"(?P<name>[^\s/]+)\s*/\s*(?P<version>[^\s/]+)\s*/\s*(?P<transport>[^\s/;]+)\s+(?P<sentby>[^;]+?)\s*(?P<params>;.*)?",
     re.DOTALL,
 )
+
+
+def via_for(transport: str, host: str, port: int, branch: str) -> str:
+    """The Via value Duplex sends; ``rport`` asks the peer for symmetric responses (RFC 3581 §3)."""
+    return f"SIP/2.0/{transport.upper()} {host}:{port};branch={branch};rport"
 
 
 @dataclass(frozen=True, slots=True)

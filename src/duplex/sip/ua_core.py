@@ -32,7 +32,7 @@ from duplex.sip.events import (
     TransactionTerminated,
     TransactionTimeout,
 )
-from duplex.sip.headers import Headers
+from duplex.sip.headers import Headers, via_for
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.message import make_response as build_response
 from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
@@ -172,7 +172,7 @@ class UserAgentCore:
     def via(self) -> str:
         """A fresh top Via with a new branch (RFC 3261 §8.1.1.7) and rport (RFC 3581)."""
         host, port = self.sent_by
-        return f"SIP/2.0/{self.transport} {host}:{port};branch={self.transactions.new_branch()};rport"
+        return via_for(self.transport, host, port, self.transactions.new_branch())
 
     def invite(
         self,

@@ -31,6 +31,7 @@ from duplex.sip.events import (
     TransactionTimeout,
     TransportError,
 )
+from duplex.sip.headers import via_for
 from duplex.sip.message import SipMessage, SipRequest, SipResponse, make_response
 from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
 from duplex.sip.transaction import ServerTransaction
@@ -39,7 +40,7 @@ from duplex.sip.transport import SipTransport
 from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.call import Call, Leg
 from duplex.telephony.flood import FloodGuard
-from duplex.telephony.legdialog import USER_AGENT, via_for
+from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.registration import RegistrationService
 from duplex.telephony.security import RequestRateLimiter
 from duplex.telephony.store import Directory, TelephonyStore

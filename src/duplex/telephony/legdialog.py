@@ -16,14 +16,9 @@ from duplex.sip.headers import Headers
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.uri import NameAddr, SipUri
 
-__all__ = ["USER_AGENT", "initial_invite", "uac_dialog", "uas_dialog", "via_for"]
+__all__ = ["USER_AGENT", "initial_invite", "uac_dialog", "uas_dialog"]
 
 USER_AGENT = "Duplex"
-
-
-def via_for(transport: str, host: str, port: int, branch: str) -> str:
-    """Our Via value; ``rport`` asks the peer for symmetric responses (RFC 3581 §3)."""
-    return f"SIP/2.0/{transport.upper()} {host}:{port};branch={branch};rport"
 
 
 def initial_invite(*, target: SipUri, via: str, call_id: str, local_uri: str, local_tag: str, contact: str,
