@@ -21,7 +21,15 @@ from duplex.events.record import EventRecord
 from duplex.sip.timers import TimerConfig
 from duplex.telephony.engine import Engine
 from duplex.telephony.store import TelephonyStore
-from interop.peers import Baresip, free_port, make_tone_wav
+from interop.peers import (
+    Baresip,
+    SippResult,
+    free_even_port,
+    free_port,
+    make_tone_wav,
+    run_sipp,
+    sipp_background,
+)
 
 
 @dataclass
@@ -110,3 +118,32 @@ async def alice(running: RunningEngine, tmp_path: Path) -> AsyncIterator[Baresip
         yield phone
     finally:
         await asyncio.to_thread(phone.stop)
+
+
+async def agent_calls_out_with_failover(
+    running: RunningEngine, tmp_path: Path, *, media_port: int, duration_ms: int
+) -> SippResult:
+    """alice (sipp, digest auth) calls +442071234567: the demo trunk's carrier answers 503, a backup trunk's
+    carrier answers and echoes the audio."""
+    broken_port, good_port = free_port(), free_port()
+    running.set_trunk(port=broken_port, failover_order=0, allowed_ips=[])
+    with running.sessions() as session, session.begin():
+        session.add(Trunk(name="backup-carrier", host="127.0.0.1", port=good_port, caller_id="+40215550199",
+                          allowed_ips=[], failover_order=1))  # fmt: skip
+    await running.engine.refresh_directory(force=True)
+    with (
+        sipp_background(tmp_path, "uas_503.xml", local_port=broken_port, calls=1),
+        sipp_background(
+            tmp_path,
+            "uas_answer.xml",
+            local_port=good_port,
+            media_port=free_even_port(),
+            calls=1,
+            extra=["-rtp_echo"],
+        ),  # fmt: skip
+    ):
+        return await asyncio.to_thread(
+            run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+            media_port=media_port, service="+442071234567", duration_ms=duration_ms, timeout=30,
+            extra=["-au", "alice", "-ap", running.sip_password("alice")],
+        )  # fmt: skip

@@ -21,8 +21,8 @@ from duplex.telephony.call import Call, Leg
 from duplex.telephony.registrar import Binding, Source
 from duplex.telephony.uac import OutboundLeg
 from duplex.telephony.uas import InboundLeg
-from interop.conftest import RunningEngine
-from interop.peers import free_even_port, free_port, run_sipp, sipp_background
+from interop.conftest import RunningEngine, agent_calls_out_with_failover
+from interop.peers import free_even_port
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
@@ -57,28 +57,9 @@ async def _echo_call(running: RunningEngine) -> None:
 
 async def _agent_out_via_failover(running: RunningEngine, tmp_path: Path) -> None:
     """alice (sipp, authenticated) calls +44...: the first trunk answers 503, the backup answers."""
-    broken_port, good_port = free_port(), free_port()
-    running.set_trunk(port=broken_port, failover_order=0, allowed_ips=[])
-    with running.sessions() as session, session.begin():
-        session.add(Trunk(name="backup-carrier", host="127.0.0.1", port=good_port, caller_id="+40215550199",
-                          allowed_ips=[], failover_order=1))  # fmt: skip
-    await running.engine.refresh_directory(force=True)
-    with (
-        sipp_background(tmp_path, "uas_503.xml", local_port=broken_port, calls=1),
-        sipp_background(
-            tmp_path,
-            "uas_answer.xml",
-            local_port=good_port,
-            media_port=free_even_port(),
-            calls=1,
-            extra=["-rtp_echo"],
-        ),  # fmt: skip
-    ):
-        result = await asyncio.to_thread(
-            run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
-            media_port=free_even_port(), service="+442071234567", duration_ms=1000, timeout=30,
-            extra=["-au", "alice", "-ap", running.sip_password("alice")],
-        )  # fmt: skip
+    result = await agent_calls_out_with_failover(
+        running, tmp_path, media_port=free_even_port(), duration_ms=1000
+    )
     assert result.successful == 1, result.output
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from duplex.db.models import Call, Trunk
-from interop.conftest import RunningEngine
+from interop.conftest import RunningEngine, agent_calls_out_with_failover
 from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, run_sipp, sipp_background
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
@@ -84,28 +84,9 @@ async def test_authenticated_agent_calls_out_through_the_trunk(
 
 @pytest.mark.parametrize("engine_options", [{"trunk": {"allowed_ips": []}}])
 async def test_trunk_failover_on_503(running: RunningEngine, tmp_path: Path) -> None:
-    broken_port, good_port, caller_media = free_port(), free_port(), free_even_port()
-    running.set_trunk(port=broken_port, failover_order=0)
-    with running.sessions() as session, session.begin():
-        session.add(Trunk(name="backup-carrier", host="127.0.0.1", port=good_port, caller_id="+40215550199",
-                          allowed_ips=[], failover_order=1))  # fmt: skip
-    await running.engine.refresh_directory(force=True)
-    with (
-        sipp_background(tmp_path, "uas_503.xml", local_port=broken_port, calls=1),
-        sipp_background(
-            tmp_path,
-            "uas_answer.xml",
-            local_port=good_port,
-            media_port=free_even_port(),
-            calls=1,
-            extra=["-rtp_echo"],
-        ),  # fmt: skip
-    ):
-        result = await asyncio.to_thread(
-            run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
-            media_port=caller_media, service="+442071234567", duration_ms=1500, timeout=30,
-            extra=["-au", "alice", "-ap", running.sip_password("alice")],
-        )  # fmt: skip
+    result = await agent_calls_out_with_failover(
+        running, tmp_path, media_port=free_even_port(), duration_ms=1500
+    )
     assert result.successful == 1, result.output
     await running.engine.store.flush()
     legs = [e.data for e in running.events("leg.ended")]
