@@ -25,6 +25,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from duplex.backoff import backoff_delay
 from duplex.sip.digest import DigestChallenge, authorize, choose_challenge
 from duplex.sip.errors import SipParseError
 from duplex.telephony.trunks import TrunkConfig
@@ -339,8 +340,8 @@ class TrunkRegistration:
         if permanent:
             delay, state = self.max_backoff, RegistrationState.FAILED
         else:
-            delay = min(self.max_backoff, self.base_backoff * 2 ** (self._failures - 1))
-            delay *= self._rng.uniform(0.8, 1.0)  # jitter so many trunks do not retry in lockstep
+            delay = backoff_delay(self._failures, base=self.base_backoff, cap=self.max_backoff, rng=self._rng,
+                                  jitter_floor=0.8)  # fmt: skip
             if retry_after is not None and retry_after > 0:
                 delay = min(self.max_backoff, max(delay, float(retry_after)))
             state = RegistrationState.BACKOFF

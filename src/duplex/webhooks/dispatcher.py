@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duplex import __version__
 from duplex.aio import cancel_and_wait
+from duplex.backoff import backoff_delay
 from duplex.db.base import utcnow
 from duplex.db.models import Event, Webhook, WebhookDelivery
 from duplex.events.bus import EventBus
@@ -354,8 +355,9 @@ class WebhookDispatcher:
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failed attempt."""
-        delay: float = min(self.max_delay, self.base_delay * 2.0 ** max(0, attempts - 1))
-        return delay * (0.5 + 0.5 * self.rng.random())
+        return backoff_delay(
+            attempts, base=self.base_delay, cap=self.max_delay, rng=self.rng, jitter_floor=0.5
+        )
 
     def _record(self, delivery_id: int, result: AttemptResult) -> None:
         now = self.clock()
