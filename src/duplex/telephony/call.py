@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from duplex.media.endpoint import MediaSession, RtpEndpoint
-from duplex.media.events import DtmfReceived, MediaEvent
+from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
 from duplex.sip.dialog import Dialog
@@ -29,6 +29,7 @@ from duplex.sip.errors import LocalProtocolError
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.telephony.legdialog import USER_AGENT
+from duplex.telephony.quality import FarEndReports, measure
 
 if TYPE_CHECKING:
     from duplex.telephony.engine import Engine
@@ -84,6 +85,7 @@ class Leg:
         self.refers_received = 0
         self.subscriptions: list[ReferSubscription] = []  # REFERs we accepted (we send the NOTIFYs)
         self.notifications: list[str] = []  # sipfrag status lines of NOTIFYs for REFERs we sent
+        self.far_end = FarEndReports()  # the far end's RTCP reports about our stream, for call.quality
         call.legs.append(self)
         # The leg's CDR row is projected from its events (duplex.reports.projections): nothing else writes it.
         self.emit("leg.created", {"kind": kind, "remote_uri": remote_uri[:255], "direction": self.direction,
@@ -110,6 +112,10 @@ class Leg:
     def _on_media_event(self, event: MediaEvent) -> None:
         if isinstance(event, DtmfReceived):
             self.emit("dtmf.received", {"digit": event.digit, "source": event.source})
+        elif isinstance(event, RtcpReceived) and isinstance(self.media, RtpEndpoint):
+            stream = self.media.stream
+            self.far_end.receive(event.packets, ssrc=stream.ssrc, packets_sent=stream.packets_sent,
+                                 clock_rate=stream.codec.clock_rate)  # fmt: skip
 
     def apply_media(self, negotiated: NegotiatedMedia) -> None:
         self.negotiated = negotiated
@@ -346,6 +352,7 @@ class Leg:
     def _finish(self, reason: str, by: str, status: int | None = None) -> None:
         if self.state is LegState.ENDED:
             return
+        answered = self.state is LegState.ANSWERED
         self.state = LegState.ENDED
         self.end_reason, self.hangup_by = reason, by
         self.sip_status = status if status is not None else self.sip_status
@@ -353,10 +360,22 @@ class Leg:
         if not self.answered.done():
             self.answered.set_result(False)
         self.engine.forget_leg(self)
+        self._emit_quality(answered)  # before the media closes and before leg.ended (the CDR row has it)
         if self.media is not None:
             self.engine.spawn(self.media.close())
         self.emit("leg.ended", {"reason": reason, "hangup_by": by, "sip_status": self.sip_status})
         self.call.leg_ended(self)
+
+    def _emit_quality(self, answered: bool) -> None:
+        """One ``call.quality`` for a leg whose media flowed: answered, or early media received (a leg that
+        failed before answer without media emits nothing). See `duplex.telephony.quality`."""
+        if self.media is None:
+            return
+        stats = self.media.stats()
+        if not answered and stats.packets_received == 0:
+            return
+        codec = self.negotiated.codec if self.negotiated is not None else None
+        self.emit("call.quality", measure(stats, codec=codec, far_end=self.far_end.latest).event_data())
 
     def _mark_answered(self) -> None:
         self.state = LegState.ANSWERED
