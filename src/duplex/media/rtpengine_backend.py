@@ -1,0 +1,315 @@
+"""A ``MediaBackend`` whose legs live in rtpengine: bridged calls relay RTP without touching Python.
+
+Each ``RtpengineSession`` is one rtpengine call (its own Call-ID) with two monologues:
+
+* ``ext``: the SIP peer of the leg (a phone, a carrier). Its port is ``local_address``, which Duplex writes
+  into the leg's SDP; ``apply(negotiated)`` tells rtpengine where the peer is (an ng ``answer``).
+* ``int``: the inside of the leg. Unbridged it points nowhere (``c=0.0.0.0``, rtpengine drops the media);
+  ``bridge(other)`` points each leg's ``int`` at the other's ``int`` port (a re-``offer``), so RTP flows
+  phone -> rtpengine -> rtpengine -> carrier and back; Python only sends ng commands.
+
+Every ng command is sent with ``port latching`` so rtpengine keeps the ports already advertised in SIP.
+The chain costs one extra loopback hop inside rtpengine per direction; it lets call control stay unchanged
+(legs open their media before the other leg exists). One rtpengine call per bridged pair needs the legs'
+SDP to pass through rtpengine (``offer`` on leg A's offer, ``answer`` on leg B's answer) and is left for
+later.
+
+Operations that need the audio in Python (play, play_wav, play_tts, record, echo, collect_dtmf) raise
+``RtpengineUnsupported``: IVR and queue legs need ``media_backend = "local"``. ``send_dtmf`` is rtpengine's
+``play DTMF``. ``stats()`` is the last ``query`` (refreshed by ``refresh_stats()`` and at ``close()``).
+The operations are synchronous in ``MediaSession`` (apply, bridge, send_dtmf), so each session runs its ng
+commands in order on a task chain; ``close()`` waits for the chain and deletes the rtpengine call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from duplex.media.offer_answer import NegotiatedMedia
+from duplex.media.recorder import CallRecorder
+from duplex.media.rtpengine_client import RtpengineClient
+from duplex.media.rtpengine_ng import NgError, play_dtmf
+from duplex.media.sdp import SdpConnection, SdpMedia, SdpOrigin, SessionDescription
+from duplex.media.session import MediaBackend, MediaSession
+from duplex.media.stream import StreamStats
+
+__all__ = ["RtpengineBackend", "RtpengineSession", "RtpengineUnsupported"]
+
+log = logging.getLogger("duplex.media.rtpengine")
+Pcm = npt.NDArray[np.int16]
+Addr = tuple[str, int]
+EXT, INT = "ext", "int"
+FLAGS = ("port latching",)
+_PEER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
+_RTPMAP = {"PCMU": "PCMU/8000", "PCMA": "PCMA/8000"}
+
+
+class RtpengineUnsupported(NotImplementedError):
+    """The operation needs the leg's audio in Python; rtpengine legs relay it outside Python."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation} is not available on rtpengine media legs (they relay RTP outside "
+                         f"Python); use media_backend = 'local' for IVR and queue legs")  # fmt: skip
+
+
+def _sdp(address: str, port: int, formats: Iterable[tuple[int, str]], direction: str) -> str:
+    attrs: list[tuple[str, str | None]] = [("rtpmap", f"{pt} {enc}") for pt, enc in formats]
+    attrs += [("fmtp", f"{pt} 0-16") for pt, enc in formats if enc.startswith("telephone-event")]
+    attrs += [("ptime", "20"), (direction, None)]
+    media = SdpMedia(port=port, formats=tuple(str(pt) for pt, _ in formats), attributes=tuple(attrs))
+    desc = SessionDescription(origin=SdpOrigin(username="duplex", session_id=1, session_version=1,
+                                               address=address if address != "0.0.0.0" else "127.0.0.1"),
+                              session_name="duplex", connection=SdpConnection(address=address),
+                              media=(media,))  # fmt: skip
+    return str(desc)
+
+
+_ALL_FORMATS = ((0, "PCMU/8000"), (8, "PCMA/8000"), (101, "telephone-event/8000"))
+
+
+def _audio_port(sdp: str) -> int:
+    desc = SessionDescription.parse(sdp)
+    return next(m.port for m in desc.media if m.media == "audio")
+
+
+def _stream_counts(reply: Mapping[str, Any], tag: str) -> tuple[int, int]:
+    """(packets, bytes) rtpengine received on ``tag``'s RTP stream."""
+    medias = reply.get("tags", {}).get(tag, {}).get("medias", [])
+    for media in medias:
+        for stream in media.get("streams", []):
+            if "RTP" in stream.get("flags", []):
+                stats = stream.get("stats", {})
+                return int(stats.get("packets", 0)), int(stats.get("bytes", 0))
+    return 0, 0
+
+
+def stats_from_query(reply: Mapping[str, Any]) -> StreamStats:
+    """``StreamStats`` of one leg from its ``query`` reply: received = from the SIP peer (``ext``), sent =
+    what reached the leg from the inside (``int``) and went on to the peer. Loss and jitter are not known."""
+    received, _ = _stream_counts(reply, EXT)
+    sent, sent_octets = _stream_counts(reply, INT)
+    return StreamStats(packets_sent=sent, octets_sent=sent_octets, packets_received=received,
+                       packets_expected=received, packets_lost=0, loss_ratio=0.0, jitter_ms=0.0, rtt_ms=None,
+                       malformed=0, unknown_payload=0, late=0, duplicates=0, concealed=0, r_factor=0.0,
+                       mos=0.0)  # fmt: skip
+
+
+class RtpengineSession:
+    """One media leg as an rtpengine call (see the module docstring)."""
+
+    def __init__(self, backend: RtpengineBackend, call_id: str, local_address: Addr) -> None:
+        self.backend = backend
+        self.client = backend.client
+        self.call_id = call_id
+        self._local = local_address
+        self.inside: Addr | None = None  # rtpengine's port for the int side, known after apply()
+        self.peer: RtpengineSession | None = None
+        self.errors: list[NgError] = []
+        self.last_query: dict[str, Any] = {}
+        self._ext_sdp: str | None = None
+        self._tail: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<RtpengineSession {self.call_id} ext={self._local} int={self.inside}>"
+
+    # -- the ordered chain of ng commands ------------------------------------------------------------------
+    def _enqueue(self, op: Callable[[], Awaitable[None]], *, also: RtpengineSession | None = None) -> None:
+        sessions = [self] if also is None else [self, also]
+        before = [s._tail for s in sessions if s._tail is not None]
+        task = asyncio.get_running_loop().create_task(self._run_after(before, op))
+        for s in sessions:
+            s._tail = task
+
+    async def _run_after(self, before: list[asyncio.Task[None]], op: Callable[[], Awaitable[None]]) -> None:
+        if before:
+            await asyncio.wait(before)
+        try:
+            await op()
+        except NgError as exc:
+            self.errors.append(exc)
+            log.warning("rtpengine call %s: %s", self.call_id, exc)
+
+    async def settled(self) -> None:
+        """Wait until every ng command queued so far has been answered."""
+        if self._tail is not None:
+            await asyncio.wait([self._tail])
+
+    # -- MediaSession: configuration -------------------------------------------------------------------
+    @property
+    def local_address(self) -> Addr:
+        return self._local
+
+    def apply(self, negotiated: NegotiatedMedia) -> None:
+        """Tell rtpengine where the SIP peer is and what it sends (an ng ``answer`` from ``ext``)."""
+        formats = [(negotiated.payload_type, _RTPMAP.get(negotiated.codec, f"{negotiated.codec}/8000"))]
+        if negotiated.telephone_event_pt is not None:
+            formats.append((negotiated.telephone_event_pt, "telephone-event/8000"))
+        self._ext_sdp = _sdp(negotiated.remote_address, negotiated.remote_port, formats,
+                             _PEER_DIRECTION[negotiated.direction])  # fmt: skip
+        self._enqueue(self._answer)
+
+    async def _answer(self) -> None:
+        assert self._ext_sdp is not None
+        sdp = await self.client.answer(self.call_id, INT, EXT, self._ext_sdp, flags=FLAGS)
+        self.inside = (self.backend.inside_address, _audio_port(sdp))
+
+    async def _point(self, target: Addr | None) -> None:
+        """Re-offer the int side at ``target`` (None: nowhere), then re-answer with the peer's SDP."""
+        host, port = target if target is not None else ("0.0.0.0", 9)
+        await self.client.offer(self.call_id, INT, _sdp(host, port, _ALL_FORMATS, "sendrecv"), to_tag=EXT,
+                                flags=FLAGS)  # fmt: skip
+        if self._ext_sdp is not None:
+            await self._answer()
+
+    def bridge(self, other: MediaSession | None) -> None:
+        """Point this leg's inside at ``other``'s and back (``None`` unbridges both).
+
+        Raises:
+            TypeError: ``other`` is not an rtpengine leg.
+        """
+        if other is not None and not isinstance(other, RtpengineSession):
+            raise TypeError("an rtpengine leg can only be bridged to another rtpengine leg")
+        old = self.peer
+        if old is not None and old is not other:
+            old.peer = None
+            self._enqueue(lambda: self._unbridge(old), also=old)
+        if other is None:
+            if old is None:
+                return
+            self.peer = None
+            self._enqueue(lambda: self._point(None))
+            return
+        self.peer, other.peer = other, self
+        self._enqueue(lambda: self._bridge(other), also=other)
+
+    async def _bridge(self, other: RtpengineSession) -> None:
+        if self.inside is None or other.inside is None:
+            raise NgBridgeError(f"{self!r} and {other!r} need their SDP applied before bridging")
+        await self._point(other.inside)
+        await other._point(self.inside)
+
+    async def _unbridge(self, old: RtpengineSession) -> None:
+        await old._point(None)
+
+    # -- MediaSession: what rtpengine does ------------------------------------------------------------------
+    def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
+        """Send RFC 4733 events to the SIP peer (ng ``play DTMF``, one per digit)."""
+        for digit in digits:
+            self._enqueue(lambda d=digit: self._play_dtmf(d, duration_ms))  # type: ignore[misc]
+
+    async def _play_dtmf(self, digit: str, duration_ms: int) -> None:
+        await self.client.request(play_dtmf(self.call_id, INT, code=digit, duration_ms=duration_ms))
+
+    def stats(self) -> StreamStats:
+        return stats_from_query(self.last_query)
+
+    async def refresh_stats(self) -> StreamStats:
+        """Query rtpengine now (the call's packet counters) and return the leg's stats."""
+        self.last_query = await self.client.query(self.call_id)
+        return self.stats()
+
+    async def close(self) -> None:
+        """Take the final counters and delete the rtpengine call (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.peer is not None:
+            self.peer.peer = None
+            self.peer = None
+        await self.settled()
+        try:
+            await self.refresh_stats()
+            await self.client.delete(self.call_id)
+        except NgError as exc:
+            self.errors.append(exc)
+            log.warning("rtpengine call %s: %s", self.call_id, exc)
+        self.backend.sessions.discard(self)
+
+    # -- MediaSession: what needs the audio in Python -------------------------------------------------------
+    async def play(self, frames: Iterable[Pcm]) -> None:
+        raise RtpengineUnsupported("play")
+
+    async def play_wav(self, path: str | Path) -> None:
+        raise RtpengineUnsupported("play_wav")
+
+    async def play_tts(self, text: str) -> None:
+        raise RtpengineUnsupported("play_tts")
+
+    def stop_playback(self) -> None:
+        """Nothing plays from Python on an rtpengine leg."""
+
+    def record(self, path: str | Path, *, stereo: bool = False) -> CallRecorder:
+        raise RtpengineUnsupported("record")
+
+    def stop_recording(self) -> None:
+        """Nothing records in Python on an rtpengine leg."""
+
+    def echo(self, enabled: bool = True) -> None:
+        if enabled:
+            raise RtpengineUnsupported("echo")
+
+    def flush_dtmf(self) -> None:
+        """Digits are not seen in Python on an rtpengine leg."""
+
+    async def collect_dtmf(self, max_digits: int, timeout: float, terminator: str | None = "#",
+                           inter_digit_timeout: float | None = None) -> str:  # fmt: skip
+        raise RtpengineUnsupported("collect_dtmf")
+
+
+class NgBridgeError(NgError):
+    """``bridge`` before both legs had their SDP applied."""
+
+
+class RtpengineBackend:
+    """Media legs in rtpengine, controlled over ng at ``ng_address``.
+
+    Args:
+        ng_address: the daemon's ``--listen-ng``.
+        media_address: the address the SIP peers reach rtpengine's ports on (Duplex writes ``public_ip``
+            into its SDP, so rtpengine must listen there).
+        inside_address: the address rtpengine reaches its own ports on (bridges between legs).
+    """
+
+    def __init__(self, ng_address: Addr, *, media_address: str = "127.0.0.1", inside_address: str = "127.0.0.1",
+                 client: RtpengineClient | None = None, rng: random.Random | None = None) -> None:  # fmt: skip
+        self.rng = rng or random.Random()
+        self.client = client or RtpengineClient(ng_address, rng=self.rng)
+        self.media_address = media_address
+        self.inside_address = inside_address
+        self.sessions: set[RtpengineSession] = set()
+
+    async def open_session(self) -> RtpengineSession:
+        """Create the leg's rtpengine call: an ng ``offer`` from the (unbridged) inside.
+
+        Raises:
+            NgError: rtpengine refused or did not answer.
+        """
+        call_id = f"duplex-{self.rng.getrandbits(64):016x}"
+        sdp = await self.client.offer(call_id, INT, _sdp("0.0.0.0", 9, _ALL_FORMATS, "sendrecv"), flags=FLAGS)
+        session = RtpengineSession(self, call_id, (self.media_address, _audio_port(sdp)))
+        self.sessions.add(session)
+        return session
+
+    async def close(self) -> None:
+        for session in list(self.sessions):
+            await session.close()
+        await self.client.close()
+
+
+def _conforms(session: RtpengineSession, backend: RtpengineBackend) -> tuple[MediaSession, MediaBackend]:
+    """mypy checks here that the rtpengine implementation satisfies both protocols."""
+    return session, backend
