@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     sip_realm: str = Field("duplex", description="Digest authentication realm for phones.")
     rtp_port_min: int = Field(20000, ge=1024, le=65535, description="Lowest RTP port.")
     rtp_port_max: int = Field(30000, ge=1024, le=65535, description="Highest RTP port.")
+    media_backend: Literal["local", "rtpengine"] = Field(
+        "local", description="Who relays RTP: Duplex in process (local) or rtpengine over its ng protocol."
+    )
+    media_rtpengine_ng: str = Field(
+        "127.0.0.1:2223", description="rtpengine's --listen-ng (host:port) when media_backend is rtpengine."
+    )
     secret_key: str = Field(
         "", description="Signs tokens; empty means one is generated and kept in data_dir."
     )

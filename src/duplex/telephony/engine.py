@@ -17,6 +17,8 @@ from typing import Any
 
 from duplex.config import Settings
 from duplex.media.endpoint import LocalMediaBackend, MediaBackend
+from duplex.media.rtpengine_backend import RtpengineBackend
+from duplex.media.rtpengine_client import parse_address
 from duplex.sip.dialog import Dialog
 from duplex.sip.events import (
     AckReceived,
@@ -56,6 +58,17 @@ DIRECTORY_TTL = 30.0
 ResponseCallback = Callable[[SipResponse | None], None]
 
 
+def media_backend(settings: Settings) -> MediaBackend:
+    """The backend ``settings.media_backend`` names: in-process RTP, or rtpengine legs (bridged calls only,
+    see `duplex.media.rtpengine_backend`)."""
+    if settings.media_backend == "rtpengine":
+        return RtpengineBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip)
+    return LocalMediaBackend(
+        "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
+        (settings.rtp_port_min, settings.rtp_port_max),
+    )
+
+
 class Engine:
     """One node's SIP endpoint: registrar, call control, B2BUA.
 
@@ -87,10 +100,7 @@ class Engine:
         self.txl = TransactionLayer(rng=self.rng, timers=timers)
         self.acks = AckWaiters(timers)  # our 2xx to INVITE until their ACK (RFC 3261 §13.3.1.4)
         self.transport = SipTransport(self, host=settings.sip_host, port=settings.sip_port)
-        self.media: MediaBackend = media or LocalMediaBackend(
-            "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
-            (settings.rtp_port_min, settings.rtp_port_max),
-        )
+        self.media: MediaBackend = media or media_backend(settings)
         self.public_ip = settings.public_ip
         self.directory = Directory()
         self.registrations = RegistrationService(
