@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
-APT_PACKAGES=(sip-tester baresip-core espeak-ng sox libsox-fmt-base tshark)
+APT_PACKAGES=(sip-tester baresip-core espeak-ng sox libsox-fmt-base tshark rtpengine-daemon)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
