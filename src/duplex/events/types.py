@@ -17,7 +17,12 @@ EVENT_TYPES: dict[str, str] = {
     "call.transferred": "The call moved to another agent, queue or number (blind or attended).",
     "call.outcome": "What an outbound attempt reached: human, voicemail, busy, no_answer, failed, invalid.",
     "call.ended": "The call is over, with the reason and who hung up.",
-    "call.quality": "RTCP-derived loss/jitter/MOS for a leg.",
+    "call.quality": (
+        "RTP/RTCP loss, jitter and MOS of a leg whose media ended, once, before its leg.ended: what Duplex"
+        " received (packets_expected/received/lost, loss_ratio, jitter_ms, late), packets_sent, what the far"
+        " end last reported by RTCP (remote_reports, remote_fraction_lost/packets_lost/loss_ratio/jitter_ms),"
+        " rtt_ms, codec, E-model mos_received/mos_sent and mos (the worse); see duplex.telephony.quality."
+    ),
     "leg.created": "A SIP dialog was started for the call.",
     "leg.answered": "A leg was answered.",
     "leg.ended": "A leg ended, with SIP status.",

@@ -1,0 +1,117 @@
+"""Call quality in the CDR from real RTP: sipp plays its G.711 pcap to the echo number (1001), once as
+recorded and once with every 10th packet cut out of a copy of the pcap (~10 % loss). After the call the
+caller's `call_legs` row carries what Duplex measured (loss, jitter, E-model MOS), as tshark sees it too."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from duplex.db.models import CallLeg
+from interop.conftest import RunningEngine
+from interop.peers import (
+    SCENARIOS,
+    RtpStreamStats,
+    free_even_port,
+    free_port,
+    rtp_capture,
+    rtp_packets_to,
+    run_sipp,
+)
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
+
+SIPP_PCAP = Path("/usr/share/sip-tester/g711a.pcap")
+_GLOBAL = 24  # libpcap file header
+_RECORD = struct.Struct("<IIII")  # ts_sec, ts_usec, incl_len, orig_len (little-endian file, magic a1b2c3d4)
+
+
+def pcap_without_every(source: Path, target: Path, nth: int) -> tuple[int, int]:
+    """Copy a libpcap file leaving out every ``nth`` packet record (the 10th, 20th, ...); the others keep
+    their capture times, so a replay has gaps where they were. Returns (packets kept, packets dropped)."""
+    data = source.read_bytes()
+    if data[:4] != b"\xd4\xc3\xb2\xa1":
+        raise ValueError(f"{source} is not a little-endian microsecond libpcap file")
+    out, pos, kept, dropped = bytearray(data[:_GLOBAL]), _GLOBAL, 0, 0
+    while pos + _RECORD.size <= len(data):
+        length = _RECORD.unpack_from(data, pos)[2]
+        end = pos + _RECORD.size + length
+        if (kept + dropped) % nth == nth - 1:
+            dropped += 1
+        else:
+            out += data[pos:end]
+            kept += 1
+        pos = end
+    target.write_bytes(bytes(out))
+    return kept, dropped
+
+
+def scenario_playing(folder: Path, pcap: Path) -> str:
+    """uac_pcap.xml playing ``pcap`` instead of sipp's own file, written to ``folder``; returns its name."""
+    text = (SCENARIOS / "uac_pcap.xml").read_text(encoding="iso-8859-1")
+    assert str(SIPP_PCAP) in text
+    (folder / "uac_pcap_lossy.xml").write_text(text.replace(str(SIPP_PCAP), str(pcap)), encoding="iso-8859-1")
+    return "uac_pcap_lossy.xml"
+
+
+async def call_echo(
+    running: RunningEngine, tmp_path: Path, scenario: str
+) -> tuple[CallLeg, dict[str, Any], RtpStreamStats]:
+    """sipp calls 1001 playing ``scenario``'s pcap; the caller's CDR leg row, its call.quality data and the
+    echoed RTP as tshark saw it arrive at sipp."""
+    media = free_even_port()
+    with rtp_capture(tmp_path, media) as pcap:
+        result = await asyncio.to_thread(
+            run_sipp, tmp_path, scenario, f"127.0.0.1:{running.port}", local_port=free_port(),
+            media_port=media, service="1001", duration_ms=8000, timeout=30,
+        )  # fmt: skip
+    assert result.successful == 1, result.output
+    echoed = rtp_packets_to(pcap, media)
+    print(f"echo RTP at sipp: {echoed}")
+    await asyncio.sleep(0.2)
+    await running.engine.store.flush()
+    (quality,) = running.events("call.quality")
+    (ended,) = running.events("leg.ended")
+    assert quality.leg_id == ended.leg_id and quality.id < ended.id
+    with running.sessions() as session:
+        (leg,) = session.scalars(select(CallLeg))
+        session.expunge(leg)
+    assert leg.id == quality.leg_id and leg.kind == "caller"
+    print(f"call.quality: {quality.data}")
+    return leg, quality.data, echoed
+
+
+async def test_clean_call_has_no_loss_small_jitter_and_a_good_mos(
+    running: RunningEngine, tmp_path: Path
+) -> None:
+    leg, data, echoed = await call_echo(running, tmp_path, "uac_pcap.xml")
+    assert echoed.lost == 0
+    # sipp's pcap: 236 packets of 30 ms A-law over 7.05 s
+    assert (data["packets_expected"], data["packets_received"], data["codec"]) == (236, 236, "PCMA")
+    assert leg.packets_lost == 0 and leg.jitter_ms is not None and leg.jitter_ms < 10.0
+    assert leg.mos is not None and leg.mos >= 4.0
+    assert data["packets_sent"] >= 236  # the echo of all of them, after the greeting beep
+    assert data["remote_reports"] == 0 and data["mos_sent"] is None  # sipp sends no RTCP
+
+
+async def test_every_tenth_packet_missing_shows_as_loss_and_a_lower_mos(
+    running: RunningEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lossy = tmp_path / "g711a-lossy.pcap"
+    kept, dropped = pcap_without_every(SIPP_PCAP, lossy, 10)
+    assert (kept, dropped) == (213, 23)
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    monkeypatch.setattr("interop.peers.SCENARIOS", scenarios)  # run_sipp finds scenarios there
+    leg, data, echoed = await call_echo(running, tmp_path, scenario_playing(scenarios, lossy))
+    assert echoed.lost == dropped  # tshark: the gaps went over the wire (and the echo relays them back)
+    assert data["packets_expected"] == 236 and data["packets_received"] == kept
+    assert leg.packets_lost == dropped
+    assert data["loss_ratio"] == pytest.approx(23 / 236, abs=1e-3)
+    assert leg.jitter_ms is not None and leg.jitter_ms < 10.0
+    assert leg.mos is not None and 3.0 < leg.mos < 3.7  # G.107 E-model, G.711 with PLC, ~10 % random loss
