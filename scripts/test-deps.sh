@@ -40,4 +40,10 @@ if command -v redis-server >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 fi
+# JsSIP (and the `ws` WebSocket it runs on in Node) for the SIP-over-WebSocket interop tests.
+JS_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/interop/js"
+if command -v npm >/dev/null && [ ! -d "$JS_DIR/node_modules/jssip" ]; then
+  echo "installing JsSIP (npm ci in tests/interop/js)"
+  (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 exit 0

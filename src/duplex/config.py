@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     sip_host: str = Field("0.0.0.0", description="Address SIP listens on (UDP and TCP).")
     sip_port: int = Field(5060, ge=0, le=65535, description="SIP port (UDP and TCP).")
     sip_enabled: bool = Field(True, description="Start the SIP engine with the server.")
+    sip_ws_enabled: bool = Field(
+        False, description="Accept SIP over WebSocket (RFC 7118) for browser agents."
+    )
+    sip_ws_port: int = Field(5066, ge=0, le=65535, description="SIP WebSocket port (on sip_host, path any).")
+    sip_wss_certfile: str = Field("", description="PEM certificate (chain) for WSS; empty means plain WS.")
+    sip_wss_keyfile: str = Field("", description="PEM key for WSS; empty means it is in sip_wss_certfile.")
     public_ip: str = Field("127.0.0.1", description="Address written into SDP and Contact headers.")
     sip_realm: str = Field("duplex", description="Digest authentication realm for phones.")
     rtp_port_min: int = Field(20000, ge=1024, le=65535, description="Lowest RTP port.")

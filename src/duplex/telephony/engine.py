@@ -39,10 +39,12 @@ from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
 from duplex.sip.transaction import ServerTransaction
 from duplex.sip.transaction_layer import TransactionLayer
 from duplex.sip.transport import SipTransport
+from duplex.sip.ws_transport import WsTransport, server_ssl_context
 from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.call import Call, Leg
 from duplex.telephony.flood import FloodGuard
 from duplex.telephony.legdialog import USER_AGENT
+from duplex.telephony.registrar import Source
 from duplex.telephony.registration import RegistrationService
 from duplex.telephony.security import RequestRateLimiter
 from duplex.telephony.store import Directory, TelephonyStore
@@ -92,7 +94,7 @@ class Engine:
                  ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), throttle_after: int = 5,
                  ban_after: int = 10,
                  digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
-                 md5_only_agents: tuple[str, ...] = ("baresip",),
+                 md5_only_agents: tuple[str, ...] = ("baresip", "jssip", "sip.js"),
                  request_limits: RequestRateLimiter | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
@@ -100,6 +102,7 @@ class Engine:
         self.txl = TransactionLayer(rng=self.rng, timers=timers)
         self.acks = AckWaiters(timers)  # our 2xx to INVITE until their ACK (RFC 3261 §13.3.1.4)
         self.transport = SipTransport(self, host=settings.sip_host, port=settings.sip_port)
+        self.ws: WsTransport | None = None  # SIP over WebSocket (RFC 7118), when settings.sip_ws_enabled
         self.media: MediaBackend = media or media_backend(settings)
         self.public_ip = settings.public_ip
         self.directory = Directory()
@@ -145,10 +148,21 @@ class Engine:
         await self.registrations.restore(loop.time())
         port = await self.transport.start()
         self.status.update(udp=port, tcp=port, registrations=self.registrations.count)
+        if self.settings.sip_ws_enabled:
+            await self._start_ws()
         self._housekeeping = loop.create_task(self._housekeep())
         await self.trunk_service.start()
         log.info("SIP engine listening on %s:%d (UDP and TCP)", self.settings.sip_host, port)
         return port
+
+    async def _start_ws(self) -> None:
+        s = self.settings
+        ssl_context = (
+            server_ssl_context(s.sip_wss_certfile, s.sip_wss_keyfile) if s.sip_wss_certfile else None
+        )
+        self.ws = WsTransport(self, host=s.sip_host, port=s.sip_ws_port, ssl_context=ssl_context)
+        self.status["ws"] = await self.ws.start()
+        log.info("SIP over %s on %s:%d", self.ws.transport, s.sip_host, self.ws.port)
 
     async def stop(self) -> None:
         if self._housekeeping is not None:
@@ -158,6 +172,8 @@ class Engine:
         if hangups:  # BYEs go out at once; do not wait 32 s for peers that never answer them
             await asyncio.wait([asyncio.ensure_future(h) for h in hangups], timeout=2.0)
         await asyncio.sleep(0.05)
+        if self.ws is not None:
+            await self.ws.stop()
         await self.transport.stop()
         for task in list(self._tasks):
             task.cancel()
@@ -222,11 +238,36 @@ class Engine:
             return
         # Server transactions take the reliability of the transport the request came on (RFC 3261 §17.2:
         # no retransmissions and zero Timers I/J over TCP).
-        self.txl.receive(message, addr, now, reliable=self.transport.is_reliable(addr))
+        self.txl.receive(message, addr, now, reliable=self.is_reliable(addr))
         self._pump()
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
-        return self.txl.datagrams_to_send()
+        """What the UDP/TCP transport sends: the core's output less what went to WebSocket flows."""
+        out = self.txl.datagrams_to_send()
+        return out if self.ws is None else self.ws.take(out)
+
+    def flow_closed(self, addr: Address, transport: str, now: float) -> None:
+        """A WebSocket connection closed: its registrations are unreachable (RFC 7118 §5.3), remove them."""
+        source = Source(transport=transport.lower(), host=addr[0], port=addr[1])
+        if self.registrations.registrar.remove_flow(source):
+            self.registrations.expire(now)  # persists the removal and emits sip.unregistered
+            self.status["registrations"] = self.registrations.count
+
+    def is_reliable(self, addr: Address) -> bool:
+        """Whether ``addr`` is reached over a stream (TCP or a WebSocket flow): no retransmissions."""
+        return self.transport.is_reliable(addr) or (self.ws is not None and self.ws.owns(addr))
+
+    def transport_name(self, addr: Address) -> str:
+        """The Via transport for messages to ``addr``: WS/WSS for a WebSocket flow, else TCP or UDP."""
+        if self.ws is not None and self.ws.owns(addr):
+            return self.ws.transport
+        return "TCP" if self.transport.is_reliable(addr) else "UDP"
+
+    def send_raw(self, data: bytes, addr: Address) -> None:
+        """Send outside any transaction (ACK to a 2xx), over the WebSocket flow to ``addr`` if it is one."""
+        if self.ws is not None and not self.ws.take([(data, addr)]):
+            return  # sent over (or dropped for) a WebSocket flow
+        self.transport.send(data, addr)
 
     def get_timer(self) -> float | None:
         """The earliest of the transaction and 2xx-retransmission deadlines (both heap peeks, O(1))."""
@@ -311,7 +352,7 @@ class Engine:
         leg = self.dialogs.get((response.call_id, response.from_tag or ""))
         ack = getattr(leg, "last_ack", None)
         if isinstance(ack, bytes) and leg is not None and leg.peer is not None:
-            self.transport.send(ack, leg.peer)
+            self.send_raw(ack, leg.peer)
 
     # -- out-of-dialog requests --------------------------------------------------------------------------
     def _on_options(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
@@ -328,8 +369,8 @@ class Engine:
 
     # -- helpers for legs and apps -----------------------------------------------------------------------
     def contact(self, transport: str = "UDP") -> str:
-        suffix = ";transport=tcp" if transport.upper() == "TCP" else ""
-        return f"<sip:duplex@{self.public_ip}:{self.port}{suffix}>"
+        suffix = f";transport={transport.lower()}" if transport.upper() in ("TCP", "WS", "WSS") else ""
+        return f"<sip:duplex@{self.public_ip}:{self._port_for(transport)}{suffix}>"
 
     def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
                 headers: tuple[tuple[str, str], ...] = (), to_tag: str | None = None) -> None:  # fmt: skip
@@ -350,7 +391,7 @@ class Engine:
         """Send a 2xx to INVITE and keep it until the ACK: RFC 3261 §13.3.1.4 "the UAS core ... MUST
         periodically pass the response to the transport until an ACK is received"."""
         ack_key: AckKey = (response.call_id, response.to_tag or "", response.cseq.number)
-        self.acks.add(ack_key, response, addr, self.now(), reliable=self.transport.is_reliable(addr))
+        self.acks.add(ack_key, response, addr, self.now(), reliable=self.is_reliable(addr))
         self.send_response(key, response)
 
     def send_response(self, key: TransactionKey, response: SipResponse) -> None:
@@ -365,7 +406,7 @@ class Engine:
         return txn.last_response if isinstance(txn, ServerTransaction) else None
 
     def send_request(self, request: SipRequest, addr: Address, callback: ResponseCallback) -> TransactionKey:
-        key = self.txl.send_request(request, addr, self.now(), reliable=self.transport.is_reliable(addr))
+        key = self.txl.send_request(request, addr, self.now(), reliable=self.is_reliable(addr))
         self._clients[key] = callback
         self.kick()
         return key
@@ -383,11 +424,11 @@ class Engine:
 
     def send_ack(self, dialog: Dialog, response: SipResponse, addr: Address) -> bytes:
         """ACK a 2xx to INVITE (a new transaction-less request, RFC 3261 §13.2.2.4)."""
-        transport = "TCP" if self.transport.is_reliable(addr) else "UDP"
+        transport = self.transport_name(addr)
         ack = dialog.create_request("ACK", via=self.via(self.txl.new_branch(), transport),
                                     cseq=response.cseq.number, headers=(("User-Agent", USER_AGENT),))  # fmt: skip
         data = bytes(ack)
-        self.transport.send(data, addr)
+        self.send_raw(data, addr)
         return data
 
     def cancel(self, key: TransactionKey) -> None:
@@ -416,4 +457,7 @@ class Engine:
             return str(path)
 
     def via(self, branch: str, transport: str = "UDP") -> str:
-        return via_for(transport, self.via_host, self.port, branch)
+        return via_for(transport, self.via_host, self._port_for(transport), branch)
+
+    def _port_for(self, transport: str) -> int:
+        return self.ws.port if self.ws is not None and transport.upper() in ("WS", "WSS") else self.port

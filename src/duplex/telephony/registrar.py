@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 __all__ = [
+    "FLOW_TRANSPORTS",
     "Binding",
     "BindingChange",
     "ChangeKind",
@@ -146,6 +147,8 @@ class RegistrarConfig:
         if self.max_contacts < 1:
             raise ValueError("max_contacts must be >= 1")
 
+
+FLOW_TRANSPORTS = frozenset({"ws", "wss"})  # bindings that live only as long as their connection
 
 _SIGNIFICANT_PARAMS = ("transport", "user", "ttl", "method", "maddr")
 
@@ -288,10 +291,38 @@ class Registrar:
         return count
 
     def restore(self, bindings: list[Binding], now: float) -> None:
-        """Load persisted bindings (after a restart) without queuing changes; expired ones are skipped."""
+        """Load persisted bindings (after a restart) without queuing changes; expired ones are skipped.
+        Bindings reached over a WebSocket flow died with the old process's connections: they are queued as
+        REMOVED (reason "flow_closed") instead."""
         for binding in bindings:
-            if binding.expires_at > now:
+            if binding.source.transport in FLOW_TRANSPORTS:
+                self._changes.append(
+                    BindingChange(kind=ChangeKind.REMOVED, binding=binding, reason="flow_closed")
+                )
+            elif binding.expires_at > now:
                 self._aors.setdefault(binding.aor, {})[contact_key(binding.contact)] = binding
+
+    def remove_flow(self, source: Source) -> int:
+        """Remove the bindings registered over the connection ``source`` (queued as REMOVED, reason
+        "flow_closed"); returns how many.
+
+        RFC 7118 §5.3: a WebSocket client's Contact (``<random>.invalid``) is reachable only over the
+        connection it registered on; once that closes the binding routes nowhere (as an RFC 5626 flow that
+        failed), so calls to the agent must find no contact instead of timing out.
+        """
+        count = 0
+        for aor in list(self._aors):
+            per_aor = self._aors[aor]
+            for key, binding in list(per_aor.items()):
+                if binding.source == source:
+                    del per_aor[key]
+                    self._changes.append(
+                        BindingChange(kind=ChangeKind.REMOVED, binding=binding, reason="flow_closed")
+                    )
+                    count += 1
+            if not per_aor:
+                del self._aors[aor]
+        return count
 
     def register(self, request: RegisterRequest, now: float) -> RegisterResult:
         """Process an authenticated, authorised REGISTER (RFC 3261 §10.3 steps 6-8).
