@@ -13,10 +13,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.models import Event
@@ -25,6 +25,8 @@ from duplex.events.types import EVENT_TYPES, EventEnvelope, UnknownEventType
 
 _PENDING = "duplex.pending_events"
 _UNPROJECTED = "duplex.unprojected_events"
+# what `append` takes besides the type
+_FIELDS = frozenset({"call_id", "leg_id", "agent_id", "queue_id", "campaign_id", "lead_id", "data"})
 
 # A projector brings derived rows (CDRs, ...) up to date with events, inside the transaction that records
 # them, so a projection is never behind or ahead of the record it is derived from.
@@ -45,11 +47,12 @@ class EventRecord:
         clock_ms: Callable[[], int] = now_ms,
         projectors: Sequence[Projector] | None = None,
     ) -> None:
-        """`projectors` default to the CDR projection (calls and call_legs from call/leg/queue events)."""
+        """`projectors` default to the CDR projection (calls and call_legs from call/leg/queue events),
+        applied incrementally to the live calls' rows (`duplex.reports.live.LiveProjection`)."""
         if projectors is None:
-            from duplex.reports.projections import apply_events  # reports builds on events, not the reverse
+            from duplex.reports.live import LiveProjection  # reports builds on events, not the reverse
 
-            projectors = (apply_events,)
+            projectors = (LiveProjection(),)
         self.projectors = tuple(projectors)
         self.sessions = sessions
         self.node_id = node_id
@@ -82,30 +85,43 @@ class EventRecord:
         data: dict[str, Any] | None = None,
     ) -> EventEnvelope:
         """Add an event to `session`'s transaction; it is published after that transaction commits."""
-        if type not in EVENT_TYPES:
-            raise UnknownEventType(type)
-        seq, ts = self._next()
-        row = Event(
-            node_id=self.node_id,
-            seq=seq,
-            type=type,
-            ts_ms=ts,
-            call_id=call_id,
-            leg_id=leg_id,
-            agent_id=agent_id,
-            queue_id=queue_id,
-            campaign_id=campaign_id,
-            lead_id=lead_id,
-            data=data or {},
-        )
-        session.add(row)
-        session.flush()  # assigns the row id, and fails now (not at commit) on a bad row
-        envelope = envelope_of(row)
+        fields = {"call_id": call_id, "leg_id": leg_id, "agent_id": agent_id, "queue_id": queue_id,
+                  "campaign_id": campaign_id, "lead_id": lead_id, "data": data}  # fmt: skip
+        return self.append_many(session, [(type, fields)])[0]
+
+    def append_many(
+        self, session: Session, events: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[EventEnvelope]:
+        """Add events (type, fields as for `append`) to `session`'s transaction with one multi-row INSERT.
+
+        Raises before anything is written if a type is unknown; the insert itself fails now, not at commit,
+        on a bad row. They are projected before and published after that transaction commits, in order."""
+        for type, _ in events:
+            if type not in EVENT_TYPES:
+                raise UnknownEventType(type)
+        rows = [self._row(type, fields) for type, fields in events]
+        if not rows:
+            return []
+        ids = session.execute(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).scalars()
+        envelopes = [
+            EventEnvelope(id=id, **{**row, "data": dict(row["data"])})
+            for id, row in zip(ids, rows, strict=True)
+        ]
         pending: list[tuple[EventRecord, EventEnvelope]] = session.info.setdefault(_PENDING, [])
-        pending.append((self, envelope))
         unprojected: list[tuple[EventRecord, EventEnvelope]] = session.info.setdefault(_UNPROJECTED, [])
-        unprojected.append((self, envelope))
-        return envelope
+        for envelope in envelopes:
+            pending.append((self, envelope))
+            unprojected.append((self, envelope))
+        return envelopes
+
+    def _row(self, type: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = fields.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"append() got unexpected fields {sorted(unknown)}")
+        seq, ts = self._next()
+        row = dict.fromkeys(_FIELDS) | dict(fields)
+        row |= {"node_id": self.node_id, "seq": seq, "type": type, "ts_ms": ts, "data": row["data"] or {}}
+        return row
 
     def project(self, session: Session, envelopes: Sequence[EventEnvelope]) -> None:
         for projector in self.projectors:

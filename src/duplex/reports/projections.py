@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.models import (
@@ -216,34 +217,63 @@ def _apply_leg(legs: dict[str, Row], env: EventEnvelope) -> None:
                 leg[key] = d[key]
 
 
-def project(events: Iterable[EventEnvelope]) -> tuple[dict[str, Row], dict[str, Row]]:
-    """Calls and legs (id -> column values) from events, applied in id order. Pure: no database."""
-    calls: dict[str, Row] = {}
-    legs: dict[str, Row] = {}
-    for env in sorted(events, key=lambda e: e.id):
+class Projection:
+    """The state `project` folds events into: calls and legs (id -> column values) before the
+    derived columns. Events must be applied in id order; `rows()` gives the CDR rows."""
+
+    __slots__ = ("calls", "last_id", "legs")
+
+    def __init__(self) -> None:
+        self.calls: dict[str, Row] = {}
+        self.legs: dict[str, Row] = {}
+        self.last_id = 0  # the id of the last event applied
+
+    def copy(self) -> Projection:
+        other = Projection()
+        other.calls = {k: dict(v) for k, v in self.calls.items()}
+        other.legs = {k: dict(v) for k, v in self.legs.items()}
+        other.last_id = self.last_id
+        return other
+
+    def apply(self, env: EventEnvelope) -> None:
+        self.last_id = max(self.last_id, env.id)
         if env.call_id is None:
-            continue
+            return
         if env.type.startswith("leg.") or env.type == "call.quality":
-            _apply_leg(legs, env)
-            continue
+            _apply_leg(self.legs, env)
+            return
         handler = CALL_HANDLERS.get(env.type)
         if handler is None and env.type not in _CALL_IDS:
-            continue
-        row = calls.setdefault(env.call_id, _new_call(env))
+            return
+        row = self.calls.get(env.call_id)
+        if row is None:
+            row = self.calls[env.call_id] = _new_call(env)
         for key in _CALL_IDS.get(env.type, ()):
             if getattr(env, key) is not None:
                 row[key] = getattr(env, key)
         if handler is not None:
             handler(row, env)
-    for leg_id in [k for k, leg in legs.items() if leg["call_id"] not in calls]:
-        del legs[leg_id]  # a leg of a call we know nothing about cannot have a row (calls.id is its FK)
-    for leg in legs.values():
-        # An outbound call's carrier is the trunk of the leg that was answered (failed failover attempts
-        # do not count); an inbound carrier call already has it from call.created.
-        call = calls[leg["call_id"]]
-        if call["trunk_id"] is None and leg["trunk_id"] is not None and leg["answered_at"] is not None:
-            call["trunk_id"] = leg["trunk_id"]
-    return calls, legs
+
+    def rows(self) -> tuple[dict[str, Row], dict[str, Row]]:
+        """Copies of the calls and legs with the derived columns; the state is not changed."""
+        calls = {k: dict(v) for k, v in self.calls.items()}
+        # a leg of a call we know nothing about cannot have a row (calls.id is its FK)
+        legs = {k: dict(v) for k, v in self.legs.items() if v["call_id"] in calls}
+        for leg in legs.values():
+            # An outbound call's carrier is the trunk of the leg that was answered (failed failover attempts
+            # do not count); an inbound carrier call already has it from call.created.
+            call = calls[leg["call_id"]]
+            if call["trunk_id"] is None and leg["trunk_id"] is not None and leg["answered_at"] is not None:
+                call["trunk_id"] = leg["trunk_id"]
+        return calls, legs
+
+
+def project(events: Iterable[EventEnvelope]) -> tuple[dict[str, Row], dict[str, Row]]:
+    """Calls and legs (id -> column values) from events, applied in id order. Pure: no database."""
+    state = Projection()
+    for env in sorted(events, key=lambda e: e.id):
+        state.apply(env)
+    return state.rows()
 
 
 def _drop_dangling(session: Session, rows: Iterable[Row]) -> None:
@@ -258,52 +288,58 @@ def _drop_dangling(session: Session, rows: Iterable[Row]) -> None:
                 r[key] = None
 
 
-def _store(session: Session, calls: dict[str, Row], legs: dict[str, Row]) -> None:
+def _upsert(
+    session: Session, model: type[Call] | type[CallLeg], fields: Sequence[str], rows: list[Row]
+) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(model)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(model)
+    else:  # pragma: no cover - the two databases Duplex supports
+        raise NotImplementedError(f"no upsert for {dialect}")
+    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={f: stmt.excluded[f] for f in fields})
+    session.execute(stmt, rows)
+
+
+def store_rows(session: Session, calls: dict[str, Row], legs: dict[str, Row]) -> None:
+    """Write projected rows (insert or update, one statement per table); ids of missing rows become NULL."""
     _drop_dangling(session, [*calls.values(), *legs.values()])
-    # one SELECT per table for the rows that exist already (not one per row)
-    have_calls = (
-        {c.id: c for c in session.scalars(select(Call).where(Call.id.in_(list(calls))))} if calls else {}
-    )
-    for call_id, values in calls.items():
-        call = have_calls.get(call_id) or Call(id=call_id)
-        session.add(call)
-        for key, value in values.items():
-            setattr(call, key, value)
-    session.flush()
-    have_legs = (
-        {g.id: g for g in session.scalars(select(CallLeg).where(CallLeg.id.in_(list(legs))))} if legs else {}
-    )
-    for leg_id, values in legs.items():
-        leg = have_legs.get(leg_id) or CallLeg(id=leg_id)
-        session.add(leg)
-        for key, value in values.items():
-            setattr(leg, key, value)
-    session.flush()
+    _upsert(session, Call, CALL_FIELDS, [{"id": k, "data": {}, **v} for k, v in calls.items()])
+    _upsert(session, CallLeg, LEG_FIELDS, [{"id": k, **v} for k, v in legs.items()])
 
 
-def apply_events(session: Session, envelopes: Sequence[EventEnvelope]) -> int:
-    """Bring the calls these events belong to up to date, in `session`'s transaction (which must see
-    the events). Returns how many calls were recomputed."""
-    call_ids = {e.call_id for e in envelopes if e.call_id is not None}
-    if not call_ids:
-        return 0
+def load_history(session: Session, call_ids: Iterable[str]) -> list[EventEnvelope]:
+    """Every recorded event of these calls, and of the calls linked to them by moved legs."""
+    call_ids = set(call_ids)
     events: list[EventEnvelope] = []
-    todo = call_ids
-    while todo:  # one query per batch, plus one per step along moved legs (attended transfers)
+    todo = set(call_ids)
+    while todo:  # one query, plus one per step along moved legs (attended transfers)
         # plain rows, not ORM objects: hydrating Event instances was most of the projection's cost
         rows = session.execute(select(*_EVENT_COLUMNS).where(Event.call_id.in_(sorted(todo))))
         found = [EventEnvelope(**{**r._mapping, "data": dict(r.data or {})}) for r in rows]
         events.extend(found)
-        linked = {str(e.data[k]) for e in found if e.type in _LINKS for k in _LINKS[e.type] if e.data.get(k)}
+        linked = {str(e.data[k]) for e in found if e.type in LINKS for k in LINKS[e.type] if e.data.get(k)}
         todo = linked - call_ids
         call_ids |= todo
-    calls, legs = project(events)
-    _store(session, calls, legs)
+    return events
+
+
+def apply_events(session: Session, envelopes: Sequence[EventEnvelope]) -> int:
+    """Bring the calls these events belong to up to date, in `session`'s transaction (which must see
+    the events), from all of their recorded events. Returns how many calls were recomputed."""
+    call_ids = {e.call_id for e in envelopes if e.call_id is not None}
+    if not call_ids:
+        return 0
+    calls, legs = project(load_history(session, call_ids))
+    store_rows(session, calls, legs)
     return len(calls)
 
 
 _EVENT_COLUMNS = tuple(getattr(Event, name) for name in EventEnvelope.__dataclass_fields__)
-_LINKS = {"leg.moved": ("from_call_id",), "leg.left": ("to_call_id",)}
+LINKS = {"leg.moved": ("from_call_id",), "leg.left": ("to_call_id",)}
 
 
 def rebuild_calls(sessions: sessionmaker[Session], *, batch: int = 5000) -> int:
@@ -330,5 +366,5 @@ def rebuild_calls(sessions: sessionmaker[Session], *, batch: int = 5000) -> int:
             delete(CallLeg).where(CallLeg.id.not_in(list(legs)) if legs else CallLeg.id.is_not(None))
         )
         session.execute(delete(Call).where(Call.id.not_in(list(calls)) if calls else Call.id.is_not(None)))
-        _store(session, calls, legs)
+        store_rows(session, calls, legs)
         return len(calls)

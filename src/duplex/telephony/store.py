@@ -4,7 +4,8 @@ All database work runs on one worker thread, so the event loop never blocks on S
 order the engine made them (call.created before call.answered before call.ended).
 
 Events are group-committed: `emit` appends to an open batch, and the writer thread records every event of
-the batch in one transaction (one commit, one CDR projection for all the calls it touches). Any other job
+the batch in one transaction (one multi-row INSERT, one commit, one CDR projection for all the calls it
+touches, applied incrementally to their rows: `duplex.reports.live`). Any other job
 (directory load, recording row, flush) closes the open batch first, so the order of all writes is kept.
 An event is still published only after its commit (the record's after-commit hook).
 """
@@ -163,8 +164,7 @@ class TelephonyStore:
         self.batches += 1
         try:
             with self.sessions() as session, session.begin():
-                for type, fields in batch:
-                    self.record.append(session, type, **fields)
+                self.record.append_many(session, batch)  # one INSERT; the CDR rows follow before commit
         except Exception:
             if len(batch) == 1:
                 raise

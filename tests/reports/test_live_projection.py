@@ -1,0 +1,181 @@
+"""The live CDR projection (`LiveProjection`, the record's default projector) applies only each transaction's
+new events to the calls it keeps in memory. Whatever the events and however they are split into
+transactions (some rolled back), the rows it leaves equal what `rebuild_calls` computes from the table."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from duplex.db.base import make_engine, make_session_factory
+from duplex.db.models import Call, CallLeg, Event, Queue
+from duplex.events import EventRecord
+from duplex.reports import rebuild_calls
+from duplex.reports.live import LiveProjection
+
+Batch = list[tuple[str, dict[str, Any]]]
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def snapshot(sessions: sessionmaker[Session]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def cols(row: Any) -> dict[str, Any]:
+        return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+    with sessions() as s:
+        calls = [cols(r) for r in s.scalars(select(Call).order_by(Call.id))]
+        legs = [cols(r) for r in s.scalars(select(CallLeg).order_by(CallLeg.id))]
+    return calls, legs
+
+
+CALL_EVENTS = ("call.ringing", "call.answered", "queue.entered", "agent.offered", "agent.answered",
+               "call.bridged", "call.transferred", "call.outcome", "disposition.set", "csat.recorded",
+               "lead.dialed", "call.ended", "recording.saved", "dtmf.received")  # fmt: skip
+STEPS = ("new call", "leg.created", "leg", "move", "call", "call", "call", "other")
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> Batch:
+    """Events as the engine and API record them: calls created first, legs created in their call, legs
+    moved between calls with leg.left then leg.moved, anything at any time after that (also after the
+    call ended), and events about no call."""
+    small = st.sampled_from([None, 1, 7])  # 1 exists (a queue), 7 does not: projected as NULL
+    calls: list[str] = []
+    legs: dict[str, str] = {}  # leg id -> its call now
+    out: Batch = []
+    for step in draw(st.lists(st.sampled_from(STEPS), min_size=1, max_size=25)):
+        if step == "new call" or not calls:
+            calls.append(f"c{len(calls)}")
+            data = {"direction": draw(st.sampled_from(["inbound", "outbound"])), "from": "+4071",
+                    "to": draw(st.sampled_from(["", "1001", "+40" + "9" * 70])),
+                    "trunk_id": draw(small), "tracking_source": draw(st.sampled_from([None, "ads"]))}  # fmt: skip
+            out.append(("call.created", {"call_id": calls[-1], "queue_id": draw(small), "data": data}))
+        elif step == "leg.created":
+            call = draw(st.sampled_from(calls))
+            legs[leg := f"l{len(legs)}"] = call
+            data = {"kind": draw(st.sampled_from(["caller", "agent", "trunk"])), "sip_call_id": f"{leg}@x",
+                    "trunk_id": draw(small), "codec": draw(st.sampled_from([None, "PCMU"]))}  # fmt: skip
+            out.append(
+                ("leg.created", {"call_id": call, "leg_id": leg, "agent_id": draw(small), "data": data})
+            )
+        elif step == "leg" and legs:
+            leg = draw(st.sampled_from(sorted(legs)))
+            type = draw(st.sampled_from(["leg.answered", "leg.ended", "call.quality"]))
+            data = {"codec": "PCMA", "reason": "remote_bye", "sip_status": draw(st.sampled_from([None, 503])),
+                    "packets_lost": draw(st.integers(0, 9)), "jitter_ms": 1.5, "mos": 4.1}  # fmt: skip
+            out.append((type, {"call_id": legs[leg], "leg_id": leg, "data": data}))
+        elif step == "move" and legs and len(calls) > 1:
+            leg = draw(st.sampled_from(sorted(legs)))
+            old, new = legs[leg], draw(st.sampled_from([c for c in calls if c != legs[leg]]))
+            out.append(("leg.left", {"call_id": old, "leg_id": leg, "data": {"to_call_id": new}}))
+            out.append(("leg.moved", {"call_id": new, "leg_id": leg, "data": {"from_call_id": old}}))
+            legs[leg] = new
+        elif step == "call":
+            type = draw(st.sampled_from(CALL_EVENTS))
+            data = {"outcome": "human", "disposition_id": draw(small), "notes": "n", "revenue": 2.5,
+                    "score": draw(st.integers(1, 5)), "reason": "caller_hangup"}  # fmt: skip
+            out.append((type, {"call_id": draw(st.sampled_from(calls)), "agent_id": draw(small),
+                               "queue_id": draw(small), "campaign_id": None, "data": data}))  # fmt: skip
+        else:
+            out.append(("agent.state_changed", {"agent_id": 1, "data": {}}))
+    return out
+
+
+def record_in_batches(record: EventRecord, events: Batch, splits: list[int], rollbacks: set[int]) -> None:
+    """Each batch in one transaction; batch number i is rolled back if i is in `rollbacks`."""
+    bounds = sorted({0, len(events), *(s % (len(events) + 1) for s in splits)})
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+        try:
+            with record.sessions() as s, s.begin():
+                record.append_many(s, events[a:b])
+                if i in rollbacks:
+                    raise RuntimeError("rolled back")
+        except RuntimeError:
+            assert i in rollbacks
+
+
+def empty(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s, s.begin():
+        for model in (CallLeg, Call, Event):
+            s.execute(delete(model))
+        if s.get(Queue, 1) is None:
+            s.add(Queue(id=1, name="support"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=histories(),
+    splits=st.lists(st.integers(0, 60), max_size=12),
+    rollbacks=st.sets(st.integers(0, 12), max_size=2),
+    ticks=st.lists(st.integers(-2000, 5000), min_size=1, max_size=8),
+)
+def test_live_rows_equal_a_rebuild_for_any_batch_split(
+    sessions: sessionmaker[Session], events: Batch, splits: list[int], rollbacks: set[int], ticks: list[int]
+) -> None:
+    empty(sessions)
+    clock = itertools.accumulate(itertools.cycle(ticks), initial=1_800_000_000_000)
+    record = EventRecord(sessions, node_id="live", clock_ms=lambda: next(clock))
+    record_in_batches(record, events, splits, rollbacks)
+    live = snapshot(sessions)
+    with sessions() as s:
+        recorded = s.scalars(select(Event.call_id).where(Event.call_id.is_not(None))).all()
+    rebuild_calls(sessions)
+    assert snapshot(sessions) == live
+    assert {c["id"] for c in live[0]} <= set(recorded)
+
+
+def test_a_live_call_is_read_from_the_table_once(sessions: sessionmaker[Session]) -> None:
+    """Its first transaction reads its history; the others apply their own events to the kept state,
+    and the call leaves memory when it ends."""
+    record = EventRecord(sessions, node_id="live")
+    (live,) = record.projectors
+    assert isinstance(live, LiveProjection)
+    steps: Batch = [
+        ("call.created", {"call_id": "c", "data": {"direction": "outbound", "to": "+4031"}}),
+        ("leg.created", {"call_id": "c", "leg_id": "l", "data": {"kind": "trunk", "trunk_id": None}}),
+        ("call.ringing", {"call_id": "c"}),
+        ("leg.answered", {"call_id": "c", "leg_id": "l", "data": {"codec": "PCMU"}}),
+        ("call.answered", {"call_id": "c"}),
+        ("leg.ended", {"call_id": "c", "leg_id": "l", "data": {"reason": "remote_bye", "sip_status": 200}}),
+    ]
+    for type, fields in steps:
+        with sessions() as s, s.begin():
+            record.append(s, type, **fields)
+    assert (live.reloads, len(live)) == (1, 1)
+    with sessions() as s:
+        call = s.get(Call, "c")
+        assert call is not None and (call.state, call.to_number) == ("answered", "+4031")
+    record.emit("call.ended", call_id="c", data={"reason": "trunk_hangup"})
+    assert (live.reloads, len(live)) == (1, 0)
+    record.emit("csat.recorded", call_id="c", data={"score": 4})  # after the end: read again
+    assert live.reloads == 2
+    with sessions() as s:
+        call = s.get(Call, "c")
+        assert call is not None and (call.state, call.csat, call.end_reason) == ("ended", 4, "trunk_hangup")
+    live_rows = snapshot(sessions)
+    rebuild_calls(sessions)
+    assert snapshot(sessions) == live_rows
+
+
+def test_a_rolled_back_transaction_leaves_the_kept_state_as_it_was(sessions: sessionmaker[Session]) -> None:
+    record = EventRecord(sessions, node_id="live")
+    record.emit("call.created", call_id="c", data={})
+    with pytest.raises(RuntimeError), sessions() as s, s.begin():
+        record.append(s, "call.transferred", call_id="c")
+        raise RuntimeError("request failed half-way")
+    record.emit("call.transferred", call_id="c")
+    with sessions() as s:
+        call = s.get(Call, "c")
+        assert call is not None and call.transfers == 1
