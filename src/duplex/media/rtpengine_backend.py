@@ -16,7 +16,8 @@ later.
 
 Operations that need the audio in Python (play, play_wav, play_tts, record, echo, collect_dtmf) raise
 ``RtpengineUnsupported``: IVR and queue legs need ``media_backend = "local"``. ``send_dtmf`` is rtpengine's
-``play DTMF``. ``stats()`` is the last ``query`` (refreshed by ``refresh_stats()`` and at ``close()``).
+``play DTMF`` when the backend was made with ``inject_dtmf=True`` (rtpengine then runs its codec handlers on
+the legs' packets, which costs more than plain forwarding; without it ``send_dtmf`` raises). ``stats()`` is the last ``query`` (refreshed by ``refresh_stats()`` and at ``close()``).
 The operations are synchronous in ``MediaSession`` (apply, bridge, send_dtmf), so each session runs its ng
 commands in order on a task chain; ``close()`` waits for the chain and deletes the rtpengine call.
 """
@@ -164,14 +165,14 @@ class RtpengineSession:
 
     async def _answer(self) -> None:
         assert self._ext_sdp is not None
-        sdp = await self.client.answer(self.call_id, INT, EXT, self._ext_sdp, flags=FLAGS)
+        sdp = await self.client.answer(self.call_id, INT, EXT, self._ext_sdp, flags=self.backend.flags)
         self.inside = (self.backend.inside_address, _audio_port(sdp))
 
     async def _point(self, target: Addr | None) -> None:
         """Re-offer the int side at ``target`` (None: nowhere), then re-answer with the peer's SDP."""
         host, port = target if target is not None else ("0.0.0.0", 9)
         await self.client.offer(self.call_id, INT, _sdp(host, port, _ALL_FORMATS, "sendrecv"), to_tag=EXT,
-                                flags=FLAGS)  # fmt: skip
+                                flags=self.backend.flags)  # fmt: skip
         if self._ext_sdp is not None:
             await self._answer()
 
@@ -207,7 +208,13 @@ class RtpengineSession:
 
     # -- MediaSession: what rtpengine does ------------------------------------------------------------------
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
-        """Send RFC 4733 events to the SIP peer (ng ``play DTMF``, one per digit)."""
+        """Send RFC 4733 events to the SIP peer (ng ``play DTMF``, one per digit).
+
+        Raises:
+            RtpengineUnsupported: the backend was made without ``inject_dtmf``.
+        """
+        if not self.backend.inject_dtmf:
+            raise RtpengineUnsupported("send_dtmf without inject_dtmf")
         for digit in digits:
             self._enqueue(lambda d=digit: self._play_dtmf(d, duration_ms))  # type: ignore[misc]
 
@@ -282,15 +289,19 @@ class RtpengineBackend:
         media_address: the address the SIP peers reach rtpengine's ports on (Duplex writes ``public_ip``
             into its SDP, so rtpengine must listen there).
         inside_address: the address rtpengine reaches its own ports on (bridges between legs).
+        inject_dtmf: let ``send_dtmf`` work (ng flag ``inject DTMF`` on every leg).
     """
 
     def __init__(self, ng_address: Addr, *, media_address: str = "127.0.0.1", inside_address: str = "127.0.0.1",
-                 client: RtpengineClient | None = None, rng: random.Random | None = None) -> None:  # fmt: skip
+                 client: RtpengineClient | None = None, rng: random.Random | None = None,
+                 inject_dtmf: bool = False) -> None:  # fmt: skip
         self.rng = rng or random.Random()
         self.client = client or RtpengineClient(ng_address, rng=self.rng)
         self.media_address = media_address
         self.inside_address = inside_address
         self.sessions: set[RtpengineSession] = set()
+        self.inject_dtmf = inject_dtmf
+        self.flags = (*FLAGS, "inject DTMF") if inject_dtmf else FLAGS
 
     async def open_session(self) -> RtpengineSession:
         """Create the leg's rtpengine call: an ng ``offer`` from the (unbridged) inside.
@@ -299,7 +310,8 @@ class RtpengineBackend:
             NgError: rtpengine refused or did not answer.
         """
         call_id = f"duplex-{self.rng.getrandbits(64):016x}"
-        sdp = await self.client.offer(call_id, INT, _sdp("0.0.0.0", 9, _ALL_FORMATS, "sendrecv"), flags=FLAGS)
+        placeholder = _sdp("0.0.0.0", 9, _ALL_FORMATS, "sendrecv")
+        sdp = await self.client.offer(call_id, INT, placeholder, flags=self.flags)
         session = RtpengineSession(self, call_id, (self.media_address, _audio_port(sdp)))
         self.sessions.add(session)
         return session

@@ -1,0 +1,290 @@
+"""Media through a real rtpengine (Debian's rtpengine-daemon, userspace only: ``--table=-1``).
+
+The daemon runs per test on a free ng port and a port range of its own below the kernel's ephemeral range
+(sipp and the engine's ``free_port`` picks live in 32768-60999, Duplex's local RTP in 61000-65000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import socket
+import struct
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from duplex.config import Settings
+from duplex.media.endpoint import RtpEndpoint
+from duplex.media.offer_answer import NegotiatedMedia
+from duplex.media.rtpengine_backend import RtpengineBackend, RtpengineSession, RtpengineUnsupported
+from duplex.media.rtpengine_client import RtpengineClient
+from duplex.media.rtpengine_ng import NgCommandError
+from duplex.telephony.engine import media_backend
+from interop.conftest import RunningEngine
+from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, run_sipp, sipp_background
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
+
+
+@dataclass
+class Rtpengine:
+    ng: tuple[str, int]
+    port_min: int
+    port_max: int
+    proc: subprocess.Popen[str]
+
+    def log(self) -> str:
+        return (
+            self.proc.stderr.read() if self.proc.stderr is not None and self.proc.poll() is not None else ""
+        )
+
+
+def _wait_for_pong(address: tuple[str, int], proc: subprocess.Popen[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.2)
+        for i in range(50):
+            if proc.poll() is not None:
+                raise RuntimeError(f"rtpengine exited: {proc.stderr.read() if proc.stderr else ''}")
+            s.sendto(f"start_{i} d7:command4:pinge".encode(), address)
+            try:
+                if s.recv(100).endswith(b"d6:result4:ponge"):
+                    return
+            except TimeoutError:
+                continue
+    raise RuntimeError("rtpengine did not answer ping")
+
+
+@pytest.fixture
+def rtpengine(tmp_path: Path) -> Iterator[Rtpengine]:
+    binary = shutil.which("rtpengine")
+    if binary is None:
+        raise RuntimeError("rtpengine is not installed (scripts/test-deps.sh installs rtpengine-daemon)")
+    ng = ("127.0.0.1", free_port())
+    port_min = 20000 + random.randrange(60) * 200  # 20000-31999, a 200-port slice per test
+    port_max = port_min + 199
+    proc = subprocess.Popen(
+        [binary, "--config-file=none", "--foreground", "--table=-1", "--interface=127.0.0.1",
+         f"--listen-ng={ng[0]}:{ng[1]}", f"--port-min={port_min}", f"--port-max={port_max}", "--log-stderr",
+         "--log-level=5", "--delete-delay=0", f"--pidfile={tmp_path / 'rtpengine.pid'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_pong(ng, proc)
+        yield Rtpengine(ng, port_min, port_max, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+async def backend(rtpengine: Rtpengine) -> AsyncIterator[RtpengineBackend]:
+    be = RtpengineBackend(rtpengine.ng)
+    try:
+        yield be
+    finally:
+        await be.close()
+
+
+def _phone() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.setblocking(False)
+    return s
+
+
+def _negotiated(phone: socket.socket) -> NegotiatedMedia:
+    return NegotiatedMedia(remote_address="127.0.0.1", remote_port=phone.getsockname()[1], codec="PCMU",
+                           payload_type=0, telephone_event_pt=101, direction="sendrecv")  # fmt: skip
+
+
+def _rtp(seq: int, ssrc: int, pt: int = 0) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt, seq, seq * 160, ssrc) + b"\xff" * 160
+
+
+async def _exchange(a: socket.socket, a_to: tuple[str, int], b: socket.socket, b_to: tuple[str, int],
+                    first: int = 0, count: int = 20) -> tuple[list[tuple[bytes, Any]], list[tuple[bytes, Any]]]:  # fmt: skip
+    """Each phone sends packets ``first``.. ``first + count - 1`` to its rtpengine port; returns what each
+    received."""
+    for seq in range(first, first + count):
+        a.sendto(_rtp(seq, 0xA), a_to)
+        b.sendto(_rtp(seq, 0xB), b_to)
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.2)
+    return _drain(a), _drain(b)
+
+
+def _drain(s: socket.socket) -> list[tuple[bytes, Any]]:
+    out = []
+    while True:
+        try:
+            out.append(s.recvfrom(2048))
+        except BlockingIOError:
+            return out
+
+
+async def test_ping_and_unknown_call_errors(rtpengine: Rtpengine) -> None:
+    client = RtpengineClient(rtpengine.ng)
+    try:
+        assert await client.ping()
+        with pytest.raises(NgCommandError) as exc:
+            await client.query("no-such-call")
+        assert exc.value.command == "query" and "call" in exc.value.reason.lower()
+    finally:
+        await client.close()
+
+
+async def test_bridged_sessions_relay_rtp_inside_rtpengine(
+    backend: RtpengineBackend, rtpengine: Rtpengine
+) -> None:
+    a, b = await backend.open_session(), await backend.open_session()
+    assert rtpengine.port_min <= a.local_address[1] <= rtpengine.port_max
+    phone_a, phone_b = _phone(), _phone()
+    try:
+        a.apply(_negotiated(phone_a))
+        b.apply(_negotiated(phone_b))
+        await asyncio.gather(a.settled(), b.settled())
+        got_a, got_b = await _exchange(phone_a, a.local_address, phone_b, b.local_address)
+        assert (got_a, got_b) == ([], [])  # not bridged: rtpengine drops the media
+        a.bridge(b)
+        await a.settled()  # the ng commands have been answered: rtpengine relays from now on
+        got_a, got_b = await _exchange(phone_a, a.local_address, phone_b, b.local_address, first=20)
+        # every packet crossed, unchanged, from the port advertised to the receiving phone (symmetric RTP)
+        assert [d for d, _ in got_b] == [_rtp(seq, 0xA) for seq in range(20, 40)]
+        assert [d for d, _ in got_a] == [_rtp(seq, 0xB) for seq in range(20, 40)]
+        assert {addr for _, addr in got_a} == {a.local_address}
+        assert {addr for _, addr in got_b} == {b.local_address}
+        stats = await a.refresh_stats()
+        assert (stats.packets_received, stats.packets_sent) == (40, 20)  # 20 before the bridge too
+        a.bridge(None)
+        await a.settled()
+        got_a, got_b = await _exchange(phone_a, a.local_address, phone_b, b.local_address, first=40)
+        assert (got_a, got_b) == ([], [])
+        assert a.errors == [] and b.errors == []
+        await a.close()
+        with pytest.raises(NgCommandError):
+            await backend.client.query(a.call_id)  # deleted
+        assert a.stats().packets_received == 60
+    finally:
+        phone_a.close()
+        phone_b.close()
+
+
+async def test_send_dtmf_reaches_the_phone_as_rfc4733(rtpengine: Rtpengine) -> None:
+    backend = RtpengineBackend(rtpengine.ng, inject_dtmf=True)
+    a, b = await backend.open_session(), await backend.open_session()
+    phone_a, phone_b = _phone(), _phone()
+    try:
+        a.apply(_negotiated(phone_a))
+        b.apply(_negotiated(phone_b))
+        a.bridge(b)
+        await a.settled()
+        await _exchange(phone_a, a.local_address, phone_b, b.local_address, count=5)
+        a.send_dtmf("5")  # rtpengine's play DTMF needs media flowing to fit the events into
+        for seq in range(5, 30):
+            phone_b.sendto(_rtp(seq, 0xB), b.local_address)
+            await asyncio.sleep(0.02)
+        await a.settled()
+        await asyncio.sleep(0.2)
+        assert a.errors == []
+        events = [d for d, _ in _drain(phone_a) if d[1] & 0x7F == 101]
+        assert events and events[0][12] == 5  # RFC 4733 §2.3: the event code of digit 5
+        assert not [d for d, _ in _drain(phone_b) if d[1] & 0x7F == 101]  # to the leg's own phone only
+    finally:
+        phone_a.close()
+        phone_b.close()
+        await backend.close()
+
+
+async def test_python_audio_operations_raise_a_clear_error(backend: RtpengineBackend) -> None:
+    a = await backend.open_session()
+    with pytest.raises(RtpengineUnsupported, match="media_backend = 'local'"):
+        await a.play_tts("hello")
+    with pytest.raises(RtpengineUnsupported, match="collect_dtmf"):
+        await a.collect_dtmf(1, 0.1)
+    with pytest.raises(RtpengineUnsupported, match="record"):
+        a.record("/tmp/never.wav")
+    with pytest.raises(RtpengineUnsupported, match="echo"):
+        a.echo()
+    with pytest.raises(RtpengineUnsupported, match="send_dtmf without inject_dtmf"):
+        a.send_dtmf("1")
+    local = await RtpEndpoint.open()
+    try:
+        with pytest.raises(TypeError, match="another rtpengine leg"):
+            a.bridge(local)
+    finally:
+        await local.close()
+
+
+# -- a bridged call through Duplex: agent (sipp) -> Duplex -> trunk (sipp -rtp_echo) ---------------------
+
+
+@pytest.fixture
+def engine_options(rtpengine: Rtpengine) -> dict[str, Any]:
+    settings = Settings(media_backend="rtpengine", media_rtpengine_ng=f"{rtpengine.ng[0]}:{rtpengine.ng[1]}",
+                        public_ip="127.0.0.1")  # fmt: skip
+    backend = media_backend(settings)
+    assert isinstance(backend, RtpengineBackend)
+    return {"trunk": {"allowed_ips": []}, "media": backend, "digest_algorithms": ("MD5", "SHA-256")}
+
+
+def _source_ports(pcap: Path, port: int) -> set[int]:
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"udp.dstport=={port}", "-T", "fields",
+                          "-e", "udp.srcport"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return {int(p) for p in out.split()}
+
+
+async def test_bridged_call_media_flows_through_rtpengine(
+    running: RunningEngine, rtpengine: Rtpengine, tmp_path: Path
+) -> None:
+    backend = running.engine.media
+    assert isinstance(backend, RtpengineBackend)
+    opened: list[RtpengineSession] = []
+    open_session = backend.open_session
+
+    async def recording_open() -> RtpengineSession:
+        session = await open_session()
+        opened.append(session)
+        return session
+
+    backend.open_session = recording_open  # type: ignore[method-assign]
+    carrier_port, carrier_media, caller_media = free_port(), free_even_port(), free_even_port()
+    running.set_trunk(port=carrier_port)
+    await running.engine.refresh_directory(force=True)
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=carrier_port, media_port=carrier_media,
+                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
+        with rtp_capture(tmp_path, caller_media) as pcap:
+            result = await asyncio.to_thread(
+                run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+                media_port=caller_media, service="+442071234567", duration_ms=4000, timeout=30,
+                extra=["-au", "alice", "-ap", running.sip_password("alice")],
+            )  # fmt: skip
+    assert result.successful == 1, result.output
+    stats = rtp_packets_to(pcap, caller_media)
+    print(f"trunk echo RTP at the caller via rtpengine: {stats}")
+    assert stats.packets >= 130, stats  # the pcap sends ~134 in 4 s, echoed by the carrier
+    assert stats.lost == 0
+    # The echo reached the caller from the rtpengine port in Duplex's SDP answer, not from a Duplex socket.
+    caller_leg, trunk_leg = opened
+    assert _source_ports(pcap, caller_media) == {caller_leg.local_address[1]}
+    assert rtpengine.port_min <= caller_leg.local_address[1] <= rtpengine.port_max
+    for _ in range(50):  # the legs' close() (final query, delete) runs in the engine's tasks
+        if caller_leg.last_query and trunk_leg.last_query:
+            break
+        await asyncio.sleep(0.1)
+    caller, trunk = caller_leg.stats(), trunk_leg.stats()
+    print(f"rtpengine counters: caller leg {caller}, trunk leg {trunk}")
+    assert caller.packets_received >= 130 and caller.packets_sent >= 130
+    assert trunk.packets_sent >= 130 and trunk.packets_received >= 130
+    assert caller_leg.errors == [] and trunk_leg.errors == []
+    await running.engine.store.flush()
+    assert len(running.events("call.bridged")) == 1
