@@ -1,6 +1,7 @@
 """Call quality in the CDR from real RTP: sipp plays its G.711 pcap to the echo number (1001), once as
 recorded and once with every 10th packet cut out of a copy of the pcap (~10 % loss). After the call the
-caller's `call_legs` row carries what Duplex measured (loss, jitter, E-model MOS), as tshark sees it too."""
+caller's `call_legs` row carries what Duplex measured (loss, jitter, E-model MOS), as tshark sees it too.
+A call to baresip (which sends RTCP) adds what the far end reported about Duplex's stream."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from duplex.db.models import CallLeg
+from duplex.telephony.call import Call
 from interop.conftest import RunningEngine
 from interop.peers import (
     SCENARIOS,
+    Baresip,
     RtpStreamStats,
     free_even_port,
     free_port,
@@ -115,3 +118,27 @@ async def test_every_tenth_packet_missing_shows_as_loss_and_a_lower_mos(
     assert data["loss_ratio"] == pytest.approx(23 / 236, abs=1e-3)
     assert leg.jitter_ms is not None and leg.jitter_ms < 10.0
     assert leg.mos is not None and 3.0 < leg.mos < 3.7  # G.107 E-model, G.711 with PLC, ~10 % random loss
+
+
+async def test_far_end_rtcp_reports_from_baresip(running: RunningEngine, alice: Baresip) -> None:
+    """Duplex calls alice's phone and talks for 10 s: baresip's RTCP reports about Duplex's stream (RFC 3550
+    §6.4) reach call.quality, with the round-trip time from LSR/DLSR."""
+    engine = running.engine
+    (binding,) = engine.registrations.lookup("alice", engine.now())
+    call = Call(engine, direction="outbound", from_number="duplex", to_number="2001")
+    leg = await call.originate(binding.contact, contact=(binding.source.host, binding.source.port))
+    assert await asyncio.wait_for(leg.answered, 10)
+    await asyncio.sleep(10)  # RTCP every 5 s (randomised 2.5-7.5 s) from each side
+    await leg.hangup("done")
+    await asyncio.wait_for(call.ended.wait(), 5)
+    await engine.store.flush()
+    (quality,) = running.events("call.quality")
+    data = quality.data
+    print(f"call.quality: {data}")
+    assert data["remote_reports"] >= 1 and data["remote_packets_lost"] == 0 and data["remote_loss_ratio"] == 0
+    assert data["remote_jitter_ms"] is not None and data["remote_jitter_ms"] < 20.0
+    assert data["rtt_ms"] is not None and 0 <= data["rtt_ms"] < 50.0  # loopback
+    assert data["mos_sent"] is not None and data["mos_sent"] >= 4.0
+    # baresip's tone, 20 ms packets for 10 s
+    assert data["packets_received"] >= 400 and data["packets_lost"] == 0 and data["mos_received"] >= 4.0
+    assert data["mos"] == min(data["mos_sent"], data["mos_received"])
