@@ -51,6 +51,7 @@ from _load import (  # noqa: E402
     read_sipp_stats,
     system_busy,
 )
+from _rtpengine import media_backend  # noqa: E402
 from tests.interop.peers import free_even_port, free_port, run_sipp, sipp_background, sipp_command  # noqa: E402
 
 FAIL_LIMIT = 0.005
@@ -218,6 +219,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--mode", choices=("echo", "bridged"), default="echo")
+    parser.add_argument("--media-backend", choices=("local", "rtpengine"), default="local",
+                        help="who relays Duplex's RTP: in process, or rtpengine (bench/_rtpengine.py)")  # fmt: skip
     parser.add_argument("--rates", default="5,10,20,30,50", help="comma-separated calls per second")
     parser.add_argument("--step-seconds", type=int, default=20)
     parser.add_argument("--call-seconds", type=int, default=10)
@@ -241,7 +244,7 @@ def main() -> None:
                     t = Target("sipp-uas", uas, "uac_pcap.xml", "1001", [], None)
                     rows.append(run_step(tmp, t, rate, args.step_seconds, args.call_seconds, analyse=False))
                 print(rows[-1], flush=True)
-        with duplex_server(tmp, args.mode) as target:
+        with media_backend(args.media_backend, tmp, free_port()), duplex_server(tmp, args.mode) as target:
             rows.append(run_step(tmp, _single(target), 1, 1, args.call_seconds, analyse=True))
             print(rows[-1], flush=True)
             for rate in rates:
