@@ -25,6 +25,7 @@ from interop.peers import (
     rtp_capture,
     rtp_packets_to,
     run_sipp,
+    sipp_background,
 )
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
@@ -142,3 +143,32 @@ async def test_far_end_rtcp_reports_from_baresip(running: RunningEngine, alice: 
     # baresip's tone, 20 ms packets for 10 s
     assert data["packets_received"] >= 400 and data["packets_lost"] == 0 and data["mos_received"] >= 4.0
     assert data["mos"] == min(data["mos_sent"], data["mos_received"])
+
+
+async def test_early_media_then_failure_reports_the_early_media(
+    running: RunningEngine, tmp_path: Path
+) -> None:
+    """A callee plays 2 s of early media (183 with SDP) and then answers 486: the leg was never answered,
+    but media flowed, so it reports (and a leg that fails without media does not: tests/telephony)."""
+    callee = free_port()
+    with sipp_background(
+        tmp_path, "uas_early_media_486.xml", local_port=callee, media_port=free_even_port(), calls=1
+    ):
+        call = Call(running.engine, direction="outbound", from_number="duplex", to_number="busy")
+        leg = await call.originate(f"sip:busy@127.0.0.1:{callee}", contact=("127.0.0.1", callee))
+        assert not await asyncio.wait_for(leg.answered, 10)
+        await asyncio.wait_for(call.ended.wait(), 5)
+    assert leg.sip_status == 486
+    await running.engine.store.flush()
+    (quality,) = running.events("call.quality")
+    (ended,) = running.events("leg.ended")
+    assert quality.leg_id == ended.leg_id == leg.id and quality.id < ended.id
+    data = quality.data
+    print(f"call.quality: {data}")
+    # ~2 s of sipp's 30 ms packets
+    assert 50 <= data["packets_received"] <= 80 and data["packets_lost"] == 0 and data["mos"] >= 4.0
+    with running.sessions() as session:
+        row = session.get(CallLeg, leg.id)
+        assert (
+            row is not None and row.sip_status == 486 and row.answered_at is None and row.mos == data["mos"]
+        )
