@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,8 @@ from duplex.telephony.trunks import (
     TrunkConfig,
     TrunkSelector,
     caller_id_headers,
+    check_host,
+    is_ip_literal,
     match_inbound_trunk,
     normalize_e164,
     select_caller_id,
@@ -217,9 +221,40 @@ def test_from_model_mirrors_the_orm_row() -> None:
     assert "password" not in repr(t)
 
 
-def test_bad_allowed_ip_is_a_config_error() -> None:
-    with pytest.raises(ValueError, match="bad allowed_ips entry 'not-an-ip'"):
-        trunk(1, allowed_ips=("not-an-ip",))
+@pytest.mark.parametrize("entry", ["not an ip", "10.0.0.999", "-carrier.test", "a..b", "192.0.2.0/33"])
+def test_bad_allowed_ip_is_a_config_error(entry: str) -> None:
+    with pytest.raises(ValueError, match=f"bad allowed_ips entry '{re.escape(entry)}'"):
+        trunk(1, allowed_ips=(entry,))
+
+
+def test_allowed_host_names_match_their_resolved_addresses_only() -> None:
+    t = trunk(1, allowed_ips=("SBC.carrier.test", "192.0.2.0/24"))
+    assert t.allowed_hosts == ("sbc.carrier.test",) and len(t.networks) == 1
+    resolved = {"sbc.carrier.test": ("198.51.100.7", "2001:db8::7")}
+    assert t.allows_ip("198.51.100.7", resolved) and t.allows_ip("::ffff:198.51.100.7", resolved)
+    assert t.allows_ip("2001:db8::7", resolved) and t.allows_ip("192.0.2.9", resolved)
+    assert not t.allows_ip("198.51.100.7")  # not resolved (yet, or at all): the name allows nothing
+    assert not t.allows_ip("198.51.100.8", resolved)
+    selector = TrunkSelector([t, trunk(2, 1, allowed_ips=("198.51.100.8",))])
+    assert selector.match_inbound("198.51.100.7") is None
+    selector.resolved = resolved
+    assert selector.match_inbound("198.51.100.7") is t
+    assert match_inbound_trunk("198.51.100.8", selector.trunks, resolved) is selector.get(2)
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [("localhost", True), ("sip.carrier.test", True), ("sip.carrier.test.", True), ("192.0.2.1", True),
+     ("2001:db8::1", True), ("[2001:db8::1]", True), ("x" * 63 + ".test", True), ("x" * 64 + ".test", False),
+     ("bad host", False), ("-sip.test", False), ("sip-.test", False), ("a..b", False), ("10.0.0.999", False),
+     ("sip_1.test", False), ("", False)],
+)  # fmt: skip
+def test_check_host_accepts_ip_literals_and_rfc1123_names(host: str, ok: bool) -> None:
+    if ok:
+        assert check_host(f" {host} ") == host and is_ip_literal(host) == (":" in host or host[0].isdigit())
+    else:
+        with pytest.raises(ValueError, match="not an IP address or DNS host name"):
+            check_host(host)
 
 
 # -- inbound -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from duplex.api.audit import record_write
@@ -26,6 +26,7 @@ from duplex.api.schemas import Input, Output, partial
 from duplex.auth.deps import CurrentPrincipal
 from duplex.db.models import IvrFlow, IvrFlowVersion, PhoneNumber, Queue, QueueMember, QueueSkill, Trunk
 from duplex.db.models.routing import RoutingStrategy
+from duplex.telephony.trunks import check_allowed_entry, check_host
 
 router = APIRouter(route_class=DuplexRoute)
 
@@ -246,7 +247,7 @@ crud_router(
 
 class TrunkCreate(Input):
     name: Name
-    host: Annotated[str, Field(min_length=1, max_length=255)]
+    host: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(check_host)]  # IP or DNS name
     port: Annotated[int, Field(ge=1, le=65535)] = 5060
     transport: Literal["udp", "tcp", "tls"] = "udp"
     username: Annotated[str | None, Field(max_length=128)] = None
@@ -254,7 +255,7 @@ class TrunkCreate(Input):
     register_: bool = Field(False, alias="register", description="REGISTER with the carrier.")
     from_domain: Annotated[str | None, Field(max_length=255)] = None
     caller_id: Annotated[str | None, Field(max_length=32)] = None
-    allowed_ips: list[Annotated[str, Field(max_length=64)]] = []
+    allowed_ips: list[Annotated[str, Field(max_length=255), AfterValidator(check_allowed_entry)]] = []
     max_cps: Annotated[float, Field(gt=0, le=1000)] = 5.0
     max_channels: Annotated[int, Field(ge=1, le=100000)] = 30
     failover_order: int = 0

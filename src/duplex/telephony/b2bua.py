@@ -92,23 +92,29 @@ async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None)
     last: Leg | None = None
     try:
         while trunk is not None and not a.ended.is_set():
-            addr = (trunk.host, trunk.port)
-            if trunk.transport.lower() == "tcp":
-                engine.transport.tcp_targets.add(addr)
-            cid = caller_id_headers(select_caller_id(None, trunk), trunk)
-            extra = tuple((n, v) for n, v in (("P-Asserted-Identity", cid.p_asserted_identity),
-                                                ("Privacy", cid.privacy)) if v)  # fmt: skip
-            b = await call.originate(f"sip:{number}@{trunk.host}:{trunk.port}", contact=addr, trunk_id=trunk.id,
-                                     agent_id=agent.id if agent else None, kind="trunk", from_value=cid.from_,
-                                     extra=extra, codecs=a.codecs)  # fmt: skip
-            outcome = await bridge_when_answered(a, b)
-            if outcome != "failed":
-                if outcome == "answered":  # the CDR's trunk is the answered leg's (leg.created trunk_id)
-                    await call.ended.wait()
-                return
-            last = b
-            trunk = selector.next_after_failure(engine.now(), call.id, trunk.id, b.sip_status)
+            status: int | None = None  # RFC 3263 §4.3: a timeout or 503 tries the trunk's next address
+            for addr in await engine.trunk_service.dns.outbound_targets(trunk):
+                if trunk.transport.lower() == "tcp":
+                    engine.transport.tcp_targets.add(addr)
+                cid = caller_id_headers(select_caller_id(None, trunk), trunk)
+                extra = tuple((n, v) for n, v in (("P-Asserted-Identity", cid.p_asserted_identity),
+                                                    ("Privacy", cid.privacy)) if v)  # fmt: skip
+                b = await call.originate(f"sip:{number}@{trunk.host}:{trunk.port}", contact=addr,
+                                         trunk_id=trunk.id, agent_id=agent.id if agent else None, kind="trunk",
+                                         from_value=cid.from_, extra=extra, codecs=a.codecs)  # fmt: skip
+                outcome = await bridge_when_answered(a, b)
+                if outcome != "failed":
+                    if outcome == "answered":  # the CDR's trunk is the answered leg's (leg.created trunk_id)
+                        await call.ended.wait()
+                    return
+                last, status = b, b.sip_status
+                if a.ended.is_set() or status not in (None, 408, 503):
+                    break
+                engine.trunk_service.dns.failed(addr)
+            trunk = selector.next_after_failure(engine.now(), call.id, trunk.id, status)
         if last is not None:
             await a.reject(_reject_status(last), last.end_reason)
+        elif not a.ended.is_set():
+            await a.reject(503, "no_trunk")
     finally:
         selector.release(call.id)

@@ -440,7 +440,7 @@ class Call:
             trunk = next((t for t in self.engine.directory.trunks if t.id == trunk_id), None)
             if trunk is None:
                 raise ValueError(f"no trunk with id {trunk_id}")
-            contact = (trunk.host, trunk.port)
+            contact = (await self.engine.trunk_service.dns.targets(trunk))[0]  # a DNS name: its first address
             if not target.startswith(("sip:", "sips:")):
                 target = f"sip:{target}@{trunk.host}:{trunk.port}"
 

@@ -11,6 +11,11 @@ branch (a new transaction, §8.1.1.7). Final responses (401/407 challenges, 2xx 
 Trunks are re-read when the engine's directory changes (it refreshes every 30 s), at once on a
 ``config.changed`` event for a trunk, and on `reload()`. A removed or changed trunk unregisters (Expires: 0)
 and a changed one registers again; `stop()` unregisters every trunk and waits briefly for the answers.
+
+Trunk host names (and host names in ``allowed_ips``) are resolved by `dns` (`trunk_dns.TrunkResolver`) in the
+background, again when their cache entry expires; the allow-list addresses go to `TrunkSelector.resolved` for
+inbound matching. A REGISTER goes to the trunk's first address and moves to the next one after a timeout or a
+5xx (RFC 3263 §4.3); a name that does not resolve fails the attempt like a timeout (retry with backoff).
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from typing import TYPE_CHECKING, Any
 from duplex.aio import cancel_and_wait
 from duplex.events.types import EventEnvelope
 from duplex.sip.errors import SipError
+from duplex.sip.events import Address
 from duplex.sip.headers import Headers
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.uri import NameAddr, SipUri
 from duplex.telephony.legdialog import USER_AGENT
+from duplex.telephony.trunk_dns import TrunkDnsError, TrunkResolver
 from duplex.telephony.trunk_registration import SendRegister, TrunkRegistration, TrunkStatusChanged
-from duplex.telephony.trunks import TrunkConfig
+from duplex.telephony.trunks import TrunkConfig, is_ip_literal
 
 if TYPE_CHECKING:
     from duplex.telephony.engine import Engine
@@ -53,6 +60,7 @@ class _Entry:
     from_tag: str
     contact_uri: SipUri
     outstanding: set[int] = field(default_factory=set)  # CSeqs awaiting a final response
+    address_index: int = 0  # which of the trunk host's addresses to use (advanced after a failure)
 
 
 class TrunkService:
@@ -79,23 +87,26 @@ class TrunkService:
         self._seen_directory: object | None = None
         self._task: asyncio.Task[None] | None = None
         self._bus_task: asyncio.Task[None] | None = None
+        self._dns_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self.dns = TrunkResolver(ipv6=":" in engine.settings.sip_host)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._sync(loop.time())
         self._task = loop.create_task(self._run())
+        self._dns_task = loop.create_task(self._watch_dns())
         bus = getattr(self.engine.store.record, "bus", None)
         if bus is not None:
             self._bus_task = loop.create_task(self._watch_config(bus))
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Unregister every trunk (REGISTER with Expires: 0) and wait up to `timeout` for the answers."""
-        for task in (self._task, self._bus_task):
+        for task in (self._task, self._bus_task, self._dns_task):
             if task is not None:
                 await cancel_and_wait(task)
-        self._task = self._bus_task = None
+        self._task = self._bus_task = self._dns_task = None
         now = self.engine.now()
         for trunk_id in list(self._entries):
             self._retire(trunk_id, now)
@@ -131,6 +142,17 @@ class TrunkService:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.01, delay))
+
+    async def _watch_dns(self) -> None:
+        """Keep every trunk host name resolved and the inbound allow-list current."""
+        while True:
+            trunks = self.engine.directory.trunks
+            try:
+                await self.dns.refresh(self.dns.names(trunks))
+                self.engine.trunks.resolved = self.dns.allow_list(trunks)
+            except Exception:
+                log.exception("trunk DNS refresh failed")
+            await asyncio.sleep(_TICK)
 
     async def _watch_config(self, bus: Any) -> None:
         queue: asyncio.Queue[EventEnvelope] = bus.subscribe()
@@ -196,9 +218,28 @@ class TrunkService:
         self._wake.set()
 
     def _send(self, entry: _Entry, action: SendRegister) -> None:
+        if is_ip_literal(action.host):
+            self._send_to(entry, action, (action.host.strip("[]"), action.port))
+        else:
+            self.engine.spawn(self._resolve_and_send(entry, action))
+
+    async def _resolve_and_send(self, entry: _Entry, action: SendRegister) -> None:
+        try:
+            targets = await self.dns.targets(entry.config)
+        except TrunkDnsError as exc:
+            entry.reg.handle_failure(self.engine.now(), action.cseq, str(exc))
+            self._pump(entry)
+            return
+        try:
+            self._send_to(entry, action, targets[entry.address_index % len(targets)])
+        except Exception:
+            log.exception("cannot send REGISTER for trunk %s", entry.config.name)
+            entry.reg.handle_failure(self.engine.now(), action.cseq, "send failed")
+            self._pump(entry)
+
+    def _send_to(self, entry: _Entry, action: SendRegister, addr: Address) -> None:
         engine = self.engine
         transport = "TCP" if action.transport == "tcp" else "UDP"
-        addr = (action.host, action.port)
         if transport == "TCP":
             engine.transport.tcp_targets.add(addr)
         headers = Headers()
@@ -220,6 +261,8 @@ class TrunkService:
 
     def _on_response(self, entry: _Entry, cseq: int, response: SipResponse | None) -> None:
         now = self.engine.now()
+        if response is None or response.status >= 500:
+            entry.address_index += 1  # RFC 3263 §4.3: the next attempt tries the next address
         if response is None:
             entry.outstanding.discard(cseq)
             entry.reg.handle_failure(now, cseq, "timeout")

@@ -23,7 +23,8 @@ Failover table (`should_fail_over`):
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterable
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,9 @@ __all__ = [
     "TrunkConfig",
     "TrunkSelector",
     "caller_id_headers",
+    "check_allowed_entry",
+    "check_host",
+    "is_ip_literal",
     "match_inbound_trunk",
     "normalize_e164",
     "select_caller_id",
@@ -50,6 +54,42 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Explicit final statuses (besides 5xx) that mean "try the next trunk".
 FAILOVER_STATUSES: frozenset[int] = frozenset({401, 403, 407, 408, 488})
+
+
+# RFC 1123 §2.1 host names: dot-separated labels of letters, digits and inner hyphens, 63 octets each, and
+# RFC 3261 §25.1 `hostname = *( domainlabel "." ) toplabel [ "." ]` (the top label does not start with a digit).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*(?!\d+\.?$){_LABEL}\.?")
+
+
+def is_ip_literal(host: str) -> bool:
+    """True for an IPv4 or IPv6 address (brackets allowed), False for a DNS name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def check_host(host: str) -> str:
+    """`host` stripped when it is an IP address or a DNS host name (RFC 3261 §25.1 ``host``); ValueError if not."""
+    value = host.strip()
+    if is_ip_literal(value) or (len(value) <= 253 and _HOSTNAME.fullmatch(value)):
+        return value
+    raise ValueError(f"not an IP address or DNS host name: {host!r}")
+
+
+def check_allowed_entry(entry: str) -> str:
+    """An ``allowed_ips`` entry: an IP address, a CIDR network, or a host name whose addresses are allowed."""
+    value = entry.strip()
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        try:
+            return check_host(value)
+        except ValueError:
+            raise ValueError(f"not an IP address, network or host name: {entry!r}") from None
+    return value
 
 
 def should_fail_over(sip_status: int | None) -> bool:
@@ -64,7 +104,9 @@ def should_fail_over(sip_status: int | None) -> bool:
 class TrunkConfig:
     """A SIP trunk, mirroring `duplex.db.models.routing.Trunk` as an immutable value.
 
-    `allowed_ips` entries are IP addresses or CIDR networks (IPv4 or IPv6); an invalid entry raises ValueError.
+    `host` is an IP address or a DNS name (resolved by `trunk_dns.TrunkResolver`). `allowed_ips` entries are
+    IP addresses or CIDR networks (IPv4 or IPv6) or host names (every address they resolve to is allowed);
+    an invalid entry raises ValueError.
     """
 
     id: int
@@ -83,15 +125,21 @@ class TrunkConfig:
     failover_order: int = 0
     enabled: bool = True
     networks: tuple[IPNetwork, ...] = field(init=False, repr=False, compare=False)
+    allowed_hosts: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         nets: list[IPNetwork] = []
+        names: list[str] = []
         for entry in self.allowed_ips:
             try:
                 nets.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError as exc:
-                raise ValueError(f"trunk {self.name!r}: bad allowed_ips entry {entry!r}") from exc
+            except ValueError:
+                try:
+                    names.append(check_host(entry).lower())
+                except ValueError as exc:
+                    raise ValueError(f"trunk {self.name!r}: bad allowed_ips entry {entry!r}") from exc
         object.__setattr__(self, "networks", tuple(nets))
+        object.__setattr__(self, "allowed_hosts", tuple(names))
         if self.max_cps <= 0 or self.max_channels < 0:
             raise ValueError(f"trunk {self.name!r}: max_cps must be > 0 and max_channels >= 0")
 
@@ -121,10 +169,24 @@ class TrunkConfig:
         """The host part for From / P-Asserted-Identity URIs."""
         return self.from_domain or self.host
 
-    def allows_ip(self, ip: str) -> bool:
-        """True when `ip` is in this trunk's allow-list (an IPv4-mapped IPv6 address matches IPv4 entries)."""
+    @property
+    def host_is_name(self) -> bool:
+        """True when `host` is a DNS name that needs resolving."""
+        return not is_ip_literal(self.host)
+
+    def allows_ip(self, ip: str, resolved: Mapping[str, Collection[str]] | None = None) -> bool:
+        """True when `ip` is in this trunk's allow-list (an IPv4-mapped IPv6 address matches IPv4 entries).
+
+        `resolved` maps the allow-list's host names (lower case) to their current addresses; a name not in it
+        (not resolved yet, or unresolvable) allows nothing.
+        """
         addr = _parse_ip(ip)
-        return addr is not None and any(addr in net for net in self.networks if net.version == addr.version)
+        if addr is None:
+            return False
+        if any(addr in net for net in self.networks if net.version == addr.version):
+            return True
+        names = resolved or {}
+        return any(addr == _parse_ip(a) for name in self.allowed_hosts for a in names.get(name, ()))
 
 
 def _parse_ip(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -137,11 +199,13 @@ def _parse_ip(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return addr
 
 
-def match_inbound_trunk(source_ip: str, trunks: Iterable[TrunkConfig]) -> TrunkConfig | None:
+def match_inbound_trunk(
+    source_ip: str, trunks: Iterable[TrunkConfig], resolved: Mapping[str, Collection[str]] | None = None
+) -> TrunkConfig | None:
     """The enabled trunk whose allow-list contains `source_ip` (lowest failover_order first), or None.
-    A disabled trunk's addresses are not trusted."""
+    A disabled trunk's addresses are not trusted. `resolved`: see `TrunkConfig.allows_ip`."""
     ordered = sorted((t for t in trunks if t.enabled), key=lambda t: (t.failover_order, t.id))
-    return next((t for t in ordered if t.allows_ip(source_ip)), None)
+    return next((t for t in ordered if t.allows_ip(source_ip, resolved)), None)
 
 
 @dataclass(slots=True)
@@ -162,6 +226,9 @@ class TrunkSelector:
         self._trunks: dict[int, TrunkConfig] = {}
         self._state: dict[int, _TrunkState] = {}
         self._attempts: dict[str, tuple[int | None, set[int]]] = {}  # call id -> (current trunk, tried)
+        self.resolved: dict[
+            str, tuple[str, ...]
+        ] = {}  # allow-list host name -> addresses (trunk_dns fills it)
         self.update_trunks(trunks, now=now)
 
     # -- configuration ---------------------------------------------------------------------------------
@@ -189,7 +256,7 @@ class TrunkSelector:
 
     def match_inbound(self, source_ip: str) -> TrunkConfig | None:
         """The trunk an inbound request from `source_ip` belongs to (see `match_inbound_trunk`)."""
-        return match_inbound_trunk(source_ip, self._trunks.values())
+        return match_inbound_trunk(source_ip, self._trunks.values(), self.resolved)
 
     # -- channels --------------------------------------------------------------------------------------
 
