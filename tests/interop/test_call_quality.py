@@ -27,6 +27,7 @@ from interop.peers import (
     run_sipp,
     sipp_background,
 )
+from interop.test_cdr_rebuild import _transfers
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -172,3 +173,25 @@ async def test_early_media_then_failure_reports_the_early_media(
         assert (
             row is not None and row.sip_status == 486 and row.answered_at is None and row.mos == data["mos"]
         )
+
+
+async def test_transfers_report_every_leg_once_in_the_call_it_ended_in(
+    running: RunningEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The blind and attended transfers of the CDR rebuild test: legs released by a transfer report when they
+    end; the consulted party's leg, moved to the transferee's call, reports once, there, when it ends."""
+    _, transferee, bob = await _transfers(running, monkeypatch)
+    await running.engine.stop()  # hangs up what is left; everything is written
+    quality = running.events("call.quality")
+    answered = {e.leg_id for e in running.events("leg.answered")}
+    ended = {e.leg_id: e for e in running.events("leg.ended")}
+    assert len(answered) >= 10 and answered <= set(ended)
+    assert sorted(str(e.leg_id) for e in quality) == sorted(str(leg_id) for leg_id in answered)
+    for q in quality:
+        assert q.id < ended[q.leg_id].id and q.call_id == ended[q.leg_id].call_id
+        assert q.data["packets_received"] > 0 and q.data["packets_lost"] == 0 and q.data["mos"] >= 4.0
+    (moved,) = [q for q in quality if q.leg_id == bob.id]
+    assert moved.call_id == transferee.call.id
+    with running.sessions() as session:
+        rows = {r.id: r for r in session.scalars(select(CallLeg))}
+    assert all(rows[str(q.leg_id)].mos == q.data["mos"] for q in quality)
