@@ -120,13 +120,20 @@ def empty(sessions: sessionmaker[Session]) -> None:
     splits=st.lists(st.integers(0, 60), max_size=12),
     rollbacks=st.sets(st.integers(0, 12), max_size=2),
     ticks=st.lists(st.integers(-2000, 5000), min_size=1, max_size=8),
+    room=st.sampled_from([(1, 0), (2, 1), (20_000, 1000)]),  # (max_calls, keep_ended): calls forgotten early
 )
 def test_live_rows_equal_a_rebuild_for_any_batch_split(
-    sessions: sessionmaker[Session], events: Batch, splits: list[int], rollbacks: set[int], ticks: list[int]
+    sessions: sessionmaker[Session],
+    events: Batch,
+    splits: list[int],
+    rollbacks: set[int],
+    ticks: list[int],
+    room: tuple[int, int],
 ) -> None:
     empty(sessions)
     clock = itertools.accumulate(itertools.cycle(ticks), initial=1_800_000_000_000)
-    record = EventRecord(sessions, node_id="live", clock_ms=lambda: next(clock))
+    live = LiveProjection(max_calls=room[0], keep_ended=room[1])
+    record = EventRecord(sessions, node_id="live", clock_ms=lambda: next(clock), projectors=[live])
     record_in_batches(record, events, splits, rollbacks)
     live = snapshot(sessions)
     with sessions() as s:
@@ -137,9 +144,9 @@ def test_live_rows_equal_a_rebuild_for_any_batch_split(
 
 
 def test_a_live_call_is_read_from_the_table_once(sessions: sessionmaker[Session]) -> None:
-    """Its first transaction reads its history; the others apply their own events to the kept state,
-    and the call leaves memory when it ends."""
-    record = EventRecord(sessions, node_id="live")
+    """Its first transaction reads its history; the others apply their own events to the kept state. An
+    ended call stays for the events after its end until `keep_ended` newer calls ended."""
+    record = EventRecord(sessions, node_id="live", projectors=[LiveProjection(keep_ended=1)])
     (live,) = record.projectors
     assert isinstance(live, LiveProjection)
     steps: Batch = [
@@ -148,6 +155,7 @@ def test_a_live_call_is_read_from_the_table_once(sessions: sessionmaker[Session]
         ("call.ringing", {"call_id": "c"}),
         ("leg.answered", {"call_id": "c", "leg_id": "l", "data": {"codec": "PCMU"}}),
         ("call.answered", {"call_id": "c"}),
+        ("call.ended", {"call_id": "c", "data": {"reason": "trunk_hangup"}}),
         ("leg.ended", {"call_id": "c", "leg_id": "l", "data": {"reason": "remote_bye", "sip_status": 200}}),
     ]
     for type, fields in steps:
@@ -155,12 +163,13 @@ def test_a_live_call_is_read_from_the_table_once(sessions: sessionmaker[Session]
             record.append(s, type, **fields)
     assert (live.reloads, len(live)) == (1, 1)
     with sessions() as s:
-        call = s.get(Call, "c")
-        assert call is not None and (call.state, call.to_number) == ("answered", "+4031")
-    record.emit("call.ended", call_id="c", data={"reason": "trunk_hangup"})
-    assert (live.reloads, len(live)) == (1, 0)
-    record.emit("csat.recorded", call_id="c", data={"score": 4})  # after the end: read again
-    assert live.reloads == 2
+        leg = s.get(CallLeg, "l")
+        assert leg is not None and (leg.codec, leg.sip_status) == ("PCMU", 200)
+    record.emit("call.created", call_id="d", data={})
+    record.emit("call.ended", call_id="d", data={"reason": "done"})
+    assert (live.reloads, len(live)) == (2, 1)  # c made room for d
+    record.emit("csat.recorded", call_id="c", data={"score": 4})  # long after its end: read again
+    assert live.reloads == 3
     with sessions() as s:
         call = s.get(Call, "c")
         assert call is not None and (call.state, call.csat, call.end_reason) == ("ended", 4, "trunk_hangup")

@@ -5,15 +5,17 @@ event rows over its life (one re-read per batch). `LiveProjection` keeps the pro
 (`Projection`) of each live call in memory and applies only the new events to it. It falls back to the
 reference path (`load_history` + `project`), and keeps nothing for the call, when:
 
-- the call is not in memory (its first batch on this node, or after it ended): its history is read once;
+- the call is not in memory (its first batch on this node, or long after it ended): its history is read;
 - an event is not newer than the last one applied (out-of-order input, or another transaction's event);
 - an event links calls (`leg.left`/`leg.moved`, an attended transfer): both calls are projected together,
   and a call whose rows depend on another call's events is never kept.
 
 The state only changes when the transaction commits (`after_commit`); a rolled-back transaction leaves
 it as it was. A transaction that projected from a state another one replaced in the meantime drops the call
-from memory, so its next event reads the history again. A call leaves memory when it ends, and at most
-`max_calls` calls are kept (the least recently changed go first).
+from memory, so its next event reads the history again. A call that ended stays in memory for the events
+that follow its end (the engine records a bridged call's last leg.ended and call.quality after
+call.ended) until `keep_ended` newer calls have ended; at most `max_calls` calls are kept (the least
+recently changed go first).
 
 Limit: events of a live call recorded by another process are not seen by this node's memory; the engine
 records every event of the calls it runs, and the API in the same process shares the record.
@@ -40,9 +42,11 @@ _UNKEPT = Projection()  # the state of a call that is not kept in memory (it has
 class LiveProjection:
     """A projector (`EventRecord(projectors=...)`) whose rows always equal `rebuild_calls`'s."""
 
-    def __init__(self, *, max_calls: int = 20_000) -> None:
+    def __init__(self, *, max_calls: int = 20_000, keep_ended: int = 1000) -> None:
         self.max_calls = max_calls
+        self.keep_ended = keep_ended
         self._states: OrderedDict[str, Projection] = OrderedDict()  # call id -> its projection state
+        self._ended: OrderedDict[str, None] = OrderedDict()  # kept calls that ended, oldest first
         self._lock = threading.Lock()
         self.reloads = 0  # calls projected from their history (for tests and the benchmark)
 
@@ -102,13 +106,17 @@ class LiveProjection:
     def _install(self, updated: dict[str, tuple[Projection | None, Projection]]) -> None:
         with self._lock:
             for call_id, (base, state) in updated.items():
-                if self._states.get(call_id) is not base or len(state.calls) != 1 or _ended(state):
-                    self._states.pop(call_id, None)  # raced with another transaction, linked, or over
+                if self._states.get(call_id) is not base or len(state.calls) != 1:
+                    self._states.pop(call_id, None)  # raced with another transaction, or linked
                     continue
                 self._states[call_id] = state
                 self._states.move_to_end(call_id)
+                if state.calls[call_id]["state"] == "ended":
+                    self._ended[call_id] = None
+            while len(self._ended) > self.keep_ended:
+                self._states.pop(self._ended.popitem(last=False)[0], None)
             while len(self._states) > self.max_calls:
-                self._states.popitem(last=False)
+                self._ended.pop(self._states.popitem(last=False)[0], None)
 
     def forget(self) -> None:
         with self._lock:
@@ -119,10 +127,6 @@ def _add(state: Projection, calls: dict[str, Row], legs: dict[str, Row]) -> None
     c, g = state.rows()
     calls.update(c)
     legs.update(g)
-
-
-def _ended(state: Projection) -> bool:
-    return any(row["state"] == "ended" for row in state.calls.values())
 
 
 @event.listens_for(Session, "after_commit")
