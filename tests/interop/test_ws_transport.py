@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -48,7 +49,8 @@ class JsSip:
         self.events: list[dict[str, Any]] = []
 
     @classmethod
-    async def start(cls, ws_url: str, user: str, password: str, *, reject: int = 486) -> JsSip:
+    async def start(cls, ws_url: str, user: str, password: str, *, reject: int = 486,
+                    ca_file: Path | None = None) -> JsSip:  # fmt: skip
         assert shutil.which("node") and (JS_DIR / "node_modules" / "jssip").is_dir(), (
             "run scripts/test-deps.sh"
         )
@@ -56,6 +58,7 @@ class JsSip:
         proc = await asyncio.create_subprocess_exec(
             "node", str(JS_DIR / "jssip_peer.js"), json.dumps(config), cwd=JS_DIR,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, **({"NODE_EXTRA_CA_CERTS": str(ca_file)} if ca_file else {})},
         )  # fmt: skip
         return cls(proc)
 
@@ -84,11 +87,11 @@ class JsSip:
         await self.proc.wait()
 
 
-@pytest.fixture
-async def ws_running(tmp_path: Path) -> AsyncIterator[RunningEngine]:
-    """The interop engine with SIP over WebSocket on a free port."""
+@contextlib.asynccontextmanager
+async def engine_with(tmp_path: Path, **updates: Any) -> AsyncIterator[RunningEngine]:
+    """The interop engine with SIP over WebSocket on a free port (and ``updates`` to its settings)."""
     settings = make_settings(tmp_path, free_port()).model_copy(
-        update={"sip_ws_enabled": True, "sip_ws_port": 0}
+        update={"sip_ws_enabled": True, "sip_ws_port": 0, **updates}
     )
     upgrade(settings.effective_database_url)
     creds = json.loads(seed(settings).read_text())
@@ -103,6 +106,12 @@ async def ws_running(tmp_path: Path) -> AsyncIterator[RunningEngine]:
         await engine.stop()
         store.close()
         db.dispose()
+
+
+@pytest.fixture
+async def ws_running(tmp_path: Path) -> AsyncIterator[RunningEngine]:
+    async with engine_with(tmp_path) as running:
+        yield running
 
 
 def sipp_expecting(tmp: Path, running: RunningEngine, status: int, *, ringing: bool = False) -> str:
@@ -125,7 +134,7 @@ def sipp_expecting(tmp: Path, running: RunningEngine, status: int, *, ringing: b
 
 def ws_url(running: RunningEngine) -> str:
     assert running.engine.ws is not None
-    return f"ws://127.0.0.1:{running.engine.ws.port}"
+    return f"{running.engine.ws.transport.lower()}://127.0.0.1:{running.engine.ws.port}"
 
 
 @pytest.fixture
@@ -158,6 +167,34 @@ async def test_jssip_registers_over_websocket_with_digest(ws_running: RunningEng
     assert len(ws_running.events("sip.registered")) == 1
     # the digest exchange happened: a 401 went out before the 200
     assert engine.ws.stats.received >= 2 and engine.ws.stats.malformed_dropped == 0
+
+
+async def test_jssip_registers_and_takes_a_call_over_wss(tmp_path: Path) -> None:
+    """WSS (sip_wss_certfile): JsSIP trusts the test's self-signed certificate through NODE_EXTRA_CA_CERTS."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    async with engine_with(tmp_path, sip_wss_certfile=str(cert), sip_wss_keyfile=str(key)) as running:
+        url = ws_url(running)
+        assert url.startswith("wss://")
+        phone = await JsSip.start(url, "alice", running.sip_password("alice"), ca_file=cert)
+        try:
+            await phone.wait("connected")
+            await phone.command("register")
+            assert (await phone.wait("registered", "registrationFailed"))["event"] == "registered", (
+                phone.events
+            )
+            [binding] = running.engine.registrations.lookup("alice", running.engine.now())
+            assert binding.source.transport == "wss"
+            failure = await asyncio.to_thread(sipp_expecting, tmp_path, running, 486, ringing=True)
+            assert failure == ""
+            incoming = await phone.wait("incoming")
+            assert incoming["via"].startswith("SIP/2.0/")
+        finally:
+            await phone.kill()
 
 
 async def test_jssip_with_a_wrong_password_is_refused(ws_running: RunningEngine) -> None:
