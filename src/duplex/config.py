@@ -38,6 +38,22 @@ class Settings(BaseSettings):
     sip_ws_port: int = Field(5066, ge=0, le=65535, description="SIP WebSocket port (on sip_host, path any).")
     sip_wss_certfile: str = Field("", description="PEM certificate (chain) for WSS; empty means plain WS.")
     sip_wss_keyfile: str = Field("", description="PEM key for WSS; empty means it is in sip_wss_certfile.")
+    sip_tls_enabled: bool = Field(
+        False, description="Accept SIP over TLS (RFC 3261 §26, sips:) on sip_tls_port."
+    )
+    sip_tls_port: int = Field(5061, ge=0, le=65535, description="SIP TLS port (on sip_host).")
+    sip_tls_certfile: str = Field(
+        "", description="PEM certificate (chain) for SIP TLS; empty means a self-signed one in data_dir/tls."
+    )
+    sip_tls_keyfile: str = Field(
+        "", description="PEM key for SIP TLS; empty means it is in sip_tls_certfile."
+    )
+    sip_tls_cafile: str = Field(
+        "", description="CA bundle trusted for TLS to trunks; empty means the system's."
+    )
+    sip_tls_verify: bool = Field(
+        True, description="Verify trunk certificates (host name and chain) over TLS."
+    )
     public_ip: str = Field("127.0.0.1", description="Address written into SDP and Contact headers.")
     sip_realm: str = Field("duplex", description="Digest authentication realm for phones.")
     rtp_port_min: int = Field(20000, ge=1024, le=65535, description="Lowest RTP port.")
