@@ -281,6 +281,34 @@ async def test_connection_close_removes_the_binding(
     assert failure == ""
 
 
+async def test_closing_while_ringing_fails_the_call_at_once(
+    ws_running: RunningEngine, tmp_path: Path
+) -> None:
+    """The agent's connection drops while its phone rings: the INVITE on that flow fails with a transport
+    error (RFC 3261 §17.1.4) and the caller gets 408 within a second or so, not after Timer B / 30 s (the
+    outbound leg reports a failed transaction as 408, `uac.failure_reason`: "timeout")."""
+    phone = await JsSip.start(ws_url(ws_running), "alice", ws_running.sip_password("alice"), reject=0)
+    try:
+        await phone.wait("connected")
+        await phone.command("register")
+        assert (await phone.wait("registered", "registrationFailed"))["event"] == "registered", phone.events
+        loop = asyncio.get_running_loop()
+        caller = asyncio.ensure_future(
+            asyncio.to_thread(sipp_expecting, tmp_path, ws_running, 408, ringing=True)
+        )
+        await phone.wait("incoming")
+        await asyncio.sleep(0.3)  # its 180 is out
+        killed_at = loop.time()
+        await phone.kill()
+        assert await asyncio.wait_for(caller, 20) == ""
+        assert loop.time() - killed_at < 5.0
+    finally:
+        await phone.kill()
+    await ws_running.engine.store.flush()
+    legs = [e.data for e in ws_running.events("leg.ended")]
+    assert any(d.get("reason") == "timeout" for d in legs), legs
+
+
 async def test_malformed_frames_and_messages_do_not_take_the_server_down(ws_running: RunningEngine) -> None:
     engine = ws_running.engine
     assert engine.ws is not None

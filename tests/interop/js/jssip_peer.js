@@ -6,7 +6,7 @@
 // Commands (one JSON object per stdin line): {"cmd": "register"}, {"cmd": "unregister"},
 //   {"cmd": "message", "target": "sip:...", "body": "..."}, {"cmd": "stop"}.
 // Events (one JSON object per stdout line): connected, disconnected, registered, unregistered,
-//   registrationFailed, incoming (an INVITE; it is rejected with config.reject after its 180), failed,
+//   registrationFailed, incoming (an INVITE; rejected with config.reject after its 180; 0 rings on), failed,
 //   newMessage, messageSent, messageFailed.
 //
 // Node 20 has no WebSocket, so JsSIP gets the `ws` package's client (it offers the "sip" subprotocol,
@@ -59,8 +59,11 @@ ua.on('newRTCSession', ({ originator, session, request }) => {
     contact: request.getHeader('Contact'),
   });
   session.on('failed', (e) => emit('failed', { cause: e.cause }));
-  // reject after JsSIP has sent its 180 Ringing, so both the 180 and the final response cross the flow
-  setTimeout(() => session.terminate({ status_code: config.reject || 486 }), 200);
+  // reject after JsSIP has sent its 180 Ringing, so both the 180 and the final response cross the flow;
+  // reject 0: keep ringing (until the test kills the process)
+  if (config.reject !== 0) {
+    setTimeout(() => session.terminate({ status_code: config.reject || 486 }), 200);
+  }
 });
 ua.on('newMessage', ({ originator, request }) => {
   if (originator !== 'remote') return;
