@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from duplex.config import Settings
-from duplex.media.endpoint import RtpEndpoint
+from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.rtpengine_backend import RtpengineBackend, RtpengineSession, RtpengineUnsupported
 from duplex.media.rtpengine_client import RtpengineClient
 from duplex.media.rtpengine_ng import NgCommandError
+from duplex.media.wav import read_wav
 from duplex.telephony.engine import media_backend
 from interop.conftest import RunningEngine
 from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, run_sipp, sipp_background
@@ -207,7 +209,7 @@ async def test_send_dtmf_reaches_the_phone_as_rfc4733(rtpengine: Rtpengine) -> N
 
 async def test_python_audio_operations_raise_a_clear_error(backend: RtpengineBackend) -> None:
     a = await backend.open_session()
-    with pytest.raises(RtpengineUnsupported, match="media_backend = 'local'"):
+    with pytest.raises(RtpengineUnsupported, match="play_tts is not available .* in-process fallback"):
         await a.play_tts("hello")
     with pytest.raises(RtpengineUnsupported, match="collect_dtmf"):
         await a.collect_dtmf(1, 0.1)
@@ -215,7 +217,7 @@ async def test_python_audio_operations_raise_a_clear_error(backend: RtpengineBac
         a.record("/tmp/never.wav")
     with pytest.raises(RtpengineUnsupported, match="echo"):
         a.echo()
-    with pytest.raises(RtpengineUnsupported, match="send_dtmf without inject_dtmf"):
+    with pytest.raises(RtpengineUnsupported, match="send_dtmf is not available"):
         a.send_dtmf("1")
     local = await RtpEndpoint.open()
     try:
@@ -223,6 +225,44 @@ async def test_python_audio_operations_raise_a_clear_error(backend: RtpengineBac
             a.bridge(local)
     finally:
         await local.close()
+
+
+async def test_ivr_audio_falls_back_to_a_python_endpoint_behind_rtpengine(rtpengine: Rtpengine) -> None:
+    backend = RtpengineBackend(rtpengine.ng, fallback=LocalMediaBackend("127.0.0.1"))
+    a, b = await backend.open_session(), await backend.open_session()
+    phone_a, phone_b = _phone(), _phone()
+    try:
+        a.apply(_negotiated(phone_a))
+        b.apply(_negotiated(phone_b))
+        tone = (np.sin(np.arange(1600) * 2 * np.pi * 440 / 8000) * 8000).astype(np.int16)
+        await a.play([tone[i : i + 160] for i in range(0, 1600, 160)])
+        assert a.audio is not None and a.errors == []
+        await asyncio.sleep(0.1)
+        played = [(d, addr) for d, addr in _drain(phone_a) if d[1] & 0x7F == 0]
+        assert len(played) >= 10 and {addr for _, addr in played} == {a.local_address}  # via rtpengine
+        assert sum(d[12:] != b"\xff" * 160 for d, _ in played) >= 10  # the tone's 10 frames (and silence)
+        # RFC 4733 events for digit 7 from the phone reach the Python endpoint through rtpengine
+        collect = asyncio.ensure_future(a.collect_dtmf(1, 3.0))
+        for i, end in enumerate((False, False, True, True, True)):
+            payload = struct.pack("!BBH", 7, (0x80 if end else 0) | 10, 160 * (i + 1))
+            phone_a.sendto(struct.pack("!BBHII", 0x80, 101, 100 + i, 16000, 0xA) + payload, a.local_address)
+            await asyncio.sleep(0.02)
+        assert await collect == "7"
+        # bridging hands the inside to the other leg: the Python endpoint goes, RTP is relayed again
+        a.bridge(b)
+        await a.settled()
+        assert a.audio is None
+        _drain(phone_a)
+        got_a, got_b = await _exchange(phone_a, a.local_address, phone_b, b.local_address, first=200)
+        assert [d for d, _ in got_b] == [_rtp(seq, 0xA) for seq in range(200, 220)]
+        assert [d for d, _ in got_a] == [_rtp(seq, 0xB) for seq in range(200, 220)]
+        with pytest.raises(RtpengineUnsupported, match="play_tts on a bridged leg"):
+            await a.play_tts("hello")
+        assert a.errors == [] and b.errors == []
+    finally:
+        phone_a.close()
+        phone_b.close()
+        await backend.close()
 
 
 # -- a bridged call through Duplex: agent (sipp) -> Duplex -> trunk (sipp -rtp_echo) ---------------------
@@ -288,3 +328,40 @@ async def test_bridged_call_media_flows_through_rtpengine(
     assert caller_leg.errors == [] and trunk_leg.errors == []
     await running.engine.store.flush()
     assert len(running.events("call.bridged")) == 1
+
+
+async def test_echo_1001_through_rtpengine_and_a_python_endpoint(
+    running: RunningEngine, rtpengine: Rtpengine, tmp_path: Path
+) -> None:
+    media = free_even_port()
+    with rtp_capture(tmp_path, media) as pcap:
+        result = await asyncio.to_thread(
+            run_sipp, tmp_path, "uac_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+            media_port=media, service="1001", duration_ms=8000, timeout=30,
+        )  # fmt: skip
+    assert result.successful == 1, result.output
+    stats = rtp_packets_to(pcap, media)
+    print(f"echo RTP at sipp via rtpengine: {stats}")
+    # sipp sends 236 packets; the echo is sent back once the Python endpoint is attached (a few ms after
+    # the answer), continuously at 50 pps, all through rtpengine's port
+    assert stats.packets >= 230, stats
+    assert stats.lost == 0, stats
+    (port,) = _source_ports(pcap, media)
+    assert rtpengine.port_min <= port <= rtpengine.port_max
+
+
+async def test_voicemail_1002_records_through_rtpengine(
+    running: RunningEngine, rtpengine: Rtpengine, tmp_path: Path
+) -> None:
+    result = await asyncio.to_thread(
+        run_sipp, tmp_path, "uac_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+        media_port=free_even_port(), service="1002", duration_ms=12000, timeout=40,
+    )  # fmt: skip
+    assert result.successful == 1, result.output
+    await asyncio.sleep(0.3)
+    await running.engine.store.flush()
+    saved = running.events("recording.saved")
+    assert len(saved) == 1
+    pcm = read_wav(running.settings.data_dir / "recordings" / f"{saved[0].call_id}.wav").astype(np.float64)
+    assert len(pcm) > 8000  # more than a second of the caller after the greeting
+    assert float(np.sqrt(np.mean(pcm**2))) > 100.0

@@ -14,11 +14,18 @@ The chain costs one extra loopback hop inside rtpengine per direction; it lets c
 SDP to pass through rtpengine (``offer`` on leg A's offer, ``answer`` on leg B's answer) and is left for
 later.
 
-Operations that need the audio in Python (play, play_wav, play_tts, record, echo, collect_dtmf) raise
-``RtpengineUnsupported``: IVR and queue legs need ``media_backend = "local"``. ``send_dtmf`` is rtpengine's
-``play DTMF`` when the backend was made with ``inject_dtmf=True`` (rtpengine then runs its codec handlers on
-the legs' packets, which costs more than plain forwarding; without it ``send_dtmf`` raises). ``stats()`` is the last ``query`` (refreshed by ``refresh_stats()`` and at ``close()``).
-The operations are synchronous in ``MediaSession`` (apply, bridge, send_dtmf), so each session runs its ng
+Operations that need the audio in Python (play, play_wav, play_tts, collect_dtmf, echo, record) fall back to
+the in-process backend when the backend has a ``fallback`` (the engine always gives it one): the first such
+operation opens a local ``RtpEndpoint`` and points the leg's ``int`` side at it, so an IVR leg's RTP flows
+phone -> rtpengine -> Python. Bridging the leg closes that endpoint (the inside then faces the other leg);
+an audio operation on a bridged leg raises ``RtpengineUnsupported``, and so does ``record`` before another
+operation attached the endpoint (it must return its recorder at once). Without a fallback every one of them
+raises ``RtpengineUnsupported``.
+
+``send_dtmf`` is rtpengine's ``play DTMF`` when the backend was made with ``inject_dtmf=True`` (rtpengine
+then runs its codec handlers on every leg's packets, which costs more than plain forwarding), else the
+fallback endpoint's. ``stats()`` is the last ``query`` (``refresh_stats()``, and at ``close()``). The
+operations are synchronous in ``MediaSession`` (apply, bridge, echo, send_dtmf), so each session runs its ng
 commands in order on a task chain; ``close()`` waits for the chain and deletes the rtpengine call.
 """
 
@@ -34,6 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
 from duplex.media.rtpengine_client import RtpengineClient
@@ -62,8 +70,8 @@ class RtpengineUnsupported(NotImplementedError):
     """The operation needs the leg's audio in Python; rtpengine legs relay it outside Python."""
 
     def __init__(self, operation: str) -> None:
-        super().__init__(f"{operation} is not available on rtpengine media legs (they relay RTP outside "
-                         f"Python); use media_backend = 'local' for IVR and queue legs")  # fmt: skip
+        super().__init__(f"{operation} is not available on this rtpengine media leg (its RTP is relayed outside "
+                         f"Python, and Python audio needs the backend's in-process fallback on an unbridged leg)")  # fmt: skip
 
 
 def _sdp(address: str, port: int, formats: Iterable[tuple[int, str]], direction: str) -> str:
@@ -118,7 +126,9 @@ class RtpengineSession:
         self._local = local_address
         self.inside: Addr | None = None  # rtpengine's port for the int side, known after apply()
         self.peer: RtpengineSession | None = None
-        self.errors: list[NgError] = []
+        self.errors: list[Exception] = []
+        self.negotiated: NegotiatedMedia | None = None
+        self.audio: RtpEndpoint | None = None  # the Python endpoint the inside faces (IVR legs, on demand)
         self.last_query: dict[str, Any] = {}
         self._ext_sdp: str | None = None
         self._tail: asyncio.Task[None] | None = None
@@ -140,7 +150,7 @@ class RtpengineSession:
             await asyncio.wait(before)
         try:
             await op()
-        except NgError as exc:
+        except Exception as exc:  # kept for settled() callers and tests; the chain goes on
             self.errors.append(exc)
             log.warning("rtpengine call %s: %s", self.call_id, exc)
 
@@ -156,6 +166,7 @@ class RtpengineSession:
 
     def apply(self, negotiated: NegotiatedMedia) -> None:
         """Tell rtpengine where the SIP peer is and what it sends (an ng ``answer`` from ``ext``)."""
+        self.negotiated = negotiated
         formats = [(negotiated.payload_type, _RTPMAP.get(negotiated.codec, f"{negotiated.codec}/8000"))]
         if negotiated.telephone_event_pt is not None:
             formats.append((negotiated.telephone_event_pt, "telephone-event/8000"))
@@ -167,6 +178,8 @@ class RtpengineSession:
         assert self._ext_sdp is not None
         sdp = await self.client.answer(self.call_id, INT, EXT, self._ext_sdp, flags=self.backend.flags)
         self.inside = (self.backend.inside_address, _audio_port(sdp))
+        if self.audio is not None:
+            self.audio.apply(self._inside_media())
 
     async def _point(self, target: Addr | None) -> None:
         """Re-offer the int side at ``target`` (None: nowhere), then re-answer with the peer's SDP."""
@@ -200,6 +213,8 @@ class RtpengineSession:
     async def _bridge(self, other: RtpengineSession) -> None:
         if self.inside is None or other.inside is None:
             raise NgBridgeError(f"{self!r} and {other!r} need their SDP applied before bridging")
+        await self._detach()
+        await other._detach()
         await self._point(other.inside)
         await other._point(self.inside)
 
@@ -214,7 +229,8 @@ class RtpengineSession:
             RtpengineUnsupported: the backend was made without ``inject_dtmf``.
         """
         if not self.backend.inject_dtmf:
-            raise RtpengineUnsupported("send_dtmf without inject_dtmf")
+            self._with_audio("send_dtmf", lambda audio: audio.send_dtmf(digits, duration_ms))
+            return
         for digit in digits:
             self._enqueue(lambda d=digit: self._play_dtmf(d, duration_ms))  # type: ignore[misc]
 
@@ -238,6 +254,7 @@ class RtpengineSession:
             self.peer.peer = None
             self.peer = None
         await self.settled()
+        await self._detach()
         try:
             await self.refresh_stats()
             await self.client.delete(self.call_id)
@@ -246,35 +263,111 @@ class RtpengineSession:
             log.warning("rtpengine call %s: %s", self.call_id, exc)
         self.backend.sessions.discard(self)
 
-    # -- MediaSession: what needs the audio in Python -------------------------------------------------------
+    # -- MediaSession: what needs the audio in Python (the fallback endpoint) ---------------------------------
+    def _inside_media(self) -> NegotiatedMedia:
+        assert self.negotiated is not None and self.inside is not None
+        n, (host, port) = self.negotiated, self.inside
+        return NegotiatedMedia(remote_address=host, remote_port=port, codec=n.codec, payload_type=n.payload_type,
+                               telephone_event_pt=n.telephone_event_pt, direction="sendrecv")  # fmt: skip
+
+    def _check_audio(self, operation: str) -> None:
+        if self.backend.fallback is None:
+            raise RtpengineUnsupported(operation)
+        if self.peer is not None:
+            raise RtpengineUnsupported(f"{operation} on a bridged leg")
+
+    async def _attach(self) -> None:
+        """Open the fallback endpoint and point the inside at it (runs on the chain)."""
+        fallback = self.backend.fallback
+        if self.audio is not None or fallback is None or self._closed:
+            return
+        if self.inside is None or self.negotiated is None:
+            raise NgBridgeError(f"{self!r} needs its SDP applied before audio operations")
+        audio = await fallback.open_session()
+        audio.apply(self._inside_media())
+        host, port = audio.local_address
+        self.audio = audio
+        await self._point((self.backend.media_address if host in ("", "0.0.0.0") else host, port))
+
+    async def _detach(self) -> None:
+        audio, self.audio = self.audio, None
+        if audio is not None:
+            await audio.close()
+
+    async def _audio(self, operation: str) -> RtpEndpoint:
+        """The fallback endpoint, attached on first use.
+
+        Raises:
+            RtpengineUnsupported: no fallback, the leg is bridged, or attaching failed.
+        """
+        self._check_audio(operation)
+        if self.audio is None:
+            self._enqueue(self._attach)
+            await self.settled()
+        if self.audio is None:
+            raise RtpengineUnsupported(
+                f"{operation} (attaching the Python endpoint failed: {self.errors[-1:]})"
+            )
+        return self.audio
+
+    def _with_audio(self, operation: str, then: Callable[[RtpEndpoint], None]) -> None:
+        """Run a synchronous operation on the fallback endpoint now, or once the chain has attached it."""
+        self._check_audio(operation)
+        if self.audio is not None:
+            then(self.audio)
+            return
+
+        async def attach_then() -> None:
+            await self._attach()
+            if self.audio is not None:
+                then(self.audio)
+
+        self._enqueue(attach_then)
+
     async def play(self, frames: Iterable[Pcm]) -> None:
-        raise RtpengineUnsupported("play")
+        await (await self._audio("play")).play(frames)
 
     async def play_wav(self, path: str | Path) -> None:
-        raise RtpengineUnsupported("play_wav")
+        await (await self._audio("play_wav")).play_wav(path)
 
     async def play_tts(self, text: str) -> None:
-        raise RtpengineUnsupported("play_tts")
+        await (await self._audio("play_tts")).play_tts(text)
 
     def stop_playback(self) -> None:
-        """Nothing plays from Python on an rtpengine leg."""
+        if self.audio is not None:
+            self.audio.stop_playback()
 
     def record(self, path: str | Path, *, stereo: bool = False) -> CallRecorder:
-        raise RtpengineUnsupported("record")
+        """Record on the fallback endpoint (attached by an earlier play, collect_dtmf or echo).
+
+        Raises:
+            RtpengineUnsupported: no endpoint attached yet, no fallback, or a bridged leg.
+        """
+        self._check_audio("record")
+        if self.audio is None:
+            raise RtpengineUnsupported(
+                "record before a play, collect_dtmf or echo attached the Python endpoint"
+            )
+        return self.audio.record(path, stereo=stereo)
 
     def stop_recording(self) -> None:
-        """Nothing records in Python on an rtpengine leg."""
+        if self.audio is not None:
+            self.audio.stop_recording()
 
     def echo(self, enabled: bool = True) -> None:
         if enabled:
-            raise RtpengineUnsupported("echo")
+            self._with_audio("echo", lambda audio: audio.echo(True))
+        elif self.audio is not None:
+            self.audio.echo(False)
 
     def flush_dtmf(self) -> None:
-        """Digits are not seen in Python on an rtpengine leg."""
+        if self.audio is not None:
+            self.audio.flush_dtmf()
 
     async def collect_dtmf(self, max_digits: int, timeout: float, terminator: str | None = "#",
                            inter_digit_timeout: float | None = None) -> str:  # fmt: skip
-        raise RtpengineUnsupported("collect_dtmf")
+        audio = await self._audio("collect_dtmf")
+        return await audio.collect_dtmf(max_digits, timeout, terminator, inter_digit_timeout)
 
 
 class NgBridgeError(NgError):
@@ -289,18 +382,20 @@ class RtpengineBackend:
         media_address: the address the SIP peers reach rtpengine's ports on (Duplex writes ``public_ip``
             into its SDP, so rtpengine must listen there).
         inside_address: the address rtpengine reaches its own ports on (bridges between legs).
-        inject_dtmf: let ``send_dtmf`` work (ng flag ``inject DTMF`` on every leg).
+        inject_dtmf: ``send_dtmf`` through rtpengine (ng flag ``inject DTMF`` on every leg).
+        fallback: where Python-audio operations get their endpoint (None: they raise).
     """
 
     def __init__(self, ng_address: Addr, *, media_address: str = "127.0.0.1", inside_address: str = "127.0.0.1",
                  client: RtpengineClient | None = None, rng: random.Random | None = None,
-                 inject_dtmf: bool = False) -> None:  # fmt: skip
+                 inject_dtmf: bool = False, fallback: LocalMediaBackend | None = None) -> None:  # fmt: skip
         self.rng = rng or random.Random()
         self.client = client or RtpengineClient(ng_address, rng=self.rng)
         self.media_address = media_address
         self.inside_address = inside_address
         self.sessions: set[RtpengineSession] = set()
         self.inject_dtmf = inject_dtmf
+        self.fallback = fallback
         self.flags = (*FLAGS, "inject DTMF") if inject_dtmf else FLAGS
 
     async def open_session(self) -> RtpengineSession:
@@ -319,6 +414,8 @@ class RtpengineBackend:
     async def close(self) -> None:
         for session in list(self.sessions):
             await session.close()
+        if self.fallback is not None:
+            await self.fallback.close()
         await self.client.close()
 
 
