@@ -1,4 +1,4 @@
-"""The asyncio shell around the sans-IO SIP core: UDP and TCP sockets, one timer, nothing else.
+"""The asyncio shell around the sans-IO SIP core: UDP, TCP and TLS sockets, one timer, nothing else.
 
 Rules of this module (aioquic ``asyncio/protocol.py`` style):
 
@@ -10,6 +10,12 @@ Rules of this module (aioquic ``asyncio/protocol.py`` style):
 RFC 3581 §4: "the server MUST insert a 'received' parameter containing the source IP address that the request
 came from" when an rport is present, and "MUST set the value of the 'rport' parameter to the source port of the
 request"; responses then go back to that source address (the core sends to the address it was given).
+
+TLS (RFC 3261 §26.2.1, port 5061) is the TCP stream inside an ``ssl.SSLContext``: the same framing, the same
+connection table, so responses and in-dialog requests to a peer go back over the TLS connection it opened
+(§18.2.2: "the response MUST be sent using the existing connection"). `name_for` tells the engine which Via
+transport (UDP, TCP, TLS) a peer is reached with. A failed handshake (a plain TCP client on the TLS port)
+only closes that connection.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -53,6 +60,7 @@ class TransportStats:
     malformed_dropped: int = 0
     send_errors: int = 0
     tcp_connections: int = 0
+    tls_connections: int = 0
     by_transport: dict[str, int] = field(default_factory=dict)
 
 
@@ -109,19 +117,30 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class SipTransport:
-    """UDP + TCP listeners on one port, outbound TCP connections reused per address, one core timer.
+    """UDP + TCP listeners on one port, TLS on another, outbound connections reused per address, one timer.
 
     Args:
         core: the sans-IO endpoint.
         host, port: where to listen (port 0 picks one free for both UDP and TCP).
+        tls: the server context; None means no TLS listener.
+        tls_port: where TLS listens (0 picks a free one); `tls_port` holds the bound port after `start`.
+        tls_client: the context for outbound TLS connections (to `tls_targets`).
     """
 
-    def __init__(self, core: SipCore, *, host: str = "0.0.0.0", port: int = 5060) -> None:
+    def __init__(self, core: SipCore, *, host: str = "0.0.0.0", port: int = 5060, tls: ssl.SSLContext | None = None,
+                 tls_port: int = 5061, tls_client: ssl.SSLContext | None = None) -> None:  # fmt: skip
         self.core = core
         self.host = host
         self.port = port
+        self.tls = tls
+        self.tls_port = tls_port
+        self.tls_client = tls_client
         self.stats = TransportStats()
         self.tcp_targets: set[Address] = set()  # addresses to reach over TCP (trunks with transport=tcp)
+        self.tls_targets: set[Address] = set()  # addresses to reach over TLS (trunks with transport=tls)
+        self.tls_names: dict[Address, str] = {}  # TLS target -> the host name its certificate must match
+        self._tls_conns: set[Address] = set()  # open connections that run TLS
+        self._tls_server: asyncio.Server | None = None
         self._udp: _Udp | None = None
         self._server: asyncio.Server | None = None
         self._conns: dict[Address, asyncio.StreamWriter] = {}
@@ -157,8 +176,16 @@ class SipTransport:
                     raise
                 continue
             self._udp, self.port = proto, port
+            await self._start_tls()
             return port
         raise OSError("no port free for both UDP and TCP")
+
+    async def _start_tls(self) -> None:
+        if self.tls is None:
+            return
+        self._tls_server = await asyncio.start_server(self._on_tls, self.host, self.tls_port, ssl=self.tls,
+                                                      ssl_handshake_timeout=10)  # fmt: skip
+        self.tls_port = int(self._tls_server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         if self._timer is not None:
@@ -169,10 +196,11 @@ class SipTransport:
             writer.close()
         for task in list(self._tasks):
             task.cancel()
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1)
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 1)
 
     # -- input -----------------------------------------------------------------------------------------
     def on_datagram(self, data: bytes, addr: Address) -> None:
@@ -210,25 +238,36 @@ class SipTransport:
         addr: Address = (str(peer[0]), int(peer[1]))
         await self._serve_connection(addr, reader, writer)
 
+    async def _on_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        await self._serve_connection((str(peer[0]), int(peer[1])), reader, writer, kind="tls")
+
     async def _serve_connection(
-        self, addr: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, addr: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, kind: str = "tcp"
     ) -> None:
         self._conns[addr] = writer
-        self.stats.tcp_connections += 1
+        if kind == "tls":
+            self._tls_conns.add(addr)
+            self.stats.tls_connections += 1
+        else:
+            self.stats.tcp_connections += 1
         framer = StreamFramer()
         try:
             while data := await reader.read(65536):
                 framer.receive_data(data)
-                if not self._drain_framer(framer, addr, writer):
+                if not self._drain_framer(framer, addr, writer, kind):
                     break
         except (ConnectionError, OSError):
             pass
         finally:
             if self._conns.get(addr) is writer:
                 del self._conns[addr]
+                self._tls_conns.discard(addr)
             writer.close()
 
-    def _drain_framer(self, framer: StreamFramer, addr: Address, writer: asyncio.StreamWriter) -> bool:
+    def _drain_framer(
+        self, framer: StreamFramer, addr: Address, writer: asyncio.StreamWriter, kind: str = "tcp"
+    ) -> bool:
         last: RemoteProtocolError | None = None
         while True:
             try:
@@ -244,13 +283,30 @@ class SipTransport:
                 writer.write(pong)
             if message is None:
                 return True
-            self._deliver(message, addr, "tcp")
+            self._deliver(message, addr, kind)
 
     # -- output ----------------------------------------------------------------------------------------
     def is_reliable(self, addr: Address) -> bool:
         """Whether messages to ``addr`` travel over a stream (an open TCP connection, or a TCP target):
         RFC 3261 §17 then needs no retransmissions and zero Timers D/I/J/K."""
-        return addr in self._conns or addr in self.tcp_targets
+        return addr in self._conns or addr in self.tcp_targets or addr in self.tls_targets
+
+    def use_stream(self, addr: Address, transport: str, server_name: str | None = None) -> None:
+        """Reach ``addr`` over ``transport`` (a trunk's "tcp" or "tls"; "udp" changes nothing) from now on.
+        `server_name`: the host name a TLS peer's certificate must carry (default: the address)."""
+        kind = transport.lower()
+        if kind == "tcp":
+            self.tcp_targets.add(addr)
+        elif kind == "tls":
+            self.tls_targets.add(addr)
+            if server_name:
+                self.tls_names[addr] = server_name
+
+    def name_for(self, addr: Address) -> str:
+        """The Via transport for messages to ``addr``: TLS, TCP or UDP (RFC 3261 §18.2.1)."""
+        if addr in self._tls_conns or (addr not in self._conns and addr in self.tls_targets):
+            return "TLS"
+        return "TCP" if self.is_reliable(addr) else "UDP"
 
     def send(self, data: bytes, addr: Address) -> None:
         """Send on the TCP connection to ``addr`` if there is one (or one is wanted), else over UDP."""
@@ -259,7 +315,7 @@ class SipTransport:
         if writer is not None and not writer.is_closing():
             writer.write(data)
             return
-        if addr in self.tcp_targets:
+        if addr in self.tcp_targets or addr in self.tls_targets:
             self._connect_and_send(data, addr)
             return
         if self._udp is None or self._udp.transport is None:
@@ -280,14 +336,20 @@ class SipTransport:
         task.add_done_callback(self._tasks.discard)
 
     async def _connect(self, addr: Address) -> None:
+        tls = addr in self.tls_targets
+        options: dict[str, object] = {}
+        if tls:
+            options = {"ssl": self.tls_client or ssl.create_default_context(),
+                       "server_hostname": self.tls_names.get(addr, addr[0])}  # fmt: skip
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(*addr), 5)
-        except (OSError, TimeoutError):
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*addr, **options), 5)  # type: ignore[arg-type]
+        except (OSError, TimeoutError) as exc:
+            log.info("cannot connect to %s over %s: %s", addr, "TLS" if tls else "TCP", exc)
             self.stats.send_errors += len(self._pending.pop(addr, []))
             return
         for data in self._pending.pop(addr, []):
             writer.write(data)
-        await self._serve_connection(addr, reader, writer)
+        await self._serve_connection(addr, reader, writer, kind="tls" if tls else "tcp")
 
     def flush(self) -> None:
         """Send what the core has queued and re-arm the timer to its earliest deadline."""

@@ -69,8 +69,7 @@ async def connect_to_agent(a: InboundLeg, agent: AgentInfo) -> None:
         return
     binding = bindings[0]
     addr = (binding.source.host, binding.source.port)
-    if binding.source.transport == "tcp":
-        engine.transport.tcp_targets.add(addr)
+    engine.transport.use_stream(addr, binding.source.transport)  # tcp/tls: reuse (or reopen) the stream
     caller = a.invite.from_addr
     caller_user = getattr(caller.uri, "user", None) or "anonymous"
     name = f'"{caller.display_name}" ' if caller.display_name else ""
@@ -94,8 +93,7 @@ async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None)
         while trunk is not None and not a.ended.is_set():
             status: int | None = None  # RFC 3263 §4.3: a timeout or 503 tries the trunk's next address
             for addr in await engine.trunk_service.dns.outbound_targets(trunk):
-                if trunk.transport.lower() == "tcp":
-                    engine.transport.tcp_targets.add(addr)
+                engine.transport.use_stream(addr, trunk.transport, trunk.host)
                 cid = caller_id_headers(select_caller_id(None, trunk), trunk)
                 extra = tuple((n, v) for n, v in (("P-Asserted-Identity", cid.p_asserted_identity),
                                                     ("Privacy", cid.privacy)) if v)  # fmt: skip

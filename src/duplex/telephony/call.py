@@ -259,7 +259,7 @@ class Leg:
         headers = [("User-Agent", USER_AGENT), *extra]
         if content_type is not None:
             headers.append(("Content-Type", content_type))
-        transport = "TCP" if self.engine.transport.is_reliable(peer) else "UDP"
+        transport = self.engine.transport_name(peer)  # UDP, TCP, TLS or WS(S)
         try:
             req = dialog.create_request(method, via=self.engine.via(self.engine.txl.new_branch(), transport),
                                         headers=headers, body=body)  # fmt: skip
@@ -441,6 +441,7 @@ class Call:
             if trunk is None:
                 raise ValueError(f"no trunk with id {trunk_id}")
             contact = (await self.engine.trunk_service.dns.targets(trunk))[0]  # a DNS name: its first address
+            self.engine.transport.use_stream(contact, trunk.transport, trunk.host)
             if not target.startswith(("sip:", "sips:")):
                 target = f"sip:{target}@{trunk.host}:{trunk.port}"
 

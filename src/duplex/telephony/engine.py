@@ -36,6 +36,7 @@ from duplex.sip.events import (
 from duplex.sip.headers import via_for
 from duplex.sip.message import SipMessage, SipRequest, SipResponse, make_response
 from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
+from duplex.sip.tls import configure_tls
 from duplex.sip.transaction import ServerTransaction
 from duplex.sip.transaction_layer import TransactionLayer
 from duplex.sip.transport import SipTransport
@@ -148,8 +149,11 @@ class Engine:
         loop = asyncio.get_running_loop()
         await self.refresh_directory(force=True)
         await self.registrations.restore(loop.time())
+        configure_tls(self.transport, self.settings)
         port = await self.transport.start()
         self.status.update(udp=port, tcp=port, registrations=self.registrations.count)
+        if self.transport.tls is not None:
+            self.status["tls"] = self.transport.tls_port
         if self.settings.sip_ws_enabled:
             await self._start_ws()
         self._housekeeping = loop.create_task(self._housekeep())
@@ -263,7 +267,7 @@ class Engine:
         """The Via transport for messages to ``addr``: WS/WSS for a WebSocket flow, else TCP or UDP."""
         if self.ws is not None and self.ws.owns(addr):
             return self.ws.transport
-        return "TCP" if self.transport.is_reliable(addr) else "UDP"
+        return self.transport.name_for(addr)  # TLS, TCP or UDP
 
     def send_raw(self, data: bytes, addr: Address) -> None:
         """Send outside any transaction (ACK to a 2xx), over the WebSocket flow to ``addr`` if it is one."""
@@ -371,7 +375,7 @@ class Engine:
 
     # -- helpers for legs and apps -----------------------------------------------------------------------
     def contact(self, transport: str = "UDP") -> str:
-        suffix = f";transport={transport.lower()}" if transport.upper() in ("TCP", "WS", "WSS") else ""
+        suffix = f";transport={transport.lower()}" if transport.upper() in ("TCP", "TLS", "WS", "WSS") else ""
         return f"<sip:duplex@{self.public_ip}:{self._port_for(transport)}{suffix}>"
 
     def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
@@ -462,4 +466,6 @@ class Engine:
         return via_for(transport, self.via_host, self._port_for(transport), branch)
 
     def _port_for(self, transport: str) -> int:
+        if transport.upper() == "TLS":
+            return self.transport.tls_port
         return self.ws.port if self.ws is not None and transport.upper() in ("WS", "WSS") else self.port

@@ -186,9 +186,10 @@ class TrunkService:
 
     def _add(self, trunk: TrunkConfig, now: float) -> None:
         engine = self.engine
-        tcp = trunk.transport.lower() == "tcp"
-        contact_uri = SipUri.parse(f"sip:{trunk.username}@{engine.public_ip}:{engine.port}"
-                                   + (";transport=tcp" if tcp else ""))  # fmt: skip
+        kind = trunk.transport.lower()
+        port = engine.transport.tls_port if kind == "tls" else engine.port
+        contact_uri = SipUri.parse(f"sip:{trunk.username}@{engine.public_ip}:{port}"
+                                   + (f";transport={kind}" if kind in ("tcp", "tls") else ""))  # fmt: skip
         reg = TrunkRegistration(trunk, contact=f"<{contact_uri}>", call_id=f"{engine.txl.new_token(16)}@duplex",
                                 rng=engine.rng, expires=self.expires, base_backoff=self.base_backoff,
                                 max_backoff=self.max_backoff, request_timeout=self.request_timeout)  # fmt: skip
@@ -239,9 +240,8 @@ class TrunkService:
 
     def _send_to(self, entry: _Entry, action: SendRegister, addr: Address) -> None:
         engine = self.engine
-        transport = "TCP" if action.transport == "tcp" else "UDP"
-        if transport == "TCP":
-            engine.transport.tcp_targets.add(addr)
+        engine.transport.use_stream(addr, action.transport, entry.config.host)
+        transport = engine.transport_name(addr)
         headers = Headers()
         headers.add("Via", engine.via(engine.txl.new_branch(), transport))
         headers.add("Max-Forwards", "70")

@@ -57,7 +57,7 @@ class OutboundLeg(Leg):
         if codecs:
             self.sdp.codecs = tuple(c.upper() for c in codecs)
         offer = self.sdp.create_offer()
-        transport = "TCP" if addr in engine.transport.tcp_targets else "UDP"
+        transport = engine.transport_name(addr)
         self.peer = addr
         request = initial_invite(
             target=uri, via=engine.via(engine.txl.new_branch(), transport),

@@ -1,0 +1,130 @@
+"""SIP over TLS (RFC 3261 §26, port 5061 style listener) against real peers: baresip registers over TLS and
+calls the echo test 1001 (responses and in-dialog requests stay on its TLS connection), OPTIONS over TLS, and
+a plain-TCP client on the TLS port does not take the listener down. The certificate is the self-signed one
+Duplex makes in its data directory when none is configured."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from duplex.db.base import make_engine, make_session_factory
+from duplex.db.migrate import upgrade
+from duplex.demo import seed
+from duplex.events.record import EventRecord
+from duplex.sip import SipResponse, parse_message
+from duplex.sip.timers import TimerConfig
+from duplex.telephony.engine import Engine
+from duplex.telephony.store import TelephonyStore
+from interop.conftest import RunningEngine, make_settings
+from interop.peers import Baresip, free_port, make_tone_wav
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
+
+
+@pytest.fixture
+async def tls_engine(tmp_path: Path) -> AsyncIterator[RunningEngine]:
+    """A running engine with TLS on a free port and the self-signed certificate in its data directory."""
+    settings = make_settings(tmp_path, free_port()).model_copy(
+        update={"sip_tls_enabled": True, "sip_tls_port": 0}
+    )
+    upgrade(settings.effective_database_url)
+    creds = json.loads(seed(settings).read_text())
+    db = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(db)
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop"))
+    engine = Engine(settings, store, timers=TimerConfig(t1=0.5))
+    port = await engine.start()
+    try:
+        yield RunningEngine(engine, settings, port, creds, sessions)
+    finally:
+        await engine.stop()
+        store.close()
+        db.dispose()
+
+
+def _options(tag: str) -> bytes:
+    return (
+        f"OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n"
+        f"Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK-{tag};rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:probe@127.0.0.1>;tag={tag}\r\n"
+        "To: <sip:1001@127.0.0.1>\r\n"
+        f"Call-ID: {tag}@127.0.0.1\r\n"
+        "CSeq: 1 OPTIONS\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def _tls_options(port: int, cafile: Path, tag: str) -> SipResponse:
+    context = ssl.create_default_context(cafile=str(cafile))  # verifies the self-signed cert and its SAN
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1"
+    )
+    try:
+        writer.write(_options(tag))
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        response = parse_message(head)
+        assert isinstance(response, SipResponse)
+        return response
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_options_over_tls_survive_a_plain_tcp_client_on_the_tls_port(tls_engine: RunningEngine) -> None:
+    engine = tls_engine.engine
+    port = engine.transport.tls_port
+    assert engine.status["tls"] == port and port not in (0, tls_engine.port)
+    cert = tls_engine.settings.data_dir / "tls" / "sip-tls.crt"
+    response = await _tls_options(port, cert, "first")
+    assert response.status == 200 and response.vias[0].transport == "TLS"
+    assert response.vias[0].params["received"] == "127.0.0.1"
+    # a plain TCP client speaks SIP to the TLS port: the handshake fails and only that connection closes
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_options("plain"))
+    received = b""
+    while chunk := await asyncio.wait_for(reader.read(65536), 5):
+        received += chunk
+    assert b"SIP/2.0" not in received  # no SIP answer in clear text, at most a TLS alert
+    writer.close()
+    # a client that connects and says nothing does not block the listener either
+    idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+    response = await _tls_options(port, cert, "after")
+    assert response.status == 200 and response.call_id == "after@127.0.0.1"
+    idle.close()
+    assert engine.transport.stats.tls_connections == 2  # the failed handshake never became a connection
+
+
+async def test_baresip_registers_and_calls_echo_over_tls(tls_engine: RunningEngine, tmp_path: Path) -> None:
+    engine = tls_engine.engine
+    registrar = f"127.0.0.1:{engine.transport.tls_port};transport=tls"
+    phone = Baresip(tmp_path, user="alice", password=tls_engine.sip_password("alice"), registrar=registrar,
+                    tone_wav=make_tone_wav(tmp_path / "tone.wav", seconds=20, freq=440))  # fmt: skip
+    await asyncio.to_thread(phone.start)
+    try:
+        for _ in range(100):
+            if engine.registrations.lookup("alice", engine.now()):
+                break
+            await asyncio.sleep(0.1)
+        (binding,) = engine.registrations.lookup("alice", engine.now())
+        assert binding.source.transport == "tls"
+        phone.command("dial", f"sip:1001@127.0.0.1:{engine.transport.tls_port};transport=tls")
+        await asyncio.to_thread(phone.wait_event, "CALL_ESTABLISHED", 10)
+        await asyncio.sleep(1.0)
+        phone.command("hangup")
+        await asyncio.to_thread(phone.wait_event, "CALL_CLOSED", 10)
+    finally:
+        await asyncio.to_thread(phone.stop)
+    await engine.store.flush()
+    ended = [e.data for e in tls_engine.events("call.ended")]
+    assert len(ended) == 1
+    stats = engine.transport.stats
+    assert stats.by_transport.get("tls", 0) >= 4  # REGISTER x2, INVITE, ACK, BYE all came over TLS
+    assert stats.by_transport.get("udp", 0) == 0 and stats.by_transport.get("tcp", 0) == 0
