@@ -124,6 +124,7 @@ class Engine:
         self.dialogs: dict[tuple[str, str], Leg] = {}
         self.server_legs: dict[TransactionKey, Leg] = {}
         self._clients: dict[TransactionKey, ResponseCallback] = {}
+        self._flow_clients: dict[Address, set[TransactionKey]] = {}  # client transactions per WebSocket flow
         self._tasks: set[asyncio.Task[Any]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Task[Directory] | None = None  # the one non-forced directory load in flight
@@ -258,6 +259,11 @@ class Engine:
         if self.registrations.registrar.remove_flow(source):
             self.registrations.expire(now)  # persists the removal and emits sip.unregistered
             self.status["registrations"] = self.registrations.count
+        # requests still waiting on the flow fail now (RFC 3261 §17.1.4), not after Timer B: a ringing agent
+        # whose browser went away must not hold the caller for 32 s
+        for key in self._flow_clients.pop(addr, set()) & self._clients.keys():
+            self.txl.transport_error(key, now)
+        self._pump()
 
     def is_reliable(self, addr: Address) -> bool:
         """Whether ``addr`` is reached over a stream (TCP or a WebSocket flow): no retransmissions."""
@@ -414,6 +420,11 @@ class Engine:
     def send_request(self, request: SipRequest, addr: Address, callback: ResponseCallback) -> TransactionKey:
         key = self.txl.send_request(request, addr, self.now(), reliable=self.is_reliable(addr))
         self._clients[key] = callback
+        if self.ws is not None and self.ws.owns(addr):
+            keys = self._flow_clients.setdefault(addr, set())
+            if len(keys) >= 64:
+                keys.intersection_update(self._clients)  # forget finished ones
+            keys.add(key)
         self.kick()
         return key
 
