@@ -20,10 +20,11 @@ from duplex.demo import seed
 from duplex.events.record import EventRecord
 from duplex.sip import SipResponse, parse_message
 from duplex.sip.timers import TimerConfig
+from duplex.sip.tls import client_context, ensure_self_signed
 from duplex.telephony.engine import Engine
 from duplex.telephony.store import TelephonyStore
 from interop.conftest import RunningEngine, make_settings
-from interop.peers import Baresip, free_port, make_tone_wav
+from interop.peers import Baresip, free_even_port, free_port, make_tone_wav, run_sipp
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -128,3 +129,40 @@ async def test_baresip_registers_and_calls_echo_over_tls(tls_engine: RunningEngi
     stats = engine.transport.stats
     assert stats.by_transport.get("tls", 0) >= 4  # REGISTER x2, INVITE, ACK, BYE all came over TLS
     assert stats.by_transport.get("udp", 0) == 0 and stats.by_transport.get("tcp", 0) == 0
+
+
+async def test_agent_call_goes_out_to_a_tls_trunk_named_localhost(
+    tls_engine: RunningEngine, tmp_path: Path
+) -> None:
+    """alice (sipp over UDP) calls an external number; the trunk is baresip with its own self-signed certificate,
+    reached as ``localhost`` with transport=tls and verified against that certificate."""
+    engine = tls_engine.engine
+    cert, key = ensure_self_signed(tmp_path / "carrier-tls", "localhost")
+    pem = tmp_path / "carrier.pem"
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    carrier = Baresip(tmp_path, user="carrier", password="unused", registrar="127.0.0.1",
+                      tone_wav=make_tone_wav(tmp_path / "carrier.wav", seconds=20, freq=660))  # fmt: skip
+    with (carrier.dir / "config").open("a") as config:
+        config.write(f"sip_certificate {pem}\n")  # baresip listens for TLS on its SIP port + 1
+    (carrier.dir / "accounts").write_text(
+        "<sip:+442071234567@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMA\n"
+    )
+    engine.transport.tls_client = client_context(cafile=cert)  # trust exactly the carrier's certificate
+    tls_engine.set_trunk(host="localhost", port=carrier.sip_port + 1, transport="tls", allowed_ips=[])
+    await engine.refresh_directory(force=True)
+    await asyncio.to_thread(carrier.start)
+    try:
+        result = await asyncio.to_thread(
+            run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{tls_engine.port}", local_port=free_port(),
+            media_port=free_even_port(), service="+442071234567", duration_ms=1500, timeout=30,
+            extra=["-au", "alice", "-ap", tls_engine.sip_password("alice")],
+        )  # fmt: skip
+        assert result.successful == 1, result.output + carrier.log()[-2000:]
+    finally:
+        await asyncio.to_thread(carrier.stop)
+    assert "Call established" in carrier.log() or "CALL_ESTABLISHED" in carrier.log(), carrier.log()[-2000:]
+    stats = engine.transport.stats
+    assert stats.tls_connections == 1 and stats.by_transport.get("tls", 0) >= 2  # 100/200 (and BYE's 200)
+    await engine.store.flush()
+    answered = tls_engine.events("call.answered")
+    assert len(answered) == 1
