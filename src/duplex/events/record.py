@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.models import Event
@@ -26,6 +26,10 @@ from duplex.events.types import EVENT_TYPES, EventEnvelope, UnknownEventType
 _PENDING = "duplex.pending_events"
 _UNPROJECTED = "duplex.unprojected_events"
 # what `append` takes besides the type
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+# a Core insert (not the ORM entity's bulk path): one multi-row INSERT .. RETURNING per batch. The ids are
+# matched by seq: asking for them in parameter order makes SQLAlchemy insert SQLite rows one at a time.
+_INSERT = insert(_EVENTS).returning(_EVENTS.c.id, _EVENTS.c.seq)
 _FIELDS = frozenset({"call_id", "leg_id", "agent_id", "queue_id", "campaign_id", "lead_id", "data"})
 
 # A projector brings derived rows (CDRs, ...) up to date with events, inside the transaction that records
@@ -102,11 +106,8 @@ class EventRecord:
         rows = [self._row(type, fields) for type, fields in events]
         if not rows:
             return []
-        ids = session.execute(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).scalars()
-        envelopes = [
-            EventEnvelope(id=id, **{**row, "data": dict(row["data"])})
-            for id, row in zip(ids, rows, strict=True)
-        ]
+        ids = {seq: id for id, seq in session.execute(_INSERT, rows)}  # (node_id, seq) is unique
+        envelopes = [EventEnvelope(id=ids[row["seq"]], **{**row, "data": dict(row["data"])}) for row in rows]
         pending: list[tuple[EventRecord, EventEnvelope]] = session.info.setdefault(_PENDING, [])
         unprojected: list[tuple[EventRecord, EventEnvelope]] = session.info.setdefault(_UNPROJECTED, [])
         for envelope in envelopes:

@@ -33,7 +33,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -276,16 +276,29 @@ def project(events: Iterable[EventEnvelope]) -> tuple[dict[str, Row], dict[str, 
     return state.rows()
 
 
+def _present_ids() -> Any:
+    """One statement for every referenced table: (column, id) of each wanted id that exists."""
+    parts = [
+        select(literal(key), model.id).where(model.id.in_(bindparam(key, expanding=True)))
+        for key, model in _REFERENCES.items()
+    ]
+    return union_all(*parts)
+
+
 def _drop_dangling(session: Session, rows: Iterable[Row]) -> None:
     rows = list(rows)
-    for key, model in _REFERENCES.items():
-        wanted = {r[key] for r in rows if r.get(key) is not None}
-        if not wanted:
-            continue
-        present = set(session.scalars(select(model.id).where(model.id.in_(wanted))))
-        for r in rows:
-            if r.get(key) is not None and r[key] not in present:
+    wanted = {key: {r[key] for r in rows if r.get(key) is not None} for key in _REFERENCES}
+    if not any(wanted.values()):
+        return
+    params = {key: sorted(ids) for key, ids in wanted.items()}
+    present = {(k, id) for k, id in session.execute(_PRESENT_IDS, params)}  # built and compiled once
+    for r in rows:
+        for key in _REFERENCES:
+            if r.get(key) is not None and (key, r[key]) not in present:
                 r[key] = None
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}  # (dialect, table) -> INSERT .. ON CONFLICT (id) DO UPDATE
 
 
 def _upsert(
@@ -294,14 +307,20 @@ def _upsert(
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(model)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(model)
-    else:  # pragma: no cover - the two databases Duplex supports
-        raise NotImplementedError(f"no upsert for {dialect}")
-    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={f: stmt.excluded[f] for f in fields})
-    session.execute(stmt, rows)
+    table: Table = model.__table__  # type: ignore[assignment]
+    stmt = _UPSERTS.get((dialect, table.name))
+    if stmt is None:  # built once: the statement's column proxies cost more than the rows
+        if dialect == "postgresql":
+            insert: Any = postgresql.insert(table)
+        elif dialect == "sqlite":
+            insert = sqlite.insert(table)
+        else:  # pragma: no cover - the two databases Duplex supports
+            raise NotImplementedError(f"no upsert for {dialect}")
+        stmt = insert.on_conflict_do_update(
+            index_elements=[table.c.id], set_={f: insert.excluded[f] for f in fields}
+        )
+        _UPSERTS[(dialect, table.name)] = stmt
+    session.execute(stmt, rows)  # a Core table, not the entity: one executemany, no ORM bulk path
 
 
 def store_rows(session: Session, calls: dict[str, Row], legs: dict[str, Row]) -> None:
@@ -338,6 +357,7 @@ def apply_events(session: Session, envelopes: Sequence[EventEnvelope]) -> int:
     return len(calls)
 
 
+_PRESENT_IDS = _present_ids()
 _EVENT_COLUMNS = tuple(getattr(Event, name) for name in EventEnvelope.__dataclass_fields__)
 LINKS = {"leg.moved": ("from_call_id",), "leg.left": ("to_call_id",)}
 
