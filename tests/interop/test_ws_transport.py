@@ -192,7 +192,8 @@ async def test_jssip_registers_and_takes_a_call_over_wss(tmp_path: Path) -> None
             failure = await asyncio.to_thread(sipp_expecting, tmp_path, running, 486, ringing=True)
             assert failure == ""
             incoming = await phone.wait("incoming")
-            assert incoming["via"].startswith("SIP/2.0/")
+            assert incoming["via"].startswith("SIP/2.0/WSS ")  # RFC 7118 §5.2
+            assert incoming["contact"].endswith(f":{running.engine.ws.port};transport=wss>")  # type: ignore[union-attr]
         finally:
             await phone.kill()
 
@@ -240,6 +241,7 @@ async def test_call_to_ws_agent_reaches_jssip_and_its_486_reaches_the_caller(
     assert failure == ""
     incoming = await alice_js.wait("incoming")
     assert incoming["ruri"].startswith("sip:") and ".invalid" in incoming["ruri"]  # its Contact, via the flow
+    assert incoming["via"].startswith("SIP/2.0/WS ") and ";transport=ws>" in incoming["contact"]
     failed = await alice_js.wait("failed")
     assert failed["cause"] == "Rejected"
     await ws_running.engine.store.flush()
