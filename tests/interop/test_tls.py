@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.migrate import upgrade
+from duplex.db.models import Call, Trunk
 from duplex.demo import seed
 from duplex.events.record import EventRecord
 from duplex.sip import SipResponse, parse_message
@@ -24,7 +26,7 @@ from duplex.sip.tls import client_context, ensure_self_signed
 from duplex.telephony.engine import Engine
 from duplex.telephony.store import TelephonyStore
 from interop.conftest import RunningEngine, make_settings
-from interop.peers import Baresip, free_even_port, free_port, make_tone_wav, run_sipp
+from interop.peers import Baresip, free_even_port, free_port, make_tone_wav, run_sipp, sipp_background
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -166,3 +168,47 @@ async def test_agent_call_goes_out_to_a_tls_trunk_named_localhost(
     await engine.store.flush()
     answered = tls_engine.events("call.answered")
     assert len(answered) == 1
+
+
+async def test_untrusted_tls_trunk_fails_over_at_once(tls_engine: RunningEngine, tmp_path: Path) -> None:
+    """The carrier's self-signed certificate is not trusted (system CAs): the handshake fails, the INVITE's
+    transaction gets a transport error at once (RFC 3261 §18.4) and the call goes to the backup trunk."""
+    engine = tls_engine.engine
+    cert, key = ensure_self_signed(tmp_path / "carrier-tls", "localhost")
+    pem = tmp_path / "carrier.pem"
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    carrier = Baresip(tmp_path, user="carrier", password="unused", registrar="127.0.0.1",
+                      tone_wav=make_tone_wav(tmp_path / "carrier.wav", seconds=5, freq=660))  # fmt: skip
+    with (carrier.dir / "config").open("a") as config:
+        config.write(f"sip_certificate {pem}\n")
+    (carrier.dir / "accounts").write_text("<sip:+442071234567@127.0.0.1>;regint=0;answermode=auto\n")
+    good_port = free_port()
+    tls_engine.set_trunk(host="localhost", port=carrier.sip_port + 1, transport="tls", allowed_ips=[])
+    with tls_engine.sessions() as session, session.begin():
+        session.add(
+            Trunk(name="backup-carrier", host="127.0.0.1", port=good_port, allowed_ips=[], failover_order=1)
+        )
+    await engine.refresh_directory(force=True)
+    await asyncio.to_thread(carrier.start)
+    try:
+        with sipp_background(tmp_path, "uas_answer.xml", local_port=good_port, media_port=free_even_port(),
+                             calls=1, extra=["-rtp_echo"]):  # fmt: skip
+            started = asyncio.get_running_loop().time()
+            result = await asyncio.to_thread(
+                run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{tls_engine.port}", local_port=free_port(),
+                media_port=free_even_port(), service="+442071234567", duration_ms=500, timeout=30,
+                extra=["-au", "alice", "-ap", tls_engine.sip_password("alice")],
+            )  # fmt: skip
+            elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await asyncio.to_thread(carrier.stop)
+    assert result.successful == 1, result.output
+    assert elapsed < 10  # Timer B (64*T1 = 32 s here) would be far slower
+    assert engine.transport.stats.tls_connections == 0  # the handshake never completed
+    await engine.store.flush()
+    legs = [e.data for e in tls_engine.events("leg.ended")]
+    assert any(d["sip_status"] is None for d in legs)  # the TLS trunk's attempt, failed without an answer
+    with tls_engine.sessions() as session:
+        call = session.scalars(select(Call).where(Call.direction == "internal")).one()
+        backup = session.scalars(select(Trunk).where(Trunk.name == "backup-carrier")).one()
+        assert call.trunk_id == backup.id

@@ -211,6 +211,10 @@ class TransactionLayer:
             make_cancel(txn.request), self._peers[invite_key], now, reliable=txn.reliable
         )
 
+    def keys_to(self, addr: Address) -> list[TransactionKey]:
+        """The live transactions whose messages go to ``addr`` (to fail them when its connection fails)."""
+        return [key for key, peer in self._peers.items() if peer == addr]
+
     def transport_error(self, key: TransactionKey, now: float) -> None:
         """Report a transport failure for ``key`` (ICMP unreachable, TCP reset): RFC 3261 §17.1.4 and
         §17.2.4 - the transaction informs the TU and terminates."""

@@ -346,6 +346,10 @@ class SipTransport:
         except (OSError, TimeoutError) as exc:
             log.info("cannot connect to %s over %s: %s", addr, "TLS" if tls else "TCP", exc)
             self.stats.send_errors += len(self._pending.pop(addr, []))
+            failed = getattr(self.core, "stream_failed", None)  # RFC 3261 §18.4: tell the transactions
+            if failed is not None:
+                failed(addr, self.now())
+                self.flush()
             return
         for data in self._pending.pop(addr, []):
             writer.write(data)

@@ -265,6 +265,14 @@ class Engine:
             self.txl.transport_error(key, now)
         self._pump()
 
+    def stream_failed(self, addr: Address, now: float) -> None:
+        """The TCP/TLS connection to ``addr`` could not be opened: RFC 3261 §18.4 "the client transaction
+        should be informed of a transport error", so our requests to it fail now (a trunk fails over at once)."""
+        for key in self.txl.keys_to(addr):
+            if key in self._clients:
+                self.txl.transport_error(key, now)
+        self._pump()
+
     def is_reliable(self, addr: Address) -> bool:
         """Whether ``addr`` is reached over a stream (TCP or a WebSocket flow): no retransmissions."""
         return self.transport.is_reliable(addr) or (self.ws is not None and self.ws.owns(addr))
