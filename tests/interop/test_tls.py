@@ -52,26 +52,26 @@ async def tls_engine(tmp_path: Path) -> AsyncIterator[RunningEngine]:
         db.dispose()
 
 
-def _options(tag: str) -> bytes:
+def _options(tag: str, scheme: str = "sip") -> bytes:
     return (
-        f"OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n"
+        f"OPTIONS {scheme}:1001@127.0.0.1 SIP/2.0\r\n"
         f"Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK-{tag};rport\r\n"
         "Max-Forwards: 70\r\n"
         f"From: <sip:probe@127.0.0.1>;tag={tag}\r\n"
-        "To: <sip:1001@127.0.0.1>\r\n"
+        f"To: <{scheme}:1001@127.0.0.1>\r\n"
         f"Call-ID: {tag}@127.0.0.1\r\n"
         "CSeq: 1 OPTIONS\r\n"
         "Content-Length: 0\r\n\r\n"
     ).encode()
 
 
-async def _tls_options(port: int, cafile: Path, tag: str) -> SipResponse:
+async def _tls_options(port: int, cafile: Path, tag: str, scheme: str = "sip") -> SipResponse:
     context = ssl.create_default_context(cafile=str(cafile))  # verifies the self-signed cert and its SAN
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1"
     )
     try:
-        writer.write(_options(tag))
+        writer.write(_options(tag, scheme))
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         response = parse_message(head)
         assert isinstance(response, SipResponse)
@@ -86,7 +86,7 @@ async def test_options_over_tls_survive_a_plain_tcp_client_on_the_tls_port(tls_e
     port = engine.transport.tls_port
     assert engine.status["tls"] == port and port not in (0, tls_engine.port)
     cert = tls_engine.settings.data_dir / "tls" / "sip-tls.crt"
-    response = await _tls_options(port, cert, "first")
+    response = await _tls_options(port, cert, "first", "sips")  # RFC 3261 §19.1: sips: URIs mean TLS
     assert response.status == 200 and response.vias[0].transport == "TLS"
     assert response.vias[0].params["received"] == "127.0.0.1"
     # a plain TCP client speaks SIP to the TLS port: the handshake fails and only that connection closes

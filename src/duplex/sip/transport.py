@@ -186,6 +186,7 @@ class SipTransport:
         self._tls_server = await asyncio.start_server(self._on_tls, self.host, self.tls_port, ssl=self.tls,
                                                       ssl_handshake_timeout=10)  # fmt: skip
         self.tls_port = int(self._tls_server.sockets[0].getsockname()[1])
+        log.info("SIP over TLS listening on %s:%d", self.host, self.tls_port)
 
     async def stop(self) -> None:
         if self._timer is not None:
