@@ -158,7 +158,9 @@ def run(url: str, stream: list[tuple[str, dict[str, Any]]], batch: int, calls: i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--mode", choices=["echo", "bridged", "mix"], default="mix")
     parser.add_argument("--calls", type=int, default=4000)
