@@ -27,6 +27,15 @@ then runs its codec handlers on every leg's packets, which costs more than plain
 fallback endpoint's. ``stats()`` is the last ``query`` (``refresh_stats()``, and at ``close()``). The
 operations are synchronous in ``MediaSession`` (apply, bridge, echo, send_dtmf), so each session runs its ng
 commands in order on a task chain; ``close()`` waits for the chain and deletes the rtpengine call.
+
+Deployment: rtpengine runs on the host whose address is Duplex's ``public_ip`` (Duplex writes that address
+into its SDP, with rtpengine's ports), for example userspace-only as the tests start it::
+
+    rtpengine --foreground --table=-1 --interface=<public_ip> --listen-ng=127.0.0.1:2223 \\
+        --port-min=20000 --port-max=29999 --delete-delay=0
+
+and ``media_backend = "rtpengine"``, ``media_rtpengine_ng = "127.0.0.1:2223"`` in duplex.toml. Each leg
+holds four rtpengine ports (RTP and RTCP on each side), so a bridged call holds eight.
 """
 
 from __future__ import annotations
