@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from duplex.api.routing_config import TrunkCreate
+from duplex.api.schemas import partial
 from duplex.telephony.trunk_dns import AddressCache, TrunkDnsError, TrunkResolver, system_lookup
 from duplex.telephony.trunks import TrunkConfig
 
@@ -110,8 +111,12 @@ async def test_slow_lookup_times_out() -> None:
      ({"host": "192.0.2.1"}, True), ({"host": "bad host"}, False), ({"host": "x", "allowed_ips": ["a..b"]}, False)],
 )  # fmt: skip
 def test_api_accepts_host_names_and_rejects_malformed_hosts(values: dict[str, object], ok: bool) -> None:
+    update = partial(TrunkCreate)  # PATCH /trunks/{id}
     if ok:
         assert TrunkCreate.model_validate({"name": "carrier", **values}).host == values["host"]
+        assert update.model_validate(values).host == values["host"]
     else:
         with pytest.raises(ValidationError, match="not an IP address"):
             TrunkCreate.model_validate({"name": "carrier", **values})
+        with pytest.raises(ValidationError, match="not an IP address"):
+            update.model_validate(values)
