@@ -59,6 +59,7 @@ RATE_LIMIT = 0.95
 # Echo must return the caller's audio: at least 99% of the RTP it sent comes back (the beep adds a little).
 BACK_LIMIT = 0.99
 EXTERNAL = "+442071234567"
+OUT = ROOT / "bench" / "out"
 
 
 @dataclass
@@ -136,6 +137,9 @@ def run_step(tmp: Path, t: Target, rate: float, step_s: int, call_s: int, analys
                        duration_ms=call_s * 1000, stat_file=stat_file, extra=t.extra)  # fmt: skip
     # sipp's global -timeout (60 s in sipp_command) ended long steps and soaks early
     cmd[cmd.index("-timeout") + 1] = f"{step_s + call_s + 120}s"
+    # sipp's error log (each unexpected message in full) is what tells why calls failed
+    errors = tmp / f"sipp-{t.name}-{rate:g}-errors.log"
+    cmd += ["-trace_err", "-error_file", str(errors)]
     cpu0 = cpu_seconds(t.pid) if t.pid else 0.0
     sys0, t0 = system_busy(), time.monotonic()
     with (
@@ -149,14 +153,31 @@ def run_step(tmp: Path, t: Target, rate: float, step_s: int, call_s: int, analys
     stats = read_sipp_stats(stat_file)
     notes = [] if proc.returncode in (0, 1) else [f"sipp exit {proc.returncode}: {proc.stderr[-300:]!r}"]
     rtp = analyse_rtp(back.pcap, media) if analyse else None
-    sent.pcap.unlink(missing_ok=True)
-    back.pcap.unlink(missing_ok=True)
-    return StepResult(
+    result = StepResult(
         target=t.name, rate=rate, seconds=step_s, attempted=calls, sipp=stats,
         placed_rate=placed_rate(stat_file, calls, rate), rtp_sent=sent.packets, rtp_back=back.packets,
         capture_dropped=sent.dropped + back.dropped, rtp=rtp, server_cpu_pct=cpu,
         system_cpu_pct=(sys1[0] - sys0[0]) / max(1.0, sys1[1] - sys0[1]) * 100, notes=notes,
     )  # fmt: skip
+    if result.failed or result.back_ratio < BACK_LIMIT or result.back_ratio > 2 - BACK_LIMIT:
+        kept = keep_logs(tmp, f"{t.name}-{rate:g}cps", [errors, stat_file, sent.pcap, back.pcap],
+                         proc.stdout + proc.stderr)  # fmt: skip
+        result.notes.append(f"logs and captures kept in {kept.relative_to(ROOT)}")
+    sent.pcap.unlink(missing_ok=True)
+    back.pcap.unlink(missing_ok=True)
+    return result
+
+
+def keep_logs(tmp: Path, label: str, files: list[Path], output: str) -> Path:
+    """Copy a failed step's sipp error log and statistics, the caller's RTP captures, sipp's output, the Duplex
+    log so far and the carrier sipp's log to bench/out/ (gitignored): the temporary directory goes at the end."""
+    dest = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}"
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in [*files, tmp / "duplex.log", *tmp.glob("sipp-bg-*.log")]:
+        if f.exists():
+            shutil.copy(f, dest / f.name)
+    (dest / "sipp-output.txt").write_text(output)
+    return dest
 
 
 @contextlib.contextmanager
@@ -175,8 +196,13 @@ def duplex_server(tmp: Path, mode: str) -> Iterator[Target]:
     )  # fmt: skip
     with contextlib.ExitStack() as stack:
         if carrier_port is not None:
+            # "-timeout 0" lifts sipp_command's 60 s global timeout (the last -timeout wins): the carrier must
+            # outlive every step. With it, the carrier stopped taking new calls 60 s after it started (sipp
+            # discards new calls while quitting), so from the 20 CPS step on the INVITEs went unanswered and
+            # their calls failed after Duplex's 30 s no-answer timer (480: sipp's "UnexpectedMessage").
             stack.enter_context(sipp_background(tmp, "uas_answer.xml", local_port=carrier_port,
-                                                media_port=free_even_port(), calls=None, extra=["-rtp_echo"]))  # fmt: skip
+                                                media_port=free_even_port(), calls=None,
+                                                extra=["-rtp_echo", "-timeout", "0"]))  # fmt: skip
         try:
             _wait_options(tmp, sip_port)
             if mode == "bridged":
@@ -240,7 +266,7 @@ def main() -> None:
             for rate in rates:
                 uas = free_port()
                 with sipp_background(tmp, "uas_answer.xml", local_port=uas, media_port=free_even_port(),
-                                     calls=None, extra=["-rtp_echo"]):  # fmt: skip
+                                     calls=None, extra=["-rtp_echo", "-timeout", "0"]):  # fmt: skip
                     t = Target("sipp-uas", uas, "uac_pcap.xml", "1001", [], None)
                     rows.append(run_step(tmp, t, rate, args.step_seconds, args.call_seconds, analyse=False))
                 print(rows[-1], flush=True)

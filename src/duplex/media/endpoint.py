@@ -63,14 +63,14 @@ class RtpEndpoint:
         self.tts = tts or TextToSpeech()
         self.remote: Addr | None = None
         self.remote_rtcp: Addr | None = None
-        self.send_enabled = True
+        self._send_enabled = True
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0  # when _timer fires (uvloop's handles have no when())
         self._pacer: asyncio.Task[None] | None = None
-        self._source: Iterator[Pcm] | None = None
+        self._source: Iterator[Pcm | bytes] | None = None  # PCM frames or payloads encoded for our codec
         self._source_done: asyncio.Future[None] | None = None
         self._echo: deque[AudioFrame] | None = None
         self._bridge_to: RtpEndpoint | None = None
@@ -84,6 +84,8 @@ class RtpEndpoint:
         self._audio_listeners = 0
         self._wake = asyncio.Event()
         self._on_closed: Callable[[RtpEndpoint], None] | None = None
+        self._ignore_audio = False  # set by ignore_audio()
+        self._discard = False  # received audio is only counted, see _update_relay
 
     @classmethod
     async def open(
@@ -146,6 +148,18 @@ class RtpEndpoint:
     def set_remote(self, addr: Addr, rtcp: Addr | None = None) -> None:
         self.remote = addr
         self.remote_rtcp = rtcp or (addr[0], addr[1] + 1)
+        self._wake.set()
+
+    @property
+    def send_enabled(self) -> bool:
+        """Whether this leg sends RTP: False while the negotiated direction forbids it (recvonly/inactive),
+        and while a call controller holds it back (e.g. a caller's leg before our answer is sent)."""
+        return self._send_enabled
+
+    @send_enabled.setter
+    def send_enabled(self, enabled: bool) -> None:
+        self._send_enabled = enabled
+        self._wake.set()
 
     def apply(self, negotiated: NegotiatedMedia) -> None:
         """Configure codec, telephone-event PT, remote address and direction from SDP negotiation."""
@@ -174,17 +188,32 @@ class RtpEndpoint:
             and (target._recorder is None or target._recorder.channels == 1)
         )
         relay = target if ok else None
-        if relay is not None and self._relay is None:
+        # The controller said nobody uses what this leg receives (ignore_audio) and nothing else does (no echo,
+        # bridge, tap, recording, in-band DTMF or frames()): packets are only counted for RTCP and checked for
+        # telephone-events, not buffered and decoded.
+        discard = self._ignore_audio and target is None and not self._needs_audio()
+        if (relay is not None and self._relay is None) or (discard and not self._discard):
             self.stream.reset_jitter()
             if self._echo:
                 self._echo.clear()
         self._relay = relay
+        self._discard = discard
         self._wake.set()
+
+    def _needs_audio(self) -> bool:
+        return bool(
+            self.stream.taps
+            or self.stream.inband is not None
+            or self._audio_listeners
+            or self._recorder is not None
+        )
 
     def _idle(self) -> bool:
         """Nothing for the pacer to do: no prompt or DTMF to send, and this leg's output is relayed audio."""
         if self._source is not None or self.stream.dtmf_pending:
             return False
+        if not self._send_enabled or self.remote is None:
+            return True  # no silence to send: not answered yet, on hold, no remote address
         # a bridged leg sends what its peer relays (or transcodes) to it
         return self._relay is self or self._bridged_from is not None
 
@@ -203,7 +232,7 @@ class RtpEndpoint:
                 self._dispatch(events)
             if (
                 out is not None
-                and target.send_enabled
+                and target._send_enabled
                 and target.remote is not None
                 and target._rtp is not None
             ):
@@ -213,7 +242,14 @@ class RtpEndpoint:
             return
         if self.remote is None:  # symmetric RTP: latch onto the first sender
             self.set_remote(addr)
-        self._dispatch(self.stream.receive_datagram(data, self._loop.time()))
+        now = self._loop.time()
+        if self._discard:
+            if not self.stream.account(data, now):
+                self._dispatch(self.stream.receive_datagram(data, now, decode=False))
+            elif self._timer is None:
+                self._arm_timer()  # RTCP reports what we receive
+            return
+        self._dispatch(self.stream.receive_datagram(data, now))
 
     def _on_rtcp(self, data: bytes, addr: Addr) -> None:
         self._dispatch(self.stream.receive_datagram(data, self._loop.time()))
@@ -266,7 +302,7 @@ class RtpEndpoint:
             if self._rtcp is not None and self.remote_rtcp is not None:
                 self._rtcp.sendto(data, self.remote_rtcp)
 
-    def _next_frame(self) -> Pcm:
+    def _next_frame(self) -> Pcm | bytes:
         if self._source is not None:
             frame = next(self._source, None)
             if frame is not None:
@@ -291,14 +327,21 @@ class RtpEndpoint:
             if now - next_tick > 0.1:
                 self.ticks_late += 1
                 next_tick = now
-            if self._bridged_from is None and self.send_enabled and self.remote is not None:
-                pcm = self._next_frame()
-                self._send(self.stream.send_frame(pcm, next_tick))
-                self._tap_sent(pcm, next_tick)
+            if self._bridged_from is None and self._send_enabled and self.remote is not None:
+                self._send_frame(self._next_frame(), next_tick)
             elif self._source is not None or self._echo:
                 self._next_frame()  # keep playback time moving while muted/bridged
             next_tick += PTIME
             await asyncio.sleep(max(0.0, next_tick - self._loop.time()))
+
+    def _send_frame(self, frame: Pcm | bytes, now: float) -> None:
+        if isinstance(frame, bytes):  # already encoded (see play_payloads)
+            self._send(self.stream.send_payload(frame, now))
+            if self._recorder is not None and self._recorder.channels == 2:
+                self._tap_sent(self.stream.codec.decode(frame), now)
+            return
+        self._send(self.stream.send_frame(frame, now))
+        self._tap_sent(frame, now)
 
     def _tap_sent(self, pcm: Pcm, now: float) -> None:
         if self._recorder is not None and self._recorder.channels == 2:
@@ -308,8 +351,16 @@ class RtpEndpoint:
 
     async def play(self, frames: Iterable[Pcm]) -> None:
         """Send these frames (160 samples each) instead of silence; returns when all are sent."""
+        await self._play(iter(frames))
+
+    async def play_payloads(self, payloads: Iterable[bytes]) -> None:
+        """Send 20 ms payloads already encoded with this leg's codec (e.g. `tones.encoded_beep`, cached per
+        codec) instead of silence, with no encoding per packet; returns when all are sent."""
+        await self._play(iter(payloads))
+
+    async def _play(self, source: Iterator[Pcm | bytes]) -> None:
         self.stop_playback()
-        self._source = iter(frames)
+        self._source = source
         self._source_done = self._loop.create_future()
         self._wake.set()
         await self._source_done
@@ -357,6 +408,14 @@ class RtpEndpoint:
             self._recorder.close()
             self._recorder = None
         self._update_relays()
+
+    def ignore_audio(self, ignore: bool = True) -> None:
+        """Say that nothing uses the audio this leg receives (e.g. while the echo test's beep plays): packets
+        are then only counted for RTCP and checked for telephone-events, not buffered or decoded, and
+        ``listeners`` get no ``AudioFrame``. Echo, a bridge, taps, recording, in-band DTMF and ``frames()``
+        still get their audio."""
+        self._ignore_audio = ignore
+        self._update_relay()
 
     def echo(self, enabled: bool = True) -> None:
         """Send received audio back to its sender (at most ~100 ms queued)."""

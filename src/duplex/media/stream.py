@@ -305,18 +305,30 @@ class RtpStream:
         Returns None when the packet needs ``receive_datagram`` (then ``forward``): RTCP, a new SSRC, a
         telephone-event, another payload type, CSRCs/extension/padding, or a malformed datagram.
         """
+        header = self._account(data, now)
+        if header is None:
+            return None
+        seq, ts, ssrc = header
+        return out.relayed((data[1] & 0x80) | out.payload_type, seq, ts, ssrc, data, now)
+
+    def account(self, data: bytes, now: float) -> bool:
+        """Fast path for a leg whose received audio nobody uses (an echo while its greeting plays, an IVR
+        prompt): count one plain audio packet from the current source for RTCP, nothing else. False when the
+        packet needs ``receive_datagram`` (the same cases as ``relay``)."""
+        return self._account(data, now) is not None
+
+    def _account(self, data: bytes, now: float) -> tuple[int, int, int] | None:
         if len(data) < 12 or data[0] != 0x80:  # RFC 3550 §5.1: V=2 and no padding, extension or CSRC
             return None
-        b1 = data[1]
-        if b1 & 0x7F != self.payload_type:
+        if data[1] & 0x7F != self.payload_type:
             return None
-        seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
-        if ssrc != self.remote_ssrc:
+        header: tuple[int, int, int] = _SEQ_TS_SSRC.unpack_from(data, 2)
+        if header[2] != self.remote_ssrc:
             return None
         r = self.receiver
-        if r.update_seq(seq):
-            r.update_jitter(ts, now)
-        return out.relayed((b1 & 0x80) | out.payload_type, seq, ts, ssrc, data, now)
+        if r.update_seq(header[0]):
+            r.update_jitter(header[1], now)
+        return header
 
     def forward(self, data: bytes, now: float, out: RtpStream) -> bytes | None:
         """Re-header an audio packet of our payload type that ``receive_datagram(decode=False)`` already
@@ -350,8 +362,9 @@ class RtpStream:
         self._relay_source = source
         self._relay_seq = (self._seq - seq) & 0xFFFF
         next_ts = self._ts
-        if self._last_send is not None:
-            next_ts = ts_add(self._ts, max(1, round((now - self._last_send) * self.codec.clock_rate)))
+        if self._last_send is not None:  # whole frames after our last packet: a receiver's playout grid holds
+            frames = round((now - self._last_send) * self.codec.clock_rate / self.frame_samples)
+            next_ts = ts_add(self._ts, max(1, frames) * self.frame_samples)
         self._relay_ts = (next_ts - ts) & 0xFFFFFFFF
         if self._next_rtcp is None:
             self._schedule_rtcp(now)

@@ -7,12 +7,14 @@ Generators return 8 kHz int16 PCM. ``CallProgressDetector.feed(pcm, now)`` takes
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from duplex.media.codecs import G711Codec
 from duplex.media.events import AudioFrame, FrameTap
 from duplex.media.goertzel import GoertzelBank, frame_energy
 
@@ -25,6 +27,7 @@ __all__ = [
     "beep",
     "busy",
     "cadence",
+    "encoded_beep",
     "ringback",
     "sit",
     "tone",
@@ -74,6 +77,17 @@ def busy(region: str = "eu", seconds: float = 3.0) -> Pcm:
 
 def beep(freq: float = 1000.0, ms: float = 200.0) -> Pcm:
     return tone((freq,), ms, amplitude=8000.0)
+
+
+@functools.lru_cache(maxsize=32)
+def encoded_beep(
+    codec: G711Codec, freq: float = 1000.0, ms: float = 200.0, frame: int = 160
+) -> tuple[bytes, ...]:
+    """``beep`` encoded with ``codec`` as RTP payloads of ``frame`` samples (the last one padded with silence),
+    computed once per codec: the echo test sends it to every caller (`RtpEndpoint.play_payloads`)."""
+    pcm = beep(freq, ms)
+    pcm = np.concatenate([pcm, np.zeros(-len(pcm) % frame, dtype=np.int16)])
+    return tuple(codec.encode(pcm[i : i + frame]) for i in range(0, len(pcm), frame))
 
 
 def sit(pause_ms: float = 500.0) -> Pcm:

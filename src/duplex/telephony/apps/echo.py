@@ -1,8 +1,14 @@
-"""Echo test (demo number 1001): answer, beep, send the caller's audio back until they hang up."""
+"""Echo test (demo number 1001): answer, beep, send the caller's audio back until they hang up.
+
+Cheap per call: the beep goes out as payloads encoded once per codec, what the caller sends meanwhile is only
+counted (nothing uses it), and from the end of the beep the leg relays its packets back re-headered, with no
+jitter buffer, decoding or pacing (`RtpEndpoint.echo`).
+"""
 
 from __future__ import annotations
 
-from duplex.media.tones import beep
+from duplex.media.endpoint import RtpEndpoint
+from duplex.media.tones import beep, encoded_beep
 from duplex.telephony.call import Leg
 
 __all__ = ["echo"]
@@ -10,9 +16,14 @@ __all__ = ["echo"]
 
 async def echo(leg: Leg) -> None:
     await leg.answer()
-    if not leg.is_up or leg.media is None:
+    media = leg.media
+    if not leg.is_up or media is None:
         return
-    await leg.play(beep(1000.0, 200.0))
-    if leg.media is not None:
+    if isinstance(media, RtpEndpoint):
+        media.ignore_audio()  # what the caller says during the beep is not echoed: do not decode it
+        await media.play_payloads(encoded_beep(media.stream.codec))  # ends early if the leg closes
+    else:
+        await leg.play(beep(1000.0, 200.0))
+    if leg.media is not None and leg.is_up:
         leg.media.echo(True)
     await leg.ended.wait()
