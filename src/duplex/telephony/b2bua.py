@@ -12,16 +12,38 @@ import logging
 from typing import TYPE_CHECKING
 
 from duplex.telephony.call import Leg
-from duplex.telephony.trunks import caller_id_headers, select_caller_id
+from duplex.telephony.trunks import TrunkConfig, TrunkSelector, caller_id_headers, select_caller_id
 
 if TYPE_CHECKING:
     from duplex.telephony.store import AgentInfo
     from duplex.telephony.uac import OutboundLeg
     from duplex.telephony.uas import InboundLeg
 
-__all__ = ["bridge_when_answered", "connect_to_agent", "connect_via_trunk"]
+__all__ = ["CPS_WAIT", "bridge_when_answered", "connect_to_agent", "connect_via_trunk", "pick_trunk"]
 
 log = logging.getLogger("duplex.telephony.b2bua")
+
+CPS_WAIT = 5.0  # seconds a call waits for a trunk's CPS token before it is refused 503
+
+
+async def pick_trunk(
+    selector: TrunkSelector, call_id: str, ended: asyncio.Event, *, max_wait: float = CPS_WAIT
+) -> TrunkConfig | None:
+    """The first usable trunk for ``call_id`` (see `TrunkSelector.pick`), waiting up to ``max_wait`` for a
+    CPS token when that is all a trunk lacks. A trunk's ``max_cps`` spaces calls 1/max_cps apart (a bucket
+    of one token); INVITEs handled in the same event-loop iteration (uvloop's clock does not move within
+    one) found the token taken and were refused 503 at once: 4% of the calls at 20 CPS in the bench."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait
+    while True:
+        now = loop.time()
+        trunk = selector.pick(now, call_id)
+        if trunk is not None or ended.is_set():
+            return trunk
+        wait = selector.retry_after(now)
+        if wait is None or now + wait > deadline:
+            return None  # every trunk is full (or disabled), or the wait would be too long
+        await asyncio.sleep(max(wait, 0.001))
 
 
 async def bridge_when_answered(a: InboundLeg, b: OutboundLeg) -> str:
@@ -84,9 +106,9 @@ async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None)
     """Call ``number`` through the first usable trunk; fail over per `trunks.should_fail_over`."""
     engine, call = a.engine, a.call
     selector = engine.trunks
-    trunk = selector.pick(engine.now(), call.id)
+    trunk = await pick_trunk(selector, call.id, a.ended)
     if trunk is None:
-        await a.reject(503, "no_trunk")
+        await a.reject(503, "no_trunk")  # no-op when the caller cancelled meanwhile
         return
     last: Leg | None = None
     try:
