@@ -10,6 +10,7 @@ import json
 import socket
 import ssl
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,10 @@ from interop.peers import Baresip, free_even_port, free_port, make_tone_wav, run
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
 
-@pytest.fixture
-async def tls_engine(tmp_path: Path) -> AsyncIterator[RunningEngine]:
+@asynccontextmanager
+async def _engine_with_tls(tmp_path: Path) -> AsyncIterator[RunningEngine]:
     """A running engine with TLS on a free port and the self-signed certificate in its data directory."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     settings = make_settings(tmp_path, free_port()).model_copy(
         update={"sip_tls_enabled": True, "sip_tls_port": 0}
     )
@@ -50,6 +52,12 @@ async def tls_engine(tmp_path: Path) -> AsyncIterator[RunningEngine]:
         await engine.stop()
         store.close()
         db.dispose()
+
+
+@pytest.fixture
+async def tls_engine(tmp_path: Path) -> AsyncIterator[RunningEngine]:
+    async with _engine_with_tls(tmp_path) as running:
+        yield running
 
 
 def _options(tag: str, scheme: str = "sip") -> bytes:
@@ -212,3 +220,31 @@ async def test_untrusted_tls_trunk_fails_over_at_once(tls_engine: RunningEngine,
         call = session.scalars(select(Call).where(Call.direction == "internal")).one()
         backup = session.scalars(select(Trunk).where(Trunk.name == "backup-carrier")).one()
         assert call.trunk_id == backup.id
+
+
+async def test_trunk_registers_over_tls_with_another_duplex(
+    tls_engine: RunningEngine, tmp_path: Path
+) -> None:
+    """Our trunk (transport=tls, host localhost) registers as agent alice at a second Duplex acting as the
+    carrier's registrar: digest over TLS, Contact with ;transport=tls and our TLS port, unregistered on stop."""
+    engine = tls_engine.engine
+    async with _engine_with_tls(tmp_path / "carrier") as carrier:
+        cert = carrier.settings.data_dir / "tls" / "sip-tls.crt"
+        engine.transport.tls_client = client_context(cafile=cert)  # SAN: localhost, 127.0.0.1
+        tls_engine.set_trunk(host="localhost", port=carrier.engine.transport.tls_port, transport="tls",
+                             register=True, username="alice", password=carrier.sip_password("alice"),
+                             from_domain="carrier.test")  # fmt: skip
+        await engine.trunk_service.reload()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while engine.status["trunks"].get("demo-carrier") != "registered":
+            assert loop.time() < deadline, engine.status["trunks"]
+            await asyncio.sleep(0.05)
+        (binding,) = carrier.engine.registrations.lookup("alice", carrier.engine.now())
+        assert binding.source.transport == "tls"
+        assert binding.contact == f"sip:alice@127.0.0.1:{engine.transport.tls_port};transport=tls"
+        assert carrier.engine.transport.stats.by_transport == {"tls": 2}  # challenged REGISTER, then 200
+        await engine.trunk_service.stop()
+        assert carrier.engine.registrations.lookup("alice", carrier.engine.now()) == []  # Expires: 0 over TLS
+        assert carrier.engine.transport.stats.by_transport["tls"] >= 3
+        assert engine.transport.stats.tls_connections == 1  # every REGISTER on the one connection

@@ -58,14 +58,18 @@ async def test_resolver_caches_for_ttl_shares_one_lookup_and_orders_failed_addre
 
     resolver = TrunkResolver(lookup=lookup, ttl=0.2)
     t = trunk("sip.carrier.test")
+    assert resolver.cached_targets(t) is None  # not resolved yet: the caller must await targets()
+    assert resolver.cached_targets(trunk("192.0.2.1")) == [("192.0.2.1", 5070)]
     first, second = await asyncio.gather(resolver.targets(t), resolver.targets(t))
     assert first == second == [("192.0.2.7", 5070), ("192.0.2.8", 5070)]  # IPv4 socket: no IPv6 targets
     assert calls == ["sip.carrier.test"]
     resolver.failed(("192.0.2.7", 5070))
     assert await resolver.targets(t) == [("192.0.2.8", 5070), ("192.0.2.7", 5070)]
     assert calls == ["sip.carrier.test"]
+    assert resolver.cached_targets(t) == [("192.0.2.8", 5070), ("192.0.2.7", 5070)]
     answers["sip.carrier.test"] = ("192.0.2.9",)
     await asyncio.sleep(0.25)
+    assert resolver.cached_targets(t) is None  # expired
     assert await resolver.targets(t) == [("192.0.2.9", 5070)]
     assert calls == ["sip.carrier.test"] * 2
     resolver.ipv6 = True

@@ -150,7 +150,20 @@ class TrunkResolver:
 
     async def targets(self, trunk: TrunkConfig) -> list[Address]:
         """Where to send requests for `trunk`, in the order to try them (IPv4 first; IPv6 only if allowed)."""
-        found = await self.addresses(trunk.host)
+        return self._order(trunk, await self.addresses(trunk.host))
+
+    def cached_targets(self, trunk: TrunkConfig) -> list[Address] | None:
+        """`targets` without waiting: None when the host name must be (re)resolved first."""
+        if is_ip_literal(trunk.host):
+            return self._order(trunk, (trunk.host.strip("[]"),))
+        if not self.cache.fresh(trunk.host, self._now()) or not self.cache.addresses(trunk.host):
+            return None
+        try:
+            return self._order(trunk, self.cache.addresses(trunk.host))
+        except TrunkDnsError:
+            return None
+
+    def _order(self, trunk: TrunkConfig, found: tuple[str, ...]) -> list[Address]:
         usable = [a for a in found if ":" not in a] + ([a for a in found if ":" in a] if self.ipv6 else [])
         if not usable:
             raise TrunkDnsError(trunk.host, "no address of a family we can reach")

@@ -36,7 +36,7 @@ from duplex.sip.uri import NameAddr, SipUri
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.trunk_dns import TrunkDnsError, TrunkResolver
 from duplex.telephony.trunk_registration import SendRegister, TrunkRegistration, TrunkStatusChanged
-from duplex.telephony.trunks import TrunkConfig, is_ip_literal
+from duplex.telephony.trunks import TrunkConfig
 
 if TYPE_CHECKING:
     from duplex.telephony.engine import Engine
@@ -213,14 +213,17 @@ class TrunkService:
                 self._send(entry, action)
             except Exception:
                 log.exception("cannot send REGISTER for trunk %s", entry.config.name)
+                entry.outstanding.discard(action.cseq)
                 entry.reg.handle_failure(self.engine.now(), action.cseq, "send failed")
         for change in entry.reg.pop_events():
             self._announce(entry, change)
         self._wake.set()
 
     def _send(self, entry: _Entry, action: SendRegister) -> None:
-        if is_ip_literal(action.host):
-            self._send_to(entry, action, (action.host.strip("[]"), action.port))
+        entry.outstanding.add(action.cseq)  # also while its host name resolves (stop() waits for it)
+        targets = self.dns.cached_targets(entry.config)
+        if targets is not None:
+            self._send_to(entry, action, targets[entry.address_index % len(targets)])
         else:
             self.engine.spawn(self._resolve_and_send(entry, action))
 
@@ -228,6 +231,7 @@ class TrunkService:
         try:
             targets = await self.dns.targets(entry.config)
         except TrunkDnsError as exc:
+            entry.outstanding.discard(action.cseq)
             entry.reg.handle_failure(self.engine.now(), action.cseq, str(exc))
             self._pump(entry)
             return
@@ -235,6 +239,7 @@ class TrunkService:
             self._send_to(entry, action, targets[entry.address_index % len(targets)])
         except Exception:
             log.exception("cannot send REGISTER for trunk %s", entry.config.name)
+            entry.outstanding.discard(action.cseq)
             entry.reg.handle_failure(self.engine.now(), action.cseq, "send failed")
             self._pump(entry)
 
