@@ -1,5 +1,6 @@
 """Reports: projections of the event record (CDRs) that can always be rebuilt from it."""
 
-from duplex.reports.projections import apply_events, project, rebuild_calls
+from duplex.reports.live import LiveProjection
+from duplex.reports.projections import Projection, apply_events, project, rebuild_calls
 
-__all__ = ["apply_events", "project", "rebuild_calls"]
+__all__ = ["LiveProjection", "Projection", "apply_events", "project", "rebuild_calls"]

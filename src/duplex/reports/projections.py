@@ -3,7 +3,9 @@
 A call's rows are a pure function of its events (`project`), so applying an event twice, in any order, or
 rebuilding everything from the table gives the same rows. `apply_events(session, envelopes)` recomputes
 the calls those events touch (from all of their recorded events) inside the caller's transaction;
-`rebuild_calls(sessions)` recomputes every call and deletes rows no event explains.
+`rebuild_calls(sessions)` recomputes every call and deletes rows no event explains. These two are the
+reference; the event record's live path (`duplex.reports.live.LiveProjection`) applies only new events
+to a kept `Projection` of each live call and must always give the same rows.
 
 What the projection reads (fields other than the envelope's correlation ids live in `data`):
 
