@@ -5,6 +5,7 @@ transactions (some rolled back), the rows it leaves equal what `rebuild_calls` c
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,3 +189,54 @@ def test_a_rolled_back_transaction_leaves_the_kept_state_as_it_was(sessions: ses
     with sessions() as s:
         call = s.get(Call, "c")
         assert call is not None and call.transfers == 1
+
+
+def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
+    request: pytest.FixtureRequest,
+) -> None:
+    """PostgreSQL (SQLite lets one writer at a time, so this cannot happen there): transaction A projects
+    call c and holds its row until B, which projected from the same kept state, waits on that row. A commits
+    first; B's state lacks A's event, so B must not keep it, and the next event reads c's history again."""
+    import threading
+
+    from sqlalchemy import text
+
+    from conftest import _truncate_all
+
+    url = request.getfixturevalue("pg_migrated_url")
+    _truncate_all(url)
+    db = make_engine(url)
+    sessions = make_session_factory(db)
+    projected, go = threading.Event(), threading.Event()
+
+    def hold_a(_session: Session, envelopes: Any) -> None:
+        if threading.current_thread().name == "A":
+            projected.set()
+            assert go.wait(10)
+
+    live = LiveProjection()
+    record = EventRecord(sessions, node_id="live", projectors=[live, hold_a])
+    record.emit("call.created", call_id="c", data={})
+    a = threading.Thread(name="A", target=lambda: record.emit("call.transferred", call_id="c"))
+    b = threading.Thread(name="B", target=lambda: record.emit("call.ringing", call_id="c"))
+    a.start()
+    assert projected.wait(10)
+    b.start()
+    with db.connect() as conn:  # until B waits for A's row lock on calls.c
+        for _ in range(200):
+            if conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("B never waited for A")
+    go.set()
+    a.join(10)
+    b.join(10)
+    assert "c" not in live._states and live.reloads == 1
+    record.emit("call.answered", call_id="c")
+    assert live.reloads == 2
+    rows = snapshot(sessions)
+    rebuild_calls(sessions)
+    assert snapshot(sessions) == rows
+    assert (rows[0][0]["transfers"], rows[0][0]["state"]) == (1, "answered")
+    db.dispose()
