@@ -181,6 +181,27 @@ async def test_bridged_sessions_relay_rtp_inside_rtpengine(
         phone_b.close()
 
 
+async def test_bridging_to_a_third_leg_moves_the_relay(backend: RtpengineBackend) -> None:
+    """Like an attended transfer: A talks to B, then to C; B is left unbridged (its media dropped)."""
+    a, b, c = await backend.open_session(), await backend.open_session(), await backend.open_session()
+    phones = _phone(), _phone(), _phone()
+    try:
+        for session, phone in zip((a, b, c), phones, strict=True):
+            session.apply(_negotiated(phone))
+        a.bridge(b)
+        c.bridge(a)  # a leaves b first
+        await asyncio.gather(a.settled(), b.settled(), c.settled())
+        assert (a.peer, b.peer, c.peer) == (c, None, a)
+        got_a, got_c = await _exchange(phones[0], a.local_address, phones[2], c.local_address, first=300)
+        assert [d for d, _ in got_c] == [_rtp(seq, 0xA) for seq in range(300, 320)]
+        assert [d for d, _ in got_a] == [_rtp(seq, 0xB) for seq in range(300, 320)]  # phone C sends as 0xB
+        assert _drain(phones[1]) == []
+        assert a.errors == b.errors == c.errors == []
+    finally:
+        for phone in phones:
+            phone.close()
+
+
 async def test_send_dtmf_reaches_the_phone_as_rfc4733(rtpengine: Rtpengine) -> None:
     backend = RtpengineBackend(rtpengine.ng, inject_dtmf=True)
     a, b = await backend.open_session(), await backend.open_session()

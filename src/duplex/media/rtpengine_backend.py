@@ -210,6 +210,8 @@ class RtpengineSession:
         if old is not None and old is not other:
             old.peer = None
             self._enqueue(lambda: self._unbridge(old), also=old)
+        if other is not None and other.peer is not None and other.peer is not self:
+            other.peer.bridge(None)  # other leaves its current peer first
         if other is None:
             if old is None:
                 return
@@ -232,10 +234,11 @@ class RtpengineSession:
 
     # -- MediaSession: what rtpengine does ------------------------------------------------------------------
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
-        """Send RFC 4733 events to the SIP peer (ng ``play DTMF``, one per digit).
+        """Send RFC 4733 events to the SIP peer: ng ``play DTMF`` (one per digit) with ``inject_dtmf``, else
+        from the fallback endpoint.
 
         Raises:
-            RtpengineUnsupported: the backend was made without ``inject_dtmf``.
+            RtpengineUnsupported: no ``inject_dtmf`` and no fallback, or a bridged leg without ``inject_dtmf``.
         """
         if not self.backend.inject_dtmf:
             self._with_audio("send_dtmf", lambda audio: audio.send_dtmf(digits, duration_ms))
