@@ -80,3 +80,14 @@ async def test_a_tap_or_audio_listener_needs_decoding() -> None:
         assert leg._discard
     finally:
         await leg.close()
+
+
+async def test_silence_is_encoded_once_per_codec() -> None:
+    leg = await RtpEndpoint.open()
+    try:
+        first = leg._silence_payload()
+        assert first == PCMU.encode(np.zeros(160, dtype=np.int16)) and leg._silence_payload() is first
+        leg.stream.configure(codec=PCMA)  # renegotiated
+        assert leg._silence_payload() == PCMA.encode(np.zeros(160, dtype=np.int16)) != first
+    finally:
+        await leg.close()

@@ -86,6 +86,7 @@ class RtpEndpoint:
         self._on_closed: Callable[[RtpEndpoint], None] | None = None
         self._ignore_audio = False  # set by ignore_audio()
         self._discard = False  # received audio is only counted, see _update_relay
+        self._silence: tuple[G711Codec | None, bytes] = (None, b"")
 
     @classmethod
     async def open(
@@ -312,7 +313,15 @@ class RtpEndpoint:
                 self._source_done.set_result(None)
         if self._echo:
             return self._echo.popleft().pcm
-        return np.zeros(FRAME, dtype=np.int16)
+        return self._silence_payload()
+
+    def _silence_payload(self) -> bytes:
+        """One frame of silence encoded with our codec, encoded once per codec (legs send it every 20 ms
+        while they have nothing to play)."""
+        codec = self.stream.codec
+        if self._silence[0] is not codec:
+            self._silence = (codec, codec.encode(np.zeros(FRAME, dtype=np.int16)))
+        return self._silence[1]
 
     async def _pace(self) -> None:
         """Send one frame every 20 ms on the loop clock; the schedule is absolute, so sleep jitter does
