@@ -201,12 +201,9 @@ def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
 
     from sqlalchemy import text
 
-    from conftest import _truncate_all
-
-    url = request.getfixturevalue("pg_migrated_url")
-    _truncate_all(url)
-    db = make_engine(url)
+    db = make_engine(request.getfixturevalue("pg_migrated_url"))
     sessions = make_session_factory(db)
+    empty(sessions)
     projected, go = threading.Event(), threading.Event()
 
     def hold_a(_session: Session, envelopes: Any) -> None:

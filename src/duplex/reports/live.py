@@ -72,21 +72,27 @@ class LiveProjection:
                     updated[call_id] = (base, base.copy())
         calls: dict[str, Row] = {}
         legs: dict[str, Row] = {}
+        orphans: set[str] = set()
         for call_id, (_, state) in updated.items():
             for env in sorted(by_call[call_id], key=lambda e: e.id):
                 state.apply(env)
-            _add(state, calls, legs)
+            _add(state, calls, legs, orphans)
         if reload:
             self.reloads += len(reload)
-            states = self._reload(session, reload.keys(), calls, legs)
+            states = self._reload(session, reload.keys(), calls, legs, orphans)
             for call_id, base in reload.items():
                 updated[call_id] = (base, states.get(call_id, _UNKEPT))
-        store_rows(session, calls, legs)
+        store_rows(session, calls, legs, orphans - legs.keys())
         session.info.setdefault(_PENDING, []).append((self, updated))
         return len(calls)
 
     def _reload(
-        self, session: Session, call_ids: Iterable[str], calls: dict[str, Row], legs: dict[str, Row]
+        self,
+        session: Session,
+        call_ids: Iterable[str],
+        calls: dict[str, Row],
+        legs: dict[str, Row],
+        orphans: set[str],
     ) -> dict[str, Projection]:
         """Project these calls (and the calls linked to them) from all their recorded events into `calls`
         and `legs`, as `apply_events` does. Returns each call's own state if no event links calls."""
@@ -94,7 +100,7 @@ class LiveProjection:
         together = Projection()
         for env in events:
             together.apply(env)
-        _add(together, calls, legs)
+        _add(together, calls, legs, orphans)
         if any(e.type in LINKS for e in events):
             return {}  # a moved leg's row depends on two calls' events: not kept
         alone: dict[str, Projection] = {}
@@ -123,10 +129,11 @@ class LiveProjection:
             self._states.clear()
 
 
-def _add(state: Projection, calls: dict[str, Row], legs: dict[str, Row]) -> None:
+def _add(state: Projection, calls: dict[str, Row], legs: dict[str, Row], orphans: set[str]) -> None:
     c, g = state.rows()
     calls.update(c)
     legs.update(g)
+    orphans.update(state.orphans())
 
 
 @event.listens_for(Session, "after_commit")

@@ -256,6 +256,10 @@ class Projection:
         if handler is not None:
             handler(row, env)
 
+    def orphans(self) -> list[str]:
+        """Legs that have no row because their call has none (e.g. moved to a call never recorded)."""
+        return [k for k, v in self.legs.items() if v["call_id"] not in self.calls]
+
     def rows(self) -> tuple[dict[str, Row], dict[str, Row]]:
         """Copies of the calls and legs with the derived columns; the state is not changed."""
         calls = {k: dict(v) for k, v in self.calls.items()}
@@ -325,8 +329,14 @@ def _upsert(
     session.execute(stmt, rows)  # a Core table, not the entity: one executemany, no ORM bulk path
 
 
-def store_rows(session: Session, calls: dict[str, Row], legs: dict[str, Row]) -> None:
-    """Write projected rows (insert or update, one statement per table); ids of missing rows become NULL."""
+def store_rows(
+    session: Session, calls: dict[str, Row], legs: dict[str, Row], orphans: Iterable[str] = ()
+) -> None:
+    """Write projected rows (insert or update, one statement per table); ids of missing rows become NULL.
+    `orphans` are legs that must have no row (a row left from before they moved is deleted)."""
+    orphans = sorted(orphans)
+    if orphans:
+        session.execute(delete(CallLeg).where(CallLeg.id.in_(orphans)))
     _drop_dangling(session, [*calls.values(), *legs.values()])
     _upsert(session, Call, CALL_FIELDS, [{"id": k, "data": {}, **v} for k, v in calls.items()])
     _upsert(session, CallLeg, LEG_FIELDS, [{"id": k, **v} for k, v in legs.items()])
@@ -354,8 +364,11 @@ def apply_events(session: Session, envelopes: Sequence[EventEnvelope]) -> int:
     call_ids = {e.call_id for e in envelopes if e.call_id is not None}
     if not call_ids:
         return 0
-    calls, legs = project(load_history(session, call_ids))
-    store_rows(session, calls, legs)
+    state = Projection()
+    for env in sorted(load_history(session, call_ids), key=lambda e: e.id):
+        state.apply(env)
+    calls, legs = state.rows()
+    store_rows(session, calls, legs, state.orphans())
     return len(calls)
 
 
