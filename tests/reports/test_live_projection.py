@@ -217,18 +217,24 @@ def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
     a = threading.Thread(name="A", target=lambda: record.emit("call.transferred", call_id="c"))
     b = threading.Thread(name="B", target=lambda: record.emit("call.ringing", call_id="c"))
     a.start()
-    assert projected.wait(10)
-    b.start()
-    with db.connect() as conn:  # until B waits for A's row lock on calls.c
-        for _ in range(200):
-            if conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("B never waited for A")
-    go.set()
-    a.join(10)
-    b.join(10)
+    try:
+        assert projected.wait(10)
+        b.start()
+        with db.connect() as conn:  # until B waits for A's row lock on calls.c
+            for _ in range(200):
+                waiting = (
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = :db"
+                )
+                if conn.scalar(text(waiting), {"db": db.url.database}):  # this session's own database
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("B never waited for A")
+    finally:
+        go.set()
+        a.join(10)
+        if b.ident is not None:
+            b.join(10)
     assert "c" not in live._states and live.reloads == 1
     record.emit("call.answered", call_id="c")
     assert live.reloads == 2

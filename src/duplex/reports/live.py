@@ -119,14 +119,17 @@ class LiveProjection:
                 self._states.move_to_end(call_id)
                 if state.calls[call_id]["state"] == "ended":
                     self._ended[call_id] = None
+                    self._ended.move_to_end(call_id)
             while len(self._ended) > self.keep_ended:
                 self._states.pop(self._ended.popitem(last=False)[0], None)
             while len(self._states) > self.max_calls:
                 self._ended.pop(self._states.popitem(last=False)[0], None)
 
     def forget(self) -> None:
+        """Drop every kept state (each call's next event reads its history again)."""
         with self._lock:
             self._states.clear()
+            self._ended.clear()
 
 
 def _add(state: Projection, calls: dict[str, Row], legs: dict[str, Row], orphans: set[str]) -> None:
