@@ -191,12 +191,11 @@ class RtpengineSession:
             self.audio.apply(self._inside_media())
 
     async def _point(self, target: Addr | None) -> None:
-        """Re-offer the int side at ``target`` (None: nowhere), then re-answer with the peer's SDP."""
+        """Re-offer the int side at ``target`` (None: nowhere). rtpengine redirects at once and keeps what
+        the last answer said about the peer, so no re-answer is needed (one round trip)."""
         host, port = target if target is not None else ("0.0.0.0", 9)
         await self.client.offer(self.call_id, INT, _sdp(host, port, _ALL_FORMATS, "sendrecv"), to_tag=EXT,
                                 flags=self.backend.flags)  # fmt: skip
-        if self._ext_sdp is not None:
-            await self._answer()
 
     def bridge(self, other: MediaSession | None) -> None:
         """Point this leg's inside at ``other``'s and back (``None`` unbridges both).
@@ -224,10 +223,9 @@ class RtpengineSession:
     async def _bridge(self, other: RtpengineSession) -> None:
         if self.inside is None or other.inside is None:
             raise NgBridgeError(f"{self!r} and {other!r} need their SDP applied before bridging")
-        await self._detach()
-        await other._detach()
-        await self._point(other.inside)
-        await other._point(self.inside)
+        await asyncio.gather(self._detach(), other._detach())
+        # both legs at once: the caller's first packets after the answer are dropped until this returns
+        await asyncio.gather(self._point(other.inside), other._point(self.inside))
 
     async def _unbridge(self, old: RtpengineSession) -> None:
         await old._point(None)
