@@ -122,6 +122,15 @@ class Leg:
         if self.media is not None:
             self.media.apply(negotiated)
 
+    def _send_media(self, enabled: bool) -> None:
+        """Gate this leg's RTP on the answer. RFC 3264 §6: "Once the answerer has sent the answer, it MUST be
+        prepared to send and receive media [...] and it MAY send media immediately": before the answer
+        (ours in the 200, or the callee's 2xx) we send none. A caller left ringing for 30 s was sent 1500
+        packets of silence, which at 20 calls/s flooded the bench's callers and Duplex's CPU."""
+        if isinstance(self.media, RtpEndpoint):
+            negotiated = self.negotiated
+            self.media.send_enabled = enabled and (negotiated is None or negotiated.send_enabled)
+
     @property
     def is_up(self) -> bool:
         return self.state is LegState.ANSWERED

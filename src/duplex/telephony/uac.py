@@ -54,6 +54,7 @@ class OutboundLeg(Leg):
             addr = (uri.host, uri.port or 5060)
         await self.open_media()
         assert self.sdp is not None
+        self._send_media(False)  # nothing is sent before the callee answers (RFC 3264 §6)
         if codecs:
             self.sdp.codecs = tuple(c.upper() for c in codecs)
         offer = self.sdp.create_offer()
@@ -84,7 +85,21 @@ class OutboundLeg(Leg):
         else:
             self._failed(response.status)
 
+    def _early_media(self, response: SipResponse) -> None:
+        """A provisional answer with SDP (early media, RFC 3960 gateway model): receive the callee's
+        ringback, announcement or SIT tone on this leg (taps and detectors see it), but send nothing
+        until the 2xx."""
+        if self.sdp is None or self.negotiated is not None:
+            return
+        try:
+            self.apply_media(self.sdp.process_answer(SessionDescription.parse(response.body)))
+        except SdpError:
+            return  # the 2xx carries the answer that counts
+        self._send_media(False)
+
     def _on_provisional(self, response: SipResponse) -> None:
+        if response.body and response.status > 100:
+            self._early_media(response)
         if response.status in (180, 183) and self.state is LegState.NEW:
             self.state = LegState.RINGING
             self.ringing.set()
@@ -106,6 +121,7 @@ class OutboundLeg(Leg):
                 self.state = LegState.ANSWERED
                 self.engine.spawn(self.hangup("not_acceptable"))
                 return
+        self._send_media(True)
         self.final_status = response.status
         self._mark_answered()
 

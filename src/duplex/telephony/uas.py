@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from duplex.media.endpoint import RtpEndpoint
 from duplex.media.sdp import SdpError, SessionDescription
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse, make_response
@@ -57,15 +56,6 @@ class InboundLeg(Leg):
         self._send_media(False)  # until our 200 carries the answer (the caller rings meanwhile)
         self._answer_body = bytes(answer)
         return None
-
-    def _send_media(self, enabled: bool) -> None:
-        """RFC 3264 §6: "Once the answerer has sent the answer, it MUST be prepared to send and receive media
-        for any sendrecv streams in the answer, and it MAY send media immediately": before it (our 180 has no
-        SDP) we send none. A caller left ringing for 30 s was sent 1500 packets of silence, which at 20
-        calls/s flooded the bench's callers (6.6 times the RTP they sent) and Duplex's CPU."""
-        if isinstance(self.media, RtpEndpoint):
-            negotiated = self.negotiated
-            self.media.send_enabled = enabled and (negotiated is None or negotiated.send_enabled)
 
     @property
     def codecs(self) -> tuple[str, ...]:
