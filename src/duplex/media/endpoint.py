@@ -12,7 +12,7 @@ import itertools
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +99,10 @@ class RtpEndpoint:
         jitter_delay: float | None = 0.06,
         rng: random.Random | None = None,
         tts: TextToSpeech | None = None,
+        avoid: Container[int] = (),
     ) -> RtpEndpoint:
-        """Bind a free even/odd port pair from ``port_range`` (inclusive) or from the OS when None."""
+        """Bind a free even/odd port pair from ``port_range`` (inclusive) or from the OS when None; ports in
+        ``avoid`` are taken only when no other pair is free."""
         loop = asyncio.get_running_loop()
         rng = rng or random.Random()
         stream = RtpStream(codec=codec, rng=rng, telephone_event_pt=telephone_event_pt, jitter_delay=jitter_delay,
@@ -115,7 +117,13 @@ class RtpEndpoint:
             lo, hi = port_range
             ports = range(lo + lo % 2, hi, 2)
             start = rng.randrange(len(ports)) if ports else 0
-            candidates = itertools.chain(ports[start:], ports[:start])
+
+            def walk() -> Iterator[int]:
+                return itertools.chain(ports[start:], ports[:start])
+
+            candidates = itertools.chain(
+                (p for p in walk() if p not in avoid), (p for p in walk() if p in avoid)
+            )
         for port in candidates:
             try:
                 rtp, _ = await loop.create_datagram_endpoint(
@@ -541,17 +549,35 @@ class LocalMediaBackend:
     """In-process media: RTP endpoints on ``host`` with ports from ``port_range``."""
 
     def __init__(self, host: str = "127.0.0.1", port_range: tuple[int, int] | None = None,
-                 tts: TextToSpeech | None = None) -> None:  # fmt: skip
+                 tts: TextToSpeech | None = None, quarantine: float = 5.0) -> None:  # fmt: skip
         self.host = host
         self.port_range = port_range
         self.tts = tts
         self.sessions: set[RtpEndpoint] = set()
+        # A closed leg's port is not handed out again for ``quarantine`` seconds (unless nothing else is
+        # free): its far end may still be sending, and a new call on that port would relay those packets.
+        self.quarantine = quarantine
+        self._released: dict[int, float] = {}  # port -> loop time it was closed, oldest first
 
     async def open_session(self) -> RtpEndpoint:
-        ep = await RtpEndpoint.open(self.host, self.port_range, tts=self.tts)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._released:  # drop the expired (insertion order is release order)
+            port, at = next(iter(self._released.items()))
+            if now - at < self.quarantine:
+                break
+            del self._released[port]
+        ep = await RtpEndpoint.open(self.host, self.port_range, tts=self.tts, avoid=self._released)
+        port = ep.local_address[1]
         self.sessions.add(ep)
-        ep._on_closed = self.sessions.discard  # closed legs are forgotten (they held memory per call)
+        ep._on_closed = lambda closed: self._release(closed, port, loop.time())
         return ep
+
+    def _release(self, ep: RtpEndpoint, port: int, now: float) -> None:
+        self.sessions.discard(ep)  # closed legs are forgotten (they held memory per call)
+        if self.port_range is not None:
+            self._released.pop(port, None)
+            self._released[port] = now
 
     async def close(self) -> None:
         for ep in list(self.sessions):
