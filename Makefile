@@ -28,7 +28,7 @@ install-test: $(VENV)/.installed-test
 run: $(VENV)/.installed
 	$(VENV)/bin/duplex db upgrade --data-dir $(DATA_DIR)
 	$(VENV)/bin/duplex demo seed --data-dir $(DATA_DIR)
-	DUPLEX_SIP_TLS_ENABLED=$${DUPLEX_SIP_TLS_ENABLED:-true} $(VENV)/bin/duplex serve --data-dir $(DATA_DIR)
+	DUPLEX_SIP_TLS_ENABLED=$${DUPLEX_SIP_TLS_ENABLED:-true} DUPLEX_SIP_WS_ENABLED=$${DUPLEX_SIP_WS_ENABLED:-true} $(VENV)/bin/duplex serve --data-dir $(DATA_DIR)
 
 services:
 	bash scripts/test-deps.sh
