@@ -9,7 +9,7 @@ import pydantic
 import pytest
 
 from duplex.config import Settings
-from duplex.media.endpoint import LocalMediaBackend
+from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
 from duplex.media.rtpengine_backend import _ALL_FORMATS, RtpengineBackend, _sdp, stats_from_query
 from duplex.media.rtpengine_client import RtpengineClient, parse_address
 from duplex.media.rtpengine_ng import NgRetryPolicy, NgTimeout
@@ -93,3 +93,25 @@ async def test_client_times_out_after_its_retries() -> None:
             await client.close()
     assert len(received) == 3 and len(set(received)) == 1  # the request, then the same bytes twice
     assert received[0].endswith(b" d7:command4:pinge")
+
+
+async def test_legs_fall_back_to_in_process_media_when_rtpengine_does_not_answer() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        client = RtpengineClient(silent.getsockname(), policy=NgRetryPolicy(interval=0.02, retries=1))
+        backend = RtpengineBackend(
+            silent.getsockname(), client=client, fallback=LocalMediaBackend("127.0.0.1")
+        )
+        try:
+            a, b = await backend.open_session(), await backend.open_session()
+            assert isinstance(a, RtpEndpoint) and isinstance(b, RtpEndpoint)
+            a.bridge(b)  # two fallback legs bridge in process
+        finally:
+            await backend.close()
+        without = RtpengineBackend(silent.getsockname(), client=RtpengineClient(
+            silent.getsockname(), policy=NgRetryPolicy(interval=0.02, retries=0)))  # fmt: skip
+        try:
+            with pytest.raises(NgTimeout):
+                await without.open_session()
+        finally:
+            await without.close()

@@ -54,7 +54,7 @@ from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
 from duplex.media.rtpengine_client import RtpengineClient
-from duplex.media.rtpengine_ng import NgError, play_dtmf
+from duplex.media.rtpengine_ng import NgError, NgRetryPolicy, NgTimeout, play_dtmf
 from duplex.media.sdp import SdpConnection, SdpMedia, SdpOrigin, SessionDescription
 from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stream import StreamStats
@@ -66,6 +66,8 @@ Pcm = npt.NDArray[np.int16]
 Addr = tuple[str, int]
 EXT, INT = "ext", "int"
 FLAGS = ("port latching",)
+# rtpengine answers in well under a millisecond; call setup should not wait the client's default 7.5 s
+POLICY = NgRetryPolicy(interval=0.25, max_interval=1.0, retries=3)
 _PEER_DIRECTION = {
     "sendrecv": "sendrecv",
     "sendonly": "recvonly",
@@ -400,7 +402,7 @@ class RtpengineBackend:
                  client: RtpengineClient | None = None, rng: random.Random | None = None,
                  inject_dtmf: bool = False, fallback: LocalMediaBackend | None = None) -> None:  # fmt: skip
         self.rng = rng or random.Random()
-        self.client = client or RtpengineClient(ng_address, rng=self.rng)
+        self.client = client or RtpengineClient(ng_address, rng=self.rng, policy=POLICY)
         self.media_address = media_address
         self.inside_address = inside_address
         self.sessions: set[RtpengineSession] = set()
@@ -408,15 +410,27 @@ class RtpengineBackend:
         self.fallback = fallback
         self.flags = (*FLAGS, "inject DTMF") if inject_dtmf else FLAGS
 
-    async def open_session(self) -> RtpengineSession:
-        """Create the leg's rtpengine call: an ng ``offer`` from the (unbridged) inside.
+    async def open_session(self) -> RtpengineSession | RtpEndpoint:
+        """Create the leg's rtpengine call: an ng ``offer`` from the (unbridged) inside. When rtpengine does
+        not answer and there is a fallback, the leg gets an in-process endpoint instead (logged): calls go on
+        with media in Python (two such legs bridge as usual; a fallback leg cannot bridge to an rtpengine
+        leg, so a call whose legs straddle an outage fails with ``TypeError`` at the bridge).
 
         Raises:
-            NgError: rtpengine refused or did not answer.
+            NgCommandError: rtpengine refused.
+            NgTimeout: rtpengine did not answer and there is no fallback.
         """
         call_id = f"duplex-{self.rng.getrandbits(64):016x}"
         placeholder = _sdp("0.0.0.0", 9, _ALL_FORMATS, "sendrecv")
-        sdp = await self.client.offer(call_id, INT, placeholder, flags=self.flags)
+        try:
+            sdp = await self.client.offer(call_id, INT, placeholder, flags=self.flags)
+        except NgTimeout:
+            if self.fallback is None:
+                raise
+            log.warning(
+                "rtpengine at %s:%d does not answer: this leg's media is in process", *self.client.address
+            )
+            return await self.fallback.open_session()
         session = RtpengineSession(self, call_id, (self.media_address, _audio_port(sdp)))
         self.sessions.add(session)
         return session
