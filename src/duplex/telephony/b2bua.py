@@ -1,7 +1,8 @@
 """Back-to-back user agent: connect an inbound leg to an agent's registered phone or out through a trunk.
 
 The caller's leg is answered only when the far side answers (its 180 is passed on as 180); the media is then
-bridged. While the outbound leg is being set up the caller may CANCEL (the outbound INVITE is cancelled too)
+bridged. Early media from the far side (a 183 with SDP) is passed on as a 183 with the caller's answer and
+relayed to the caller before the answer. While the outbound leg is being set up the caller may CANCEL (the outbound INVITE is cancelled too)
 and a trunk failure that calls for failover (408, 503, no response ...) moves on to the next trunk.
 """
 
@@ -48,30 +49,48 @@ async def pick_trunk(
 
 async def bridge_when_answered(a: InboundLeg, b: OutboundLeg) -> str:
     """Pass ringing on, answer ``a`` and bridge when ``b`` answers. Returns answered/failed/cancelled; on
-    failure ``a`` is left untouched so the caller can fail over or reject with ``b.sip_status``."""
+    failure ``a`` is left ringing (no media sent) so the caller can fail over or reject with ``b.sip_status``.
+
+    Early media (``b`` got a 183 with SDP: ringback, "not in service", a busy announcement): ``a`` sends a
+    183 with its SDP answer and the legs' media are bridged before the answer, so the caller hears it.
+    ``b`` still sends nothing before its 2xx (RFC 3264 §6), so the callee hears nothing of the caller."""
     call = a.call
     call.hangup_together = False
     answered: asyncio.Future[bool] = asyncio.ensure_future(asyncio.shield(b.answered))
     ringing: asyncio.Future[object] = asyncio.ensure_future(b.ringing.wait())
+    early: asyncio.Future[object] = asyncio.ensure_future(b.early_media.wait())
     cancelled: asyncio.Future[object] = asyncio.ensure_future(a.ended.wait())
+    early_bridged = False
     try:
         while not answered.done():
-            waiting: set[asyncio.Future[object]] = {answered, ringing, cancelled}  # type: ignore[arg-type]
+            waiting: set[asyncio.Future[object]] = {answered, ringing, early, cancelled}  # type: ignore[arg-type]
             done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if cancelled in done:
                 await b.hangup("caller_cancel")
                 return "cancelled"
+            if early in done:
+                early = asyncio.ensure_future(asyncio.Event().wait())
+                if not b.ended.is_set() and a.media is not None and b.media is not None and a.early_media():
+                    a.media.bridge(b.media)
+                    early_bridged = True
             if ringing in done:
-                a.ring()
+                a.ring()  # no-op after the 183
                 ringing = asyncio.ensure_future(asyncio.Event().wait())
         if not answered.result():
+            if early_bridged and a.media is not None:
+                a.media.bridge(None)
+                a.end_early_media()
             return "failed"
         await a.answer()
-        await a.bridge(b)
+        if early_bridged:  # the media already flows: only the leg state and the event
+            a.bridged_to, b.bridged_to = b, a
+            a.emit("call.bridged", {"legs": [a.id, b.id]}, agent_id=a.agent_id or b.agent_id)
+        else:
+            await a.bridge(b)
         return "answered"
     finally:
         call.hangup_together = True
-        for fut in (answered, ringing, cancelled):
+        for fut in (answered, ringing, early, cancelled):
             if not fut.done():
                 fut.cancel()
 

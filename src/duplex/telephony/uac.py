@@ -41,6 +41,7 @@ class OutboundLeg(Leg):
         self.last_ack: bytes | None = None
         self.invite_request: SipRequest | None = None
         self.ringing = asyncio.Event()
+        self.early_media = asyncio.Event()  # a provisional response's SDP was applied (RFC 3960)
         self.final_status: int | None = None
         self._timeout: asyncio.TimerHandle | None = None
 
@@ -96,6 +97,7 @@ class OutboundLeg(Leg):
         except SdpError:
             return  # the 2xx carries the answer that counts
         self._send_media(False)
+        self.early_media.set()
 
     def _on_provisional(self, response: SipResponse) -> None:
         if response.body and response.status > 100:

@@ -69,6 +69,25 @@ class InboundLeg(Leg):
         self._respond(status)
         self.emit("call.ringing", {"status": status})
 
+    def early_media(self) -> bool:
+        """183 Session Progress carrying our SDP answer and start sending (RFC 3960 gateway model: the far
+        side of a B2BUA plays ringback or an announcement). The 200 repeats the same answer (RFC 3261
+        §13.2.1: later responses carry the identical SDP). False when there is no offer to answer (an
+        INVITE without SDP) or the leg is past ringing."""
+        if self.state not in (LegState.NEW, LegState.RINGING) or self.offer is None or self.media is None:
+            return False
+        ringing, self.state = self.state is LegState.RINGING, LegState.RINGING
+        self.engine.send_response(self.key, self._response(183, self._answer_body))
+        self._send_media(True)
+        if not ringing:
+            self.emit("call.ringing", {"status": 183})
+        return True
+
+    def end_early_media(self) -> None:
+        """Back to no RTP before our 200 (the far leg with early media failed; another may follow)."""
+        if self.state is LegState.RINGING:
+            self._send_media(False)
+
     def _response(
         self, status: int, body: bytes = b"", extra: tuple[tuple[str, str], ...] = ()
     ) -> SipResponse:
