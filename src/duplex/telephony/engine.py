@@ -388,8 +388,15 @@ class Engine:
         self.spawn(handle_invite(self, request, key, addr))
 
     # -- helpers for legs and apps -----------------------------------------------------------------------
-    def contact(self, transport: str = "UDP") -> str:
-        suffix = f";transport={transport.lower()}" if transport.upper() in ("TCP", "TLS", "WS", "WSS") else ""
+    def contact(self, transport: str = "UDP", *, secure: bool = False) -> str:
+        """Our Contact on ``transport``. ``secure`` (the request's Request-URI was sips:, or we call a sips:
+        target) over TLS gives a sips: URI: RFC 3261 §8.1.1.8 and §12.1.1 "the Contact header field MUST
+        contain a SIPS URI" (sips implies TLS: no transport parameter; RFC 7118 §5.3 keeps ``ws`` for WSS)."""
+        kind = transport.upper()
+        if secure and kind in ("TLS", "WSS"):
+            suffix = ";transport=ws" if kind == "WSS" else ""
+            return f"<sips:duplex@{self.public_ip}:{self._port_for(transport)}{suffix}>"
+        suffix = f";transport={transport.lower()}" if kind in ("TCP", "TLS", "WS", "WSS") else ""
         return f"<sip:duplex@{self.public_ip}:{self._port_for(transport)}{suffix}>"
 
     def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,

@@ -60,11 +60,12 @@ class OutboundLeg(Leg):
             self.sdp.codecs = tuple(c.upper() for c in codecs)
         offer = self.sdp.create_offer()
         transport = engine.transport_name(addr)
+        secure = uri.scheme == "sips"  # a sips: target gets a sips: Contact (RFC 3261 §8.1.1.8)
         self.peer = addr
         request = initial_invite(
             target=uri, via=engine.via(engine.txl.new_branch(), transport),
             call_id=self.sip_call_id, local_tag=engine.txl.new_token(10),
-            local_uri=from_value or f"<sip:{from_user}@{engine.public_ip}>", contact=engine.contact(transport),
+            local_uri=from_value or f"<sip:{from_user}@{engine.public_ip}>", contact=engine.contact(transport, secure=secure),
             headers=extra, body=bytes(offer), content_type=SDP,
         )  # fmt: skip
         engine.register_dialog((request.call_id, request.from_tag or ""), self)

@@ -88,11 +88,16 @@ class InboundLeg(Leg):
         if self.state is LegState.RINGING:
             self._send_media(False)
 
+    def _contact(self) -> str:
+        """A sips: Contact when the INVITE came for a sips: URI (over TLS), RFC 3261 §12.1.1."""
+        secure = getattr(self.invite.uri, "scheme", "sip") == "sips"
+        return self.engine.contact(self.invite.top_via.transport, secure=secure)
+
     def _response(
         self, status: int, body: bytes = b"", extra: tuple[tuple[str, str], ...] = ()
     ) -> SipResponse:
-        headers = [("Contact", self.engine.contact(self.invite.top_via.transport)), ("User-Agent", USER_AGENT),
-                   ("Allow", self.engine.allow), *extra]  # fmt: skip
+        headers = [("Contact", self._contact()), ("User-Agent", USER_AGENT), ("Allow", self.engine.allow),
+                   *extra]  # fmt: skip
         if body:
             headers.append(("Content-Type", SDP))
         return make_response(self.invite, status, to_tag=self.local_tag, headers=headers, body=body)
@@ -108,8 +113,7 @@ class InboundLeg(Leg):
             if status is not None:
                 await self.reject(status)
                 return
-        contact = self.engine.contact(self.invite.top_via.transport)
-        self.dialog = uas_dialog(self.invite, self.local_tag, contact)
+        self.dialog = uas_dialog(self.invite, self.local_tag, self._contact())
         self.engine.register_dialog((self.dialog.call_id, self.dialog.local_tag), self)
         self.engine.send_2xx(self.key, self._response(200, self._answer_body), self.addr)
         self._send_media(True)
