@@ -19,8 +19,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from duplex.config import Settings
+from duplex.db.models import CallLeg
+from duplex.media.codecs import get_codec
 from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.rtpengine_backend import RtpengineBackend, RtpengineSession, RtpengineUnsupported
@@ -242,8 +245,9 @@ async def test_python_audio_operations_raise_a_clear_error(backend: RtpengineBac
         a.send_dtmf("1")
     local = await RtpEndpoint.open()
     try:
-        with pytest.raises(TypeError, match="another rtpengine leg"):
-            a.bridge(local)
+        with pytest.raises(RtpengineUnsupported, match="bridge to an in-process leg is not available"):
+            a.bridge(local)  # through a Python endpoint, which needs the fallback
+        assert isinstance(a, RtpengineSession) and a.local_peer is None
     finally:
         await local.close()
 
@@ -349,6 +353,31 @@ async def test_bridged_call_media_flows_through_rtpengine(
     assert caller_leg.errors == [] and trunk_leg.errors == []
     await running.engine.store.flush()
     assert len(running.events("call.bridged")) == 1
+    # call.quality is emitted before the legs' media close: the counters come from the periodic queries
+    quality = {e.leg_id: e.data for e in running.events("call.quality")}
+    assert len(quality) == 2, quality
+    with running.sessions() as session:
+        rows = {r.id: r for r in session.scalars(select(CallLeg))}
+    for leg_id, data in quality.items():
+        print(f"call.quality of an rtpengine leg: {data}")
+        assert data["packets_received"] >= 80 and data["packets_sent"] >= 80, data  # >= 3 s of 4 at 33 pps
+        assert data["mos"] is not None and data["mos"] >= 4.0, data
+        assert rows[str(leg_id)].mos == data["mos"]
+
+
+def _first_payloads(pcap: Path, port: int, count: int) -> list[np.ndarray[Any, np.dtype[np.int16]]]:
+    """The first ``count`` RTP payloads arriving at ``port``, decoded (PCMU or PCMA)."""
+    out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"udp.port=={port},rtp", "-Y", f"udp.dstport=={port}",
+                          "-T", "fields", "-e", "rtp.p_type", "-e", "rtp.payload"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    frames = []
+    for line in out.splitlines():
+        pt, _, payload = line.partition("\t")
+        if pt in ("0", "8") and payload:
+            frames.append(
+                get_codec("PCMU" if pt == "0" else "PCMA").decode(bytes.fromhex(payload.replace(":", "")))
+            )
+    return frames[:count]
 
 
 async def test_echo_1001_through_rtpengine_and_a_python_endpoint(
@@ -363,8 +392,12 @@ async def test_echo_1001_through_rtpengine_and_a_python_endpoint(
     assert result.successful == 1, result.output
     stats = rtp_packets_to(pcap, media)
     print(f"echo RTP at sipp via rtpengine: {stats}")
-    # sipp sends 236 packets; the echo is sent back once the Python endpoint is attached (a few ms after
-    # the answer), continuously at 50 pps, all through rtpengine's port
+    # the 200 ms beep first (ten frames, the first 20 ms may miss the endpoint attach)
+    first = _first_payloads(pcap, media, 10)
+    loud = [float(np.sqrt(np.mean(f.astype(np.float64) ** 2))) > 1000.0 for f in first]
+    assert len(first) == 10 and sum(loud) >= 8, loud
+    # sipp sends 236 packets; the echo is sent back once the beep is over, continuously at 50 pps, all
+    # through rtpengine's port
     assert stats.packets >= 230, stats
     assert stats.lost == 0, stats
     (port,) = _source_ports(pcap, media)
@@ -386,3 +419,47 @@ async def test_voicemail_1002_records_through_rtpengine(
     pcm = read_wav(running.settings.data_dir / "recordings" / f"{saved[0].call_id}.wav").astype(np.float64)
     assert len(pcm) > 8000  # more than a second of the caller after the greeting
     assert float(np.sqrt(np.mean(pcm**2))) > 100.0
+
+
+async def test_rfc4733_dtmf_on_an_rtpengine_ivr_leg_is_emitted(
+    running: RunningEngine, tmp_path: Path
+) -> None:
+    result = await asyncio.to_thread(
+        run_sipp, tmp_path, "uac_dtmf.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+        media_port=free_even_port(), service="1001", duration_ms=2000, timeout=20,
+    )  # fmt: skip
+    assert result.successful == 1, result.output
+    await running.engine.store.flush()
+    digits = [(e.data["digit"], e.data["source"]) for e in running.events("dtmf.received")]
+    assert digits == [("1", "rfc4733")]
+
+
+async def test_an_rtpengine_leg_bridges_to_an_in_process_leg(rtpengine: Rtpengine) -> None:
+    """rtpengine stopped answering between two legs: the second leg is in process, and bridging them (from
+    either side) relays through the rtpengine leg's Python endpoint."""
+    backend = RtpengineBackend(rtpengine.ng, fallback=LocalMediaBackend("127.0.0.1"))
+    assert backend.fallback is not None
+    a = await backend.open_session()
+    b = await backend.fallback.open_session()
+    assert isinstance(a, RtpengineSession)
+    phone_a, phone_b = _phone(), _phone()
+    try:
+        a.apply(_negotiated(phone_a))
+        b.apply(_negotiated(phone_b))
+        b.bridge(a)  # as Leg.bridge does when the in-process leg is the first
+        await a.settled()
+        assert a.audio is not None and a.local_peer is b and a.errors == []
+        _drain(phone_a)
+        _drain(phone_b)
+        got_a, got_b = await _exchange(phone_a, a.local_address, phone_b, b.local_address, count=30)
+        from_a = [d for d, _ in got_b if d[1] & 0x7F == 0 and d[12:] == b"\xff" * 160]
+        from_b = [d for d, _ in got_a if d[1] & 0x7F == 0 and d[12:] == b"\xff" * 160]
+        assert len(from_a) >= 25 and len(from_b) >= 25, (len(from_a), len(from_b))
+        assert {addr for _, addr in got_a} == {a.local_address}  # phone A still hears rtpengine's port
+        a.bridge(None)
+        assert a.local_peer is None
+        assert a.errors == []
+    finally:
+        phone_a.close()
+        phone_b.close()
+        await backend.close()

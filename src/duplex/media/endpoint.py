@@ -445,7 +445,8 @@ class RtpEndpoint:
         Payloads are forwarded unchanged when both legs use the same payload type, else transcoded.
         """
         if other is not None and not isinstance(other, RtpEndpoint):
-            raise TypeError("RtpEndpoint can only bridge to another RtpEndpoint")
+            other.bridge(self)  # another backend's leg (rtpengine) knows how to reach an RtpEndpoint
+            return
         touched: list[RtpEndpoint] = [self]
         pairs: list[tuple[RtpEndpoint, RtpEndpoint | None]] = [(self, other)]
         if other is not None:

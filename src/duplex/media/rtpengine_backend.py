@@ -24,7 +24,7 @@ raises ``RtpengineUnsupported``.
 
 ``send_dtmf`` is rtpengine's ``play DTMF`` when the backend was made with ``inject_dtmf=True`` (rtpengine
 then runs its codec handlers on every leg's packets, which costs more than plain forwarding), else the
-fallback endpoint's. ``stats()`` is the last ``query`` (``refresh_stats()``, and at ``close()``). The
+fallback endpoint's. ``stats()`` is the last ``query`` (every ``stats_interval`` s, and at ``close()``). The
 operations are synchronous in ``MediaSession`` (apply, bridge, echo, send_dtmf), so each session runs its ng
 commands in order on a task chain; ``close()`` waits for the chain and deletes the rtpengine call.
 
@@ -51,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
+from duplex.media.events import MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
 from duplex.media.rtpengine_client import RtpengineClient
@@ -141,6 +142,9 @@ class RtpengineSession:
         self.negotiated: NegotiatedMedia | None = None
         self.audio: RtpEndpoint | None = None  # the Python endpoint the inside faces (IVR legs, on demand)
         self.last_query: dict[str, Any] = {}
+        self.listeners: list[Callable[[MediaEvent], None]] = []  # get the fallback endpoint's events
+        self.local_peer: RtpEndpoint | None = None  # an in-process leg bridged through the fallback endpoint
+        self._poller: asyncio.Task[None] | None = None
         self._ext_sdp: str | None = None
         self._tail: asyncio.Task[None] | None = None
         self._closed = False
@@ -184,6 +188,18 @@ class RtpengineSession:
         self._ext_sdp = _sdp(negotiated.remote_address, negotiated.remote_port, formats,
                              _PEER_DIRECTION[negotiated.direction])  # fmt: skip
         self._enqueue(self._answer)
+        if self._poller is None and self.backend.stats_interval > 0:
+            self._poller = asyncio.get_running_loop().create_task(self._poll_stats())
+
+    async def _poll_stats(self) -> None:
+        """Query the counters every ``stats_interval`` s, so ``stats()`` (read synchronously when the leg ends,
+        for ``call.quality``) is at most that old; ``close()`` takes the final ones."""
+        while not self._closed:
+            await asyncio.sleep(self.backend.stats_interval)
+            try:
+                await self.refresh_stats()
+            except NgError as exc:
+                log.debug("rtpengine call %s: stats query: %s", self.call_id, exc)
 
     async def _answer(self) -> None:
         assert self._ext_sdp is not None
@@ -202,11 +218,20 @@ class RtpengineSession:
     def bridge(self, other: MediaSession | None) -> None:
         """Point this leg's inside at ``other``'s and back (``None`` unbridges both).
 
+        ``other`` may be an in-process ``RtpEndpoint`` (a leg opened while rtpengine did not answer): this
+        leg's inside then faces its fallback endpoint, bridged in Python to ``other``.
+
         Raises:
-            TypeError: ``other`` is not an rtpengine leg.
+            TypeError: ``other`` is neither an rtpengine leg nor an ``RtpEndpoint``.
+            RtpengineUnsupported: ``other`` is an ``RtpEndpoint`` and the backend has no fallback.
         """
+        if isinstance(other, RtpEndpoint):
+            self._bridge_local(other)
+            return
         if other is not None and not isinstance(other, RtpengineSession):
-            raise TypeError("an rtpengine leg can only be bridged to another rtpengine leg")
+            raise TypeError("an rtpengine leg can only be bridged to an rtpengine leg or an RtpEndpoint")
+        if self.local_peer is not None:
+            self._bridge_local(None)
         old = self.peer
         if old is not None and old is not other:
             old.peer = None
@@ -231,6 +256,20 @@ class RtpengineSession:
 
     async def _unbridge(self, old: RtpengineSession) -> None:
         await old._point(None)
+
+    def _bridge_local(self, other: RtpEndpoint | None) -> None:
+        if other is None:
+            self.local_peer = None
+            if self.audio is not None:
+                self.audio.bridge(None)
+            return
+        if self.backend.fallback is None:
+            raise RtpengineUnsupported("bridge to an in-process leg")
+        if self.peer is not None:
+            self.bridge(None)
+        log.info("rtpengine call %s: bridged to an in-process leg through a Python endpoint", self.call_id)
+        self.local_peer = other
+        self._with_audio("bridge to an in-process leg", lambda audio: audio.bridge(other))
 
     # -- MediaSession: what rtpengine does ------------------------------------------------------------------
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
@@ -262,6 +301,9 @@ class RtpengineSession:
         if self._closed:
             return
         self._closed = True
+        if self._poller is not None:
+            self._poller.cancel()
+        self.local_peer = None
         if self.peer is not None:
             self.peer.peer = None
             self.peer = None
@@ -299,7 +341,12 @@ class RtpengineSession:
         audio.apply(self._inside_media())
         host, port = audio.local_address
         self.audio = audio
+        audio.listeners.append(self._forward)
         await self._point((self.backend.media_address if host in ("", "0.0.0.0") else host, port))
+
+    def _forward(self, event: MediaEvent) -> None:
+        for listener in self.listeners:
+            listener(event)
 
     async def _detach(self) -> None:
         audio, self.audio = self.audio, None
@@ -396,11 +443,14 @@ class RtpengineBackend:
         inside_address: the address rtpengine reaches its own ports on (bridges between legs).
         inject_dtmf: ``send_dtmf`` through rtpengine (ng flag ``inject DTMF`` on every leg).
         fallback: where Python-audio operations get their endpoint (None: they raise).
+        stats_interval: seconds between a leg's ``query`` commands once its SDP is applied (0: only at close),
+            so its ``call.quality`` has counters at most that old.
     """
 
     def __init__(self, ng_address: Addr, *, media_address: str = "127.0.0.1", inside_address: str = "127.0.0.1",
                  client: RtpengineClient | None = None, rng: random.Random | None = None,
-                 inject_dtmf: bool = False, fallback: LocalMediaBackend | None = None) -> None:  # fmt: skip
+                 inject_dtmf: bool = False, fallback: LocalMediaBackend | None = None,
+                 stats_interval: float = 1.0) -> None:  # fmt: skip
         self.rng = rng or random.Random()
         self.client = client or RtpengineClient(ng_address, rng=self.rng, policy=POLICY)
         self.media_address = media_address
@@ -408,13 +458,14 @@ class RtpengineBackend:
         self.sessions: set[RtpengineSession] = set()
         self.inject_dtmf = inject_dtmf
         self.fallback = fallback
+        self.stats_interval = stats_interval
         self.flags = (*FLAGS, "inject DTMF") if inject_dtmf else FLAGS
 
     async def open_session(self) -> RtpengineSession | RtpEndpoint:
         """Create the leg's rtpengine call: an ng ``offer`` from the (unbridged) inside. When rtpengine does
         not answer and there is a fallback, the leg gets an in-process endpoint instead (logged): calls go on
-        with media in Python (two such legs bridge as usual; a fallback leg cannot bridge to an rtpengine
-        leg, so a call whose legs straddle an outage fails with ``TypeError`` at the bridge).
+        with media in Python (two such legs bridge as usual; an rtpengine leg bridges to such a leg through
+        its own fallback endpoint).
 
         Raises:
             NgCommandError: rtpengine refused.

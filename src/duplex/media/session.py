@@ -5,13 +5,14 @@ process; an rtpengine adapter (NG control protocol) can implement it out of proc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from duplex.media.events import MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
 from duplex.media.stream import StreamStats
@@ -23,7 +24,13 @@ Addr = tuple[str, int]
 
 
 class MediaSession(Protocol):
-    """What a call controller may do with one media leg (rtpengine can implement this too)."""
+    """What a call controller may do with one media leg (rtpengine can implement this too).
+
+    ``listeners`` are called with the leg's ``MediaEvent``s (DTMF received, RTCP, audio frames where the leg
+    decodes them); an rtpengine leg forwards those of its in-process fallback endpoint while it is attached.
+    """
+
+    listeners: list[Callable[[MediaEvent], None]]
 
     @property
     def local_address(self) -> Addr: ...

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from duplex.media.endpoint import MediaSession, RtpEndpoint
+from duplex.media.endpoint import MediaSession, RtpEndpoint, split_frames
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
@@ -105,8 +105,7 @@ class Leg:
             port = self.media.local_address[1]
             self.sdp = SdpNegotiator(address=self.engine.public_ip, port=port,
                                      session_id=self.engine.rng.getrandbits(31))  # fmt: skip
-            if isinstance(self.media, RtpEndpoint):
-                self.media.listeners.append(self._on_media_event)
+            self.media.listeners.append(self._on_media_event)  # rtpengine legs forward their fallback's
         return self.media
 
     def _on_media_event(self, event: MediaEvent) -> None:
@@ -163,9 +162,7 @@ class Leg:
             return await self._until_ended(media.play_wav(wav if wav is not None else Path(str(prompt))))
         if prompt is None:
             return True
-        if isinstance(media, RtpEndpoint):
-            return await self._until_ended(media.play_pcm(np.asarray(prompt, dtype=np.int16)))
-        return False
+        return await self._until_ended(media.play(split_frames(np.asarray(prompt, dtype=np.int16))))
 
     async def collect_digits(self, max_digits: int = 1, timeout: float = 5.0, terminator: str | None = "#",
                              inter_digit_timeout: float | None = None) -> str:  # fmt: skip
