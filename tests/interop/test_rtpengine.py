@@ -28,7 +28,7 @@ from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.rtpengine_backend import RtpengineBackend, RtpengineSession, RtpengineUnsupported
 from duplex.media.rtpengine_client import RtpengineClient
-from duplex.media.rtpengine_ng import NgCommandError
+from duplex.media.rtpengine_ng import NgCommandError, NgRetryPolicy
 from duplex.media.wav import read_wav
 from duplex.telephony.engine import media_backend
 from interop.conftest import RunningEngine
@@ -378,6 +378,61 @@ def _first_payloads(pcap: Path, port: int, count: int) -> list[np.ndarray[Any, n
                 get_codec("PCMU" if pt == "0" else "PCMA").decode(bytes.fromhex(payload.replace(":", "")))
             )
     return frames[:count]
+
+
+async def test_a_call_whose_second_leg_missed_rtpengine_bridges_in_python(
+    running: RunningEngine, rtpengine: Rtpengine, tmp_path: Path
+) -> None:
+    """rtpengine stops answering between the caller's leg and the trunk leg: the trunk leg's media is in
+    process, and the bridge goes through the caller leg's Python endpoint (no TypeError into the engine)."""
+    backend = running.engine.media
+    assert isinstance(backend, RtpengineBackend)
+    opened: list[object] = []
+    open_session = backend.open_session
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
+    silent.bind(("127.0.0.1", 0))
+
+    async def second_leg_misses_rtpengine() -> RtpengineSession | RtpEndpoint:
+        if not opened:
+            session = await open_session()
+        else:
+            real, backend.client = (
+                backend.client,
+                RtpengineClient(silent.getsockname(), policy=NgRetryPolicy(interval=0.05, retries=1)),
+            )
+            try:
+                session = await open_session()
+            finally:
+                await backend.client.close()
+                backend.client = real
+        opened.append(session)
+        return session
+
+    backend.open_session = second_leg_misses_rtpengine  # type: ignore[method-assign]
+    carrier_port, carrier_media, caller_media = free_port(), free_even_port(), free_even_port()
+    running.set_trunk(port=carrier_port)
+    await running.engine.refresh_directory(force=True)
+    try:
+        with sipp_background(tmp_path, "uas_answer.xml", local_port=carrier_port, media_port=carrier_media,
+                             calls=1, extra=["-rtp_echo"]):  # fmt: skip
+            with rtp_capture(tmp_path, caller_media) as pcap:
+                result = await asyncio.to_thread(
+                    run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{running.port}",
+                    local_port=free_port(), media_port=caller_media, service="+442071234567",
+                    duration_ms=4000, timeout=30, extra=["-au", "alice", "-ap", running.sip_password("alice")],
+                )  # fmt: skip
+    finally:
+        silent.close()
+    assert result.successful == 1, result.output
+    caller_leg, trunk_leg = opened
+    assert isinstance(caller_leg, RtpengineSession) and isinstance(trunk_leg, RtpEndpoint)
+    stats = rtp_packets_to(pcap, caller_media)
+    print(f"trunk echo RTP at the caller via rtpengine and Python: {stats}")
+    assert stats.packets >= 120, stats  # the pcap sends ~134 in 4 s, echoed by the carrier
+    assert _source_ports(pcap, caller_media) == {caller_leg.local_address[1]}
+    assert caller_leg.errors == []
+    await running.engine.store.flush()
+    assert len(running.events("call.bridged")) == 1
 
 
 async def test_echo_1001_through_rtpengine_and_a_python_endpoint(
