@@ -20,7 +20,9 @@ operation opens a local ``RtpEndpoint`` and points the leg's ``int`` side at it,
 phone -> rtpengine -> Python. Bridging the leg closes that endpoint (the inside then faces the other leg);
 an audio operation on a bridged leg raises ``RtpengineUnsupported``, and so does ``record`` before another
 operation attached the endpoint (it must return its recorder at once). Without a fallback every one of them
-raises ``RtpengineUnsupported``.
+raises ``RtpengineUnsupported``. The endpoint's media events (``dtmf.received`` for the leg) go to the
+session's ``listeners``. Bridging to an in-process ``RtpEndpoint`` (a leg opened while rtpengine did not
+answer) attaches the endpoint too and bridges it to the other leg in Python.
 
 ``send_dtmf`` is rtpengine's ``play DTMF`` when the backend was made with ``inject_dtmf=True`` (rtpengine
 then runs its codec handlers on every leg's packets, which costs more than plain forwarding), else the
