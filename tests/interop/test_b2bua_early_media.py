@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,18 +27,35 @@ def _responses(log: str, status: int) -> list[str]:
     return [m for m in messages if m.startswith(f"SIP/2.0 {status} ")]
 
 
+def _received_at(log: str, status: int) -> float:
+    """When sipp received the first ``status`` response (the trace's timestamps are the local time)."""
+    for chunk in re.split(r"(?=-{5,} \d)", log):
+        lines = chunk.split("\n", 3)
+        if len(lines) == 4 and "message received" in lines[1] and lines[3].startswith(f"SIP/2.0 {status} "):
+            return datetime.strptime(lines[0].strip("- "), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    raise AssertionError(f"no {status} in the trace")
+
+
+def _rtp_arrivals(pcap: Path, port: int) -> list[float]:
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"udp.dstport == {port}", "-T", "fields",
+                          "-e", "frame.time_epoch"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return [float(line) for line in out.split()]
+
+
 def _sdp(message: str) -> str:
     return message.replace("\r\n", "\n").split("\n\n", 1)[1].strip()
 
 
-async def _agent_calls_trunk(running: RunningEngine, tmp_path: Path, carrier: str, caller: str,
-                             *, media: int, duration_ms: int | None = None) -> tuple[int, str]:  # fmt: skip
+async def _agent_calls_trunk(running: RunningEngine, tmp_path: Path, carrier: str, caller: str, *, media: int,
+                             duration_ms: int | None = None, carrier_extra: list[str] | None = None,
+                             ) -> tuple[int, str]:  # fmt: skip
     """alice (sipp) calls +442071234567 through the demo trunk answered by the ``carrier`` scenario;
     returns the caller's successful-call count and its message trace."""
     trunk_port = free_port()
     running.set_trunk(port=trunk_port, allowed_ips=[])
     await running.engine.refresh_directory(force=True)
-    with sipp_background(tmp_path, carrier, local_port=trunk_port, media_port=free_even_port(), calls=1):
+    with sipp_background(tmp_path, carrier, local_port=trunk_port, media_port=free_even_port(), calls=1,
+                         extra=carrier_extra):  # fmt: skip
         result = await asyncio.to_thread(
             run_sipp, tmp_path, caller, f"127.0.0.1:{running.port}", local_port=free_port(), media_port=media,
             service="+442071234567", duration_ms=duration_ms, timeout=40,
@@ -81,5 +100,23 @@ async def test_caller_hears_early_media_then_the_answered_call_with_the_same_sdp
     # 2 s of early media and 3 s after the answer (one packet per 30 ms), no gap at the 200
     assert heard.packets >= 145, f"the caller got {heard.packets} RTP packets"
     assert heard.lost <= 5, heard
+    answered_at, arrivals = _received_at(log, 200), _rtp_arrivals(pcap, media)
+    before = [t for t in arrivals if t < answered_at]
+    assert 50 <= len(before) <= 75, f"{len(before)} RTP packets before the 200 (2 s of early media expected)"
     await running.engine.store.flush()
     assert len(running.events("call.bridged")) == 1
+
+
+async def test_without_early_media_the_caller_rings_and_gets_no_rtp_before_the_200(
+    running: RunningEngine, tmp_path: Path
+) -> None:
+    media = free_even_port()
+    with rtp_capture(tmp_path, media) as pcap:
+        _, log = await _agent_calls_trunk(running, tmp_path, "uas_ring_then_answer.xml", "uac_auth_pcap.xml",
+                                          media=media, duration_ms=2000, carrier_extra=["-rtp_echo"])  # fmt: skip
+    assert not _responses(log, 183) and _responses(log, 180)
+    answered_at = _received_at(log, 200)
+    arrivals = _rtp_arrivals(pcap, media)
+    assert len(arrivals) >= 40, f"the caller got {len(arrivals)} RTP packets after the answer"  # the echo
+    early = [t for t in arrivals if t < answered_at - 0.05]
+    assert not early, f"{len(early)} RTP packets reached the caller before the 200"
