@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from duplex.db.models import Trunk
 from interop.conftest import RunningEngine
 from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, run_sipp, sipp_background
 
@@ -120,3 +121,39 @@ async def test_without_early_media_the_caller_rings_and_gets_no_rtp_before_the_2
     assert len(arrivals) >= 40, f"the caller got {len(arrivals)} RTP packets after the answer"  # the echo
     early = [t for t in arrivals if t < answered_at - 0.05]
     assert not early, f"{len(early)} RTP packets reached the caller before the 200"
+
+
+async def test_early_media_then_503_fails_over_to_a_trunk_that_answers(
+    running: RunningEngine, tmp_path: Path
+) -> None:
+    """The first carrier's announcement is relayed, its 503 moves the call to the backup trunk (whose audio is
+    relayed once it answers); the caller sees one 183 and a 200 with the same SDP."""
+    broken_port, good_port, media = free_port(), free_port(), free_even_port()
+    running.set_trunk(port=broken_port, failover_order=0, allowed_ips=[])
+    with running.sessions() as session, session.begin():
+        session.add(Trunk(name="backup-carrier", host="127.0.0.1", port=good_port, caller_id="+40215550199",
+                          allowed_ips=[], failover_order=1))  # fmt: skip
+    await running.engine.refresh_directory(force=True)
+    with (
+        rtp_capture(tmp_path, media) as pcap,
+        sipp_background(tmp_path, "uas_early_media_503.xml", local_port=broken_port,
+                        media_port=free_even_port(), calls=1),
+        sipp_background(tmp_path, "uas_answer.xml", local_port=good_port, media_port=free_even_port(),
+                        calls=1, extra=["-rtp_echo"]),
+    ):  # fmt: skip
+        result = await asyncio.to_thread(
+            run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+            media_port=media, service="+442071234567", duration_ms=2000, timeout=40,
+            extra=["-au", "alice", "-ap", running.sip_password("alice"), "-trace_msg"],
+        )  # fmt: skip
+    log = next(tmp_path.glob("uac_auth_pcap_*_messages.log")).read_text()
+    assert result.successful == 1, result.output[-2000:] + log[-3000:]
+    (progress,) = _responses(log, 183)
+    ok = [m for m in _responses(log, 200) if "INVITE" in m.split("CSeq:", 1)[1].splitlines()[0]]
+    assert ok and _sdp(progress) == _sdp(ok[0])
+    answered_at, arrivals = _received_at(log, 200), _rtp_arrivals(pcap, media)
+    before = [t for t in arrivals if t < answered_at]
+    assert 50 <= len(before) <= 75, f"{len(before)} RTP packets of the first carrier's announcement"
+    assert len(arrivals) - len(before) >= 40, "the backup carrier's echo did not reach the caller"
+    await running.engine.store.flush()
+    assert len(running.events("call.bridged")) == 1
