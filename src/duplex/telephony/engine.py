@@ -70,7 +70,7 @@ def media_backend(settings: Settings) -> MediaBackend:
     )
     if settings.media_backend == "rtpengine":
         return RtpengineBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip,
-                                fallback=local)  # fmt: skip
+                                fallback=local, stats_interval=settings.media_rtpengine_stats_interval)  # fmt: skip
     return local
 
 
