@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     sip_realm: str = Field("duplex", description="Digest authentication realm for phones.")
     rtp_port_min: int = Field(20000, ge=1024, le=65535, description="Lowest RTP port.")
     rtp_port_max: int = Field(30000, ge=1024, le=65535, description="Highest RTP port.")
+    rtp_timeout_seconds: float = Field(
+        60.0, ge=0, description="Hang up an answered leg that received no RTP for this long (0: never)."
+    )
     media_backend: Literal["local", "rtpengine"] = Field(
         "local", description="Who relays RTP: Duplex in process (local) or rtpengine over its ng protocol."
     )

@@ -78,3 +78,15 @@ def test_sender_restart_resyncs() -> None:
     assert jb.put(restarted, 0.5)
     frame = jb.pop(0.52)
     assert frame is not None and frame.timestamp == 999_999
+
+
+def test_playout_stops_after_sustained_silence_and_resyncs_on_the_next_packet() -> None:
+    jb = JitterBuffer(delay=0.04, max_silent=5)
+    jb.put(pkt(0), 0.0)
+    frames = drain(jb, 1.0)
+    # the packet, then 5 concealed frames, then the clock stops: no timer costs while nothing arrives
+    assert len(frames) == 6 and frames[0] is not None
+    assert jb.get_timer() is None
+    jb.put(pkt(100), 2.0)  # the sender is back (any timestamp): a fresh timeline from this packet
+    assert jb.get_timer() == 2.04
+    assert drain(jb, 2.05)[0] is not None

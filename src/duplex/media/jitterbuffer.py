@@ -34,6 +34,7 @@ class JitterBuffer:
         capacity: int = 100,
         max_repeats: int = 2,
         resync_after_late: int = 5,
+        max_silent: int = 25,
     ) -> None:
         self.delay = delay
         self.frame_samples = frame_samples
@@ -41,6 +42,11 @@ class JitterBuffer:
         self.capacity = capacity
         self.max_repeats = max_repeats
         self.resync_after_late = resync_after_late
+        # after this many concealed frames in a row with nothing buffered the playout clock stops (no timer)
+        # until the next packet resyncs it: a far end that stopped sending (hold without SDP, a dead phone,
+        # the moments after a relay took over) must not cost a 50 Hz timer for the rest of the leg
+        self.max_silent = max_silent
+        self._silent_run = 0
         self._frames: dict[int, RtpPacket] = {}
         self._base_ts = 0
         self._base_time = 0.0
@@ -98,7 +104,7 @@ class JitterBuffer:
         return True
 
     def get_timer(self) -> float | None:
-        """Playout time of the next frame, or None before the first packet."""
+        """Playout time of the next frame, or None before the first packet (and after `max_silent` concealed frames)."""
         if self._next_ts is None:
             return None
         return self.playout_time(self._next_ts)
@@ -111,6 +117,7 @@ class JitterBuffer:
         self._next_ts = ts_add(ts, self.frame_samples)
         packet = self._frames.pop(ts, None)
         if packet is not None:
+            self._silent_run = 0
             self._last_payload = packet.payload
             self._repeats = 0
             self._last_pt = packet.payload_type
@@ -118,6 +125,10 @@ class JitterBuffer:
                 timestamp=ts, payload=packet.payload, marker=packet.marker, payload_type=packet.payload_type
             )
         self.concealed += 1
+        self._silent_run += 1
+        if self._silent_run >= self.max_silent and not self._frames:
+            self._next_ts = None  # stop; put() resyncs on the next packet
+            self._silent_run = 0
         if self._last_payload is not None and self._repeats < self.max_repeats:
             self._repeats += 1
             return JitterFrame(

@@ -47,6 +47,7 @@ from duplex.telephony.flood import FloodGuard
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.registrar import Source
 from duplex.telephony.registration import RegistrationService
+from duplex.telephony.rtp_watchdog import RtpWatchdog
 from duplex.telephony.security import RequestRateLimiter
 from duplex.telephony.store import Directory, TelephonyStore
 from duplex.telephony.trunk_service import TrunkService
@@ -127,6 +128,8 @@ class Engine:
         self._flow_clients: dict[Address, set[TransactionKey]] = {}  # client transactions per WebSocket flow
         self._tasks: set[asyncio.Task[Any]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
+        self.rtp_watchdog = RtpWatchdog(settings.rtp_timeout_seconds)
+        self._rtp_checked = 0.0
         self._refreshing: asyncio.Task[Directory] | None = None  # the one non-forced directory load in flight
         self._methods: dict[str, Callable[[SipRequest, TransactionKey, Address], None]] = {
             "OPTIONS": self._on_options,
@@ -194,8 +197,20 @@ class Engine:
             self.registrations.expire(now)
             self.flood.handle_timer(now)
             self.status["registrations"] = self.registrations.count
+            self._hang_up_silent_legs(now)
             if now - self.directory.loaded_at > DIRECTORY_TTL:
                 await self.refresh_directory()
+
+    def _hang_up_silent_legs(self, now: float) -> None:
+        if self.rtp_watchdog.timeout <= 0 or now - self._rtp_checked < min(
+            5.0, self.rtp_watchdog.timeout / 2
+        ):
+            return
+        self._rtp_checked = now
+        legs = (leg for call in self.calls.values() for leg in call.legs)
+        for leg in self.rtp_watchdog.check(now, legs):
+            log.info("%s received no RTP for %.0f s: hanging up", leg, self.rtp_watchdog.timeout)
+            self.spawn(leg.hangup("rtp_timeout"))
 
     async def refresh_directory(self, *, force: bool = False) -> Directory:
         """Reload agents, numbers and trunks (at most every 2 s unless forced). Concurrent callers share
