@@ -68,9 +68,9 @@ class Settings(BaseSettings):
         "127.0.0.1:2223", description="rtpengine's --listen-ng (host:port) when media_backend is rtpengine."
     )
     media_rtpengine_stats_interval: float = Field(
-        5.0,
+        0.0,
         ge=0,
-        description="Seconds between rtpengine counter queries per leg (call.quality); 0: only at hangup.",
+        description="Seconds between rtpengine counter queries per leg (live stats); 0: only at hangup.",
     )
     secret_key: str = Field(
         "", description="Signs tokens; empty means one is generated and kept in data_dir."

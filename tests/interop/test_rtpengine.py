@@ -24,7 +24,8 @@ from sqlalchemy import select
 from duplex.config import Settings
 from duplex.db.models import CallLeg
 from duplex.media.codecs import get_codec
-from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
+from duplex.media.endpoint import RtpEndpoint
+from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.rtpengine_backend import RtpengineBackend, RtpengineSession, RtpengineUnsupported
 from duplex.media.rtpengine_client import RtpengineClient

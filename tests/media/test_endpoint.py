@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from duplex.media.codecs import PCMA
-from duplex.media.endpoint import LocalMediaBackend, MediaBackend, RtpEndpoint
+from duplex.media.endpoint import MediaBackend, RtpEndpoint
 from duplex.media.events import AudioFrame, MediaEvent
+from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.offer_answer import SdpNegotiator
 from duplex.media.tones import tone
 from duplex.media.wav import read_wav

@@ -9,7 +9,8 @@ import pydantic
 import pytest
 
 from duplex.config import Settings
-from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
+from duplex.media.endpoint import RtpEndpoint
+from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.rtpengine_backend import _ALL_FORMATS, RtpengineBackend, _sdp, stats_from_query
 from duplex.media.rtpengine_client import RtpengineClient, parse_address
 from duplex.media.rtpengine_ng import NgRetryPolicy, NgTimeout

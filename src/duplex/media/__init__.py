@@ -14,9 +14,10 @@ from duplex.media.dtmf import (
     generate_dtmf,
     plan_dtmf_packets,
 )
-from duplex.media.endpoint import LocalMediaBackend, MediaBackend, MediaSession, RtpEndpoint, split_frames
+from duplex.media.endpoint import MediaBackend, MediaSession, RtpEndpoint, split_frames
 from duplex.media.events import AudioFrame, DtmfReceived, FrameTap, MediaEvent, RtcpReceived, SsrcChanged
 from duplex.media.jitterbuffer import JitterBuffer, JitterFrame
+from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.mixer import ConferenceMixer, mix_n_minus_1
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.recorder import CallRecorder, ChannelTap

@@ -1,14 +1,14 @@
 """The asyncio shell around ``RtpStream``: one UDP socket pair per leg, a 20 ms paced sender, and the
 operations a call controller needs (play, record, echo, bridge, DTMF).
 
-``MediaBackend``/``MediaSession`` are the seam for a later switch to rtpengine: a controller only talks to
-these protocols; ``LocalMediaBackend``/``RtpEndpoint`` are the in-process implementation.
+``MediaBackend``/``MediaSession`` (media/session.py) are the seam: a controller only talks to these protocols;
+``RtpEndpoint`` and ``local_backend.LocalMediaBackend`` are the in-process implementation, rtpengine_backend
+the out-of-process one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 import time
 from collections import deque
@@ -21,13 +21,14 @@ import numpy.typing as npt
 from duplex.media.codecs import PCMU, G711Codec, get_codec
 from duplex.media.events import AudioFrame, DtmfReceived, FrameTap, MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia
+from duplex.media.ports import bind_port_pair
 from duplex.media.recorder import CallRecorder, ChannelTap
 from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stream import RtpStream, StreamStats
 from duplex.media.tts import TextToSpeech
 from duplex.media.wav import read_wav
 
-__all__ = ["LocalMediaBackend", "MediaBackend", "MediaSession", "RtpEndpoint", "split_frames"]
+__all__ = ["MediaBackend", "MediaSession", "RtpEndpoint", "split_frames"]
 
 Pcm = npt.NDArray[np.int16]
 Addr = tuple[str, int]
@@ -44,19 +45,10 @@ def split_frames(pcm: Pcm, frame: int = FRAME) -> Iterator[Pcm]:
         yield chunk
 
 
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, sink: Callable[[bytes, Addr], None]) -> None:
-        self.sink = sink
-
-    def datagram_received(self, data: bytes, addr: Addr) -> None:
-        self.sink(data, addr)
-
-    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable while the peer is not up yet
-        pass
-
-
 class RtpEndpoint:
     """One RTP/RTCP leg on ``host``: RTP on an even port, RTCP on the next one (no rtcp-mux)."""
+
+    stats_after_close = False  # the counters are live
 
     def __init__(self, stream: RtpStream, tts: TextToSpeech | None = None) -> None:
         self.stream = stream
@@ -101,48 +93,14 @@ class RtpEndpoint:
         tts: TextToSpeech | None = None,
         avoid: Container[int] = (),
     ) -> RtpEndpoint:
-        """Bind a free even/odd port pair from ``port_range`` (inclusive) or from the OS when None; ports in
-        ``avoid`` are taken only when no other pair is free."""
+        """Open a leg on a free port pair (see `duplex.media.ports.bind_port_pair`)."""
         loop = asyncio.get_running_loop()
         rng = rng or random.Random()
         stream = RtpStream(codec=codec, rng=rng, telephone_event_pt=telephone_event_pt, jitter_delay=jitter_delay,
                            wallclock_offset=time.time() - loop.time())  # fmt: skip
         self = cls(stream, tts)
-        candidates: Iterable[int]
-        if port_range is None:
-            candidates = [0] * 20
-        else:
-            # every even port of the range once, from a random start (shuffling the whole range for each call
-            # cost ~15% of a core at 40 calls/s)
-            lo, hi = port_range
-            ports = range(lo + lo % 2, hi, 2)
-            start = rng.randrange(len(ports)) if ports else 0
-
-            def walk() -> Iterator[int]:
-                return itertools.chain(ports[start:], ports[:start])
-
-            candidates = itertools.chain(
-                (p for p in walk() if p not in avoid), (p for p in walk() if p in avoid)
-            )
-        for port in candidates:
-            try:
-                rtp, _ = await loop.create_datagram_endpoint(
-                    lambda: _Udp(self._on_rtp), local_addr=(host, port)
-                )
-            except OSError:
-                continue
-            actual = rtp.get_extra_info("sockname")[1]
-            try:
-                rtcp, _ = await loop.create_datagram_endpoint(
-                    lambda: _Udp(self._on_rtcp), local_addr=(host, actual + 1)
-                )
-            except OSError:
-                rtp.close()
-                continue
-            self._rtp, self._rtcp = rtp, rtcp
-            break
-        else:
-            raise OSError(f"no free RTP port pair in {port_range}")
+        self._rtp, self._rtcp = await bind_port_pair(host, port_range, self._on_rtp, self._on_rtcp, rng=rng,
+                                                     avoid=avoid)  # fmt: skip
         self._pacer = loop.create_task(self._pace())
         return self
 
@@ -544,48 +502,3 @@ class RtpEndpoint:
         if self._on_closed is not None:
             self._on_closed(self)
             self._on_closed = None
-
-
-class LocalMediaBackend:
-    """In-process media: RTP endpoints on ``host`` with ports from ``port_range``."""
-
-    def __init__(self, host: str = "127.0.0.1", port_range: tuple[int, int] | None = None,
-                 tts: TextToSpeech | None = None, quarantine: float = 5.0) -> None:  # fmt: skip
-        self.host = host
-        self.port_range = port_range
-        self.tts = tts
-        self.sessions: set[RtpEndpoint] = set()
-        # A closed leg's port is not handed out again for ``quarantine`` seconds (unless nothing else is
-        # free): its far end may still be sending, and a new call on that port would relay those packets.
-        self.quarantine = quarantine
-        self._released: dict[int, float] = {}  # port -> loop time it was closed, oldest first
-
-    async def open_session(self) -> RtpEndpoint:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        while self._released:  # drop the expired (insertion order is release order)
-            port, at = next(iter(self._released.items()))
-            if now - at < self.quarantine:
-                break
-            del self._released[port]
-        ep = await RtpEndpoint.open(self.host, self.port_range, tts=self.tts, avoid=self._released)
-        port = ep.local_address[1]
-        self.sessions.add(ep)
-        ep._on_closed = lambda closed: self._release(closed, port, loop.time())
-        return ep
-
-    def _release(self, ep: RtpEndpoint, port: int, now: float) -> None:
-        self.sessions.discard(ep)  # closed legs are forgotten (they held memory per call)
-        if self.port_range is not None:
-            self._released.pop(port, None)
-            self._released[port] = now
-
-    async def close(self) -> None:
-        for ep in list(self.sessions):
-            await ep.close()
-        self.sessions.clear()
-
-
-def _conforms(ep: RtpEndpoint, backend: LocalMediaBackend) -> tuple[MediaSession, MediaBackend]:
-    """mypy checks here that the local implementation satisfies both protocols."""
-    return ep, backend

@@ -26,7 +26,8 @@ answer) attaches the endpoint too and bridges it to the other leg in Python.
 
 ``send_dtmf`` is rtpengine's ``play DTMF`` when the backend was made with ``inject_dtmf=True`` (rtpengine
 then runs its codec handlers on every leg's packets, which costs more than plain forwarding), else the
-fallback endpoint's. ``stats()`` is the last ``query`` (every ``stats_interval`` s, and at ``close()``). The
+fallback endpoint's. ``stats()`` is the last ``query`` (every ``stats_interval`` s if set, and at ``close()``,
+so a leg's ``call.quality`` waits for its close). The
 operations are synchronous in ``MediaSession`` (apply, bridge, echo, send_dtmf), so each session runs its ng
 commands in order on a task chain; ``close()`` waits for the chain and deletes the rtpengine call.
 
@@ -52,8 +53,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from duplex.media.endpoint import LocalMediaBackend, RtpEndpoint
+from duplex.media.endpoint import RtpEndpoint
 from duplex.media.events import MediaEvent
+from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
 from duplex.media.rtpengine_client import RtpengineClient
@@ -132,6 +134,8 @@ def stats_from_query(reply: Mapping[str, Any]) -> StreamStats:
 
 class RtpengineSession:
     """One media leg as an rtpengine call (see the module docstring)."""
+
+    stats_after_close = True  # close() takes the final ``query`` before it deletes the call
 
     def __init__(self, backend: RtpengineBackend, call_id: str, local_address: Addr) -> None:
         self.backend = backend
@@ -452,7 +456,7 @@ class RtpengineBackend:
     def __init__(self, ng_address: Addr, *, media_address: str = "127.0.0.1", inside_address: str = "127.0.0.1",
                  client: RtpengineClient | None = None, rng: random.Random | None = None,
                  inject_dtmf: bool = False, fallback: LocalMediaBackend | None = None,
-                 stats_interval: float = 1.0) -> None:  # fmt: skip
+                 stats_interval: float = 0.0) -> None:  # fmt: skip
         self.rng = rng or random.Random()
         self.client = client or RtpengineClient(ng_address, rng=self.rng, policy=POLICY)
         self.media_address = media_address

@@ -53,6 +53,10 @@ class MediaSession(Protocol):
         inter_digit_timeout: float | None = None,
     ) -> str: ...
     def stats(self) -> StreamStats: ...
+
+    # True when ``stats()`` is only final once ``close()`` returned (rtpengine takes its last counters there)
+    stats_after_close: bool
+
     async def close(self) -> None: ...
 
 

@@ -366,11 +366,18 @@ class Leg:
         if not self.answered.done():
             self.answered.set_result(False)
         self.engine.forget_leg(self)
-        self._emit_quality(answered)  # before the media closes and before leg.ended (the CDR row has it)
-        if self.media is not None:
-            self.engine.spawn(self.media.close())
+        if self.media is not None and self.media.stats_after_close:
+            self.engine.spawn(self._close_then_emit_quality(self.media, answered))
+        else:
+            self._emit_quality(answered)  # before the media closes and before leg.ended (the CDR row has it)
+            if self.media is not None:
+                self.engine.spawn(self.media.close())
         self.emit("leg.ended", {"reason": reason, "hangup_by": by, "sip_status": self.sip_status})
         self.call.leg_ended(self)
+
+    async def _close_then_emit_quality(self, media: MediaSession, answered: bool) -> None:
+        await media.close()  # the final counters (rtpengine); the projection takes the event after leg.ended
+        self._emit_quality(answered)
 
     def _emit_quality(self, answered: bool) -> None:
         """One ``call.quality`` for a leg whose media flowed: answered, or early media received (a leg that

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from duplex.config import Settings
-from duplex.media.endpoint import LocalMediaBackend, MediaBackend
+from duplex.media.endpoint import MediaBackend
+from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.rtpengine_backend import RtpengineBackend
 from duplex.media.rtpengine_client import parse_address
 from duplex.sip.dialog import Dialog
