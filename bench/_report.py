@@ -37,14 +37,15 @@ def render(
 ) -> str:
     base = {r.rate: r for r in rows if r.target == "sipp-uas"}
     lines = [
-        f"## Telephony ({args.mode}): calls at rising rates (bench/telephony.py)",
+        f"## Telephony ({args.mode}, {args.media_backend} media): calls at rising rates (bench/telephony.py)",
         "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, {elapsed:.0f} s, {load} "
-        "(other developers' test runs share this machine). Command:",
+        "(state whether other jobs shared the machine). Command:",
         "",
-        f"    .venv/bin/python bench/telephony.py --mode {args.mode} --rates {args.rates} "
-        f"--step-seconds {args.step_seconds} --call-seconds {args.call_seconds}"
+        f"    .venv/bin/python bench/telephony.py --mode {args.mode} --media-backend {args.media_backend} "
+        f"--rates {args.rates} --step-seconds {args.step_seconds} --call-seconds {args.call_seconds}"
         + (f" --soak {args.soak}" if args.soak else "")
+        + (" --skip-baseline" if args.skip_baseline else "")
         + (" --keep-going" if args.keep_going else ""),
         "",
         "Baseline: sipp UAC -> sipp UAS with -rtp_echo, same scenario and rate, no Duplex. "

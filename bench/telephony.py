@@ -289,7 +289,7 @@ def main() -> None:
     load1 = os.getloadavg()
     load = f"load average before {load0[0]:.2f}, after {load1[0]:.2f}"
     section = markdown(rows, args, time.monotonic() - started, load)
-    update_section(args.out, f"## Telephony ({args.mode}", section)
+    update_section(args.out, f"## Telephony ({args.mode}, {args.media_backend} media)", section)
     print(section)
 
 
