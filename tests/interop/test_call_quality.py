@@ -29,7 +29,7 @@ from interop.peers import (
 )
 from interop.test_cdr_rebuild import _transfers
 
-pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
 SIPP_PCAP = Path("/usr/share/sip-tester/g711a.pcap")
 _GLOBAL = 24  # libpcap file header
@@ -131,6 +131,11 @@ async def test_far_end_rtcp_reports_from_baresip(running: RunningEngine, alice: 
     leg = await call.originate(binding.contact, contact=(binding.source.host, binding.source.port))
     assert await asyncio.wait_for(leg.answered, 10)
     await asyncio.sleep(10)  # RTCP every 5 s (randomised 2.5-7.5 s) from each side
+    assert leg.media is not None
+    for _ in range(15):  # the RTT needs a report of baresip's sent after it had one of ours (LSR)
+        if leg.media.stats().rtt_ms is not None:
+            break
+        await asyncio.sleep(1)
     await leg.hangup("done")
     await asyncio.wait_for(call.ended.wait(), 5)
     await engine.store.flush()
