@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 __all__ = [
@@ -276,14 +276,18 @@ class Registrar:
 
     def expire(self, now: float) -> int:
         """Remove expired bindings; returns how many were removed."""
+        return self._remove_where(lambda binding: binding.expires_at <= now, "expired")
+
+    def _remove_where(self, doomed: Callable[[Binding], bool], reason: str) -> int:
+        """Remove the bindings ``doomed`` picks (each queued as REMOVED with ``reason``); returns how many."""
         count = 0
         for aor in list(self._aors):
             per_aor = self._aors[aor]
             for key, binding in list(per_aor.items()):
-                if binding.expires_at <= now:
+                if doomed(binding):
                     del per_aor[key]
                     self._changes.append(
-                        BindingChange(kind=ChangeKind.REMOVED, binding=binding, reason="expired")
+                        BindingChange(kind=ChangeKind.REMOVED, binding=binding, reason=reason)
                     )
                     count += 1
             if not per_aor:
@@ -310,19 +314,7 @@ class Registrar:
         connection it registered on; once that closes the binding routes nowhere (as an RFC 5626 flow that
         failed), so calls to the agent must find no contact instead of timing out.
         """
-        count = 0
-        for aor in list(self._aors):
-            per_aor = self._aors[aor]
-            for key, binding in list(per_aor.items()):
-                if binding.source == source:
-                    del per_aor[key]
-                    self._changes.append(
-                        BindingChange(kind=ChangeKind.REMOVED, binding=binding, reason="flow_closed")
-                    )
-                    count += 1
-            if not per_aor:
-                del self._aors[aor]
-        return count
+        return self._remove_where(lambda binding: binding.source == source, "flow_closed")
 
     def register(self, request: RegisterRequest, now: float) -> RegisterResult:
         """Process an authenticated, authorised REGISTER (RFC 3261 §10.3 steps 6-8).
