@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -68,14 +69,14 @@ def engine_options() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-async def running(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[RunningEngine]:
-    settings = make_settings(tmp_path, free_port())
+@contextlib.asynccontextmanager
+async def engine_running(settings: Settings, **options: Any) -> AsyncIterator[RunningEngine]:
+    """A migrated, demo-seeded engine on ``settings``, started, and stopped after the block; the option
+    ``trunk`` updates the demo trunk row first, the others go to `Engine`."""
     upgrade(settings.effective_database_url)
     creds = json.loads(seed(settings).read_text())
     db = make_engine(settings.effective_database_url)
     sessions = make_session_factory(db)
-    options = dict(engine_options)
     trunk = options.pop("trunk", None)
     if trunk is not None:
         with sessions() as session, session.begin():
@@ -89,6 +90,12 @@ async def running(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterat
         await engine.stop()
         store.close()
         db.dispose()
+
+
+@pytest.fixture
+async def running(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[RunningEngine]:
+    async with engine_running(make_settings(tmp_path, free_port()), **engine_options) as running:
+        yield running
 
 
 async def registered_phone(

@@ -6,7 +6,6 @@ Duplex makes in its data directory when none is configured."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -16,17 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from duplex.db.base import make_engine, make_session_factory
-from duplex.db.migrate import upgrade
 from duplex.db.models import Call, Trunk
-from duplex.demo import seed
-from duplex.events.record import EventRecord
 from duplex.sip import SipResponse, parse_message
-from duplex.sip.timers import TimerConfig
 from duplex.sip.tls import client_context, ensure_self_signed
-from duplex.telephony.engine import Engine
-from duplex.telephony.store import TelephonyStore
-from interop.conftest import RunningEngine, make_settings
+from interop.conftest import RunningEngine, engine_running, make_settings
 from interop.peers import Baresip, free_even_port, free_port, make_tone_wav, run_sipp, sipp_background
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
@@ -39,19 +31,8 @@ async def _engine_with_tls(tmp_path: Path) -> AsyncIterator[RunningEngine]:
     settings = make_settings(tmp_path, free_port()).model_copy(
         update={"sip_tls_enabled": True, "sip_tls_port": 0}
     )
-    upgrade(settings.effective_database_url)
-    creds = json.loads(seed(settings).read_text())
-    db = make_engine(settings.effective_database_url)
-    sessions = make_session_factory(db)
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop"))
-    engine = Engine(settings, store, timers=TimerConfig(t1=0.5))
-    port = await engine.start()
-    try:
-        yield RunningEngine(engine, settings, port, creds, sessions)
-    finally:
-        await engine.stop()
-        store.close()
-        db.dispose()
+    async with engine_running(settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -22,19 +22,12 @@ import pytest
 from sqlalchemy import select
 from websockets.asyncio.client import connect
 
-from duplex.db.base import make_engine, make_session_factory
-from duplex.db.migrate import upgrade
 from duplex.db.models import SipRegistration
-from duplex.demo import seed
-from duplex.events.record import EventRecord
 from duplex.sip.headers import Headers
 from duplex.sip.message import SipRequest
-from duplex.sip.timers import TimerConfig
 from duplex.sip.uri import SipUri
 from duplex.telephony.call import Call
-from duplex.telephony.engine import Engine
-from duplex.telephony.store import TelephonyStore
-from interop.conftest import RunningEngine, make_settings
+from interop.conftest import RunningEngine, engine_running, make_settings
 from interop.peers import SCENARIOS, free_even_port, free_port, read_sipp_stats, sipp_command
 
 JS_DIR = Path(__file__).parent / "js"
@@ -93,19 +86,8 @@ async def engine_with(tmp_path: Path, **updates: Any) -> AsyncIterator[RunningEn
     settings = make_settings(tmp_path, free_port()).model_copy(
         update={"sip_ws_enabled": True, "sip_ws_port": 0, **updates}
     )
-    upgrade(settings.effective_database_url)
-    creds = json.loads(seed(settings).read_text())
-    db = make_engine(settings.effective_database_url)
-    sessions = make_session_factory(db)
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop"))
-    engine = Engine(settings, store, timers=TimerConfig(t1=0.5))
-    port = await engine.start()
-    try:
-        yield RunningEngine(engine, settings, port, creds, sessions)
-    finally:
-        await engine.stop()
-        store.close()
-        db.dispose()
+    async with engine_running(settings) as running:
+        yield running
 
 
 @pytest.fixture
