@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duplex.acd.types import RoutingStrategy
 from duplex.auth.passwords import hash_password, verify_password
 from duplex.config import Settings
 from duplex.db.base import Base, make_engine, make_session_factory, transaction
@@ -38,8 +39,7 @@ from duplex.db.models import (
     Trunk,
     User,
 )
-from duplex.db.models.outbound import CampaignStatus, DialMode
-from duplex.db.models.routing import RoutingStrategy
+from duplex.dialer.types import CampaignStatus, DialMode
 
 M = TypeVar("M", bound=Base)
 

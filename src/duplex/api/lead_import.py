@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from duplex.api.lead_csv import LeadRow
 from duplex.db.models import DncEntry, Lead
-from duplex.db.models.outbound import LeadStatus
+from duplex.dialer.types import LeadStatus
 
 __all__ = ["ImportCounts", "OnDuplicate", "write_leads"]
 

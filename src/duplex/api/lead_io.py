@@ -38,7 +38,7 @@ from duplex.api.lead_import import ImportCounts, OnDuplicate, write_leads
 from duplex.api.routing import DuplexRoute
 from duplex.auth.deps import Principal, clock, require_role
 from duplex.db.models import Lead, LeadList, Role
-from duplex.db.models.outbound import LeadStatus
+from duplex.dialer.types import LeadStatus
 
 __all__ = ["ImportLimits", "router"]
 

@@ -25,7 +25,7 @@ from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output, partial, to_e164
 from duplex.auth.deps import CurrentPrincipal, clock
 from duplex.db.models import Campaign, ConsentRecord, Disposition, DncEntry, Lead, LeadList
-from duplex.db.models.outbound import CampaignStatus, DialMode, LeadStatus
+from duplex.dialer.types import CampaignStatus, DialMode, LeadStatus
 
 router = APIRouter(route_class=DuplexRoute)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 from sqlalchemy import select
 
+from duplex.acd.types import RoutingStrategy
 from duplex.api.audit import record_write
 from duplex.api.crud import (
     ADMIN_ONLY,
@@ -25,7 +26,6 @@ from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output, partial
 from duplex.auth.deps import CurrentPrincipal
 from duplex.db.models import IvrFlow, IvrFlowVersion, PhoneNumber, Queue, QueueMember, QueueSkill, Trunk
-from duplex.db.models.routing import RoutingStrategy
 from duplex.telephony.trunks import check_allowed_entry, check_host
 
 router = APIRouter(route_class=DuplexRoute)

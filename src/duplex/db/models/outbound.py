@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from duplex.db.base import Base, utcnow
-
-
-class DialMode(enum.StrEnum):
-    PREVIEW = "preview"  # agent sees the lead, then clicks to dial
-    PROGRESSIVE = "progressive"  # one call per free agent, dialed automatically
-    POWER = "power"  # a fixed number of lines per free agent
-    PREDICTIVE = "predictive"  # lines per agent paced by answer rate and the abandon cap
-    AGENTLESS = "agentless"  # prerecorded-message broadcast / IVR survey, no agent
-
-
-class CampaignStatus(enum.StrEnum):
-    DRAFT = "draft"
-    RUNNING = "running"
-    PAUSED = "paused"
-    FINISHED = "finished"
+from duplex.dialer.types import CampaignStatus, DialMode, LeadStatus
 
 
 class Campaign(Base):
@@ -71,16 +56,6 @@ class LeadList(Base):
     source: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class LeadStatus(enum.StrEnum):
-    NEW = "new"
-    DIALING = "dialing"
-    CALLBACK = "callback"
-    RETRY = "retry"
-    DONE = "done"
-    DNC = "dnc"
-    INVALID = "invalid"
 
 
 class Lead(Base):

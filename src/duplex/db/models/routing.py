@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from duplex.acd.types import RoutingStrategy
 from duplex.db.base import Base, utcnow
-
-
-class RoutingStrategy(enum.StrEnum):
-    LONGEST_IDLE = "longest_idle"
-    SKILLS_BASED = "skills_based"
-    ROUND_ROBIN = "round_robin"
-    FEWEST_CALLS = "fewest_calls"
-    RING_ALL = "ring_all"
-    RANDOM = "random"
 
 
 class Queue(Base):

@@ -1,0 +1,5 @@
+"""Outbound dialing: campaigns, lead hopper, dial modes and pacing, compliance.
+
+A sans-IO core (no asyncio, sockets, database or wall clock): it is fed events and ``now`` and returns decisions,
+so the live server and the simulator (`duplex.sim`) run the same code.
+"""
