@@ -36,7 +36,7 @@ from duplex.db.base import make_engine, make_session_factory
 from duplex.db.migrate import upgrade
 from duplex.db.models import Call, CallLeg, Event
 from duplex.events.record import EventRecord
-from duplex.telephony.store import TelephonyStore
+from duplex.stores.call_store import TelephonyStore
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 Template = list[tuple[float, str, str | None, dict[str, Any]]]  # (seconds after start, type, leg, fields)

@@ -12,7 +12,7 @@ from duplex.api.app import create_app
 from duplex.config import Settings
 
 if TYPE_CHECKING:
-    from duplex.telephony.engine import Engine
+    from duplex.services.calls.switch import Switch
 
 log = logging.getLogger("duplex")
 
@@ -44,14 +44,14 @@ async def serve(settings: Settings) -> None:
             sip.store.close()
 
 
-async def _start_sip(app: Any, settings: Settings) -> Engine:
+async def _start_sip(app: Any, settings: Settings) -> Switch:
     """Start the SIP engine on settings.sip_port (UDP and TCP) and publish its status for /api/v1/health."""
-    from duplex.telephony.engine import Engine
-    from duplex.telephony.store import TelephonyStore
+    from duplex.services.calls.switch import Switch
+    from duplex.stores.call_store import TelephonyStore
 
     settings.ensure_data_dir()
     store = TelephonyStore(app.state.sessions, app.state.record)
-    engine = Engine(settings, store)
+    engine = Switch(settings, store)
     port = await engine.start()
     app.state.sip_engine = engine
     app.state.sip_status = engine.status

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.models import Call, CallLeg, Event
 from duplex.events import EventRecord, InProcessBus, UnknownEventType
-from duplex.telephony.store import TelephonyStore
+from duplex.stores.call_store import TelephonyStore
 
 
 @pytest.fixture

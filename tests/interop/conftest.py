@@ -19,9 +19,9 @@ from duplex.db.migrate import upgrade
 from duplex.db.models import Event, Trunk
 from duplex.demo import seed
 from duplex.events.record import EventRecord
+from duplex.services.calls.switch import Switch
 from duplex.sip.timers import TimerConfig
-from duplex.telephony.engine import Engine
-from duplex.telephony.store import TelephonyStore
+from duplex.stores.call_store import TelephonyStore
 from interop.peers import (
     Baresip,
     SippResult,
@@ -35,7 +35,7 @@ from interop.peers import (
 
 @dataclass
 class RunningEngine:
-    engine: Engine
+    engine: Switch
     settings: Settings
     port: int
     creds: dict[str, Any]
@@ -64,7 +64,7 @@ def make_settings(tmp_path: Path, port: int) -> Settings:
 
 @pytest.fixture
 def engine_options() -> dict[str, Any]:
-    """Override (e.g. with ``pytest.mark.parametrize("engine_options", [...])``) to pass Engine options;
+    """Override (e.g. with ``pytest.mark.parametrize("engine_options", [...])``) to pass Switch options;
     the key ``trunk`` updates the demo trunk row first."""
     return {}
 
@@ -72,7 +72,7 @@ def engine_options() -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def engine_running(settings: Settings, **options: Any) -> AsyncIterator[RunningEngine]:
     """A migrated, demo-seeded engine on ``settings``, started, and stopped after the block; the option
-    ``trunk`` updates the demo trunk row first, the others go to `Engine`."""
+    ``trunk`` updates the demo trunk row first, the others go to `Switch`."""
     upgrade(settings.effective_database_url)
     creds = json.loads(seed(settings).read_text())
     db = make_engine(settings.effective_database_url)
@@ -82,7 +82,7 @@ async def engine_running(settings: Settings, **options: Any) -> AsyncIterator[Ru
         with sessions() as session, session.begin():
             session.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**trunk))
     store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop"))
-    engine = Engine(settings, store, timers=TimerConfig(t1=0.5), **options)
+    engine = Switch(settings, store, timers=TimerConfig(t1=0.5), **options)
     port = await engine.start()
     try:
         yield RunningEngine(engine, settings, port, creds, sessions)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from duplex.telephony.b2bua import pick_trunk
+from duplex.services.calls.b2bua import pick_trunk
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 from interop.conftest import RunningEngine, registered_phone
 from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, run_sipp

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from duplex.db.models import CallLeg
-from duplex.telephony.call import Call
+from duplex.services.calls.call import Call
 from interop.conftest import RunningEngine
 from interop.peers import (
     SCENARIOS,

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from duplex.db.models import Call as CallRow
 from duplex.db.models import CallLeg, Trunk
 from duplex.reports.projections import rebuild_calls
-from duplex.telephony.apps import APPLICATIONS
-from duplex.telephony.call import Call, Leg
+from duplex.services.calls.apps import APPLICATIONS
+from duplex.services.calls.call import Call, Leg
+from duplex.services.calls.uac import OutboundLeg
+from duplex.services.calls.uas import InboundLeg
 from duplex.telephony.registrar import Binding, Source
-from duplex.telephony.uac import OutboundLeg
-from duplex.telephony.uas import InboundLeg
 from interop.conftest import RunningEngine, agent_calls_out_with_failover
 from interop.peers import free_even_port
 

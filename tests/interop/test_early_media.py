@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from duplex.telephony.call import Call
+from duplex.services.calls.call import Call
 from interop.conftest import RunningEngine
 from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, sipp_background
 

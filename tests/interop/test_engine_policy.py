@@ -98,7 +98,7 @@ async def test_trunk_failover_on_503(running: RunningEngine, tmp_path: Path) -> 
 
 
 async def test_originate_through_a_trunk_from_the_call_api(running: RunningEngine, tmp_path: Path) -> None:
-    from duplex.telephony.call import Call
+    from duplex.services.calls.call import Call
 
     carrier_port = free_port()
     running.set_trunk(port=carrier_port)

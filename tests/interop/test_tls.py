@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from duplex.db.models import Call, Trunk
+from duplex.services.sip.tls import client_context, ensure_self_signed
 from duplex.sip import SipResponse, parse_message
-from duplex.sip.tls import client_context, ensure_self_signed
 from interop.conftest import RunningEngine, engine_running, make_settings
 from interop.peers import Baresip, free_even_port, free_port, make_tone_wav, run_sipp, sipp_background
 

@@ -54,7 +54,7 @@ async def test_call_fails_over_from_an_unresolvable_trunk_to_one_named_localhost
 
 
 async def test_originate_through_a_trunk_named_localhost(running: RunningEngine, tmp_path: Path) -> None:
-    from duplex.telephony.call import Call as LiveCall
+    from duplex.services.calls.call import Call as LiveCall
 
     carrier_port = free_port()
     running.set_trunk(host="localhost", port=carrier_port)

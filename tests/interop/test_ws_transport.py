@@ -23,10 +23,10 @@ from sqlalchemy import select
 from websockets.asyncio.client import connect
 
 from duplex.db.models import SipRegistration
+from duplex.services.calls.call import Call
 from duplex.sip.headers import Headers
 from duplex.sip.message import SipRequest
 from duplex.sip.uri import SipUri
-from duplex.telephony.call import Call
 from interop.conftest import RunningEngine, engine_running, make_settings
 from interop.peers import SCENARIOS, free_even_port, free_port, read_sipp_stats, sipp_command
 

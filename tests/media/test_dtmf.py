@@ -16,7 +16,7 @@ from duplex.media.dtmf import (
 )
 from duplex.media.rtp import RtpPacket
 from duplex.media.tones import ringback, tone
-from duplex.media.tts import TextToSpeech
+from duplex.services.media.tts import TextToSpeech
 
 
 def test_payload_wire_format_rfc4733_2_3() -> None:

@@ -8,9 +8,9 @@ import asyncio
 import numpy as np
 
 from duplex.media.codecs import PCMA, PCMU
-from duplex.media.endpoint import RtpEndpoint
 from duplex.media.events import AudioFrame, MediaEvent
 from duplex.media.tones import beep, encoded_beep, tone
+from duplex.services.media.endpoint import RtpEndpoint
 
 
 def test_encoded_beep_is_the_beep_encoded_once_per_codec() -> None:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from duplex.media.codecs import PCMA
-from duplex.media.endpoint import MediaBackend, RtpEndpoint
 from duplex.media.events import AudioFrame, MediaEvent
-from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.offer_answer import SdpNegotiator
 from duplex.media.tones import tone
 from duplex.media.wav import read_wav
+from duplex.services.media.endpoint import MediaBackend, RtpEndpoint
+from duplex.services.media.local_backend import LocalMediaBackend
 
 
 async def connected_pair(**kw: object) -> tuple[RtpEndpoint, RtpEndpoint]:

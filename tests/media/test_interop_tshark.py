@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from duplex.media.endpoint import RtpEndpoint
 from duplex.media.tones import tone
+from duplex.services.media.endpoint import RtpEndpoint
 
 pytestmark = pytest.mark.interop
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from duplex.media.local_backend import LocalMediaBackend
+from duplex.services.media.local_backend import LocalMediaBackend
 
 
 def _free_range(pairs: int) -> tuple[int, int]:

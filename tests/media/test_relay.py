@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from duplex.media.codecs import PCMU
-from duplex.media.endpoint import RtpEndpoint
 from duplex.media.events import DtmfReceived, MediaEvent, SsrcChanged
 from duplex.media.rtp import RtpPacket
 from duplex.media.stream import RtpStream
 from duplex.media.tones import tone
+from duplex.services.media.endpoint import RtpEndpoint
 
 SRC = 0x11223344
 

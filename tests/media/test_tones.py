@@ -7,7 +7,7 @@ import pytest
 
 from duplex.media.events import AudioFrame, FrameTap
 from duplex.media.tones import CallProgress, CallProgressDetector, beep, busy, ringback, sit, tone
-from duplex.media.tts import TextToSpeech
+from duplex.services.media.tts import TextToSpeech
 
 
 def classify(pcm: np.ndarray, noise: float = 0.0) -> list[tuple[CallProgress, float]]:

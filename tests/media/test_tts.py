@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from duplex.media.tts import TextToSpeech, TtsError
+from duplex.services.media.tts import TextToSpeech, TtsError
 
 TEXT = "Thank you for calling Duplex. Please press one for sales, or two for support."
 

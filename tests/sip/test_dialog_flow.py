@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from helpers_txn import FAST
+from ua_core import UserAgentCore
 
 from duplex.sip.dialog import DialogState
 from duplex.sip.errors import LocalProtocolError
@@ -23,7 +24,6 @@ from duplex.sip.events import (
     TransactionKey,
 )
 from duplex.sip.message import SipRequest, SipResponse, parse_message
-from duplex.sip.ua_core import UserAgentCore
 from duplex.sip.uri import NameAddr, SipUri
 
 ALICE_ADDR: Address = ("127.0.0.1", 5071)

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ua_core import UserAgentCore
 
 from duplex.sip.events import DialogEstablished, DialogTerminated, Event, RequestReceived
 from duplex.sip.timers import TimerConfig
-from duplex.sip.ua_core import UserAgentCore
 from duplex.sip.uri import NameAddr, SipUri
 
 pytestmark = [

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from duplex.config import Settings
-from duplex.sip.tls import client_context, configure_tls, ensure_self_signed, server_context
-from duplex.sip.transport import SipTransport
+from duplex.services.sip.tls import client_context, configure_tls, ensure_self_signed, server_context
+from duplex.services.sip.transport import SipTransport
 
 
 class _NoCore:

@@ -16,9 +16,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.typing import Subprotocol
 
+from duplex.services.sip.websocket import WsTransport, server_ssl_context
 from duplex.sip.events import Address
 from duplex.sip.message import SipMessage, SipRequest
-from duplex.sip.ws_transport import WsTransport, server_ssl_context
 from duplex.telephony.registrar import (
     ChangeKind,
     ContactSpec,

@@ -19,14 +19,14 @@ from duplex.db.migrate import upgrade
 from duplex.db.models import Event
 from duplex.demo import seed
 from duplex.events.record import EventRecord
+from duplex.services.calls.switch import Switch
 from duplex.sip.message import SipResponse, parse_message
-from duplex.telephony.engine import Engine
-from duplex.telephony.store import TelephonyStore
+from duplex.stores.call_store import TelephonyStore
 
 
 @dataclass
 class EngineEnv:
-    engine: Engine
+    engine: Switch
     port: int
     creds: dict[str, Any]
     sessions: Any
@@ -51,7 +51,7 @@ async def engine_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIte
     db = make_engine(settings.effective_database_url)
     sessions = make_session_factory(db)
     store = TelephonyStore(sessions, EventRecord(sessions, node_id="t"))
-    engine = Engine(settings, store, **engine_options)
+    engine = Switch(settings, store, **engine_options)
     port = await engine.start()
     try:
         yield EngineEnv(engine, port, creds, sessions)

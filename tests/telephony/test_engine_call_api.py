@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from engine_fixtures import EngineEnv, engine_env, engine_options
 
-from duplex.telephony.call import Call, LegState
-from duplex.telephony.uas import InboundLeg
+from duplex.services.calls.call import Call, LegState
+from duplex.services.calls.uas import InboundLeg
 
 __all__ = ["engine_env", "engine_options"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from engine_fixtures import EngineEnv, engine_env, engine_options
 
-from duplex.telephony.store import Directory
+from duplex.stores.call_store import Directory
 
 __all__ = ["engine_env", "engine_options"]
 

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 import pytest
 from engine_fixtures import EngineEnv, engine_env, engine_options
 
+from duplex.services.calls.apps import APPLICATIONS
+from duplex.services.calls.call import Call, Leg, LegState
+from duplex.services.calls.uac import OutboundLeg
+from duplex.services.calls.uas import InboundLeg
 from duplex.sip.events import TransactionKey
 from duplex.sip.message import SipRequest
 from duplex.sip.timers import TimerConfig
-from duplex.telephony.apps import APPLICATIONS
-from duplex.telephony.call import Call, Leg, LegState
 from duplex.telephony.registrar import Binding, Source
-from duplex.telephony.uac import OutboundLeg
-from duplex.telephony.uas import InboundLeg
 
 __all__ = ["engine_env", "engine_options"]
 

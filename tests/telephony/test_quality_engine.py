@@ -10,7 +10,7 @@ from engine_fixtures import EngineEnv, engine_env, engine_options
 from sqlalchemy import select
 
 from duplex.db.models import CallLeg
-from duplex.telephony.call import Call
+from duplex.services.calls.call import Call
 
 __all__ = ["engine_env", "engine_options"]
 

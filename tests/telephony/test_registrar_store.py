@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.models.identity import Agent, Role, User
 from duplex.db.models.routing import SipRegistration
+from duplex.stores.registrar_store import RegistrarStore
 from duplex.telephony.registrar import ContactSpec, RegisterRequest, Registrar, Source
-from duplex.telephony.registrar_store import RegistrarStore
 
 AOR = "sip:1001@duplex.test"
 WALL = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from duplex.telephony.call import LegState
-from duplex.telephony.rtp_watchdog import RtpWatchdog
+from duplex.services.calls.call import LegState
+from duplex.services.calls.rtp_watchdog import RtpWatchdog
 
 
 @dataclass

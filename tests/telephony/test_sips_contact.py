@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from engine_fixtures import EngineEnv, engine_env, engine_options
 
+from duplex.services.calls.call import Call
+from duplex.services.calls.uas import InboundLeg
 from duplex.sip.events import TransactionKey
 from duplex.sip.message import SipRequest, parse_message
 from duplex.sip.uri import NameAddr, SipUri
-from duplex.telephony.call import Call
 from duplex.telephony.legdialog import uas_dialog
-from duplex.telephony.uas import InboundLeg
 
 __all__ = ["engine_env", "engine_options"]
 

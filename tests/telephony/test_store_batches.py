@@ -14,7 +14,7 @@ from duplex.db.base import make_engine, make_session_factory
 from duplex.db.migrate import upgrade
 from duplex.db.models import Call, Event
 from duplex.events.record import EventRecord
-from duplex.telephony.store import TelephonyStore
+from duplex.stores.call_store import TelephonyStore
 
 
 @pytest.fixture

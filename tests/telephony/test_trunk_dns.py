@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from duplex.api.routing_config import TrunkCreate
 from duplex.api.schemas import partial
-from duplex.telephony.trunk_dns import AddressCache, TrunkDnsError, TrunkResolver, system_lookup
+from duplex.services.trunk_dns import AddressCache, TrunkDnsError, TrunkResolver, system_lookup
 from duplex.telephony.trunks import TrunkConfig
 
 

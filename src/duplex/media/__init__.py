@@ -1,7 +1,9 @@
 """Duplex media layer: RTP/RTCP, G.711, DTMF, tones, jitter buffer, recording, TTS, mixing, SDP.
 
-Sans-IO cores (``RtpStream``, ``JitterBuffer``, detectors, ``SdpNegotiator``) take time as an argument;
-``RtpEndpoint`` is the asyncio shell and implements the ``MediaSession`` protocol a call controller uses.
+Only sans-IO cores live here (``RtpStream``, ``JitterBuffer``, detectors, ``SdpNegotiator``): they take time as
+an argument and import no asyncio, sockets or subprocesses. The ``MediaSession`` protocol a call controller uses
+is defined here; its implementations (``RtpEndpoint``, the rtpengine backend, TTS) are services in
+``duplex.services.media``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from duplex.media.dtmf import (
     generate_dtmf,
     plan_dtmf_packets,
 )
-from duplex.media.endpoint import MediaBackend, MediaSession, RtpEndpoint, split_frames
 from duplex.media.events import AudioFrame, DtmfReceived, FrameTap, MediaEvent, RtcpReceived, SsrcChanged
 from duplex.media.jitterbuffer import JitterBuffer, JitterFrame
-from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.mixer import ConferenceMixer, mix_n_minus_1
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.recorder import CallRecorder, ChannelTap
@@ -32,10 +32,10 @@ from duplex.media.rtcp import (
 )
 from duplex.media.rtp import RtpPacket
 from duplex.media.sdp import SdpError, SdpNegotiationError, SdpParseError, SessionDescription
+from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stats import QualityEstimate, ReceiverStatistics, estimate_quality
 from duplex.media.stream import RtpStream, StreamStats
 from duplex.media.tones import CallProgress, CallProgressDetector, CallProgressEvent
-from duplex.media.tts import TextToSpeech, TtsError
 from duplex.media.wav import WavWriter, read_wav
 
 __all__ = [
@@ -55,7 +55,6 @@ __all__ = [
     "InbandDtmfDetector",
     "JitterBuffer",
     "JitterFrame",
-    "LocalMediaBackend",
     "MediaBackend",
     "MediaEvent",
     "MediaSession",
@@ -68,7 +67,6 @@ __all__ = [
     "RtcpReportBlock",
     "RtcpSdes",
     "RtcpSenderReport",
-    "RtpEndpoint",
     "RtpPacket",
     "RtpStream",
     "SdpError",
@@ -79,8 +77,6 @@ __all__ = [
     "SsrcChanged",
     "StreamStats",
     "TelephoneEvent",
-    "TextToSpeech",
-    "TtsError",
     "WavWriter",
     "estimate_quality",
     "generate_dtmf",
@@ -90,5 +86,4 @@ __all__ = [
     "plan_dtmf_packets",
     "read_wav",
     "serialize_compound",
-    "split_frames",
 ]

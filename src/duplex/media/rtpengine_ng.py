@@ -11,7 +11,7 @@ on the wire::
 ``NgConnection`` owns the cookies, the retransmission schedule and the timeouts; it never touches a socket or
 a clock (``now`` is an argument, timers go through ``get_timer``/``handle_timer``). Retransmissions reuse the
 cookie, so the daemon answers a duplicate from its cache instead of running the command twice. The asyncio
-shell is ``duplex.media.rtpengine_client``; the command builders below return plain request dictionaries.
+shell is ``duplex.services.media.rtpengine_client``; the command builders below return plain request dictionaries.
 """
 
 from __future__ import annotations

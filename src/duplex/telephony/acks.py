@@ -1,6 +1,6 @@
 """The UAS side of 2xx-to-INVITE reliability for every leg of the engine (RFC 3261 §13.3.1.4), sans-IO.
 
-One `duplex.sip.ua_core.SuccessRetransmitter` per answered INVITE (initial or re-INVITE), keyed by
+One `duplex.sip.retransmit.SuccessRetransmitter` per answered INVITE (initial or re-INVITE), keyed by
 ``(Call-ID, local tag, CSeq number)``, which the ACK for that 2xx carries too. The engine asks `get_timer()` for
 the earliest deadline and feeds `handle_timer(now)`; what comes out is the retransmissions to send and the
 INVITEs whose ACK never came ("the dialog is confirmed, but the session SHOULD be terminated").
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from duplex.sip.events import Address
 from duplex.sip.message import SipResponse
+from duplex.sip.retransmit import SuccessRetransmitter
 from duplex.sip.timers import TimerConfig
-from duplex.sip.ua_core import SuccessRetransmitter
 
 __all__ = ["AckKey", "AckWaiters", "Due"]
 

@@ -32,7 +32,6 @@ from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duplex import __version__
-from duplex.aio import cancel_and_wait
 from duplex.backoff import backoff_delay
 from duplex.db.base import utcnow
 from duplex.db.models import Event, Webhook, WebhookDelivery
@@ -40,6 +39,7 @@ from duplex.events.bus import EventBus
 from duplex.events.filters import EventFilter
 from duplex.events.record import envelope_of
 from duplex.events.types import EventEnvelope, type_matches_any
+from duplex.services.aio import cancel_and_wait
 from duplex.webhooks.signing import signature
 
 log = logging.getLogger(__name__)

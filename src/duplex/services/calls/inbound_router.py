@@ -16,27 +16,27 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from duplex.services.calls.apps import APPLICATIONS, connecting
+from duplex.services.calls.b2bua import connect_to_agent, connect_via_trunk
+from duplex.services.calls.call import Call
+from duplex.services.calls.transfer import on_replacing_invite
+from duplex.services.calls.trunk_inbound import identify_trunk, release_when_ended, reserve_channel
+from duplex.services.calls.uas import InboundLeg
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest
-from duplex.telephony.apps import APPLICATIONS, connecting
-from duplex.telephony.b2bua import connect_to_agent, connect_via_trunk
-from duplex.telephony.call import Call
+from duplex.stores.call_store import AgentInfo
 from duplex.telephony.security import VerdictAction, authorize_invite
-from duplex.telephony.store import AgentInfo
-from duplex.telephony.transfer import on_replacing_invite
-from duplex.telephony.trunk_inbound import identify_trunk, release_when_ended, reserve_channel
 from duplex.telephony.trunks import TrunkConfig
-from duplex.telephony.uas import InboundLeg
 
 if TYPE_CHECKING:
-    from duplex.telephony.engine import Engine
+    from duplex.services.calls.switch import Switch
 
 __all__ = ["handle_invite"]
 
-log = logging.getLogger("duplex.telephony.routing")
+log = logging.getLogger("duplex.services.calls.inbound_router")
 
 
-async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address,
+async def _authorize(engine: Switch, request: SipRequest, key: TransactionKey, addr: Address,
                      user: str) -> tuple[bool, AgentInfo | None, TrunkConfig | None]:  # fmt: skip
     regs = engine.registrations
     verdict = regs.failures.check(addr[0], engine.now())
@@ -78,7 +78,7 @@ async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, a
     return False, None, None
 
 
-async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+async def handle_invite(engine: Switch, request: SipRequest, key: TransactionKey, addr: Address) -> None:
     if "Replaces" in request.headers:  # RFC 3891: takes over one of our dialogs (attended transfer)
         if engine.registrations.failures.check(addr[0], engine.now()).action is VerdictAction.ALLOW:
             await on_replacing_invite(engine, request, key, addr)

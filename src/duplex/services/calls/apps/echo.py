@@ -7,9 +7,9 @@ jitter buffer, decoding or pacing (`RtpEndpoint.echo`).
 
 from __future__ import annotations
 
-from duplex.media.endpoint import RtpEndpoint
 from duplex.media.tones import beep, encoded_beep
-from duplex.telephony.call import Leg
+from duplex.services.calls.call import Leg
+from duplex.services.media.endpoint import RtpEndpoint
 
 __all__ = ["echo"]
 

@@ -30,8 +30,8 @@ from duplex.sip.message import SipRequest, reason_phrase
 from duplex.sip.uri import NameAddr, SipUri
 
 if TYPE_CHECKING:
-    from duplex.telephony.call import Call, Leg
-    from duplex.telephony.engine import Engine
+    from duplex.services.calls.call import Call, Leg
+    from duplex.services.calls.switch import Switch
 
 __all__ = [
     "ReferSubscription",
@@ -42,7 +42,7 @@ __all__ = [
     "parse_refer_to",
 ]
 
-log = logging.getLogger("duplex.telephony.transfer")
+log = logging.getLogger("duplex.services.calls.transfer")
 SIPFRAG = "message/sipfrag;version=2.0"
 
 
@@ -89,7 +89,7 @@ def target_user(target: str) -> str:
     return uri.user or uri.host
 
 
-def find_replaced(engine: Engine, replaces: Replaces) -> Leg | None:
+def find_replaced(engine: Switch, replaces: Replaces) -> Leg | None:
     """The leg whose dialog ``replaces`` names: our tag is the to-tag and the peer's the from-tag (RFC 3891
     §3); both orders are tried, for peers that fill them in from their own point of view."""
     for ours, theirs in ((replaces.to_tag, replaces.from_tag), (replaces.from_tag, replaces.to_tag)):
@@ -235,7 +235,7 @@ def adopt(call: Call, leg: Leg) -> None:
 
 
 async def on_replacing_invite(
-    engine: Engine, request: SipRequest, key: TransactionKey, addr: Address
+    engine: Switch, request: SipRequest, key: TransactionKey, addr: Address
 ) -> None:
     """An INVITE with ``Replaces`` (RFC 3891 §3): "the UA attempts to match this information with a confirmed
     or early dialog"; on a match the new leg takes the place of the replaced one (bridged to its peer, which
@@ -243,7 +243,7 @@ async def on_replacing_invite(
     Only a confirmed dialog of a bridged leg can be replaced (a B2BUA has nothing to hand an app's leg to).
     The Call-ID and both tags act as the credential (RFC 3891 §7 asks for the same trust as the replaced
     dialog; they are only known to its parties)."""
-    from duplex.telephony.uas import InboundLeg
+    from duplex.services.calls.uas import InboundLeg
 
     try:
         replaces = Replaces.parse(request.headers.get("Replaces") or "")

@@ -26,24 +26,24 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from duplex.aio import cancel_and_wait
 from duplex.events.types import EventEnvelope
+from duplex.services.aio import cancel_and_wait
+from duplex.services.trunk_dns import TrunkDnsError, TrunkResolver
 from duplex.sip.errors import SipError
 from duplex.sip.events import Address
 from duplex.sip.headers import Headers
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.uri import NameAddr, SipUri
 from duplex.telephony.legdialog import USER_AGENT
-from duplex.telephony.trunk_dns import TrunkDnsError, TrunkResolver
 from duplex.telephony.trunk_registration import SendRegister, TrunkRegistration, TrunkStatusChanged
 from duplex.telephony.trunks import TrunkConfig
 
 if TYPE_CHECKING:
-    from duplex.telephony.engine import Engine
+    from duplex.services.calls.switch import Switch
 
 __all__ = ["TrunkService"]
 
-log = logging.getLogger("duplex.telephony.trunk_service")
+log = logging.getLogger("duplex.services.trunk_service")
 
 _TICK = 1.0
 
@@ -74,7 +74,7 @@ class TrunkService:
             transaction's Timer F reports it too, at 64*T1).
     """
 
-    def __init__(self, engine: Engine, *, expires: int = 3600, base_backoff: float = 2.0,
+    def __init__(self, engine: Switch, *, expires: int = 3600, base_backoff: float = 2.0,
                  max_backoff: float = 300.0, request_timeout: float = 40.0) -> None:  # fmt: skip
         self.engine = engine
         self.expires = expires

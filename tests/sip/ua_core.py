@@ -1,4 +1,7 @@
-"""The UA core (RFC 3261 §8, §12-§15): the TU that sits on the transaction layer and owns the dialogs.
+"""A minimal UA core (RFC 3261 §8, §12-§15) for the dialog tests: a TU on the transaction layer that owns dialogs.
+
+The server's only transaction user is `duplex.services.calls.switch.Switch`; this one drives the dialog and
+transaction cores in memory, so the RFC flows can be tested without the call layer.
 
 Rules of this module (h11 style):
 
@@ -35,58 +38,17 @@ from duplex.sip.events import (
 from duplex.sip.headers import Headers, via_for
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.message import make_response as build_response
+from duplex.sip.retransmit import SuccessRetransmitter
 from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
 from duplex.sip.transaction_layer import TransactionLayer
 from duplex.sip.uri import NameAddr, SipUri
 
-__all__ = ["SuccessRetransmitter", "UserAgentCore", "uri_address"]
+__all__ = ["UserAgentCore", "uri_address"]
 
 
 def uri_address(uri: SipUri) -> Address:
     """The transport address of a SIP URI with a literal host (no RFC 3263 DNS lookups here)."""
     return (uri.host, uri.port if uri.port is not None else 5060)
-
-
-class SuccessRetransmitter:
-    """UAS retransmission of a 2xx to INVITE until the ACK arrives (RFC 3261 §13.3.1.4).
-
-    "The 2xx response is passed to the transport with an interval that starts at T1 seconds and doubles for
-    each retransmission until it reaches T2 seconds ... If the server retransmits the 2xx response for 64*T1
-    seconds without receiving an ACK, the dialog is confirmed, but the session SHOULD be terminated."
-    """
-
-    def __init__(self, response: SipResponse, addr: Address, *, now: float, timers: TimerConfig) -> None:
-        self.response = response
-        self.addr = addr
-        self.timers = timers
-        self.interval = timers.t1
-        self.next_send = now + self.interval
-        self.give_up_at = now + 64 * timers.t1
-        self.acked = False
-        self.timed_out = False
-
-    def get_timer(self) -> float | None:
-        if self.acked or self.timed_out:
-            return None
-        return min(self.next_send, self.give_up_at)
-
-    def ack_received(self) -> None:
-        """ "The server retransmits the 2xx response ... until it receives an ACK"."""
-        self.acked = True
-
-    def handle_timer(self, now: float) -> list[SipResponse]:
-        """Return the retransmissions due at ``now``; set ``timed_out`` after 64*T1."""
-        out: list[SipResponse] = []
-        if self.acked or self.timed_out:
-            return out
-        if now >= self.give_up_at:
-            self.timed_out = True
-            return out
-        while self.next_send <= now:
-            out.append(self.response)
-            self.interval = min(2 * self.interval, self.timers.t2)
-            self.next_send += self.interval
-        return out
 
 
 class UserAgentCore:

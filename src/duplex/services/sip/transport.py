@@ -35,7 +35,7 @@ from duplex.sip.message import SipMessage, SipRequest, SipResponse, parse_head, 
 
 __all__ = ["SipCore", "SipTransport", "TransportStats", "add_received", "bad_request_for"]
 
-log = logging.getLogger("duplex.sip.transport")
+log = logging.getLogger("duplex.services.sip.transport")
 
 
 class SipCore(Protocol):

@@ -1,6 +1,6 @@
 """The asyncio shell for SIP over WebSocket (RFC 7118): a ``websockets`` listener feeding the sans-IO core.
 
-Rules of this module (like `duplex.sip.transport`):
+Rules of this module (like `duplex.services.sip.transport`):
 
 1. It only moves bytes. Each WebSocket message is parsed into one SIP message and handed to the core's
    ``receive``; the core's output for an address that is a WebSocket connection (a *flow*) is taken out of
@@ -38,14 +38,14 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from duplex.services.sip.transport import add_received, bad_request_for
 from duplex.sip.errors import RemoteProtocolError
 from duplex.sip.events import Address
 from duplex.sip.message import MAX_DATAGRAM_SIZE, SipMessage, SipRequest, parse_message
-from duplex.sip.transport import add_received, bad_request_for
 
 __all__ = ["FlowCore", "WsStats", "WsTransport", "server_ssl_context"]
 
-log = logging.getLogger("duplex.sip.ws_transport")
+log = logging.getLogger("duplex.services.sip.websocket")
 
 SUBPROTOCOL = Subprotocol("sip")
 _RECENTLY_CLOSED = 1024  # closed flows remembered, so late messages for them are dropped, not sent over UDP

@@ -8,15 +8,15 @@ import logging
 from typing import Any
 
 from duplex.media.sdp import SdpError, SessionDescription
+from duplex.services.calls.call import SDP, Call, Leg, LegState
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.uri import SipUri
-from duplex.telephony.call import SDP, Call, Leg, LegState
 from duplex.telephony.legdialog import initial_invite, uac_dialog
 
 __all__ = ["OutboundLeg", "failure_reason"]
 
-log = logging.getLogger("duplex.telephony.uac")
+log = logging.getLogger("duplex.services.calls.uac")
 
 _REASONS = {486: "busy", 600: "busy", 480: "no_answer", 408: "no_answer", 487: "cancelled", 404: "not_found",
             603: "declined", 488: "not_acceptable"}  # fmt: skip

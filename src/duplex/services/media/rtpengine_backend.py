@@ -53,16 +53,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from duplex.media.endpoint import RtpEndpoint
 from duplex.media.events import MediaEvent
-from duplex.media.local_backend import LocalMediaBackend
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
-from duplex.media.rtpengine_client import RtpengineClient
 from duplex.media.rtpengine_ng import NgError, NgRetryPolicy, NgTimeout, play_dtmf
 from duplex.media.sdp import SdpConnection, SdpMedia, SdpOrigin, SessionDescription
 from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stream import StreamStats
+from duplex.services.media.endpoint import RtpEndpoint
+from duplex.services.media.local_backend import LocalMediaBackend
+from duplex.services.media.rtpengine_client import RtpengineClient
 
 __all__ = ["RtpengineBackend", "RtpengineSession", "RtpengineUnsupported"]
 

@@ -20,10 +20,10 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from duplex.media.endpoint import MediaSession, RtpEndpoint, split_frames
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
+from duplex.services.media.endpoint import MediaSession, RtpEndpoint, split_frames
 from duplex.sip.dialog import Dialog
 from duplex.sip.errors import LocalProtocolError
 from duplex.sip.events import Address, TransactionKey
@@ -32,14 +32,14 @@ from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.quality import FarEndReports, measure
 
 if TYPE_CHECKING:
-    from duplex.telephony.engine import Engine
-    from duplex.telephony.store import NumberInfo
-    from duplex.telephony.transfer import ReferSubscription
-    from duplex.telephony.uac import OutboundLeg
+    from duplex.services.calls.switch import Switch
+    from duplex.services.calls.transfer import ReferSubscription
+    from duplex.services.calls.uac import OutboundLeg
+    from duplex.stores.call_store import NumberInfo
 
 __all__ = ["Call", "Leg", "LegState", "Prompt"]
 
-log = logging.getLogger("duplex.telephony.call")
+log = logging.getLogger("duplex.services.calls.call")
 Pcm = npt.NDArray[np.int16]
 Prompt = str | Path | Pcm
 SDP = "application/sdp"
@@ -60,7 +60,7 @@ class Leg:
     def __init__(self, call: Call, *, kind: str, remote_uri: str, agent_id: int | None = None,
                  trunk_id: int | None = None, sip_call_id: str = "") -> None:  # fmt: skip
         self.call = call
-        self.engine: Engine = call.engine
+        self.engine: Switch = call.engine
         self.id = str(uuid.uuid4())
         self.kind = kind
         self.remote_uri = remote_uri
@@ -404,7 +404,7 @@ class Call:
     (a B2BUA); an IVR that keeps the caller after an agent leg fails sets it to False.
     """
 
-    def __init__(self, engine: Engine, *, direction: str, from_number: str, to_number: str,
+    def __init__(self, engine: Switch, *, direction: str, from_number: str, to_number: str,
                  number: NumberInfo | None = None, call_id: str | None = None,
                  trunk_id: int | None = None) -> None:  # fmt: skip
         self.engine = engine
@@ -447,7 +447,7 @@ class Call:
 
         Returns the leg at once; await ``leg.answered`` (True when answered, False when it failed).
         """
-        from duplex.telephony.uac import OutboundLeg
+        from duplex.services.calls.uac import OutboundLeg
 
         if trunk_id is not None and contact is None:
             trunk = next((t for t in self.engine.directory.trunks if t.id == trunk_id), None)
@@ -472,8 +472,8 @@ class Call:
 
     async def on_refer(self, leg: Leg, target: str, refer: SipRequest) -> None:
         """A phone asked us to transfer the party it talks to (REFER, blind or attended with Replaces); see
-        `duplex.telephony.transfer`."""
-        from duplex.telephony.transfer import on_refer
+        `duplex.services.calls.transfer`."""
+        from duplex.services.calls.transfer import on_refer
 
         await on_refer(leg, refer, target)
 

@@ -1,13 +1,13 @@
 """In-process media: ``LocalMediaBackend`` hands out ``RtpEndpoint`` legs bound in the configured RTP port
-range (the other implementation of the ``MediaBackend`` seam is `duplex.media.rtpengine_backend`)."""
+range (the other implementation of the ``MediaBackend`` seam is `duplex.services.media.rtpengine_backend`)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from duplex.media.endpoint import RtpEndpoint
 from duplex.media.session import MediaBackend, MediaSession
-from duplex.media.tts import TextToSpeech
+from duplex.services.media.endpoint import RtpEndpoint
+from duplex.services.media.tts import TextToSpeech
 
 __all__ = ["LocalMediaBackend"]
 

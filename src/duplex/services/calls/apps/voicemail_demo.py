@@ -7,7 +7,7 @@ The recording goes to ``<data_dir>/recordings/<call_id>.wav``; `Leg.record` stor
 from __future__ import annotations
 
 from duplex.media.tones import beep
-from duplex.telephony.call import Leg
+from duplex.services.calls.call import Leg
 
 __all__ = ["GREETING", "voicemail_demo"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from duplex.telephony.call import Leg, LegState
+from duplex.services.calls.call import Leg, LegState
 
 __all__ = ["RtpWatchdog"]
 

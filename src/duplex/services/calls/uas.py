@@ -7,14 +7,14 @@ from __future__ import annotations
 import logging
 
 from duplex.media.sdp import SdpError, SessionDescription
+from duplex.services.calls.call import SDP, Call, Leg, LegState
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse, make_response
-from duplex.telephony.call import SDP, Call, Leg, LegState
 from duplex.telephony.legdialog import USER_AGENT, uas_dialog
 
 __all__ = ["InboundLeg"]
 
-log = logging.getLogger("duplex.telephony.uas")
+log = logging.getLogger("duplex.services.calls.uas")
 
 _EARLY_STATUS = {"busy": 486, "no_answer": 480, "declined": 603, "not_found": 404, "unavailable": 480}
 

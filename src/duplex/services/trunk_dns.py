@@ -24,7 +24,7 @@ from duplex.telephony.trunks import TrunkConfig, is_ip_literal
 
 __all__ = ["AddressCache", "TrunkDnsError", "TrunkResolver", "system_lookup"]
 
-log = logging.getLogger("duplex.telephony.trunk_dns")
+log = logging.getLogger("duplex.services.trunk_dns")
 
 Lookup = Callable[[str], Awaitable[tuple[str, ...]]]
 

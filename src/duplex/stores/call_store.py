@@ -30,7 +30,7 @@ from duplex.telephony.trunks import TrunkConfig
 
 __all__ = ["AgentInfo", "Directory", "NumberInfo", "TelephonyStore"]
 
-log = logging.getLogger("duplex.telephony.store")
+log = logging.getLogger("duplex.stores.call_store")
 T = TypeVar("T")
 
 

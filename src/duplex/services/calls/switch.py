@@ -1,6 +1,6 @@
 """The SIP engine: the sans-IO front the transport drives, and the dispatch of requests to the call layer.
 
-`Engine` implements `duplex.sip.transport.SipCore` over the transaction layer: messages in, datagrams and one
+`Switch` implements `duplex.services.sip.transport.SipCore` over the transaction layer: messages in, datagrams and one
 timer out. Out-of-dialog requests are dispatched by method through a table (OPTIONS, REGISTER, INVITE);
 in-dialog requests go to their `Leg`. The asyncio work (database, media, call apps) runs in tasks that call
 `kick()` afterwards so the transport sends what they queued.
@@ -16,10 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from duplex.config import Settings
-from duplex.media.endpoint import MediaBackend
-from duplex.media.local_backend import LocalMediaBackend
-from duplex.media.rtpengine_backend import RtpengineBackend
-from duplex.media.rtpengine_client import parse_address
+from duplex.services.calls.call import Call, Leg
+from duplex.services.calls.rtp_watchdog import RtpWatchdog
+from duplex.services.media.endpoint import MediaBackend
+from duplex.services.media.local_backend import LocalMediaBackend
+from duplex.services.media.rtpengine_backend import RtpengineBackend
+from duplex.services.media.rtpengine_client import parse_address
+from duplex.services.registrar_service import RegistrationService
+from duplex.services.sip.tls import configure_tls
+from duplex.services.sip.transport import SipTransport
+from duplex.services.sip.websocket import WsTransport, server_ssl_context
+from duplex.services.trunk_service import TrunkService
 from duplex.sip.dialog import Dialog
 from duplex.sip.events import (
     AckReceived,
@@ -37,26 +44,19 @@ from duplex.sip.events import (
 from duplex.sip.headers import via_for
 from duplex.sip.message import SipMessage, SipRequest, SipResponse, make_response
 from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
-from duplex.sip.tls import configure_tls
 from duplex.sip.transaction import ServerTransaction
 from duplex.sip.transaction_layer import TransactionLayer
-from duplex.sip.transport import SipTransport
-from duplex.sip.ws_transport import WsTransport, server_ssl_context
+from duplex.stores.call_store import Directory, TelephonyStore
 from duplex.telephony.acks import AckKey, AckWaiters
-from duplex.telephony.call import Call, Leg
 from duplex.telephony.flood import FloodGuard
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.registrar import Source
-from duplex.telephony.registration import RegistrationService
-from duplex.telephony.rtp_watchdog import RtpWatchdog
 from duplex.telephony.security import RequestRateLimiter
-from duplex.telephony.store import Directory, TelephonyStore
-from duplex.telephony.trunk_service import TrunkService
 from duplex.telephony.trunks import TrunkSelector
 
-__all__ = ["ALLOW", "Engine"]
+__all__ = ["ALLOW", "Switch"]
 
-log = logging.getLogger("duplex.telephony.engine")
+log = logging.getLogger("duplex.services.calls.switch")
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, INFO, NOTIFY, UPDATE"
 DIRECTORY_TTL = 30.0
@@ -65,7 +65,7 @@ ResponseCallback = Callable[[SipResponse | None], None]
 
 def media_backend(settings: Settings) -> MediaBackend:
     """The backend ``settings.media_backend`` names: in-process RTP, or rtpengine legs whose IVR operations
-    fall back to in-process endpoints (see `duplex.media.rtpengine_backend`)."""
+    fall back to in-process endpoints (see `duplex.services.media.rtpengine_backend`)."""
     local = LocalMediaBackend(
         "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
         (settings.rtp_port_min, settings.rtp_port_max),
@@ -76,7 +76,7 @@ def media_backend(settings: Settings) -> MediaBackend:
     return local
 
 
-class Engine:
+class Switch:
     """One node's SIP endpoint: registrar, call control, B2BUA.
 
     Args:
@@ -399,7 +399,7 @@ class Engine:
         self.spawn(self.registrations.handle(request, key, addr))
 
     def _on_invite(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        from duplex.telephony.routing import handle_invite
+        from duplex.services.calls.inbound_router import handle_invite
 
         self.spawn(handle_invite(self, request, key, addr))
 

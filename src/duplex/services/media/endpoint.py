@@ -21,12 +21,12 @@ import numpy.typing as npt
 from duplex.media.codecs import PCMU, G711Codec, get_codec
 from duplex.media.events import AudioFrame, DtmfReceived, FrameTap, MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia
-from duplex.media.ports import bind_port_pair
 from duplex.media.recorder import CallRecorder, ChannelTap
 from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stream import RtpStream, StreamStats
-from duplex.media.tts import TextToSpeech
 from duplex.media.wav import read_wav
+from duplex.services.media.ports import bind_port_pair
+from duplex.services.media.tts import TextToSpeech
 
 __all__ = ["MediaBackend", "MediaSession", "RtpEndpoint", "split_frames"]
 
@@ -93,7 +93,7 @@ class RtpEndpoint:
         tts: TextToSpeech | None = None,
         avoid: Container[int] = (),
     ) -> RtpEndpoint:
-        """Open a leg on a free port pair (see `duplex.media.ports.bind_port_pair`)."""
+        """Open a leg on a free port pair (see `duplex.services.media.ports.bind_port_pair`)."""
         loop = asyncio.get_running_loop()
         rng = rng or random.Random()
         stream = RtpStream(codec=codec, rng=rng, telephone_event_pt=telephone_event_pt, jitter_delay=jitter_delay,

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from duplex.sip.digest import DigestServer
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest
+from duplex.stores.call_store import AgentInfo
+from duplex.stores.registrar_store import RegistrarStore
 from duplex.telephony.registrar import (
     Binding,
     ChangeKind,
@@ -24,16 +26,14 @@ from duplex.telephony.registrar import (
     Source,
     parse_contact_header,
 )
-from duplex.telephony.registrar_store import RegistrarStore
 from duplex.telephony.security import AuthFailureTracker, VerdictAction
-from duplex.telephony.store import AgentInfo
 
 if TYPE_CHECKING:
-    from duplex.telephony.engine import Engine
+    from duplex.services.calls.switch import Switch
 
 __all__ = ["RegistrationService"]
 
-log = logging.getLogger("duplex.telephony.registration")
+log = logging.getLogger("duplex.services.registrar_service")
 
 
 def _wall() -> dt.datetime:
@@ -41,7 +41,7 @@ def _wall() -> dt.datetime:
 
 
 class RegistrationService:
-    def __init__(self, engine: Engine, *, ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"),
+    def __init__(self, engine: Switch, *, ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"),
                  throttle_after: int = 5, ban_after: int = 10,
                  algorithms: tuple[str, ...] = ("SHA-256", "MD5"),
                  md5_only_agents: tuple[str, ...] = ("baresip",)) -> None:  # fmt: skip

@@ -23,8 +23,8 @@ from duplex.telephony.security import VerdictAction
 from duplex.telephony.trunks import TrunkConfig
 
 if TYPE_CHECKING:
-    from duplex.telephony.call import Call
-    from duplex.telephony.engine import Engine
+    from duplex.services.calls.call import Call
+    from duplex.services.calls.switch import Switch
 
 __all__ = ["TrunkMatch", "identify_trunk", "release_when_ended", "reserve_channel"]
 
@@ -41,12 +41,12 @@ class TrunkMatch:
 _NONE = TrunkMatch()
 
 
-def _credential_trunks(engine: Engine, username: str) -> list[TrunkConfig]:
+def _credential_trunks(engine: Switch, username: str) -> list[TrunkConfig]:
     return [t for t in engine.directory.trunks
             if t.enabled and t.username == username and t.password and not t.allowed_ips]  # fmt: skip
 
 
-def identify_trunk(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address) -> TrunkMatch:
+def identify_trunk(engine: Switch, request: SipRequest, key: TransactionKey, addr: Address) -> TrunkMatch:
     """The trunk `request` comes from, by source IP or by trunk digest credentials."""
     trunk = engine.trunks.match_inbound(addr[0])
     if trunk is not None:
@@ -89,14 +89,14 @@ def identify_trunk(engine: Engine, request: SipRequest, key: TransactionKey, add
     return TrunkMatch(handled=True)
 
 
-def reserve_channel(engine: Engine, trunk: TrunkConfig, request: SipRequest) -> str | None:
+def reserve_channel(engine: Switch, trunk: TrunkConfig, request: SipRequest) -> str | None:
     """Take one of the trunk's channels for the call `request` starts; None when the trunk is full.
     Returns the channel key for `release_when_ended`."""
     key = f"in:{request.call_id}"
     return key if engine.trunks.acquire_channel(trunk.id, key) else None
 
 
-def release_when_ended(engine: Engine, trunk: TrunkConfig, key: str, call: Call | None) -> None:
+def release_when_ended(engine: Switch, trunk: TrunkConfig, key: str, call: Call | None) -> None:
     """Give the channel back when `call` ends (at once when there is no call)."""
     if call is None:
         engine.trunks.release_channel(trunk.id, key)

@@ -12,17 +12,17 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from duplex.telephony.call import Leg
+from duplex.services.calls.call import Leg
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector, caller_id_headers, select_caller_id
 
 if TYPE_CHECKING:
-    from duplex.telephony.store import AgentInfo
-    from duplex.telephony.uac import OutboundLeg
-    from duplex.telephony.uas import InboundLeg
+    from duplex.services.calls.uac import OutboundLeg
+    from duplex.services.calls.uas import InboundLeg
+    from duplex.stores.call_store import AgentInfo
 
 __all__ = ["CPS_WAIT", "bridge_when_answered", "connect_to_agent", "connect_via_trunk", "pick_trunk"]
 
-log = logging.getLogger("duplex.telephony.b2bua")
+log = logging.getLogger("duplex.services.calls.b2bua")
 
 CPS_WAIT = 5.0  # seconds a call waits for a trunk's CPS token before it is refused 503
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from duplex.telephony.apps.connecting import connecting
-from duplex.telephony.apps.echo import echo
-from duplex.telephony.apps.voicemail_demo import voicemail_demo
-from duplex.telephony.call import Leg
+from duplex.services.calls.apps.connecting import connecting
+from duplex.services.calls.apps.echo import echo
+from duplex.services.calls.apps.voicemail_demo import voicemail_demo
+from duplex.services.calls.call import Leg
 
 __all__ = ["APPLICATIONS", "connecting", "echo", "voicemail_demo"]
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from duplex.config import Settings
-    from duplex.sip.transport import SipTransport
+    from duplex.services.sip.transport import SipTransport
 
 __all__ = ["client_context", "configure_tls", "ensure_self_signed", "server_context"]
 
-log = logging.getLogger("duplex.sip.tls")
+log = logging.getLogger("duplex.services.sip.tls")
 
 
 def server_context(certfile: str | Path, keyfile: str | Path | None = None) -> ssl.SSLContext:

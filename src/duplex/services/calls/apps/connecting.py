@@ -3,7 +3,7 @@ the call is being connected, hang up."""
 
 from __future__ import annotations
 
-from duplex.telephony.call import Leg
+from duplex.services.calls.call import Leg
 
 __all__ = ["PROMPT", "connecting"]
 
