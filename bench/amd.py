@@ -1,4 +1,4 @@
-"""Answering-machine detection accuracy on a generated labelled set (duplex.media.amd_corpus).
+"""Answering-machine detection accuracy on a generated labelled set (duplex.services.media.amd_corpus).
 
 Runs Duplex's detector (the Asterisk method with a noise floor) beside the same method with a fixed threshold only
 (Asterisk's behaviour, the baseline) on the same clips, and prints and optionally writes the confusion matrices,
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from duplex.media.amd import AmdOutcome, AmdParameters, AnsweringMachineDetector
-from duplex.media.amd_corpus import LabelledClip, labelled_clips
+from duplex.services.media.amd_corpus import LabelledClip, labelled_clips
 
 LABELS = (AmdOutcome.HUMAN, AmdOutcome.MACHINE, AmdOutcome.FAX)
 OUTCOMES = (*LABELS, AmdOutcome.NOT_SURE)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from duplex.media.amd import AmdOutcome, AmdParameters, AmdResult, AnsweringMachineDetector
-from duplex.media.amd_corpus import labelled_clips
 from duplex.media.tones import cadence
+from duplex.services.media.amd_corpus import labelled_clips
 
 RATE = 8000
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from duplex.media.amd import AmdOutcome
 from duplex.media.codecs.g711 import ulaw_decode, ulaw_encode
 from duplex.media.tones import beep, cadence
-from duplex.media.tts import TextToSpeech
+from duplex.services.media.tts import TextToSpeech
 
 __all__ = ["LabelledClip", "labelled_clips"]
 
