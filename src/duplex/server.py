@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import uvicorn
 
 from duplex.api.app import create_app
 from duplex.config import Settings
-
-if TYPE_CHECKING:
-    from duplex.services.calls.switch import Switch
+from duplex.services.calls.switch import Switch
+from duplex.services.node import build_switch
+from duplex.stores.call_store import TelephonyStore
 
 log = logging.getLogger("duplex")
 
@@ -45,13 +45,11 @@ async def serve(settings: Settings) -> None:
 
 
 async def _start_sip(app: Any, settings: Settings) -> Switch:
-    """Start the SIP engine on settings.sip_port (UDP and TCP) and publish its status for /api/v1/health."""
-    from duplex.services.calls.switch import Switch
-    from duplex.stores.call_store import TelephonyStore
-
+    """Start the SIP switch on settings.sip_port (UDP and TCP) and publish its status for /api/v1/health.
+    The switch comes with its INVITE router and applications from `duplex.services.node`."""
     settings.ensure_data_dir()
     store = TelephonyStore(app.state.sessions, app.state.record)
-    engine = Switch(settings, store)
+    engine = build_switch(settings, store)
     port = await engine.start()
     app.state.sip_engine = engine
     app.state.sip_status = engine.status

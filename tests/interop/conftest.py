@@ -20,6 +20,7 @@ from duplex.db.models import Event, Trunk
 from duplex.demo import seed
 from duplex.events.record import EventRecord
 from duplex.services.calls.switch import Switch
+from duplex.services.node import build_switch
 from duplex.sip.timers import TimerConfig
 from duplex.stores.call_store import TelephonyStore
 from interop.peers import (
@@ -82,7 +83,7 @@ async def engine_running(settings: Settings, **options: Any) -> AsyncIterator[Ru
         with sessions() as session, session.begin():
             session.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**trunk))
     store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop"))
-    engine = Switch(settings, store, timers=TimerConfig(t1=0.5), **options)
+    engine = build_switch(settings, store, timers=TimerConfig(t1=0.5), **options)
     port = await engine.start()
     try:
         yield RunningEngine(engine, settings, port, creds, sessions)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from duplex.db.models import CallLeg
 from duplex.services.calls.call import Call
+from duplex.services.calls.uac import originate
 from interop.conftest import RunningEngine
 from interop.peers import (
     SCENARIOS,
@@ -128,7 +129,7 @@ async def test_far_end_rtcp_reports_from_baresip(running: RunningEngine, alice: 
     engine = running.engine
     (binding,) = engine.registrations.lookup("alice", engine.now())
     call = Call(engine, direction="outbound", from_number="duplex", to_number="2001")
-    leg = await call.originate(binding.contact, contact=(binding.source.host, binding.source.port))
+    leg = await originate(call, binding.contact, contact=(binding.source.host, binding.source.port))
     assert await asyncio.wait_for(leg.answered, 10)
     await asyncio.sleep(10)  # RTCP every 5 s (randomised 2.5-7.5 s) from each side
     assert leg.media is not None
@@ -161,7 +162,7 @@ async def test_early_media_then_failure_reports_the_early_media(
         tmp_path, "uas_early_media_486.xml", local_port=callee, media_port=free_even_port(), calls=1
     ):
         call = Call(running.engine, direction="outbound", from_number="duplex", to_number="busy")
-        leg = await call.originate(f"sip:busy@127.0.0.1:{callee}", contact=("127.0.0.1", callee))
+        leg = await originate(call, f"sip:busy@127.0.0.1:{callee}", contact=("127.0.0.1", callee))
         assert not await asyncio.wait_for(leg.answered, 10)
         await asyncio.wait_for(call.ended.wait(), 5)
     assert leg.sip_status == 486

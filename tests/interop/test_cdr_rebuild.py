@@ -18,7 +18,7 @@ from duplex.db.models import CallLeg, Trunk
 from duplex.reports.projections import rebuild_calls
 from duplex.services.calls.apps import APPLICATIONS
 from duplex.services.calls.call import Call, Leg
-from duplex.services.calls.uac import OutboundLeg
+from duplex.services.calls.uac import OutboundLeg, originate
 from duplex.services.calls.uas import InboundLeg
 from duplex.telephony.registrar import Binding, Source
 from interop.conftest import RunningEngine, agent_calls_out_with_failover
@@ -48,7 +48,7 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
 async def _echo_call(running: RunningEngine) -> None:
     """The engine calls its own echo number 1001 (two legs in two calls), then hangs up."""
     call = Call(running.engine, direction="outbound", from_number="echo-test", to_number="1001")
-    leg = await call.originate(f"sip:1001@127.0.0.1:{running.port}", contact=("127.0.0.1", running.port))
+    leg = await originate(call, f"sip:1001@127.0.0.1:{running.port}", contact=("127.0.0.1", running.port))
     assert await asyncio.wait_for(leg.answered, 5)
     await asyncio.sleep(0.3)
     await leg.hangup("done")
@@ -67,7 +67,7 @@ async def _pair(running: RunningEngine, name: str) -> tuple[OutboundLeg, Inbound
     """A "phone" leg of the engine calling its own (parked) 1001, and the engine-side leg it reached."""
     engine = running.engine
     call = Call(engine, direction="outbound", from_number=name, to_number="1001")
-    out = await call.originate(f"sip:1001@127.0.0.1:{running.port}", contact=("127.0.0.1", running.port))
+    out = await originate(call, f"sip:1001@127.0.0.1:{running.port}", contact=("127.0.0.1", running.port))
     assert await asyncio.wait_for(out.answered, 5) and out.invite_request is not None
     sip_call_id = out.invite_request.call_id
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from duplex.services.calls.call import Call
+from duplex.services.calls.uac import originate
 from interop.conftest import RunningEngine
 from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, sipp_background
 
@@ -25,7 +26,7 @@ async def test_early_media_is_received_with_its_codec_and_nothing_is_sent_back(
         sipp_background(tmp_path, "uas_early_media_486.xml", local_port=callee, media_port=media, calls=1),
     ):
         call = Call(running.engine, direction="outbound", from_number="duplex", to_number="busy")
-        leg = await call.originate(f"sip:busy@127.0.0.1:{callee}", contact=("127.0.0.1", callee))
+        leg = await originate(call, f"sip:busy@127.0.0.1:{callee}", contact=("127.0.0.1", callee))
         assert not await asyncio.wait_for(leg.answered, 10)
         await asyncio.wait_for(call.ended.wait(), 5)
     assert leg.sip_status == 486

@@ -99,6 +99,7 @@ async def test_trunk_failover_on_503(running: RunningEngine, tmp_path: Path) -> 
 
 async def test_originate_through_a_trunk_from_the_call_api(running: RunningEngine, tmp_path: Path) -> None:
     from duplex.services.calls.call import Call
+    from duplex.services.calls.uac import originate
 
     carrier_port = free_port()
     running.set_trunk(port=carrier_port)
@@ -109,7 +110,7 @@ async def test_originate_through_a_trunk_from_the_call_api(running: RunningEngin
         call = Call(
             running.engine, direction="outbound", from_number="+40215550100", to_number="+442071234567"
         )
-        leg = await call.originate("+442071234567", trunk_id=trunk.id)
+        leg = await originate(call, "+442071234567", trunk_id=trunk.id)
         assert await asyncio.wait_for(leg.answered, 5)
         assert leg.negotiated is not None and leg.negotiated.codec in ("PCMU", "PCMA")
         await leg.play(tts="Hello from the dialer.")

@@ -524,3 +524,33 @@ async def test_an_rtpengine_leg_bridges_to_an_in_process_leg(rtpengine: Rtpengin
         phone_a.close()
         phone_b.close()
         await backend.close()
+
+
+async def test_a_leg_held_back_until_its_answer_relays_one_way_only(backend: RtpengineBackend) -> None:
+    """Early media through rtpengine: the callee's leg sends nothing to the callee before its answer
+    (`set_sending(False)`, ng ``block media``), while the callee's early media reaches the caller; after the
+    answer (`set_sending(True)`) both ways flow."""
+    caller, callee = await backend.open_session(), await backend.open_session()
+    phone_caller, phone_callee = _phone(), _phone()
+    try:
+        caller.apply(_negotiated(phone_caller))
+        callee.apply(_negotiated(phone_callee))
+        callee.set_sending(False)  # the outbound leg before its 2xx
+        caller.bridge(callee)
+        await asyncio.gather(caller.settled(), callee.settled())
+        got_caller, got_callee = await _exchange(
+            phone_caller, caller.local_address, phone_callee, callee.local_address
+        )
+        assert got_callee == []  # the caller's audio does not reach the callee before the answer
+        assert [d for d, _ in got_caller] == [_rtp(seq, 0xB) for seq in range(20)]  # early media does
+        callee.set_sending(True)
+        await callee.settled()
+        got_caller, got_callee = await _exchange(
+            phone_caller, caller.local_address, phone_callee, callee.local_address, first=20
+        )
+        assert [d for d, _ in got_callee] == [_rtp(seq, 0xA) for seq in range(20, 40)]
+        assert [d for d, _ in got_caller] == [_rtp(seq, 0xB) for seq in range(20, 40)]
+        assert caller.errors == [] and callee.errors == []
+    finally:
+        phone_caller.close()
+        phone_callee.close()

@@ -55,6 +55,7 @@ async def test_call_fails_over_from_an_unresolvable_trunk_to_one_named_localhost
 
 async def test_originate_through_a_trunk_named_localhost(running: RunningEngine, tmp_path: Path) -> None:
     from duplex.services.calls.call import Call as LiveCall
+    from duplex.services.calls.uac import originate
 
     carrier_port = free_port()
     running.set_trunk(host="localhost", port=carrier_port)
@@ -63,7 +64,7 @@ async def test_originate_through_a_trunk_named_localhost(running: RunningEngine,
     with sipp_background(tmp_path, "uas_answer.xml", local_port=carrier_port, media_port=free_even_port(),
                          calls=1, extra=["-rtp_echo"]):  # fmt: skip
         call = LiveCall(running.engine, direction="outbound", from_number="+40215550100", to_number="+4420")
-        leg = await call.originate("+442071234567", trunk_id=trunk.id)
+        leg = await originate(call, "+442071234567", trunk_id=trunk.id)
         assert await asyncio.wait_for(leg.answered, 5)
         assert leg.peer == ("127.0.0.1", carrier_port)
         await leg.hangup("done")

@@ -24,6 +24,7 @@ from websockets.asyncio.client import connect
 
 from duplex.db.models import SipRegistration
 from duplex.services.calls.call import Call
+from duplex.services.calls.uac import originate
 from duplex.sip.headers import Headers
 from duplex.sip.message import SipRequest
 from duplex.sip.uri import SipUri
@@ -235,8 +236,8 @@ async def test_outbound_leg_to_ws_agent_sees_486(ws_running: RunningEngine, alic
     engine = ws_running.engine
     [binding] = engine.registrations.lookup("alice", engine.now())
     call = Call(engine, direction="outbound", from_number="duplex", to_number="2001")
-    leg = await call.originate(
-        binding.contact, contact=(binding.source.host, binding.source.port), kind="agent"
+    leg = await originate(
+        call, binding.contact, contact=(binding.source.host, binding.source.port), kind="agent"
     )
     assert await asyncio.wait_for(leg.answered, 10) is False
     assert leg.sip_status == 486

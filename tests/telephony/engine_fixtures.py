@@ -20,6 +20,7 @@ from duplex.db.models import Event
 from duplex.demo import seed
 from duplex.events.record import EventRecord
 from duplex.services.calls.switch import Switch
+from duplex.services.node import build_switch
 from duplex.sip.message import SipResponse, parse_message
 from duplex.stores.call_store import TelephonyStore
 
@@ -51,7 +52,7 @@ async def engine_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIte
     db = make_engine(settings.effective_database_url)
     sessions = make_session_factory(db)
     store = TelephonyStore(sessions, EventRecord(sessions, node_id="t"))
-    engine = Switch(settings, store, **engine_options)
+    engine = build_switch(settings, store, **engine_options)
     port = await engine.start()
     try:
         yield EngineEnv(engine, port, creds, sessions)

@@ -9,6 +9,7 @@ import pytest
 from engine_fixtures import EngineEnv, engine_env, engine_options
 
 from duplex.services.calls.call import Call, LegState
+from duplex.services.calls.uac import originate
 from duplex.services.calls.uas import InboundLeg
 
 __all__ = ["engine_env", "engine_options"]
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.timeout(30)
 async def _call_echo(env: EngineEnv) -> tuple[Call, InboundLeg, object]:
     engine = env.engine
     call = Call(engine, direction="outbound", from_number="duplex", to_number="1001")
-    leg = await call.originate(f"sip:1001@127.0.0.1:{env.port}", contact=("127.0.0.1", env.port))
+    leg = await originate(call, f"sip:1001@127.0.0.1:{env.port}", contact=("127.0.0.1", env.port))
     assert await asyncio.wait_for(leg.answered, 5)
     far = next(c for c in engine.calls.values() if c is not call)
     inbound = far.legs[0]

@@ -1,7 +1,7 @@
 """Transfers inside one engine (it calls itself over UDP): REFER blind and attended with the implicit
 subscription's NOTIFYs (RFC 3515), and INVITE with Replaces (RFC 3891).
 
-The test plays the phones with UAC legs of the engine (`Call.originate`) calling 1001, whose application is
+The test plays the phones with UAC legs of the switch (`uac.originate`) calling 1001, whose application is
 replaced by ``park`` (answer, then wait), so every engine-side leg just sits there until it is bridged."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from engine_fixtures import EngineEnv, engine_env, engine_options
 
 from duplex.services.calls.apps import APPLICATIONS
 from duplex.services.calls.call import Call, Leg, LegState
-from duplex.services.calls.uac import OutboundLeg
+from duplex.services.calls.uac import OutboundLeg, originate
 from duplex.services.calls.uas import InboundLeg
 from duplex.sip.events import TransactionKey
 from duplex.sip.message import SipRequest
@@ -41,8 +41,8 @@ async def _pair(env: EngineEnv, name: str) -> tuple[OutboundLeg, InboundLeg]:
     """A phone leg (ours, UAC) and the engine-side leg it reached (UAS, parked)."""
     engine = env.engine
     call = Call(engine, direction="outbound", from_number=name, to_number="1001")
-    out = await call.originate(
-        f"sip:1001@127.0.0.1:{env.port}", contact=("127.0.0.1", env.port), from_user=name
+    out = await originate(
+        call, f"sip:1001@127.0.0.1:{env.port}", contact=("127.0.0.1", env.port), from_user=name
     )
     assert await asyncio.wait_for(out.answered, 5)
     assert out.invite_request is not None
@@ -152,7 +152,7 @@ async def test_invite_with_replaces_takes_over_a_bridged_dialog(engine_env: Engi
     assert d is not None
     replaces = f"{d.call_id};to-tag={d.remote_tag};from-tag={d.local_tag}"
     carol = Call(engine_env.engine, direction="outbound", from_number="carol", to_number="2001")
-    carol_phone = await carol.originate(f"sip:2001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port),
+    carol_phone = await originate(carol, f"sip:2001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port),
                                         extra=(("Replaces", replaces),))  # fmt: skip
     assert await asyncio.wait_for(carol_phone.answered, 5)
     await asyncio.wait_for(alice_phone.ended.wait(), 5)  # the replaced dialog got a BYE
@@ -165,7 +165,7 @@ async def test_invite_with_replaces_takes_over_a_bridged_dialog(engine_env: Engi
 
 async def test_invite_with_replaces_for_an_unknown_dialog_gets_481(engine_env: EngineEnv) -> None:
     call = Call(engine_env.engine, direction="outbound", from_number="carol", to_number="2001")
-    leg = await call.originate(f"sip:2001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port),
+    leg = await originate(call, f"sip:2001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port),
                                extra=(("Replaces", "nope@x;to-tag=a;from-tag=b"),))  # fmt: skip
     assert not await asyncio.wait_for(leg.answered, 5)
     assert leg.sip_status == 481

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from duplex.db.models import CallLeg
 from duplex.services.calls.call import Call
+from duplex.services.calls.uac import originate
 
 __all__ = ["engine_env", "engine_options"]
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.timeout(30)
 async def test_each_answered_leg_reports_quality_once_before_it_ends(engine_env: EngineEnv) -> None:
     engine = engine_env.engine
     call = Call(engine, direction="outbound", from_number="duplex", to_number="1001")
-    leg = await call.originate(
-        f"sip:1001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port)
+    leg = await originate(
+        call, f"sip:1001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port)
     )
     assert await asyncio.wait_for(leg.answered, 5)
     await asyncio.sleep(1.5)
@@ -52,8 +53,8 @@ async def test_each_answered_leg_reports_quality_once_before_it_ends(engine_env:
 async def test_a_leg_that_fails_before_answer_reports_nothing(engine_env: EngineEnv) -> None:
     engine = engine_env.engine
     call = Call(engine, direction="outbound", from_number="duplex", to_number="0000")
-    leg = await call.originate(
-        f"sip:0000@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port)
+    leg = await originate(
+        call, f"sip:0000@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port)
     )
     assert not await asyncio.wait_for(leg.answered, 5)
     await asyncio.wait_for(call.ended.wait(), 5)

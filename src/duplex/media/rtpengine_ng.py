@@ -36,6 +36,7 @@ __all__ = [
     "answer",
     "bdecode",
     "bencode",
+    "block_media",
     "delete",
     "offer",
     "ping",
@@ -45,6 +46,7 @@ __all__ = [
     "start_recording",
     "stop_media",
     "stop_recording",
+    "unblock_media",
 ]
 
 Bencodable = int | str | bytes | list[Any] | tuple[Any, ...] | Mapping[str, Any]
@@ -403,6 +405,16 @@ def play_media(call_id: str, from_tag: str, *, file: str, repeat_times: int | No
 
 def stop_media(call_id: str, from_tag: str) -> dict[str, Any]:
     return {"command": "stop media", "call-id": call_id, "from-tag": from_tag}
+
+
+def block_media(call_id: str, from_tag: str) -> dict[str, Any]:
+    """Drop the media rtpengine receives from the monologue ``from_tag`` (it forwards nothing of it)."""
+    return {"command": "block media", "call-id": call_id, "from-tag": from_tag}
+
+
+def unblock_media(call_id: str, from_tag: str) -> dict[str, Any]:
+    """Forward the media of ``from_tag`` again after `block_media`."""
+    return {"command": "unblock media", "call-id": call_id, "from-tag": from_tag}
 
 
 def play_dtmf(call_id: str, from_tag: str, *, code: str, duration_ms: int = 100) -> dict[str, Any]:

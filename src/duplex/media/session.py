@@ -12,10 +12,11 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from duplex.media.codecs import G711Codec
 from duplex.media.events import MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
-from duplex.media.stream import StreamStats
+from duplex.media.stream import RtpStream, StreamStats
 
 __all__ = ["MediaBackend", "MediaSession"]
 
@@ -34,8 +35,31 @@ class MediaSession(Protocol):
 
     @property
     def local_address(self) -> Addr: ...
+    @property
+    def codec(self) -> G711Codec:
+        """The negotiated codec (PCMU until ``apply``)."""
+        ...
+
     def apply(self, negotiated: NegotiatedMedia) -> None: ...
+    def set_sending(self, enabled: bool) -> None:
+        """Hold back (False) or release what this leg sends its SIP peer. Call control holds a leg back
+        until the answer (RFC 3264 §6) and while the negotiated direction forbids sending."""
+        ...
+
+    def sent_stream(self) -> RtpStream | None:
+        """The RTP stream this leg sends, when it is sent from this process (RTCP reports about it are read
+        against it); None when another process (rtpengine) sends it."""
+        ...
+
+    def ignore_audio(self, ignore: bool = True) -> None:
+        """Nothing uses the received audio for now: count packets, do not decode them."""
+        ...
+
     async def play(self, frames: Iterable[Pcm]) -> None: ...
+    async def play_payloads(self, payloads: Iterable[bytes]) -> None:
+        """Send 20 ms payloads already encoded with ``codec``; returns when all are sent."""
+        ...
+
     async def play_wav(self, path: str | Path) -> None: ...
     async def play_tts(self, text: str) -> None: ...
     def stop_playback(self) -> None: ...

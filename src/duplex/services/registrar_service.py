@@ -2,7 +2,7 @@
 
 Glue between the sans-IO pieces: `DigestServer` (challenges, verification), `AuthFailureTracker` (throttle and
 ban per source IP), `Registrar` (bindings) and `RegistrarStore` (persistence). Agent credentials come from the
-engine's directory (refreshed from the database when an unknown user shows up).
+host's directory (refreshed from the database when an unknown user shows up).
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from duplex.config import Settings
 from duplex.sip.digest import DigestServer
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest
-from duplex.stores.call_store import AgentInfo
+from duplex.stores.call_store import AgentInfo, Directory, TelephonyStore
 from duplex.stores.registrar_store import RegistrarStore
 from duplex.telephony.registrar import (
     Binding,
@@ -28,12 +29,24 @@ from duplex.telephony.registrar import (
 )
 from duplex.telephony.security import AuthFailureTracker, VerdictAction
 
-if TYPE_CHECKING:
-    from duplex.services.calls.switch import Switch
-
-__all__ = ["RegistrationService"]
+__all__ = ["RegistrarHost", "RegistrationService"]
 
 log = logging.getLogger("duplex.services.registrar_service")
+
+
+class RegistrarHost(Protocol):
+    """What the registration service needs from the SIP switch that owns it."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> TelephonyStore: ...
+    @property
+    def directory(self) -> Directory: ...
+    def now(self) -> float: ...
+    async def refresh_directory(self, *, force: bool = False) -> Directory: ...
+    def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
+                headers: tuple[tuple[str, str], ...] = (), to_tag: str | None = None) -> None: ...  # fmt: skip
 
 
 def _wall() -> dt.datetime:
@@ -41,12 +54,12 @@ def _wall() -> dt.datetime:
 
 
 class RegistrationService:
-    def __init__(self, engine: Switch, *, ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"),
+    def __init__(self, host: RegistrarHost, *, ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"),
                  throttle_after: int = 5, ban_after: int = 10,
                  algorithms: tuple[str, ...] = ("SHA-256", "MD5"),
                  md5_only_agents: tuple[str, ...] = ("baresip",)) -> None:  # fmt: skip
-        settings = engine.settings
-        self.engine = engine
+        settings = host.settings
+        self.host = host
         self.registrar = Registrar()
         self.digest = DigestServer(realm=settings.sip_realm, secret=settings.effective_secret_key().encode(),
                                    node_id=settings.node_id, algorithms=algorithms)  # fmt: skip
@@ -56,7 +69,7 @@ class RegistrationService:
         self.md5_only_agents = tuple(a.lower() for a in md5_only_agents)
         self.failures = AuthFailureTracker(allow_list=ban_exempt, throttle_after=throttle_after,
                                            ban_after=ban_after)  # fmt: skip
-        self.persist = RegistrarStore(engine.store.sessions, node_id=settings.node_id)
+        self.persist = RegistrarStore(host.store.sessions, node_id=settings.node_id)
 
     @property
     def count(self) -> int:
@@ -77,36 +90,36 @@ class RegistrationService:
 
     # -- authentication --------------------------------------------------------------------------------
     def _password(self, username: str, realm: str) -> str | None:
-        agent = self.engine.directory.agent_by_user(username)
+        agent = self.host.directory.agent_by_user(username)
         return agent.sip_password if agent is not None and realm == self.digest.realm else None
 
     async def authenticate(self, request: SipRequest, key: TransactionKey, addr: Address, *,
                            proxy: bool, challenge: bool = True) -> AgentInfo | None:  # fmt: skip
         """The agent whose credentials the request carries, or None after answering 401/407/403 (or
         silently dropping a banned source)."""
-        engine, now, ip = self.engine, self.engine.now(), addr[0]
+        host, now, ip = self.host, self.host.now(), addr[0]
         verdict = self.failures.check(ip, now)
         if verdict.action is VerdictAction.DROP:
             return None
         if verdict.action is VerdictAction.REJECT:
             # attempts while throttled count too, so a persistent guesser ends up banned
             if self.failures.record_failure(ip, now).action is not VerdictAction.DROP:
-                engine.respond(key, request, 403, reason="Forbidden (too many failures)")
+                host.respond(key, request, 403, reason="Forbidden (too many failures)")
             return None
         header = request.headers.get("Proxy-Authorization" if proxy else "Authorization")
         if header is None:
             if challenge:
                 self._challenge(request, key, proxy=proxy, stale=False)
             else:
-                engine.respond(key, request, 403)
+                host.respond(key, request, 403)
             return None
         username = _username(header)
-        if username and engine.directory.agent_by_user(username) is None:
-            await engine.refresh_directory()
+        if username and host.directory.agent_by_user(username) is None:
+            await host.refresh_directory()
         result = self.digest.verify(header, method=request.method, now=now, lookup=self._password)
         if result.ok and result.username is not None:
             self.failures.record_success(ip)
-            return engine.directory.agent_by_user(result.username)
+            return host.directory.agent_by_user(result.username)
         if result.stale:
             self._challenge(request, key, proxy=proxy, stale=True)
             return None
@@ -115,7 +128,7 @@ class RegistrationService:
         if after.action is VerdictAction.DROP:
             return None
         if after.action is VerdictAction.REJECT:
-            engine.respond(key, request, 403, reason="Forbidden (too many failures)")
+            host.respond(key, request, 403, reason="Forbidden (too many failures)")
         else:
             self._challenge(request, key, proxy=proxy, stale=False)
         return None
@@ -128,18 +141,18 @@ class RegistrationService:
         agent = (request.headers.get("User-Agent") or "").lower()
         legacy = any(name in agent for name in self.md5_only_agents)
         server = self.digest_md5 if legacy else self.digest
-        headers = tuple(server.challenge_headers(self.engine.now(), proxy=proxy, stale=stale))
-        self.engine.respond(key, request, 407 if proxy else 401, headers=headers)
+        headers = tuple(server.challenge_headers(self.host.now(), proxy=proxy, stale=stale))
+        self.host.respond(key, request, 407 if proxy else 401, headers=headers)
 
     # -- REGISTER --------------------------------------------------------------------------------------
     async def handle(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
         agent = await self.authenticate(request, key, addr, proxy=False)
         if agent is None:
             return
-        engine, now = self.engine, self.engine.now()
+        host, now = self.host, self.host.now()
         to_user = request.to_addr.uri.user if hasattr(request.to_addr.uri, "user") else None
         if to_user != agent.sip_username:
-            engine.respond(key, request, 403, reason="Forbidden (AOR does not match credentials)")
+            host.respond(key, request, 403, reason="Forbidden (AOR does not match credentials)")
             return
         try:
             star, contacts = False, list[ContactSpec]()
@@ -148,7 +161,7 @@ class RegistrationService:
                 star, contacts = parse_contact_header(raw)
             expires_header = request.headers.int_value("Expires")
         except ValueError:
-            engine.respond(key, request, 400)
+            host.respond(key, request, 400)
             return
         transport = request.top_via.transport.lower()
         result = self.registrar.register(RegisterRequest(
@@ -160,7 +173,7 @@ class RegistrationService:
         if result.min_expires is not None:
             headers.append(("Min-Expires", str(result.min_expires)))
         headers.append(("Date", _wall().strftime("%a, %d %b %Y %H:%M:%S GMT")))
-        engine.respond(key, request, result.status_code, reason=result.reason, headers=tuple(headers))
+        host.respond(key, request, result.status_code, reason=result.reason, headers=tuple(headers))
         self._apply_changes(now)
 
     def _apply_changes(self, now: float) -> None:
@@ -168,14 +181,14 @@ class RegistrationService:
         if not changes:
             return
         persist, wall = self.persist, _wall()
-        self.engine.store._submit(lambda: persist.apply(changes, now, wall))
+        self.host.store.submit(lambda: persist.apply(changes, now, wall))
         for change in changes:
             b = change.binding
             if change.kind is ChangeKind.ADDED:
-                self.engine.store.emit("sip.registered", agent_id=b.agent_id,
+                self.host.store.emit("sip.registered", agent_id=b.agent_id,
                                        data={"aor": b.aor, "contact": b.contact, "source": str(b.source)})  # fmt: skip
             elif change.kind is ChangeKind.REMOVED:
-                self.engine.store.emit("sip.unregistered", agent_id=b.agent_id,
+                self.host.store.emit("sip.unregistered", agent_id=b.agent_id,
                                        data={"aor": b.aor, "contact": b.contact, "reason": change.reason})  # fmt: skip
 
 

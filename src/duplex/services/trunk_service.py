@@ -1,14 +1,14 @@
 """Outbound registration of trunks: the asyncio shell around `trunk_registration.TrunkRegistration`.
 
 One `TrunkRegistration` runs per enabled trunk with ``register=True`` and a username. Its `SendRegister` actions
-become real REGISTER requests in client transactions of the engine's transaction layer: the Call-ID and the
+become real REGISTER requests in client transactions of the host's transaction layer: the Call-ID and the
 From tag stay the same for every REGISTER of one registration (RFC 3261 §10.2: "A UA SHOULD use the same
 Call-ID for all registrations during a single boot cycle"), CSeq grows, and each request gets a fresh Via
 branch (a new transaction, §8.1.1.7). Final responses (401/407 challenges, 2xx with the granted interval,
 423, failures) and transaction timeouts go back into the state machine, whose status changes become
 `trunk.status_changed` events and the live ``status`` mapping (trunk name -> state) shown by /api/v1/health.
 
-Trunks are re-read when the engine's directory changes (it refreshes every 30 s), at once on a
+Trunks are re-read when the host's directory changes (it refreshes every 30 s), at once on a
 ``config.changed`` event for a trunk, and on `reload()`. A removed or changed trunk unregisters (Expires: 0)
 and a changed one registers again; `stop()` unregisters every trunk and waits briefly for the answers.
 
@@ -23,25 +23,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from duplex.config import Settings
 from duplex.events.types import EventEnvelope
 from duplex.services.aio import cancel_and_wait
 from duplex.services.trunk_dns import TrunkDnsError, TrunkResolver
 from duplex.sip.errors import SipError
-from duplex.sip.events import Address
+from duplex.sip.events import Address, TransactionKey
 from duplex.sip.headers import Headers
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.sip.uri import NameAddr, SipUri
+from duplex.stores.call_store import Directory, TelephonyStore
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.trunk_registration import SendRegister, TrunkRegistration, TrunkStatusChanged
-from duplex.telephony.trunks import TrunkConfig
+from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
-if TYPE_CHECKING:
-    from duplex.services.calls.switch import Switch
-
-__all__ = ["TrunkService"]
+__all__ = ["TrunkHost", "TrunkService"]
 
 log = logging.getLogger("duplex.services.trunk_service")
 
@@ -63,20 +64,49 @@ class _Entry:
     address_index: int = 0  # which of the trunk host's addresses to use (advanced after a failure)
 
 
+class TrunkHost(Protocol):
+    """What the trunk service needs from the SIP switch that owns it."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> TelephonyStore: ...
+    @property
+    def directory(self) -> Directory: ...
+    @property
+    def trunks(self) -> TrunkSelector: ...
+    @property
+    def rng(self) -> random.Random: ...
+    @property
+    def public_ip(self) -> str: ...
+    def now(self) -> float: ...
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+    async def refresh_directory(self, *, force: bool = False) -> Directory: ...
+    def port_for(self, transport: str) -> int: ...
+    def new_token(self, length: int) -> str: ...
+    def new_branch(self) -> str: ...
+    def use_stream(self, addr: Address, transport: str, server_name: str | None = None) -> None: ...
+    def transport_name(self, addr: Address) -> str: ...
+    def via(self, branch: str, transport: str = "UDP") -> str: ...
+    def send_request(
+        self, request: SipRequest, addr: Address, callback: Callable[[SipResponse | None], None]
+    ) -> TransactionKey: ...
+
+
 class TrunkService:
     """Registers Duplex at its carriers.
 
     Args:
-        engine: sends the requests (transaction layer, transport) and records the events.
+        host: sends the requests (transaction layer, transport) and records the events.
         expires: the registration interval we ask for.
         base_backoff, max_backoff: retry delays after failures (see `TrunkRegistration`).
         request_timeout: a REGISTER without a final answer after this long counts as failed (the
             transaction's Timer F reports it too, at 64*T1).
     """
 
-    def __init__(self, engine: Switch, *, expires: int = 3600, base_backoff: float = 2.0,
+    def __init__(self, host: TrunkHost, *, expires: int = 3600, base_backoff: float = 2.0,
                  max_backoff: float = 300.0, request_timeout: float = 40.0) -> None:  # fmt: skip
-        self.engine = engine
+        self.host = host
         self.expires = expires
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
@@ -89,7 +119,7 @@ class TrunkService:
         self._bus_task: asyncio.Task[None] | None = None
         self._dns_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self.dns = TrunkResolver(ipv6=":" in engine.settings.sip_host)
+        self.dns = TrunkResolver(ipv6=":" in host.settings.sip_host)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -97,7 +127,7 @@ class TrunkService:
         self._sync(loop.time())
         self._task = loop.create_task(self._run())
         self._dns_task = loop.create_task(self._watch_dns())
-        bus = getattr(self.engine.store.record, "bus", None)
+        bus = getattr(self.host.store.record, "bus", None)
         if bus is not None:
             self._bus_task = loop.create_task(self._watch_config(bus))
 
@@ -107,18 +137,18 @@ class TrunkService:
             if task is not None:
                 await cancel_and_wait(task)
         self._task = self._bus_task = self._dns_task = None
-        now = self.engine.now()
+        now = self.host.now()
         for trunk_id in list(self._entries):
             self._retire(trunk_id, now)
         deadline = now + timeout
-        while any(e.outstanding for e in self._retired) and self.engine.now() < deadline:
+        while any(e.outstanding for e in self._retired) and self.host.now() < deadline:
             await asyncio.sleep(0.02)
         self._retired.clear()
 
     async def reload(self) -> None:
         """Re-read the trunks from the database now and apply the changes."""
-        await self.engine.refresh_directory(force=True)
-        self._sync(self.engine.now())
+        await self.host.refresh_directory(force=True)
+        self._sync(self.host.now())
         self._wake.set()
 
     def registration(self, trunk_id: int) -> TrunkRegistration | None:
@@ -128,8 +158,8 @@ class TrunkService:
     # -- the loop ----------------------------------------------------------------------------------------
     async def _run(self) -> None:
         while True:
-            now = self.engine.now()
-            if self.engine.directory is not self._seen_directory:
+            now = self.host.now()
+            if self.host.directory is not self._seen_directory:
                 self._sync(now)
             for entry in [*self._entries.values(), *self._retired]:
                 timer = entry.reg.get_timer()
@@ -146,10 +176,10 @@ class TrunkService:
     async def _watch_dns(self) -> None:
         """Keep every trunk host name resolved and the inbound allow-list current."""
         while True:
-            trunks = self.engine.directory.trunks
+            trunks = self.host.directory.trunks
             try:
                 await self.dns.refresh(self.dns.names(trunks))
-                self.engine.trunks.resolved = self.dns.allow_list(trunks)
+                self.host.trunks.resolved = self.dns.allow_list(trunks)
             except Exception:
                 log.exception("trunk DNS refresh failed")
             await asyncio.sleep(_TICK)
@@ -169,7 +199,7 @@ class TrunkService:
 
     # -- configuration -----------------------------------------------------------------------------------
     def _sync(self, now: float) -> None:
-        directory = self.engine.directory
+        directory = self.host.directory
         self._seen_directory = directory
         wanted = {t.id: t for t in directory.trunks if t.register and t.enabled and t.username}
         for trunk_id, entry in list(self._entries.items()):
@@ -185,15 +215,15 @@ class TrunkService:
                 self._add(trunk, now)
 
     def _add(self, trunk: TrunkConfig, now: float) -> None:
-        engine = self.engine
+        host = self.host
         kind = trunk.transport.lower()
-        port = engine.transport.tls_port if kind == "tls" else engine.port
-        contact_uri = SipUri.parse(f"sip:{trunk.username}@{engine.public_ip}:{port}"
+        port = host.port_for(kind)
+        contact_uri = SipUri.parse(f"sip:{trunk.username}@{host.public_ip}:{port}"
                                    + (f";transport={kind}" if kind in ("tcp", "tls") else ""))  # fmt: skip
-        reg = TrunkRegistration(trunk, contact=f"<{contact_uri}>", call_id=f"{engine.txl.new_token(16)}@duplex",
-                                rng=engine.rng, expires=self.expires, base_backoff=self.base_backoff,
+        reg = TrunkRegistration(trunk, contact=f"<{contact_uri}>", call_id=f"{host.new_token(16)}@duplex",
+                                rng=host.rng, expires=self.expires, base_backoff=self.base_backoff,
                                 max_backoff=self.max_backoff, request_timeout=self.request_timeout)  # fmt: skip
-        entry = _Entry(config=trunk, reg=reg, from_tag=engine.txl.new_token(10), contact_uri=contact_uri)
+        entry = _Entry(config=trunk, reg=reg, from_tag=host.new_token(10), contact_uri=contact_uri)
         self._entries[trunk.id] = entry
         self.status[trunk.name] = reg.state.value
         reg.start(now)
@@ -214,7 +244,7 @@ class TrunkService:
             except Exception:
                 log.exception("cannot send REGISTER for trunk %s", entry.config.name)
                 entry.outstanding.discard(action.cseq)
-                entry.reg.handle_failure(self.engine.now(), action.cseq, "send failed")
+                entry.reg.handle_failure(self.host.now(), action.cseq, "send failed")
         for change in entry.reg.pop_events():
             self._announce(entry, change)
         self._wake.set()
@@ -225,14 +255,14 @@ class TrunkService:
         if targets is not None:
             self._send_to(entry, action, targets[entry.address_index % len(targets)])
         else:
-            self.engine.spawn(self._resolve_and_send(entry, action))
+            self.host.spawn(self._resolve_and_send(entry, action))
 
     async def _resolve_and_send(self, entry: _Entry, action: SendRegister) -> None:
         try:
             targets = await self.dns.targets(entry.config)
         except TrunkDnsError as exc:
             entry.outstanding.discard(action.cseq)
-            entry.reg.handle_failure(self.engine.now(), action.cseq, str(exc))
+            entry.reg.handle_failure(self.host.now(), action.cseq, str(exc))
             self._pump(entry)
             return
         try:
@@ -240,15 +270,15 @@ class TrunkService:
         except Exception:
             log.exception("cannot send REGISTER for trunk %s", entry.config.name)
             entry.outstanding.discard(action.cseq)
-            entry.reg.handle_failure(self.engine.now(), action.cseq, "send failed")
+            entry.reg.handle_failure(self.host.now(), action.cseq, "send failed")
             self._pump(entry)
 
     def _send_to(self, entry: _Entry, action: SendRegister, addr: Address) -> None:
-        engine = self.engine
-        engine.transport.use_stream(addr, action.transport, entry.config.host)
-        transport = engine.transport_name(addr)
+        host = self.host
+        host.use_stream(addr, action.transport, entry.config.host)
+        transport = host.transport_name(addr)
         headers = Headers()
-        headers.add("Via", engine.via(engine.txl.new_branch(), transport))
+        headers.add("Via", host.via(host.new_branch(), transport))
         headers.add("Max-Forwards", "70")
         headers.add("From", f"{action.to};tag={entry.from_tag}")
         headers.add("To", action.to)
@@ -262,10 +292,10 @@ class TrunkService:
         request = SipRequest("REGISTER", SipUri.parse(action.request_uri), headers)
         entry.outstanding.add(action.cseq)
         cseq = action.cseq
-        engine.send_request(request, addr, lambda response: self._on_response(entry, cseq, response))
+        host.send_request(request, addr, lambda response: self._on_response(entry, cseq, response))
 
     def _on_response(self, entry: _Entry, cseq: int, response: SipResponse | None) -> None:
-        now = self.engine.now()
+        now = self.host.now()
         if response is None or response.status >= 500:
             entry.address_index += 1  # RFC 3263 §4.3: the next attempt tries the next address
         if response is None:
@@ -310,7 +340,7 @@ class TrunkService:
             "retry_in": None if change.retry_at is None else round(change.retry_at - change.at, 3),
             "expires_in": None if change.expires_at is None else round(change.expires_at - change.at, 3),
         }
-        self.engine.store.emit("trunk.status_changed", data=data)
+        self.host.store.emit("trunk.status_changed", data=data)
 
 
 def _granted(response: SipResponse, ours: SipUri) -> int | None:

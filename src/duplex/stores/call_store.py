@@ -118,6 +118,10 @@ class TelephonyStore:
         self.errors = 0
         self.batches = 0  # transactions that recorded events (for tests and the benchmark)
 
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Run the write ``fn`` on the writer thread, after the events emitted so far."""
+        return self._submit(fn)
+
     def _submit(self, fn: Callable[[], T]) -> Future[T]:
         with self._batch_lock:
             self._batch = None  # later events go after this job

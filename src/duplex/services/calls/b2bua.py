@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from duplex.services.calls.call import Leg
+from duplex.services.calls.uac import OutboundLeg, dial_trunk, originate
+from duplex.services.calls.uas import InboundLeg
+from duplex.stores.call_store import AgentInfo
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector, caller_id_headers, select_caller_id
-
-if TYPE_CHECKING:
-    from duplex.services.calls.uac import OutboundLeg
-    from duplex.services.calls.uas import InboundLeg
-    from duplex.stores.call_store import AgentInfo
 
 __all__ = ["CPS_WAIT", "bridge_when_answered", "connect_to_agent", "connect_via_trunk", "pick_trunk"]
 
@@ -102,20 +99,20 @@ def _reject_status(leg: Leg) -> int:
 
 async def connect_to_agent(a: InboundLeg, agent: AgentInfo) -> None:
     """Ring the agent's registered phone(s) (the most recently registered contact) and bridge."""
-    engine = a.engine
-    bindings = sorted(engine.registrations.lookup(agent.sip_username, engine.now()),
+    control = a.control
+    bindings = sorted(control.registrations.lookup(agent.sip_username, control.now()),
                       key=lambda b: (-b.q, -b.updated_at))  # fmt: skip
     if not bindings:
         await a.reject(480, "agent_not_registered")
         return
     binding = bindings[0]
     addr = (binding.source.host, binding.source.port)
-    engine.transport.use_stream(addr, binding.source.transport)  # tcp/tls: reuse (or reopen) the stream
+    control.use_stream(addr, binding.source.transport)  # tcp/tls: reuse (or reopen) the stream
     caller = a.invite.from_addr
     caller_user = getattr(caller.uri, "user", None) or "anonymous"
     name = f'"{caller.display_name}" ' if caller.display_name else ""
-    b = await a.call.originate(binding.contact, contact=addr, agent_id=agent.id, kind="agent",
-                               from_value=f"{name}<sip:{caller_user}@{engine.public_ip}>",
+    b = await originate(a.call, binding.contact, contact=addr, agent_id=agent.id, kind="agent",
+                               from_value=f"{name}<sip:{caller_user}@{control.public_ip}>",
                                codecs=a.codecs)  # fmt: skip
     if await bridge_when_answered(a, b) == "failed":
         await a.reject(_reject_status(b), b.end_reason)
@@ -123,8 +120,8 @@ async def connect_to_agent(a: InboundLeg, agent: AgentInfo) -> None:
 
 async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None) -> None:
     """Call ``number`` through the first usable trunk; fail over per `trunks.should_fail_over`."""
-    engine, call = a.engine, a.call
-    selector = engine.trunks
+    control, call = a.control, a.call
+    selector = control.trunks
     trunk = await pick_trunk(selector, call.id, a.ended)
     if trunk is None:
         await a.reject(503, "no_trunk")  # no-op when the caller cancelled meanwhile
@@ -133,14 +130,12 @@ async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None)
     try:
         while trunk is not None and not a.ended.is_set():
             status: int | None = None  # RFC 3263 §4.3: a timeout or 503 tries the trunk's next address
-            for addr in await engine.trunk_service.dns.outbound_targets(trunk):
-                engine.transport.use_stream(addr, trunk.transport, trunk.host)
+            for addr in await control.trunk_addresses(trunk):
                 cid = caller_id_headers(select_caller_id(None, trunk), trunk)
                 extra = tuple((n, v) for n, v in (("P-Asserted-Identity", cid.p_asserted_identity),
                                                     ("Privacy", cid.privacy)) if v)  # fmt: skip
-                b = await call.originate(f"sip:{number}@{trunk.host}:{trunk.port}", contact=addr,
-                                         trunk_id=trunk.id, agent_id=agent.id if agent else None, kind="trunk",
-                                         from_value=cid.from_, extra=extra, codecs=a.codecs)  # fmt: skip
+                b = await dial_trunk(call, trunk, addr, number, agent_id=agent.id if agent else None,
+                                     from_value=cid.from_, extra=extra, codecs=a.codecs)  # fmt: skip
                 outcome = await bridge_when_answered(a, b)
                 if outcome != "failed":
                     if outcome == "answered":  # the CDR's trunk is the answered leg's (leg.created trunk_id)
@@ -149,8 +144,8 @@ async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None)
                 last, status = b, b.sip_status
                 if a.ended.is_set() or status not in (None, 408, 503):
                     break
-                engine.trunk_service.dns.failed(addr)
-            trunk = selector.next_after_failure(engine.now(), call.id, trunk.id, status)
+                control.trunk_address_failed(addr)
+            trunk = selector.next_after_failure(control.now(), call.id, trunk.id, status)
         if last is not None:
             await a.reject(_reject_status(last), last.end_reason)
         elif not a.ended.is_set():

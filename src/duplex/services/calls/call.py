@@ -1,9 +1,14 @@
 """The Call/Leg API for the IVR, ACD and dialer: answer, play, collect digits, record, bridge, transfer, hold,
-hang up, originate. Every state change is emitted to the event record.
+hang up. Every state change is emitted to the event record.
 
 A `Call` groups the legs of one conversation (the caller, an agent, a trunk leg). A `Leg` is one SIP dialog
 with its media session. Signalling specific to the direction lives in `uas.InboundLeg` (answer/ring/reject)
-and `uac.OutboundLeg` (INVITE/CANCEL); in-dialog requests (BYE, re-INVITE, REFER) are handled here.
+and `uac.OutboundLeg` (INVITE/CANCEL, and `uac.originate` to start one); in-dialog requests (BYE,
+re-INVITE, REFER) are handled here.
+
+Calls and legs reach the SIP switch only through `CallControl`, the narrow interface defined here:
+modules of the call layer import this one, never the switch (`switch.Switch` implements it and is built
+last, by the composition root).
 """
 
 from __future__ import annotations
@@ -11,33 +16,33 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
 
+from duplex.config import Settings
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
-from duplex.services.media.endpoint import MediaSession, RtpEndpoint, split_frames
+from duplex.media.session import MediaBackend, MediaSession
+from duplex.services.media.endpoint import split_frames
+from duplex.services.registrar_service import RegistrationService
 from duplex.sip.dialog import Dialog
 from duplex.sip.errors import LocalProtocolError
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse
+from duplex.stores.call_store import Directory, NumberInfo, TelephonyStore
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.quality import FarEndReports, measure
+from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
-if TYPE_CHECKING:
-    from duplex.services.calls.switch import Switch
-    from duplex.services.calls.transfer import ReferSubscription
-    from duplex.services.calls.uac import OutboundLeg
-    from duplex.stores.call_store import NumberInfo
-
-__all__ = ["Call", "Leg", "LegState", "Prompt"]
+__all__ = ["LEG_TRANSITIONS", "Call", "CallControl", "Leg", "LegEvent", "LegState", "Prompt", "ReferHandler"]
 
 log = logging.getLogger("duplex.services.calls.call")
 Pcm = npt.NDArray[np.int16]
@@ -45,11 +50,93 @@ Prompt = str | Path | Pcm
 SDP = "application/sdp"
 
 
+ReferHandler = Callable[["Leg", SipRequest, str], Coroutine[Any, Any, bool]]
+
+
+class CallControl(Protocol):
+    """What calls, legs and the call apps may ask of the SIP switch (`switch.Switch` implements it).
+
+    Signalling goes through transactions the switch owns (``send_request``, ``respond``...); the rest is the
+    node's shared state: the directory, the registrations, the trunk selector, the media backend, the store.
+    """
+
+    settings: Settings
+    store: TelephonyStore
+    media: MediaBackend
+    rng: random.Random
+    public_ip: str
+    allow: str
+    directory: Directory
+    registrations: RegistrationService
+    trunks: TrunkSelector
+    calls: dict[str, Call]
+    dialogs: dict[tuple[str, str], Leg]
+    server_legs: dict[TransactionKey, Leg]
+    on_refer: ReferHandler
+
+    @property
+    def port(self) -> int: ...
+    def now(self) -> float: ...
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+    async def refresh_directory(self, *, force: bool = False) -> Directory: ...
+    def new_token(self, length: int) -> str: ...
+    def new_branch(self) -> str: ...
+    def contact(self, transport: str = "UDP", *, secure: bool = False) -> str: ...
+    def via(self, branch: str, transport: str = "UDP") -> str: ...
+    def transport_name(self, addr: Address) -> str: ...
+    def use_stream(self, addr: Address, transport: str, server_name: str | None = None) -> None: ...
+    async def trunk_addresses(self, trunk: TrunkConfig) -> list[Address]: ...
+    def trunk_address_failed(self, addr: Address) -> None: ...
+    def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
+                headers: tuple[tuple[str, str], ...] = (), to_tag: str | None = None) -> None: ...  # fmt: skip
+    def respond_2xx(self, key: TransactionKey, request: SipRequest, body: bytes, dialog: Dialog | None,
+                    addr: Address) -> None: ...  # fmt: skip
+    def send_2xx(self, key: TransactionKey, response: SipResponse, addr: Address) -> None: ...
+    def send_response(self, key: TransactionKey, response: SipResponse) -> None: ...
+    def send_request(
+        self, request: SipRequest, addr: Address, callback: Callable[[SipResponse | None], None]
+    ) -> TransactionKey: ...
+    async def request(self, request: SipRequest, addr: Address) -> SipResponse | None: ...
+    def send_ack(self, dialog: Dialog, response: SipResponse, addr: Address) -> bytes: ...
+    def cancel(self, key: TransactionKey) -> None: ...
+    def register_dialog(self, key: tuple[str, str], leg: Leg) -> None: ...
+    def forget_leg(self, leg: Leg) -> None: ...
+    def recording_path(self, path: Path) -> str: ...
+
+
+class ReferSubscription(Protocol):
+    """An accepted REFER's implicit subscription (`transfer.ReferSubscription`)."""
+
+    active: bool
+    sent: list[str]
+
+
 class LegState(enum.StrEnum):
+    """A leg's life, after its dialog (RFC 3261 §12): NEW before any response, RINGING once a provisional
+    response was sent or received (an early dialog), ANSWERED after the 2xx (confirmed), ENDED (terminated)."""
+
     NEW = "new"
     RINGING = "ringing"
     ANSWERED = "answered"
     ENDED = "ended"
+
+
+class LegEvent(enum.StrEnum):
+    PROVISIONAL = "provisional"  # 180/183 sent (we are the UAS) or received (UAC)
+    ANSWER = "answer"  # 2xx to the INVITE sent or received
+    END = "end"  # BYE, CANCEL, a final failure or a local hang-up
+
+
+# {state: {event: new state}}; a missing pair is an illegal transition and raises LocalProtocolError.
+LEG_TRANSITIONS: dict[LegState, dict[LegEvent, LegState]] = {
+    LegState.NEW: {LegEvent.PROVISIONAL: LegState.RINGING, LegEvent.ANSWER: LegState.ANSWERED,
+                   LegEvent.END: LegState.ENDED},
+    # "the UAS MAY send as many provisional responses as it wishes" (RFC 3261 §13.3.1.1)
+    LegState.RINGING: {LegEvent.PROVISIONAL: LegState.RINGING, LegEvent.ANSWER: LegState.ANSWERED,
+                       LegEvent.END: LegState.ENDED},
+    LegState.ANSWERED: {LegEvent.END: LegState.ENDED},
+    LegState.ENDED: {},
+}  # fmt: skip
 
 
 class Leg:
@@ -60,7 +147,7 @@ class Leg:
     def __init__(self, call: Call, *, kind: str, remote_uri: str, agent_id: int | None = None,
                  trunk_id: int | None = None, sip_call_id: str = "") -> None:  # fmt: skip
         self.call = call
-        self.engine: Switch = call.engine
+        self.control: CallControl = call.control
         self.id = str(uuid.uuid4())
         self.kind = kind
         self.remote_uri = remote_uri
@@ -69,7 +156,7 @@ class Leg:
         self.sip_call_id = sip_call_id
         self.state = LegState.NEW
         self.dialog: Dialog | None = None  # RFC 3261 §12 state, once the dialog exists
-        self.dialog_key: tuple[str, str] | None = None  # (Call-ID, our tag): how the engine finds this leg
+        self.dialog_key: tuple[str, str] | None = None  # (Call-ID, our tag): how the control finds this leg
         self.peer: Address | None = None  # where this leg's requests go (symmetric, RFC 3581)
         self.media: MediaSession | None = None
         self.sdp: SdpNegotiator | None = None
@@ -94,25 +181,34 @@ class Leg:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id[:8]} {self.kind} {self.state}>"
 
+    def transition(self, event: LegEvent) -> None:
+        """Move to the state `LEG_TRANSITIONS` gives for ``event``; raise `LocalProtocolError` if none."""
+        new = LEG_TRANSITIONS[self.state].get(event)
+        if new is None:
+            raise LocalProtocolError(f"{self!r}: {event.value} is not allowed in state {self.state.value}")
+        self.state = new
+
     # -- helpers ---------------------------------------------------------------------------------------
     def emit(self, type: str, data: dict[str, Any] | None = None, **fields: Any) -> None:
-        self.engine.store.emit(type, call_id=self.call.id, leg_id=self.id,
+        self.control.store.emit(type, call_id=self.call.id, leg_id=self.id,
                                agent_id=fields.pop("agent_id", self.agent_id), data=data or {}, **fields)  # fmt: skip
 
     async def open_media(self) -> MediaSession:
         if self.media is None:
-            self.media = await self.engine.media.open_session()
+            self.media = await self.control.media.open_session()
             port = self.media.local_address[1]
-            self.sdp = SdpNegotiator(address=self.engine.public_ip, port=port,
-                                     session_id=self.engine.rng.getrandbits(31))  # fmt: skip
+            self.sdp = SdpNegotiator(address=self.control.public_ip, port=port,
+                                     session_id=self.control.rng.getrandbits(31))  # fmt: skip
             self.media.listeners.append(self._on_media_event)  # rtpengine legs forward their fallback's
         return self.media
 
     def _on_media_event(self, event: MediaEvent) -> None:
         if isinstance(event, DtmfReceived):
             self.emit("dtmf.received", {"digit": event.digit, "source": event.source})
-        elif isinstance(event, RtcpReceived) and isinstance(self.media, RtpEndpoint):
-            stream = self.media.stream
+        elif isinstance(event, RtcpReceived) and self.media is not None:
+            stream = self.media.sent_stream()
+            if stream is None:  # sent by rtpengine, which reads the far end's reports itself
+                return
             self.far_end.receive(event.packets, ssrc=stream.ssrc, packets_sent=stream.packets_sent,
                                  clock_rate=stream.codec.clock_rate)  # fmt: skip
 
@@ -126,9 +222,9 @@ class Leg:
         prepared to send and receive media [...] and it MAY send media immediately": before the answer
         (ours in the 200, or the callee's 2xx) we send none. A caller left ringing for 30 s was sent 1500
         packets of silence, which at 20 calls/s flooded the bench's callers and Duplex's CPU."""
-        if isinstance(self.media, RtpEndpoint):
+        if self.media is not None:
             negotiated = self.negotiated
-            self.media.send_enabled = enabled and (negotiated is None or negotiated.send_enabled)
+            self.media.set_sending(enabled and (negotiated is None or negotiated.send_enabled))
 
     @property
     def is_up(self) -> bool:
@@ -192,8 +288,8 @@ class Leg:
         self.media.stop_recording()
         duration = recorder.writer.duration
         size = path.stat().st_size if path.exists() else 0
-        rel = self.engine.recording_path(path)
-        self.engine.store.add_recording(self.call.id, self.id, rel, int(duration * 1000), size)
+        rel = self.control.recording_path(path)
+        self.control.store.add_recording(self.call.id, self.id, rel, int(duration * 1000), size)
         return path
 
     async def bridge(self, other: Leg) -> None:
@@ -213,7 +309,7 @@ class Leg:
         uri = (
             target
             if target.startswith("sip:")
-            else f"sip:{target}@{self.engine.public_ip}:{self.engine.port}"
+            else f"sip:{target}@{self.control.public_ip}:{self.control.port}"
         )
         kind = "blind"
         if replaces is not None and replaces.dialog is not None:
@@ -223,7 +319,7 @@ class Leg:
             )
             kind = "attended"
         response = await self.request("REFER", extra=(("Refer-To", f"<{uri}>"), ("Referred-By",
-                                      f"<sip:duplex@{self.engine.public_ip}>")))  # fmt: skip
+                                      f"<sip:duplex@{self.control.public_ip}>")))  # fmt: skip
         ok = response is not None and response.is_success
         if ok:
             self.emit("call.transferred", {"target": target, "kind": kind, "method": "REFER"})
@@ -265,17 +361,17 @@ class Leg:
         headers = [("User-Agent", USER_AGENT), *extra]
         if content_type is not None:
             headers.append(("Content-Type", content_type))
-        transport = self.engine.transport_name(peer)  # UDP, TCP, TLS or WS(S)
+        transport = self.control.transport_name(peer)  # UDP, TCP, TLS or WS(S)
         try:
-            req = dialog.create_request(method, via=self.engine.via(self.engine.txl.new_branch(), transport),
+            req = dialog.create_request(method, via=self.control.via(self.control.new_branch(), transport),
                                         headers=headers, body=body)  # fmt: skip
         except LocalProtocolError:
             return None
-        response = await self.engine.request(req, peer)
+        response = await self.control.request(req, peer)
         if response is not None:
             dialog.receive_response(method, response)  # §12.2.1.2: target refresh, 481/408 end the dialog
             if method == "INVITE" and response.is_success:
-                self.engine.send_ack(dialog, response, peer)
+                self.control.send_ack(dialog, response, peer)
         return response
 
     async def _reinvite(self, direction: str) -> bool:
@@ -297,37 +393,37 @@ class Leg:
                     "INFO": self._on_ok, "OPTIONS": self._on_ok, "NOTIFY": self._on_notify, "UPDATE": self._on_ok}  # fmt: skip
         status = self.dialog.receive_request(request) if self.dialog is not None else None
         if status is not None:  # §12.2.2: a lower CSeq is out of order: 500
-            self.engine.respond(key, request, status)
+            self.control.respond(key, request, status)
             return
         handler = handlers.get(request.method)
         if handler is None:
-            self.engine.respond(key, request, 501)
+            self.control.respond(key, request, 501)
             return
         handler(request, key)
 
     def _on_ok(self, request: SipRequest, key: TransactionKey) -> None:
-        self.engine.respond(key, request, 200)
+        self.control.respond(key, request, 200)
 
     def _on_bye(self, request: SipRequest, key: TransactionKey) -> None:
-        self.engine.respond(key, request, 200)
+        self.control.respond(key, request, 200)
         self._finish("remote_bye", "remote")
 
     def _on_reinvite(self, request: SipRequest, key: TransactionKey) -> None:
         if self.sdp is None or self.peer is None:
-            self.engine.respond(key, request, 488)
+            self.control.respond(key, request, 488)
             return
         if not request.body:  # offerless re-INVITE: offer in the 200, answer in the ACK (ignored here)
             body = bytes(self.sdp.create_offer("sendonly" if self.on_hold else "sendrecv"))
-            self.engine.respond_2xx(key, request, body, self.dialog, self.peer)
+            self.control.respond_2xx(key, request, body, self.dialog, self.peer)
             return
         try:
             offer = SessionDescription.parse(request.body)
             answer, negotiated = self.sdp.create_answer(offer, "sendonly" if self.on_hold else "sendrecv")
         except SdpError as exc:
-            self.engine.respond(key, request, exc.status_code)
+            self.control.respond(key, request, exc.status_code)
             return
         self.apply_media(negotiated)
-        self.engine.respond_2xx(key, request, bytes(answer), self.dialog, self.peer)
+        self.control.respond_2xx(key, request, bytes(answer), self.dialog, self.peer)
         held = negotiated.direction in ("recvonly", "inactive")
         if held != self.remote_hold:
             self.remote_hold = held
@@ -336,42 +432,42 @@ class Leg:
     def _on_notify(self, request: SipRequest, key: TransactionKey) -> None:
         if (request.headers.get("Event") or "").split(";")[0].strip().lower() == "refer" and request.body:
             self.notifications.append(request.body.decode(errors="replace").split("\r\n")[0].strip())
-        self.engine.respond(key, request, 200)
+        self.control.respond(key, request, 200)
 
     def _on_refer(self, request: SipRequest, key: TransactionKey) -> None:
         target = request.headers.get("Refer-To")
         if target is None:  # RFC 3515 §2.4.1: "A REFER request MUST contain exactly one Refer-To"
-            self.engine.respond(key, request, 400)
+            self.control.respond(key, request, 400)
             return
         self.refers_received += 1
-        self.engine.respond(key, request, 202)
-        self.engine.spawn(self.call.on_refer(self, target, request))
+        self.control.respond(key, request, 202)
+        self.control.spawn(self.control.on_refer(self, request, target))
 
     def on_ack_timeout(self, cseq: int) -> None:
         """RFC 3261 §13.3.1.4: no ACK for our 2xx after 64*T1: "the dialog is confirmed, but the session
         SHOULD be terminated. This is accomplished with a BYE"."""
         if self.state is LegState.ANSWERED:
             log.info("no ACK for our 2xx (CSeq %d) on %r; hanging up", cseq, self)
-            self.engine.spawn(self.hangup("no_ack"))
+            self.control.spawn(self.hangup("no_ack"))
 
     # -- ending ----------------------------------------------------------------------------------------
     def _finish(self, reason: str, by: str, status: int | None = None) -> None:
         if self.state is LegState.ENDED:
             return
         answered = self.state is LegState.ANSWERED
-        self.state = LegState.ENDED
+        self.transition(LegEvent.END)
         self.end_reason, self.hangup_by = reason, by
         self.sip_status = status if status is not None else self.sip_status
         self.ended.set()
         if not self.answered.done():
             self.answered.set_result(False)
-        self.engine.forget_leg(self)
+        self.control.forget_leg(self)
         if self.media is not None and self.media.stats_after_close:
-            self.engine.spawn(self._close_then_emit_quality(self.media, answered))
+            self.control.spawn(self._close_then_emit_quality(self.media, answered))
         else:
             self._emit_quality(answered)  # before the media closes and before leg.ended (the CDR row has it)
             if self.media is not None:
-                self.engine.spawn(self.media.close())
+                self.control.spawn(self.media.close())
         self.emit("leg.ended", {"reason": reason, "hangup_by": by, "sip_status": self.sip_status})
         self.call.leg_ended(self)
 
@@ -391,7 +487,7 @@ class Leg:
         self.emit("call.quality", measure(stats, codec=codec, far_end=self.far_end.latest).event_data())
 
     def _mark_answered(self) -> None:
-        self.state = LegState.ANSWERED
+        self.transition(LegEvent.ANSWER)
         if not self.answered.done():
             self.answered.set_result(True)
         self.emit("leg.answered", {"codec": self.negotiated.codec if self.negotiated else None})
@@ -404,10 +500,10 @@ class Call:
     (a B2BUA); an IVR that keeps the caller after an agent leg fails sets it to False.
     """
 
-    def __init__(self, engine: Switch, *, direction: str, from_number: str, to_number: str,
+    def __init__(self, control: CallControl, *, direction: str, from_number: str, to_number: str,
                  number: NumberInfo | None = None, call_id: str | None = None,
                  trunk_id: int | None = None) -> None:  # fmt: skip
-        self.engine = engine
+        self.control = control
         self.trunk_id = trunk_id  # the carrier an inbound call came from
         self.id = call_id or str(uuid.uuid4())
         self.direction = direction
@@ -419,63 +515,23 @@ class Call:
         self.answered = False
         self.end_reason: str | None = None
         self._first_ended: Leg | None = None
-        engine.calls[self.id] = self
+        control.calls[self.id] = self
         # The call's CDR row is projected from its events (duplex.reports.projections): nothing else writes it.
         data: dict[str, Any] = {"direction": direction, "from": from_number, "to": to_number,
                 "tracking_source": number.tracking_source if number else None,
                 "phone_number_id": number.id if number else None}  # fmt: skip
         if trunk_id is not None:  # inbound from a carrier (outbound legs record their trunk when answered)
             data["trunk_id"] = trunk_id
-        engine.store.emit(
+        control.store.emit(
             "call.created", call_id=self.id, queue_id=number.queue_id if number else None, data=data
         )
 
     def mark_answered(self, leg: Leg) -> None:
         if not self.answered:
             self.answered = True
-            self.engine.store.emit(
+            self.control.store.emit(
                 "call.answered", call_id=self.id, leg_id=leg.id, agent_id=leg.agent_id, data={}
             )
-
-    async def originate(self, target: str, *, contact: Address | None = None, trunk_id: int | None = None,
-                        agent_id: int | None = None, kind: str = "outbound", from_user: str = "duplex",
-                        from_value: str | None = None,
-                        extra: tuple[tuple[str, str], ...] = (), codecs: tuple[str, ...] | None = None,
-                        timeout: float = 30.0) -> OutboundLeg:  # fmt: skip
-        """Start an outbound leg to ``target`` via ``contact`` (the address to send to) or the trunk
-        ``trunk_id`` (then ``target`` may be a bare number and ``contact`` is the trunk's address).
-
-        Returns the leg at once; await ``leg.answered`` (True when answered, False when it failed).
-        """
-        from duplex.services.calls.uac import OutboundLeg
-
-        if trunk_id is not None and contact is None:
-            trunk = next((t for t in self.engine.directory.trunks if t.id == trunk_id), None)
-            if trunk is None:
-                raise ValueError(f"no trunk with id {trunk_id}")
-            contact = (await self.engine.trunk_service.dns.targets(trunk))[0]  # a DNS name: its first address
-            self.engine.transport.use_stream(contact, trunk.transport, trunk.host)
-            if not target.startswith(("sip:", "sips:")):
-                target = f"sip:{target}@{trunk.host}:{trunk.port}"
-
-        leg = OutboundLeg(self, kind=kind, remote_uri=target, agent_id=agent_id, trunk_id=trunk_id)
-        await leg.invite(
-            target,
-            contact,
-            from_user=from_user,
-            from_value=from_value,
-            extra=extra,
-            codecs=codecs,
-            timeout=timeout,
-        )
-        return leg
-
-    async def on_refer(self, leg: Leg, target: str, refer: SipRequest) -> None:
-        """A phone asked us to transfer the party it talks to (REFER, blind or attended with Replaces); see
-        `duplex.services.calls.transfer`."""
-        from duplex.services.calls.transfer import on_refer
-
-        await on_refer(leg, refer, target)
 
     def leg_ended(self, leg: Leg) -> None:
         if self._first_ended is None:
@@ -483,7 +539,7 @@ class Call:
         live = [other for other in self.legs if other.state is not LegState.ENDED]
         if self.hangup_together:
             for other in live:
-                self.engine.spawn(other.hangup("peer_hangup"))
+                self.control.spawn(other.hangup("peer_hangup"))
             live = []
         if not live:
             self._finish(leg)
@@ -496,13 +552,13 @@ class Call:
         if self.ended.is_set():
             return
         self.ended.set()
-        self.engine.calls.pop(self.id, None)
+        self.control.calls.pop(self.id, None)
         first = self._first_ended or last
         reason = reason or first.end_reason
         if reason == "remote_bye":  # caller_hangup, agent_hangup, trunk_hangup
             reason = f"{first.kind}_hangup"
         self.end_reason = reason
-        self.engine.store.emit("call.ended", call_id=self.id, leg_id=first.id, data={
+        self.control.store.emit("call.ended", call_id=self.id, leg_id=first.id, data={
             "reason": reason, "hangup_by": first.hangup_by, "leg_kind": first.kind,
             "sip_status": first.sip_status, "answered": self.answered})  # fmt: skip
 

@@ -14,11 +14,10 @@ whose From user is not an agent get 403 for external numbers instead of a challe
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
 
-from duplex.services.calls.apps import APPLICATIONS, connecting
 from duplex.services.calls.b2bua import connect_to_agent, connect_via_trunk
-from duplex.services.calls.call import Call
+from duplex.services.calls.call import Call, CallControl, Leg
 from duplex.services.calls.transfer import on_replacing_invite
 from duplex.services.calls.trunk_inbound import identify_trunk, release_when_ended, reserve_channel
 from duplex.services.calls.uas import InboundLeg
@@ -28,28 +27,27 @@ from duplex.stores.call_store import AgentInfo
 from duplex.telephony.security import VerdictAction, authorize_invite
 from duplex.telephony.trunks import TrunkConfig
 
-if TYPE_CHECKING:
-    from duplex.services.calls.switch import Switch
+__all__ = ["Application", "InboundRouter"]
 
-__all__ = ["handle_invite"]
+Application = Callable[[Leg], Awaitable[None]]
 
 log = logging.getLogger("duplex.services.calls.inbound_router")
 
 
-async def _authorize(engine: Switch, request: SipRequest, key: TransactionKey, addr: Address,
+async def _authorize(control: CallControl, request: SipRequest, key: TransactionKey, addr: Address,
                      user: str) -> tuple[bool, AgentInfo | None, TrunkConfig | None]:  # fmt: skip
-    regs = engine.registrations
-    verdict = regs.failures.check(addr[0], engine.now())
+    regs = control.registrations
+    verdict = regs.failures.check(addr[0], control.now())
     if verdict.action is VerdictAction.DROP:
         return False, None, None
     if verdict.action is VerdictAction.REJECT:
-        engine.respond(key, request, 403)
+        control.respond(key, request, 403)
         return False, None, None
-    directory = engine.directory
+    directory = control.directory
     if directory.number(user) is None and directory.agent_by_target(user) is None:
-        directory = await engine.refresh_directory()
+        directory = await control.refresh_directory()
     agent: AgentInfo | None = None
-    carrier = identify_trunk(engine, request, key, addr)  # by source IP or trunk credentials
+    carrier = identify_trunk(control, request, key, addr)  # by source IP or trunk credentials
     if carrier.handled:
         return False, None, None
     trunk = carrier.trunk
@@ -72,48 +70,60 @@ async def _authorize(engine: Switch, request: SipRequest, key: TransactionKey, a
         regs.authenticate_challenge(request, key)
     else:
         if decision.status_code == 403:
-            regs.failures.record_failure(addr[0], engine.now())
+            regs.failures.record_failure(addr[0], control.now())
         log.info("INVITE to %r from %s refused: %s", user, addr[0], decision.reason)
-        engine.respond(key, request, decision.status_code, reason=None)
+        control.respond(key, request, decision.status_code, reason=None)
     return False, None, None
 
 
-async def handle_invite(engine: Switch, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-    if "Replaces" in request.headers:  # RFC 3891: takes over one of our dialogs (attended transfer)
-        if engine.registrations.failures.check(addr[0], engine.now()).action is VerdictAction.ALLOW:
-            await on_replacing_invite(engine, request, key, addr)
-        return
-    user = getattr(request.uri, "user", None) or ""
-    allowed, agent, trunk = await _authorize(engine, request, key, addr, user)
-    if not allowed:
-        return
-    channel = None
-    if trunk is not None and (channel := reserve_channel(engine, trunk, request)) is None:
-        engine.respond(key, request, 503, headers=(("Retry-After", "5"),))  # the trunk's channels are full
-        return
-    directory = engine.directory
-    number = directory.number(user)
-    from_user = getattr(request.from_addr.uri, "user", None) or ""
-    call = Call(engine, direction="inbound" if agent is None else "internal", from_number=from_user,
-                to_number=user, number=number, trunk_id=trunk.id if trunk else None)  # fmt: skip
-    if trunk is not None and channel is not None:
-        release_when_ended(engine, trunk, channel, call)
-    leg = InboundLeg(call, request, key, addr, kind="caller" if agent is None else "agent",
-                     agent_id=agent.id if agent else None)  # fmt: skip
-    status = await leg.prepare()
-    if status is not None:
-        await leg.reject(status, "not_acceptable")
-        return
-    target_agent = directory.agent_by_target(user)
-    if number is not None:
-        app = APPLICATIONS.get(number.application or "")
-        if app is not None:
-            await app(leg)
-        elif number.flow_id is not None or number.queue_id is not None:
-            await connecting(leg)  # IVR (#4) and ACD come later
+class InboundRouter:
+    """Routes each new INVITE (`Switch` calls it); ``applications`` maps a number's application name to the
+    app that handles its calls, ``placeholder`` serves numbers with an IVR flow or a queue."""
+
+    def __init__(self, applications: Mapping[str, Application], placeholder: Application) -> None:
+        self.applications = applications
+        self.placeholder = placeholder
+
+    async def __call__(
+        self, control: CallControl, request: SipRequest, key: TransactionKey, addr: Address
+    ) -> None:
+        if "Replaces" in request.headers:  # RFC 3891: takes over one of our dialogs (attended transfer)
+            if control.registrations.failures.check(addr[0], control.now()).action is VerdictAction.ALLOW:
+                await on_replacing_invite(control, request, key, addr)
+            return
+        user = getattr(request.uri, "user", None) or ""
+        allowed, agent, trunk = await _authorize(control, request, key, addr, user)
+        if not allowed:
+            return
+        channel = None
+        if trunk is not None and (channel := reserve_channel(control, trunk, request)) is None:
+            control.respond(
+                key, request, 503, headers=(("Retry-After", "5"),)
+            )  # the trunk's channels are full
+            return
+        directory = control.directory
+        number = directory.number(user)
+        from_user = getattr(request.from_addr.uri, "user", None) or ""
+        call = Call(control, direction="inbound" if agent is None else "internal", from_number=from_user,
+                    to_number=user, number=number, trunk_id=trunk.id if trunk else None)  # fmt: skip
+        if trunk is not None and channel is not None:
+            release_when_ended(control, trunk, channel, call)
+        leg = InboundLeg(call, request, key, addr, kind="caller" if agent is None else "agent",
+                         agent_id=agent.id if agent else None)  # fmt: skip
+        status = await leg.prepare()
+        if status is not None:
+            await leg.reject(status, "not_acceptable")
+            return
+        target_agent = directory.agent_by_target(user)
+        if number is not None:
+            app = self.applications.get(number.application or "")
+            if app is not None:
+                await app(leg)
+            elif number.flow_id is not None or number.queue_id is not None:
+                await self.placeholder(leg)  # IVR (#4) and ACD come later
+            else:
+                await leg.reject(404, "no_route")
+        elif target_agent is not None:
+            await connect_to_agent(leg, target_agent)
         else:
-            await leg.reject(404, "no_route")
-    elif target_agent is not None:
-        await connect_to_agent(leg, target_agent)
-    else:
-        await connect_via_trunk(leg, user, agent)
+            await connect_via_trunk(leg, user, agent)

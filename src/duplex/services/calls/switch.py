@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from duplex.config import Settings
-from duplex.services.calls.call import Call, Leg
+from duplex.services.calls.call import Call, CallControl, Leg, ReferHandler
 from duplex.services.calls.rtp_watchdog import RtpWatchdog
+from duplex.services.calls.transfer import on_refer
 from duplex.services.media.endpoint import MediaBackend
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_backend import RtpengineBackend
@@ -52,15 +53,16 @@ from duplex.telephony.flood import FloodGuard
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.registrar import Source
 from duplex.telephony.security import RequestRateLimiter
-from duplex.telephony.trunks import TrunkSelector
+from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
-__all__ = ["ALLOW", "Switch"]
+__all__ = ["ALLOW", "InviteRouter", "Switch"]
 
 log = logging.getLogger("duplex.services.calls.switch")
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, INFO, NOTIFY, UPDATE"
 DIRECTORY_TTL = 30.0
 ResponseCallback = Callable[[SipResponse | None], None]
+InviteRouter = Callable[[CallControl, SipRequest, TransactionKey, Address], Coroutine[Any, Any, None]]
 
 
 def media_backend(settings: Settings) -> MediaBackend:
@@ -90,18 +92,25 @@ class Switch:
             only the first challenge and only knows MD5, so MD5 first is the compatible choice; SHA-256 stays
             offered and accepted. User agents named in ``md5_only_agents`` (baresip 1.0/libre fails with
             "Function not implemented" when any SHA-256 challenge is present) get an MD5-only challenge.
+        invite_router: what to do with a new INVITE (`inbound_router.InboundRouter`, given by the composition
+            root with its application table).
+        refer_handler: carries out a REFER a leg accepted (`transfer.on_refer`).
         request_limits: per-source flood limits for new INVITE/REGISTER/OPTIONS (`flood.FloodGuard`); trunk
             addresses are always exempt.
     """
 
-    def __init__(self, settings: Settings, store: TelephonyStore, *, media: MediaBackend | None = None,
+    def __init__(self, settings: Settings, store: TelephonyStore, *, invite_router: InviteRouter,
+                 media: MediaBackend | None = None,
                  rng: random.Random | None = None, timers: TimerConfig = DEFAULT_TIMERS,
                  ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), throttle_after: int = 5,
                  ban_after: int = 10,
                  digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
                  md5_only_agents: tuple[str, ...] = ("baresip", "jssip", "sip.js"),
-                 request_limits: RequestRateLimiter | None = None) -> None:  # fmt: skip
+                 request_limits: RequestRateLimiter | None = None,
+                 refer_handler: ReferHandler = on_refer) -> None:  # fmt: skip
         self.settings = settings
+        self.invite_router = invite_router
+        self.on_refer = refer_handler
         self.store = store
         self.rng = rng or random.Random()
         self.txl = TransactionLayer(rng=self.rng, timers=timers)
@@ -399,9 +408,7 @@ class Switch:
         self.spawn(self.registrations.handle(request, key, addr))
 
     def _on_invite(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        from duplex.services.calls.inbound_router import handle_invite
-
-        self.spawn(handle_invite(self, request, key, addr))
+        self.spawn(self.invite_router(self, request, key, addr))
 
     # -- helpers for legs and apps -----------------------------------------------------------------------
     def contact(self, transport: str = "UDP", *, secure: bool = False) -> str:
@@ -411,9 +418,9 @@ class Switch:
         kind = transport.upper()
         if secure and kind in ("TLS", "WSS"):
             suffix = ";transport=ws" if kind == "WSS" else ""
-            return f"<sips:duplex@{self.public_ip}:{self._port_for(transport)}{suffix}>"
+            return f"<sips:duplex@{self.public_ip}:{self.port_for(transport)}{suffix}>"
         suffix = f";transport={transport.lower()}" if kind in ("TCP", "TLS", "WS", "WSS") else ""
-        return f"<sip:duplex@{self.public_ip}:{self._port_for(transport)}{suffix}>"
+        return f"<sip:duplex@{self.public_ip}:{self.port_for(transport)}{suffix}>"
 
     def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
                 headers: tuple[tuple[str, str], ...] = (), to_tag: str | None = None) -> None:  # fmt: skip
@@ -497,6 +504,25 @@ class Switch:
             # keep the dialog a little for late BYE/ACK retransmissions
             asyncio.get_running_loop().call_later(32.0, self.dialogs.pop, key, None)
 
+    def new_token(self, length: int) -> str:
+        """A random token (tags, Call-IDs) from the switch's one randomness source."""
+        return self.txl.new_token(length)
+
+    def new_branch(self) -> str:
+        return self.txl.new_branch()
+
+    def use_stream(self, addr: Address, transport: str, server_name: str | None = None) -> None:
+        """Reach ``addr`` over ``transport`` (tcp/tls: reuse or open a stream) from now on."""
+        self.transport.use_stream(addr, transport, server_name)
+
+    async def trunk_addresses(self, trunk: TrunkConfig) -> list[Address]:
+        """The addresses of ``trunk``'s host in the order to try them; empty (logged) when it does not resolve."""
+        return await self.trunk_service.dns.outbound_targets(trunk)
+
+    def trunk_address_failed(self, addr: Address) -> None:
+        """``addr`` timed out or answered 503: try the trunk's other addresses first for a while."""
+        self.trunk_service.dns.failed(addr)
+
     def recording_path(self, path: Path) -> str:
         base = (self.settings.data_dir / "recordings").resolve()
         try:
@@ -505,9 +531,9 @@ class Switch:
             return str(path)
 
     def via(self, branch: str, transport: str = "UDP") -> str:
-        return via_for(transport, self.via_host, self._port_for(transport), branch)
+        return via_for(transport, self.via_host, self.port_for(transport), branch)
 
-    def _port_for(self, transport: str) -> int:
+    def port_for(self, transport: str) -> int:
         if transport.upper() == "TLS":
             return self.transport.tls_port
         return self.ws.port if self.ws is not None and transport.upper() in ("WS", "WSS") else self.port

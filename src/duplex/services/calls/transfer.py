@@ -22,16 +22,14 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+from duplex.services.calls.call import Call, CallControl, Leg
+from duplex.services.calls.uac import originate
+from duplex.services.calls.uas import InboundLeg
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, reason_phrase
 from duplex.sip.uri import NameAddr, SipUri
-
-if TYPE_CHECKING:
-    from duplex.services.calls.call import Call, Leg
-    from duplex.services.calls.switch import Switch
 
 __all__ = [
     "ReferSubscription",
@@ -89,11 +87,11 @@ def target_user(target: str) -> str:
     return uri.user or uri.host
 
 
-def find_replaced(engine: Switch, replaces: Replaces) -> Leg | None:
+def find_replaced(control: CallControl, replaces: Replaces) -> Leg | None:
     """The leg whose dialog ``replaces`` names: our tag is the to-tag and the peer's the from-tag (RFC 3891
     §3); both orders are tried, for peers that fill them in from their own point of view."""
     for ours, theirs in ((replaces.to_tag, replaces.from_tag), (replaces.from_tag, replaces.to_tag)):
-        leg = engine.dialogs.get((replaces.call_id, ours))
+        leg = control.dialogs.get((replaces.call_id, ours))
         if leg is not None and leg.dialog is not None and leg.dialog.remote_tag == theirs:
             return leg
     return None
@@ -168,18 +166,18 @@ def _live(leg: Leg | None) -> bool:
 
 async def _blind(referrer: Leg, target: str) -> int:
     """Call ``target`` (an agent extension or SIP user) for the referrer's peer; the final SIP status."""
-    engine = referrer.engine
+    control = referrer.control
     peer = referrer.bridged_to
     if peer is None or not _live(peer):
         return 503
-    agent = engine.directory.agent_by_target(target_user(target))
-    bindings = engine.registrations.lookup(agent.sip_username, engine.now()) if agent else []
+    agent = control.directory.agent_by_target(target_user(target))
+    bindings = control.registrations.lookup(agent.sip_username, control.now()) if agent else []
     if agent is None or not bindings:
         return 404 if agent is None else 480
     binding = max(bindings, key=lambda b: (b.q, b.updated_at))
     assert peer.media is not None
     peer.media.bridge(None)
-    new = await peer.call.originate(binding.contact, contact=(binding.source.host, binding.source.port),
+    new = await originate(peer.call, binding.contact, contact=(binding.source.host, binding.source.port),
                                     agent_id=agent.id, kind="transfer",
                                     codecs=(peer.negotiated.codec,) if peer.negotiated else None)  # fmt: skip
     if not await new.answered or not _live(peer):
@@ -195,7 +193,7 @@ async def _blind(referrer: Leg, target: str) -> int:
 async def _attended(referrer: Leg, replaces: Replaces) -> int:
     """Bridge the referrer's peer to the party of the consultation dialog ``replaces``; release both legs
     of the transferor."""
-    replaced = find_replaced(referrer.engine, replaces)
+    replaced = find_replaced(referrer.control, replaces)
     if replaced is None or not replaced.is_up:
         return 481
     transferee, consulted = referrer.bridged_to, replaced.bridged_to
@@ -235,7 +233,7 @@ def adopt(call: Call, leg: Leg) -> None:
 
 
 async def on_replacing_invite(
-    engine: Switch, request: SipRequest, key: TransactionKey, addr: Address
+    control: CallControl, request: SipRequest, key: TransactionKey, addr: Address
 ) -> None:
     """An INVITE with ``Replaces`` (RFC 3891 §3): "the UA attempts to match this information with a confirmed
     or early dialog"; on a match the new leg takes the place of the replaced one (bridged to its peer, which
@@ -243,22 +241,20 @@ async def on_replacing_invite(
     Only a confirmed dialog of a bridged leg can be replaced (a B2BUA has nothing to hand an app's leg to).
     The Call-ID and both tags act as the credential (RFC 3891 §7 asks for the same trust as the replaced
     dialog; they are only known to its parties)."""
-    from duplex.services.calls.uas import InboundLeg
-
     try:
         replaces = Replaces.parse(request.headers.get("Replaces") or "")
     except ValueError:
-        engine.respond(key, request, 400)
+        control.respond(key, request, 400)
         return
-    replaced = find_replaced(engine, replaces)
+    replaced = find_replaced(control, replaces)
     peer = replaced.bridged_to if replaced is not None else None
     if replaced is None or not replaced.is_up or replaces.early_only:
         # "If the Replaces header field matches a confirmed dialog [and] ... early-only ... the UAS MUST
         # respond with a 486 Busy Here"
-        engine.respond(key, request, 486 if replaced is not None and replaces.early_only else 481)
+        control.respond(key, request, 486 if replaced is not None and replaces.early_only else 481)
         return
     if peer is None or not _live(peer):
-        engine.respond(key, request, 481)
+        control.respond(key, request, 481)
         return
     leg = InboundLeg(peer.call, request, key, addr, kind="transfer", agent_id=replaced.agent_id)
     status = await leg.prepare()

@@ -13,18 +13,14 @@ lifetime; a full trunk gets 503 with Retry-After.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from duplex.services.calls.call import Call, CallControl
 from duplex.sip.digest import DigestCredentials
 from duplex.sip.errors import SipParseError
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest
 from duplex.telephony.security import VerdictAction
 from duplex.telephony.trunks import TrunkConfig
-
-if TYPE_CHECKING:
-    from duplex.services.calls.call import Call
-    from duplex.services.calls.switch import Switch
 
 __all__ = ["TrunkMatch", "identify_trunk", "release_when_ended", "reserve_channel"]
 
@@ -41,14 +37,16 @@ class TrunkMatch:
 _NONE = TrunkMatch()
 
 
-def _credential_trunks(engine: Switch, username: str) -> list[TrunkConfig]:
-    return [t for t in engine.directory.trunks
+def _credential_trunks(control: CallControl, username: str) -> list[TrunkConfig]:
+    return [t for t in control.directory.trunks
             if t.enabled and t.username == username and t.password and not t.allowed_ips]  # fmt: skip
 
 
-def identify_trunk(engine: Switch, request: SipRequest, key: TransactionKey, addr: Address) -> TrunkMatch:
+def identify_trunk(
+    control: CallControl, request: SipRequest, key: TransactionKey, addr: Address
+) -> TrunkMatch:
     """The trunk `request` comes from, by source IP or by trunk digest credentials."""
-    trunk = engine.trunks.match_inbound(addr[0])
+    trunk = control.trunks.match_inbound(addr[0])
     if trunk is not None:
         return TrunkMatch(trunk=trunk)
     header = request.headers.get("Proxy-Authorization")
@@ -58,15 +56,15 @@ def identify_trunk(engine: Switch, request: SipRequest, key: TransactionKey, add
         username = DigestCredentials.parse(header).username
     except SipParseError:
         return _NONE
-    candidates = _credential_trunks(engine, username)
+    candidates = _credential_trunks(control, username)
     if not candidates:
         return _NONE  # an agent's credentials, or unknown: the registration service decides
-    regs, now, ip = engine.registrations, engine.now(), addr[0]
+    regs, now, ip = control.registrations, control.now(), addr[0]
     verdict = regs.failures.check(ip, now)
     if verdict.action is VerdictAction.DROP:
         return TrunkMatch(handled=True)
     if verdict.action is VerdictAction.REJECT:
-        engine.respond(key, request, 403, reason="Forbidden (too many failures)")
+        control.respond(key, request, 403, reason="Forbidden (too many failures)")
         return TrunkMatch(handled=True)
     for trunk in candidates:
         password = trunk.password or ""
@@ -83,29 +81,29 @@ def identify_trunk(engine: Switch, request: SipRequest, key: TransactionKey, add
             return TrunkMatch(handled=True)
     after = regs.failures.record_failure(ip, now)
     if after.action is VerdictAction.REJECT:
-        engine.respond(key, request, 403, reason="Forbidden (too many failures)")
+        control.respond(key, request, 403, reason="Forbidden (too many failures)")
     elif after.action is VerdictAction.ALLOW:
         regs.authenticate_challenge(request, key)
     return TrunkMatch(handled=True)
 
 
-def reserve_channel(engine: Switch, trunk: TrunkConfig, request: SipRequest) -> str | None:
+def reserve_channel(control: CallControl, trunk: TrunkConfig, request: SipRequest) -> str | None:
     """Take one of the trunk's channels for the call `request` starts; None when the trunk is full.
     Returns the channel key for `release_when_ended`."""
     key = f"in:{request.call_id}"
-    return key if engine.trunks.acquire_channel(trunk.id, key) else None
+    return key if control.trunks.acquire_channel(trunk.id, key) else None
 
 
-def release_when_ended(engine: Switch, trunk: TrunkConfig, key: str, call: Call | None) -> None:
+def release_when_ended(control: CallControl, trunk: TrunkConfig, key: str, call: Call | None) -> None:
     """Give the channel back when `call` ends (at once when there is no call)."""
     if call is None:
-        engine.trunks.release_channel(trunk.id, key)
+        control.trunks.release_channel(trunk.id, key)
         return
 
     async def release() -> None:
         try:
             await call.ended.wait()
         finally:
-            engine.trunks.release_channel(trunk.id, key)
+            control.trunks.release_channel(trunk.id, key)
 
-    engine.spawn(release())
+    control.spawn(release())

@@ -1,5 +1,5 @@
 """Inbound legs (we are the UAS): 180 Ringing, 200 OK with the SDP answer (retransmitted until the ACK by the
-engine's sans-IO `acks.AckWaiters`, RFC 3261 §13.3.1.4), rejection, CANCEL (487 is sent by the transaction
+control's sans-IO `acks.AckWaiters`, RFC 3261 §13.3.1.4), rejection, CANCEL (487 is sent by the transaction
 layer, RFC 3261 §9.2)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from duplex.media.sdp import SdpError, SessionDescription
-from duplex.services.calls.call import SDP, Call, Leg, LegState
+from duplex.services.calls.call import SDP, Call, Leg, LegEvent, LegState
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse, make_response
 from duplex.telephony.legdialog import USER_AGENT, uas_dialog
@@ -31,12 +31,12 @@ class InboundLeg(Leg):
         self.invite = invite
         self.key = key
         self.addr = addr
-        self.local_tag = self.engine.txl.new_token(10)
+        self.local_tag = self.control.new_token(10)
         self.offer: SessionDescription | None = None
         self._answer_body = b""
         self.acked = False
         self.peer = addr
-        self.engine.server_legs[key] = self
+        self.control.server_legs[key] = self
 
     async def prepare(self, direction: str = "sendrecv") -> int | None:
         """Open media and answer the SDP offer; returns an error status (400/488) instead of raising."""
@@ -65,7 +65,7 @@ class InboundLeg(Leg):
     def ring(self, status: int = 180) -> None:
         if self.state is not LegState.NEW:
             return
-        self.state = LegState.RINGING
+        self.transition(LegEvent.PROVISIONAL)
         self._respond(status)
         self.emit("call.ringing", {"status": status})
 
@@ -76,8 +76,9 @@ class InboundLeg(Leg):
         INVITE without SDP) or the leg is past ringing."""
         if self.state not in (LegState.NEW, LegState.RINGING) or self.offer is None or self.media is None:
             return False
-        ringing, self.state = self.state is LegState.RINGING, LegState.RINGING
-        self.engine.send_response(self.key, self._response(183, self._answer_body))
+        ringing = self.state is LegState.RINGING
+        self.transition(LegEvent.PROVISIONAL)
+        self.control.send_response(self.key, self._response(183, self._answer_body))
         self._send_media(True)
         if not ringing:
             self.emit("call.ringing", {"status": 183})
@@ -91,19 +92,19 @@ class InboundLeg(Leg):
     def _contact(self) -> str:
         """A sips: Contact when the INVITE came for a sips: URI (over TLS), RFC 3261 §12.1.1."""
         secure = getattr(self.invite.uri, "scheme", "sip") == "sips"
-        return self.engine.contact(self.invite.top_via.transport, secure=secure)
+        return self.control.contact(self.invite.top_via.transport, secure=secure)
 
     def _response(
         self, status: int, body: bytes = b"", extra: tuple[tuple[str, str], ...] = ()
     ) -> SipResponse:
-        headers = [("Contact", self._contact()), ("User-Agent", USER_AGENT), ("Allow", self.engine.allow),
+        headers = [("Contact", self._contact()), ("User-Agent", USER_AGENT), ("Allow", self.control.allow),
                    *extra]  # fmt: skip
         if body:
             headers.append(("Content-Type", SDP))
         return make_response(self.invite, status, to_tag=self.local_tag, headers=headers, body=body)
 
     def _respond(self, status: int) -> None:
-        self.engine.send_response(self.key, self._response(status))
+        self.control.send_response(self.key, self._response(status))
 
     async def answer(self) -> None:
         if self.state in (LegState.ANSWERED, LegState.ENDED):
@@ -113,9 +114,11 @@ class InboundLeg(Leg):
             if status is not None:
                 await self.reject(status)
                 return
+            if self.ended.is_set():  # cancelled while the media was being set up
+                return
         self.dialog = uas_dialog(self.invite, self.local_tag, self._contact())
-        self.engine.register_dialog((self.dialog.call_id, self.dialog.local_tag), self)
-        self.engine.send_2xx(self.key, self._response(200, self._answer_body), self.addr)
+        self.control.register_dialog((self.dialog.call_id, self.dialog.local_tag), self)
+        self.control.send_2xx(self.key, self._response(200, self._answer_body), self.addr)
         self._send_media(True)
         self._mark_answered()
         self.call.mark_answered(self)

@@ -118,6 +118,16 @@ class RtpEndpoint:
         self._wake.set()
 
     @property
+    def codec(self) -> G711Codec:
+        return self.stream.codec
+
+    def set_sending(self, enabled: bool) -> None:
+        self.send_enabled = enabled
+
+    def sent_stream(self) -> RtpStream:
+        return self.stream
+
+    @property
     def send_enabled(self) -> bool:
         """Whether this leg sends RTP: False while the negotiated direction forbids it (recvonly/inactive),
         and while a call controller holds it back (e.g. a caller's leg before our answer is sent)."""

@@ -53,13 +53,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from duplex.media.codecs import G711Codec, get_codec
 from duplex.media.events import MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
-from duplex.media.rtpengine_ng import NgError, NgRetryPolicy, NgTimeout, play_dtmf
+from duplex.media.rtpengine_ng import NgError, NgRetryPolicy, NgTimeout, block_media, play_dtmf, unblock_media
 from duplex.media.sdp import SdpConnection, SdpMedia, SdpOrigin, SessionDescription
 from duplex.media.session import MediaBackend, MediaSession
-from duplex.media.stream import StreamStats
+from duplex.media.stream import RtpStream, StreamStats
 from duplex.services.media.endpoint import RtpEndpoint
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_client import RtpengineClient
@@ -154,6 +155,7 @@ class RtpengineSession:
         self._ext_sdp: str | None = None
         self._tail: asyncio.Task[None] | None = None
         self._closed = False
+        self._sending = True  # False: ``block media`` holds back what goes to the SIP peer
 
     def __repr__(self) -> str:
         return f"<RtpengineSession {self.call_id} ext={self._local} int={self.inside}>"
@@ -184,6 +186,25 @@ class RtpengineSession:
     @property
     def local_address(self) -> Addr:
         return self._local
+
+    @property
+    def codec(self) -> G711Codec:
+        return get_codec(self.negotiated.codec if self.negotiated is not None else "PCMU")
+
+    def set_sending(self, enabled: bool) -> None:
+        """Hold back (``block media`` on the inside monologue: rtpengine forwards nothing of what reaches the
+        inside, from the other leg or the fallback endpoint, to the SIP peer) or release it (``unblock``)."""
+        if enabled == self._sending:
+            return
+        self._sending = enabled
+        command = unblock_media if enabled else block_media
+        self._enqueue(lambda: self._send_command(command(self.call_id, INT)))
+
+    async def _send_command(self, body: dict[str, Any]) -> None:
+        await self.client.request(body)
+
+    def sent_stream(self) -> RtpStream | None:
+        return None  # rtpengine sends this leg's RTP and answers its RTCP
 
     def apply(self, negotiated: NegotiatedMedia) -> None:
         """Tell rtpengine where the SIP peer is and what it sends (an ng ``answer`` from ``ext``)."""
@@ -397,6 +418,13 @@ class RtpengineSession:
 
     async def play_tts(self, text: str) -> None:
         await (await self._audio("play_tts")).play_tts(text)
+
+    async def play_payloads(self, payloads: Iterable[bytes]) -> None:
+        await (await self._audio("play")).play_payloads(payloads)
+
+    def ignore_audio(self, ignore: bool = True) -> None:
+        if self.audio is not None:
+            self.audio.ignore_audio(ignore)
 
     def stop_playback(self) -> None:
         if self.audio is not None:

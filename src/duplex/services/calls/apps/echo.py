@@ -7,9 +7,8 @@ jitter buffer, decoding or pacing (`RtpEndpoint.echo`).
 
 from __future__ import annotations
 
-from duplex.media.tones import beep, encoded_beep
+from duplex.media.tones import encoded_beep
 from duplex.services.calls.call import Leg
-from duplex.services.media.endpoint import RtpEndpoint
 
 __all__ = ["echo"]
 
@@ -19,11 +18,8 @@ async def echo(leg: Leg) -> None:
     media = leg.media
     if not leg.is_up or media is None:
         return
-    if isinstance(media, RtpEndpoint):
-        media.ignore_audio()  # what the caller says during the beep is not echoed: do not decode it
-        await media.play_payloads(encoded_beep(media.stream.codec))  # ends early if the leg closes
-    else:
-        await leg.play(beep(1000.0, 200.0))
+    media.ignore_audio()  # what the caller says during the beep is not echoed: do not decode it
+    await media.play_payloads(encoded_beep(media.codec))  # ends early if the leg closes
     if leg.media is not None and leg.is_up:
         leg.media.echo(True)
     await leg.ended.wait()

@@ -21,7 +21,7 @@ async def voicemail_demo(leg: Leg) -> None:
         return
     await leg.play(tts=GREETING)
     await leg.play(beep(1000.0, 300.0))
-    path = leg.engine.settings.data_dir / "recordings" / f"{leg.call.id}.wav"
+    path = leg.control.settings.data_dir / "recordings" / f"{leg.call.id}.wav"
     path.parent.mkdir(parents=True, exist_ok=True)
     await leg.record(path, max_seconds=MAX_SECONDS)
     if leg.is_up:
