@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
 
 from duplex.config import Settings
-from duplex.db.base import make_engine, make_session_factory
-from duplex.db.migrate import upgrade
-from duplex.db.models import Event, Trunk
-from duplex.demo import seed
-from duplex.events.record import EventRecord
-from duplex.services.calls.switch import Switch
-from duplex.services.node import build_switch
+from duplex.db.models import Trunk
 from duplex.sip.timers import TimerConfig
-from duplex.stores.call_store import TelephonyStore
 from interop.peers import (
     Baresip,
     SippResult,
@@ -32,35 +22,14 @@ from interop.peers import (
     run_sipp,
     sipp_background,
 )
+from switch_env import RunningSwitch, switch_running
+from switch_env import make_settings as make_test_settings
 
-
-@dataclass
-class RunningEngine:
-    engine: Switch
-    settings: Settings
-    port: int
-    creds: dict[str, Any]
-    sessions: Any
-
-    def sip_password(self, user: str) -> str:
-        return str(self.creds["passwords"][f"sip:{user}"])
-
-    def events(self, type_: str) -> list[Event]:
-        with self.sessions() as session:
-            return list(session.scalars(select(Event).where(Event.type == type_).order_by(Event.id)))
-
-    def set_trunk(self, **values: Any) -> None:
-        with self.sessions() as session, session.begin():
-            session.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**values))
+RunningEngine = RunningSwitch
 
 
 def make_settings(tmp_path: Path, port: int) -> Settings:
-    data = tmp_path / "data"
-    return Settings(data_dir=data, database_url=f"sqlite:///{tmp_path / 'duplex.db'}", sip_host="127.0.0.1",
-                    sip_port=port, public_ip="127.0.0.1", secret_key="interop-secret", rtp_port_min=61000,
-                    rtp_port_max=65000)  # fmt: skip
-    # RTP above the kernel's ephemeral range (32768-60999), so free_port() picks for sipp/baresip never
-    # collide with ports the engine binds for media.
+    return make_test_settings(tmp_path, port, secret_key="interop-secret")
 
 
 @pytest.fixture
@@ -70,27 +39,12 @@ def engine_options() -> dict[str, Any]:
     return {}
 
 
-@contextlib.asynccontextmanager
-async def engine_running(settings: Settings, **options: Any) -> AsyncIterator[RunningEngine]:
-    """A migrated, demo-seeded engine on ``settings``, started, and stopped after the block; the option
-    ``trunk`` updates the demo trunk row first, the others go to `Switch`."""
-    upgrade(settings.effective_database_url)
-    creds = json.loads(seed(settings).read_text())
-    db = make_engine(settings.effective_database_url)
-    sessions = make_session_factory(db)
-    trunk = options.pop("trunk", None)
-    if trunk is not None:
-        with sessions() as session, session.begin():
-            session.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**trunk))
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop"))
-    engine = build_switch(settings, store, timers=TimerConfig(t1=0.5), **options)
-    port = await engine.start()
-    try:
-        yield RunningEngine(engine, settings, port, creds, sessions)
-    finally:
-        await engine.stop()
-        store.close()
-        db.dispose()
+def engine_running(
+    settings: Settings, **options: Any
+) -> contextlib.AbstractAsyncContextManager[RunningSwitch]:
+    """A migrated, demo-seeded switch on ``settings`` (`switch_env.switch_running`) with a short T1."""
+    options.setdefault("timers", TimerConfig(t1=0.5))
+    return switch_running(settings, **options)
 
 
 @pytest.fixture

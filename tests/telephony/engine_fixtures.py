@@ -1,40 +1,21 @@
-"""An in-process engine on a free port with a seeded SQLite database, and a raw UDP/TCP SIP client."""
+"""A switch with a seeded SQLite database, over sockets (`engine_env`, `UdpClient`) or in memory (`memory_env`,
+`MemoryClient`), and raw SIP request text."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from duplex.config import Settings
-from duplex.db.base import make_engine, make_session_factory
-from duplex.db.migrate import upgrade
-from duplex.db.models import Event
-from duplex.demo import seed
-from duplex.events.record import EventRecord
-from duplex.services.calls.switch import Switch
-from duplex.services.node import build_switch
+from duplex.services.sip.memory import MemoryPeer
 from duplex.sip.message import SipResponse, parse_message
-from duplex.stores.call_store import TelephonyStore
+from switch_env import RunningSwitch, make_settings, switch_running
 
-
-@dataclass
-class EngineEnv:
-    engine: Switch
-    port: int
-    creds: dict[str, Any]
-    sessions: Any
-
-    def events(self, type_: str) -> list[Event]:
-        with self.sessions() as session:
-            return list(session.scalars(select(Event).where(Event.type == type_).order_by(Event.id)))
+EngineEnv = RunningSwitch
 
 
 @pytest.fixture
@@ -44,22 +25,42 @@ def engine_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def engine_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[EngineEnv]:
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'duplex.db'}",
-                        sip_host="127.0.0.1", sip_port=0, public_ip="127.0.0.1", secret_key="engine-test",
-                        rtp_port_min=61000, rtp_port_max=65000)  # fmt: skip
-    upgrade(settings.effective_database_url)
-    creds = json.loads(seed(settings).read_text())
-    db = make_engine(settings.effective_database_url)
-    sessions = make_session_factory(db)
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="t"))
-    engine = build_switch(settings, store, **engine_options)
-    port = await engine.start()
-    try:
-        yield EngineEnv(engine, port, creds, sessions)
-    finally:
-        await engine.stop()
-        store.close()
-        db.dispose()
+    """A switch on a free UDP/TCP port (`switch_env.switch_running`)."""
+    async with switch_running(make_settings(tmp_path), **engine_options) as env:
+        yield env
+
+
+@pytest.fixture
+async def memory_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[EngineEnv]:
+    """The same switch with no SIP socket: its transport is a `MemoryNetwork`; `MemoryClient` plays the phone."""
+    async with switch_running(make_settings(tmp_path), memory=True, **engine_options) as env:
+        yield env
+
+
+class MemoryClient:
+    """`UdpClient`'s interface on the switch's `MemoryNetwork`."""
+
+    def __init__(self, env: EngineEnv) -> None:
+        assert env.network is not None, "memory_env runs the switch in memory"
+        self.peer = MemoryPeer(env.network)
+        self.port = self.peer.port
+        self.server = ("127.0.0.1", env.port)
+
+    def send(self, text: str) -> None:
+        self.peer.send(text.replace("\n", "\r\n").encode(), self.server)
+
+    async def recv(self, timeout: float = 2.0) -> bytes:
+        return await self.peer.recv(timeout)
+
+    async def response(self, *, skip_provisional: bool = True, timeout: float = 2.0) -> SipResponse:
+        while True:
+            message = parse_message(await self.recv(timeout))
+            assert isinstance(message, SipResponse)
+            if not (skip_provisional and message.status < 200):
+                return message
+
+    def close(self) -> None:
+        self.peer.close()
 
 
 class UdpClient:

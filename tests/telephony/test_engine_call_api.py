@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from engine_fixtures import EngineEnv, engine_env, engine_options
+from engine_fixtures import EngineEnv, engine_options, memory_env
 
 from duplex.services.calls.call import Call, LegState
 from duplex.services.calls.uac import originate
 from duplex.services.calls.uas import InboundLeg
 
-__all__ = ["engine_env", "engine_options"]
+__all__ = ["memory_env", "engine_options"]
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -28,8 +28,8 @@ async def _call_echo(env: EngineEnv) -> tuple[Call, InboundLeg, object]:
     return call, inbound, leg
 
 
-async def test_originate_hold_unhold_dtmf_hangup(engine_env: EngineEnv) -> None:
-    call, inbound, leg = await _call_echo(engine_env)
+async def test_originate_hold_unhold_dtmf_hangup(memory_env: EngineEnv) -> None:
+    call, inbound, leg = await _call_echo(memory_env)
     assert leg.negotiated is not None and leg.negotiated.direction == "sendrecv"  # type: ignore[attr-defined]
     assert await leg.hold()  # type: ignore[attr-defined]
     assert leg.negotiated.direction == "sendonly"  # type: ignore[attr-defined]
@@ -45,23 +45,23 @@ async def test_originate_hold_unhold_dtmf_hangup(engine_env: EngineEnv) -> None:
     await leg.hangup("done")  # type: ignore[attr-defined]
     await asyncio.wait_for(inbound.ended.wait(), 5)
     assert inbound.end_reason == "remote_bye"
-    await engine_env.engine.store.flush()
-    held = engine_env.events("call.held")
+    await memory_env.engine.store.flush()
+    held = memory_env.events("call.held")
     assert sorted(e.data["by"] for e in held) == ["duplex", "remote"]
-    assert [e.data["digit"] for e in engine_env.events("dtmf.received")] == ["4", "2", "#"]
-    ended = {e.call_id: e.data for e in engine_env.events("call.ended")}
+    assert [e.data["digit"] for e in memory_env.events("dtmf.received")] == ["4", "2", "#"]
+    ended = {e.call_id: e.data for e in memory_env.events("call.ended")}
     assert ended[call.id]["hangup_by"] == "duplex"
     assert ended[inbound.call.id]["reason"] == "caller_hangup"
 
 
-async def test_blind_transfer_by_refer(engine_env: EngineEnv) -> None:
-    call, inbound, leg = await _call_echo(engine_env)
+async def test_blind_transfer_by_refer(memory_env: EngineEnv) -> None:
+    call, inbound, leg = await _call_echo(memory_env)
     assert await leg.transfer("2002")  # type: ignore[attr-defined]
     await asyncio.wait_for(leg.ended.wait(), 5)  # type: ignore[attr-defined]
     assert inbound.state is LegState.ENDED
-    await engine_env.engine.store.flush()
-    transferred = engine_env.events("call.transferred")
+    await memory_env.engine.store.flush()
+    transferred = memory_env.events("call.transferred")
     assert {e.call_id for e in transferred} == {call.id, inbound.call.id}
     assert all(
-        e.data["target"].endswith(("2002", f"sip:2002@127.0.0.1:{engine_env.port}>")) for e in transferred
+        e.data["target"].endswith(("2002", f"sip:2002@127.0.0.1:{memory_env.port}>")) for e in transferred
     )

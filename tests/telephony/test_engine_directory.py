@@ -6,15 +6,15 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from engine_fixtures import EngineEnv, engine_env, engine_options
+from engine_fixtures import EngineEnv, engine_options, memory_env
 
 from duplex.stores.call_store import Directory
 
-__all__ = ["engine_env", "engine_options"]
+__all__ = ["memory_env", "engine_options"]
 
 
-async def test_concurrent_refreshes_share_one_load_and_force_reads_anew(engine_env: EngineEnv) -> None:
-    engine = engine_env.engine
+async def test_concurrent_refreshes_share_one_load_and_force_reads_anew(memory_env: EngineEnv) -> None:
+    engine = memory_env.engine
     loads: list[float] = []
     real = engine.store.load_directory
 

@@ -4,18 +4,18 @@ wrong passwords throttled (403) and then banned (silence)."""
 from __future__ import annotations
 
 import pytest
-from engine_fixtures import EngineEnv, UdpClient, engine_env, engine_options, request
+from engine_fixtures import EngineEnv, MemoryClient, engine_options, memory_env, request
 from sqlalchemy import select
 
 from duplex.db.models import SipRegistration
 from duplex.sip.digest import DigestChallenge, authorize
 
-__all__ = ["engine_env", "engine_options"]
+__all__ = ["memory_env", "engine_options"]
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def _register(env: EngineEnv, client: UdpClient, cseq: int, authorization: str = "") -> str:
+def _register(env: EngineEnv, client: MemoryClient, cseq: int, authorization: str = "") -> str:
     extra = "Expires: 120\n" + (f"Authorization: {authorization}\n" if authorization else "")
     return request("REGISTER", "sip:127.0.0.1", client.port, call_id="reg1", cseq=cseq, branch=f"z9hG4bKr{cseq}",
                    extra=extra).replace("To: <sip:127.0.0.1>", "To: <sip:alice@127.0.0.1>")  # fmt: skip
@@ -28,36 +28,36 @@ def _answer(challenges: list[str], algorithm: str, password: str, nc: int = 1) -
 
 
 @pytest.mark.parametrize("algorithm", ["SHA-256", "MD5"])
-async def test_register_with_digest(engine_env: EngineEnv, algorithm: str) -> None:
-    client = UdpClient(engine_env.port)
-    client.send(_register(engine_env, client, 1))
+async def test_register_with_digest(memory_env: EngineEnv, algorithm: str) -> None:
+    client = MemoryClient(memory_env)
+    client.send(_register(memory_env, client, 1))
     challenge = await client.response()
     assert challenge.status == 401
     offered = challenge.headers.get_all("WWW-Authenticate")
     assert {DigestChallenge.parse(c).algorithm for c in offered} == {"MD5", "SHA-256"}
-    password = engine_env.creds["passwords"]["sip:alice"]
-    client.send(_register(engine_env, client, 2, _answer(offered, algorithm, password)))
+    password = memory_env.creds["passwords"]["sip:alice"]
+    client.send(_register(memory_env, client, 2, _answer(offered, algorithm, password)))
     ok = await client.response()
     client.close()
     assert ok.status == 200
     assert f"127.0.0.1:{client.port}" in (ok.headers.get("Contact") or "")
-    assert engine_env.engine.registrations.lookup("alice", engine_env.engine.now())
-    await engine_env.engine.store.flush()
-    with engine_env.sessions() as session:
+    assert memory_env.engine.registrations.lookup("alice", memory_env.engine.now())
+    await memory_env.engine.store.flush()
+    with memory_env.sessions() as session:
         rows = list(session.scalars(select(SipRegistration)))
     assert [(r.aor, r.source) for r in rows] == [("alice", f"udp:127.0.0.1:{client.port}")]
-    assert len(engine_env.events("sip.registered")) == 1
+    assert len(memory_env.events("sip.registered")) == 1
 
 
 @pytest.mark.parametrize("engine_options", [{"ban_exempt": (), "throttle_after": 2, "ban_after": 4}])
-async def test_wrong_password_is_throttled_then_banned(engine_env: EngineEnv) -> None:
-    client = UdpClient(engine_env.port)
-    client.send(_register(engine_env, client, 1))
+async def test_wrong_password_is_throttled_then_banned(memory_env: EngineEnv) -> None:
+    client = MemoryClient(memory_env)
+    client.send(_register(memory_env, client, 1))
     offered = (await client.response()).headers.get_all("WWW-Authenticate")
     statuses: list[int | None] = []
     for attempt in range(2, 6):
         client.send(
-            _register(engine_env, client, attempt, _answer(offered, "MD5", "wrong-password", attempt))
+            _register(memory_env, client, attempt, _answer(offered, "MD5", "wrong-password", attempt))
         )
         try:
             statuses.append((await client.response(timeout=1.0)).status)
@@ -65,9 +65,9 @@ async def test_wrong_password_is_throttled_then_banned(engine_env: EngineEnv) ->
             statuses.append(None)
     # failure 1: challenged again; 2-3: throttled with 403 (no more guesses); 4: banned, requests dropped
     assert statuses == [401, 403, 403, None]
-    password = engine_env.creds["passwords"]["sip:alice"]
-    client.send(_register(engine_env, client, 9, _answer(offered, "MD5", password, 9)))
+    password = memory_env.creds["passwords"]["sip:alice"]
+    client.send(_register(memory_env, client, 9, _answer(offered, "MD5", password, 9)))
     with pytest.raises(TimeoutError):
         await client.response(timeout=1.0)  # the right password from a banned source is not answered either
     client.close()
-    assert not engine_env.engine.registrations.lookup("alice", engine_env.engine.now())
+    assert not memory_env.engine.registrations.lookup("alice", memory_env.engine.now())

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from engine_fixtures import EngineEnv, engine_env, engine_options
+from engine_fixtures import EngineEnv, engine_options, memory_env
 
 from duplex.services.calls.apps import APPLICATIONS
 from duplex.services.calls.call import Call, Leg, LegState
@@ -21,7 +21,7 @@ from duplex.sip.message import SipRequest
 from duplex.sip.timers import TimerConfig
 from duplex.telephony.registrar import Binding, Source
 
-__all__ = ["engine_env", "engine_options"]
+__all__ = ["memory_env", "engine_options"]
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,10 +72,10 @@ def _register_bob_at_the_engine(env: EngineEnv) -> None:
     )], now)  # fmt: skip
 
 
-async def test_blind_refer_notifies_trying_then_200_and_bridges_the_transferee(engine_env: EngineEnv) -> None:
-    _register_bob_at_the_engine(engine_env)
-    caller_phone, transferee = await _pair(engine_env, "caller")
-    alice_phone, alice_leg = await _pair(engine_env, "alice")
+async def test_blind_refer_notifies_trying_then_200_and_bridges_the_transferee(memory_env: EngineEnv) -> None:
+    _register_bob_at_the_engine(memory_env)
+    caller_phone, transferee = await _pair(memory_env, "caller")
+    alice_phone, alice_leg = await _pair(memory_env, "alice")
     await transferee.bridge(alice_leg)  # the caller talks to alice
     assert await alice_phone.transfer("2002")
     await _until(lambda: len(alice_phone.notifications) == 2)
@@ -86,14 +86,14 @@ async def test_blind_refer_notifies_trying_then_200_and_bridges_the_transferee(e
     new = transferee.bridged_to
     assert new is not None and new.kind == "transfer" and new.is_up and new.call is transferee.call
     assert transferee.is_up and caller_phone.is_up
-    await engine_env.engine.store.flush()
-    kinds = {(e.data["kind"], e.data["method"]) for e in engine_env.events("call.transferred")}
+    await memory_env.engine.store.flush()
+    kinds = {(e.data["kind"], e.data["method"]) for e in memory_env.events("call.transferred")}
     assert kinds == {("blind", "REFER")}
 
 
-async def test_blind_refer_to_an_unreachable_agent_notifies_the_failure(engine_env: EngineEnv) -> None:
-    _, transferee = await _pair(engine_env, "caller")
-    alice_phone, alice_leg = await _pair(engine_env, "alice")
+async def test_blind_refer_to_an_unreachable_agent_notifies_the_failure(memory_env: EngineEnv) -> None:
+    _, transferee = await _pair(memory_env, "caller")
+    alice_phone, alice_leg = await _pair(memory_env, "alice")
     await transferee.bridge(alice_leg)
     assert await alice_phone.transfer("2002")  # bob has no registered phone
     await _until(lambda: len(alice_phone.notifications) == 2)
@@ -102,12 +102,12 @@ async def test_blind_refer_to_an_unreachable_agent_notifies_the_failure(engine_e
 
 
 async def test_attended_refer_with_replaces_bridges_the_transferee_to_the_consulted_party(
-    engine_env: EngineEnv,
+    memory_env: EngineEnv,
 ) -> None:
-    _, transferee = await _pair(engine_env, "caller")
-    alice_phone, alice_leg = await _pair(engine_env, "alice")  # alice's call with the caller
-    consult_phone, consult_leg = await _pair(engine_env, "alice")  # alice's consultation call ...
-    _, bob = await _pair(engine_env, "bob")  # ... with bob
+    _, transferee = await _pair(memory_env, "caller")
+    alice_phone, alice_leg = await _pair(memory_env, "alice")  # alice's call with the caller
+    consult_phone, consult_leg = await _pair(memory_env, "alice")  # alice's consultation call ...
+    _, bob = await _pair(memory_env, "bob")  # ... with bob
     await transferee.bridge(alice_leg)
     await consult_leg.bridge(bob)
     assert await alice_phone.transfer("2002", replaces=consult_phone)
@@ -117,8 +117,8 @@ async def test_attended_refer_with_replaces_bridges_the_transferee_to_the_consul
     await asyncio.wait_for(consult_phone.ended.wait(), 5)
     assert transferee.bridged_to is bob and bob.bridged_to is transferee
     assert bob.call is transferee.call and bob.is_up and transferee.is_up
-    await engine_env.engine.store.flush()
-    events = engine_env.events("call.transferred")
+    await memory_env.engine.store.flush()
+    events = memory_env.events("call.transferred")
     assert {e.data["kind"] for e in events} == {"attended"}
     assert [e.data["target"] for e in events] == ["2002", "2002"]  # sent by alice's phone, received by Duplex
 
@@ -126,16 +126,16 @@ async def test_attended_refer_with_replaces_bridges_the_transferee_to_the_consul
 @pytest.mark.parametrize("engine_options", [{"timers": TimerConfig(t1=0.02)}])  # Timer F = 1.28 s
 @pytest.mark.parametrize("answer", [481, None])
 async def test_notify_481_or_timeout_ends_the_subscription_not_the_transfer(
-    engine_env: EngineEnv, answer: int | None
+    memory_env: EngineEnv, answer: int | None
 ) -> None:
-    _register_bob_at_the_engine(engine_env)
-    _, transferee = await _pair(engine_env, "caller")
-    alice_phone, alice_leg = await _pair(engine_env, "alice")
+    _register_bob_at_the_engine(memory_env)
+    _, transferee = await _pair(memory_env, "caller")
+    alice_phone, alice_leg = await _pair(memory_env, "alice")
     await transferee.bridge(alice_leg)
 
     def on_notify(request: SipRequest, key: TransactionKey) -> None:
         if answer is not None:  # None: the phone never answers the NOTIFY
-            engine_env.engine.respond(key, request, answer)
+            memory_env.engine.respond(key, request, answer)
 
     alice_phone._on_notify = on_notify  # type: ignore[method-assign]
     assert await alice_phone.transfer("2002")
@@ -144,28 +144,28 @@ async def test_notify_481_or_timeout_ends_the_subscription_not_the_transfer(
     await _until(lambda: transferee.bridged_to is not None and transferee.bridged_to.kind == "transfer")
 
 
-async def test_invite_with_replaces_takes_over_a_bridged_dialog(engine_env: EngineEnv) -> None:
-    _, transferee = await _pair(engine_env, "caller")
-    alice_phone, alice_leg = await _pair(engine_env, "alice")
+async def test_invite_with_replaces_takes_over_a_bridged_dialog(memory_env: EngineEnv) -> None:
+    _, transferee = await _pair(memory_env, "caller")
+    alice_phone, alice_leg = await _pair(memory_env, "alice")
     await transferee.bridge(alice_leg)
     d = alice_phone.dialog
     assert d is not None
     replaces = f"{d.call_id};to-tag={d.remote_tag};from-tag={d.local_tag}"
-    carol = Call(engine_env.engine, direction="outbound", from_number="carol", to_number="2001")
-    carol_phone = await originate(carol, f"sip:2001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port),
+    carol = Call(memory_env.engine, direction="outbound", from_number="carol", to_number="2001")
+    carol_phone = await originate(carol, f"sip:2001@127.0.0.1:{memory_env.port}", contact=("127.0.0.1", memory_env.port),
                                         extra=(("Replaces", replaces),))  # fmt: skip
     assert await asyncio.wait_for(carol_phone.answered, 5)
     await asyncio.wait_for(alice_phone.ended.wait(), 5)  # the replaced dialog got a BYE
     new = transferee.bridged_to
     assert new is not None and new.kind == "transfer" and new.is_up and alice_leg.state is LegState.ENDED
-    await engine_env.engine.store.flush()
-    events = engine_env.events("call.transferred")
+    await memory_env.engine.store.flush()
+    events = memory_env.events("call.transferred")
     assert [(e.data["kind"], e.data["method"]) for e in events] == [("attended", "Replaces")]
 
 
-async def test_invite_with_replaces_for_an_unknown_dialog_gets_481(engine_env: EngineEnv) -> None:
-    call = Call(engine_env.engine, direction="outbound", from_number="carol", to_number="2001")
-    leg = await originate(call, f"sip:2001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port),
+async def test_invite_with_replaces_for_an_unknown_dialog_gets_481(memory_env: EngineEnv) -> None:
+    call = Call(memory_env.engine, direction="outbound", from_number="carol", to_number="2001")
+    leg = await originate(call, f"sip:2001@127.0.0.1:{memory_env.port}", contact=("127.0.0.1", memory_env.port),
                                extra=(("Replaces", "nope@x;to-tag=a;from-tag=b"),))  # fmt: skip
     assert not await asyncio.wait_for(leg.answered, 5)
     assert leg.sip_status == 481

@@ -6,23 +6,23 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from engine_fixtures import EngineEnv, engine_env, engine_options
+from engine_fixtures import EngineEnv, engine_options, memory_env
 from sqlalchemy import select
 
 from duplex.db.models import CallLeg
 from duplex.services.calls.call import Call
 from duplex.services.calls.uac import originate
 
-__all__ = ["engine_env", "engine_options"]
+__all__ = ["memory_env", "engine_options"]
 
 pytestmark = pytest.mark.timeout(30)
 
 
-async def test_each_answered_leg_reports_quality_once_before_it_ends(engine_env: EngineEnv) -> None:
-    engine = engine_env.engine
+async def test_each_answered_leg_reports_quality_once_before_it_ends(memory_env: EngineEnv) -> None:
+    engine = memory_env.engine
     call = Call(engine, direction="outbound", from_number="duplex", to_number="1001")
     leg = await originate(
-        call, f"sip:1001@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port)
+        call, f"sip:1001@127.0.0.1:{memory_env.port}", contact=("127.0.0.1", memory_env.port)
     )
     assert await asyncio.wait_for(leg.answered, 5)
     await asyncio.sleep(1.5)
@@ -31,8 +31,8 @@ async def test_each_answered_leg_reports_quality_once_before_it_ends(engine_env:
     await asyncio.sleep(0.3)  # the echo side's leg ends on our BYE
     await engine.store.flush()
 
-    quality = engine_env.events("call.quality")
-    ended = engine_env.events("leg.ended")
+    quality = memory_env.events("call.quality")
+    ended = memory_env.events("leg.ended")
     assert len(quality) == 2 and len({e.leg_id for e in quality}) == 2
     assert {e.leg_id for e in quality} == {e.leg_id for e in ended}
     for q in quality:
@@ -43,22 +43,22 @@ async def test_each_answered_leg_reports_quality_once_before_it_ends(engine_env:
         assert d["codec"] in ("PCMU", "PCMA") and d["packets_received"] >= 50 and d["packets_sent"] >= 50
         assert d["packets_lost"] == 0 and d["loss_ratio"] == 0.0 and d["jitter_ms"] < 5.0
         assert d["mos"] is not None and d["mos"] >= 4.3 and d["mos"] == d["mos_received"]
-    with engine_env.sessions() as session:
+    with memory_env.sessions() as session:
         rows = {r.id: r for r in session.scalars(select(CallLeg))}
     for q in quality:  # the CDR leg rows carry it
         row = rows[str(q.leg_id)]
         assert (row.packets_lost, row.jitter_ms, row.mos) == (0, q.data["jitter_ms"], q.data["mos"])
 
 
-async def test_a_leg_that_fails_before_answer_reports_nothing(engine_env: EngineEnv) -> None:
-    engine = engine_env.engine
+async def test_a_leg_that_fails_before_answer_reports_nothing(memory_env: EngineEnv) -> None:
+    engine = memory_env.engine
     call = Call(engine, direction="outbound", from_number="duplex", to_number="0000")
     leg = await originate(
-        call, f"sip:0000@127.0.0.1:{engine_env.port}", contact=("127.0.0.1", engine_env.port)
+        call, f"sip:0000@127.0.0.1:{memory_env.port}", contact=("127.0.0.1", memory_env.port)
     )
     assert not await asyncio.wait_for(leg.answered, 5)
     await asyncio.wait_for(call.ended.wait(), 5)
     await engine.store.flush()
     assert leg.sip_status is not None and leg.sip_status >= 400
-    assert len(engine_env.events("leg.ended")) >= 1
-    assert engine_env.events("call.quality") == []
+    assert len(memory_env.events("leg.ended")) >= 1
+    assert memory_env.events("call.quality") == []

@@ -4,7 +4,7 @@ Contact, which also becomes the dialog's local target; a sip: request keeps a si
 from __future__ import annotations
 
 import pytest
-from engine_fixtures import EngineEnv, engine_env, engine_options
+from engine_fixtures import EngineEnv, engine_options, memory_env
 
 from duplex.services.calls.call import Call
 from duplex.services.calls.uas import InboundLeg
@@ -13,7 +13,7 @@ from duplex.sip.message import SipRequest, parse_message
 from duplex.sip.uri import NameAddr, SipUri
 from duplex.telephony.legdialog import uas_dialog
 
-__all__ = ["engine_env", "engine_options"]
+__all__ = ["memory_env", "engine_options"]
 
 
 def _invite(uri: str, transport: str) -> SipRequest:
@@ -26,8 +26,8 @@ def _invite(uri: str, transport: str) -> SipRequest:
     return request
 
 
-def test_engine_contact_is_sips_only_when_secure_over_tls(engine_env: EngineEnv) -> None:
-    engine = engine_env.engine
+def test_engine_contact_is_sips_only_when_secure_over_tls(memory_env: EngineEnv) -> None:
+    engine = memory_env.engine
     tls = engine.contact("TLS", secure=True)
     assert tls.startswith("<sips:duplex@127.0.0.1:") and "transport" not in tls
     assert engine.contact("TLS").endswith(";transport=tls>") and engine.contact("TLS").startswith("<sip:")
@@ -40,10 +40,10 @@ def test_engine_contact_is_sips_only_when_secure_over_tls(engine_env: EngineEnv)
                          [("sips:1001@127.0.0.1", "TLS", "sips"), ("sip:1001@127.0.0.1;transport=tls", "TLS", "sip"),
                           ("sip:1001@127.0.0.1", "UDP", "sip")])  # fmt: skip
 async def test_inbound_leg_contact_follows_the_request_uri_scheme(
-    engine_env: EngineEnv, uri: str, transport: str, scheme: str
+    memory_env: EngineEnv, uri: str, transport: str, scheme: str
 ) -> None:
     invite = _invite(uri, transport)
-    call = Call(engine_env.engine, direction="inbound", from_number="alice", to_number="1001")
+    call = Call(memory_env.engine, direction="inbound", from_number="alice", to_number="1001")
     key = TransactionKey(branch="z9hG4bK-s1", method="INVITE", sent_by="127.0.0.1:5999")
     leg = InboundLeg(call, invite, key, ("127.0.0.1", 5999))
     for status in (180, 183, 200):

@@ -5,19 +5,19 @@ challenged again."""
 from __future__ import annotations
 
 import pytest
-from engine_fixtures import EngineEnv, UdpClient, engine_env, engine_options, request
+from engine_fixtures import EngineEnv, MemoryClient, engine_options, memory_env, request
 from sqlalchemy import update
 
 from duplex.db.models import Trunk
 from duplex.sip.digest import DigestChallenge, authorize
 from duplex.sip.message import SipResponse
 
-__all__ = ["engine_env", "engine_options"]
+__all__ = ["memory_env", "engine_options"]
 
 pytestmark = pytest.mark.timeout(30)
 
 
-async def _final(client: UdpClient, call_id: str, timeout: float = 3.0) -> SipResponse:
+async def _final(client: MemoryClient, call_id: str, timeout: float = 3.0) -> SipResponse:
     """The final response for `call_id` (earlier 407s are retransmitted until ACKed; skip them)."""
     while True:
         response = await client.response(timeout=timeout)
@@ -31,12 +31,12 @@ def _credentials(challenge: str, uri: str, password: str, nc: int = 1) -> str:
                          cnonce="0a4f113b", nc=nc))  # fmt: skip
 
 
-async def test_trunk_digest_reaches_own_number_but_never_an_external_one(engine_env: EngineEnv) -> None:
-    with engine_env.sessions() as session, session.begin():
+async def test_trunk_digest_reaches_own_number_but_never_an_external_one(memory_env: EngineEnv) -> None:
+    with memory_env.sessions() as session, session.begin():
         session.execute(update(Trunk).where(Trunk.name == "demo-carrier")
                         .values(allowed_ips=[], username="carrier", password="carrier-pw"))  # fmt: skip
-    await engine_env.engine.refresh_directory(force=True)
-    client = UdpClient(engine_env.port)
+    await memory_env.engine.refresh_directory(force=True)
+    client = MemoryClient(memory_env)
     external = "sip:+442071234567@127.0.0.1"
     try:
         client.send(request("INVITE", external, client.port, call_id="x1", branch="z9hG4bKx1"))
@@ -62,10 +62,10 @@ async def test_trunk_digest_reaches_own_number_but_never_an_external_one(engine_
         assert answer.status == 200  # the newspaper DID's flow answers
     finally:
         client.close()
-    await engine_env.engine.store.flush()
-    created = engine_env.events("call.created")
+    await memory_env.engine.store.flush()
+    created = memory_env.events("call.created")
     assert len(created) == 1
-    trunk = engine_env.engine.directory.trunks[0]
+    trunk = memory_env.engine.directory.trunks[0]
     assert created[0].data["trunk_id"] == trunk.id
     assert created[0].data["tracking_source"] == "newspaper"
-    assert engine_env.engine.trunks.channels_in_use(trunk.id) == 1  # held while the call is up
+    assert memory_env.engine.trunks.channels_in_use(trunk.id) == 1  # held while the call is up

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from duplex.config import Settings
 from duplex.services.calls.call import Call, CallControl, Leg, ReferHandler
@@ -25,7 +26,7 @@ from duplex.services.media.rtpengine_backend import RtpengineBackend
 from duplex.services.media.rtpengine_client import parse_address
 from duplex.services.registrar_service import RegistrationService
 from duplex.services.sip.tls import configure_tls
-from duplex.services.sip.transport import SipTransport
+from duplex.services.sip.transport import SipTransport, TransportStats
 from duplex.services.sip.websocket import WsTransport, server_ssl_context
 from duplex.services.trunk_service import TrunkService
 from duplex.sip.dialog import Dialog
@@ -55,7 +56,7 @@ from duplex.telephony.registrar import Source
 from duplex.telephony.security import RequestRateLimiter
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
-__all__ = ["ALLOW", "InviteRouter", "Switch"]
+__all__ = ["ALLOW", "InviteRouter", "Switch", "SwitchTransport"]
 
 log = logging.getLogger("duplex.services.calls.switch")
 
@@ -78,6 +79,24 @@ def media_backend(settings: Settings) -> MediaBackend:
     return local
 
 
+class SwitchTransport(Protocol):
+    """What the switch sends through: `transport.SipTransport` (sockets) or `memory.MemoryTransport`."""
+
+    port: int
+    tls_port: int
+    stats: TransportStats
+
+    @property
+    def tls(self) -> ssl.SSLContext | None: ...
+    async def start(self) -> int: ...
+    async def stop(self) -> None: ...
+    def flush(self) -> None: ...
+    def send(self, data: bytes, addr: Address) -> None: ...
+    def is_reliable(self, addr: Address) -> bool: ...
+    def name_for(self, addr: Address) -> str: ...
+    def use_stream(self, addr: Address, transport: str, server_name: str | None = None) -> None: ...
+
+
 class Switch:
     """One node's SIP endpoint: registrar, call control, B2BUA.
 
@@ -95,6 +114,8 @@ class Switch:
         invite_router: what to do with a new INVITE (`inbound_router.InboundRouter`, given by the composition
             root with its application table).
         refer_handler: carries out a REFER a leg accepted (`transfer.on_refer`).
+        transport: makes the transport for this switch (default: UDP/TCP/TLS sockets on ``settings.sip_port``;
+            `memory.MemoryTransport` runs calls without sockets).
         request_limits: per-source flood limits for new INVITE/REGISTER/OPTIONS (`flood.FloodGuard`); trunk
             addresses are always exempt.
     """
@@ -107,7 +128,8 @@ class Switch:
                  digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
                  md5_only_agents: tuple[str, ...] = ("baresip", "jssip", "sip.js"),
                  request_limits: RequestRateLimiter | None = None,
-                 refer_handler: ReferHandler = on_refer) -> None:  # fmt: skip
+                 refer_handler: ReferHandler = on_refer,
+                 transport: Callable[[Switch], SwitchTransport] | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.invite_router = invite_router
         self.on_refer = refer_handler
@@ -115,7 +137,11 @@ class Switch:
         self.rng = rng or random.Random()
         self.txl = TransactionLayer(rng=self.rng, timers=timers)
         self.acks = AckWaiters(timers)  # our 2xx to INVITE until their ACK (RFC 3261 §13.3.1.4)
-        self.transport = SipTransport(self, host=settings.sip_host, port=settings.sip_port)
+        self.transport: SwitchTransport = (
+            SipTransport(self, host=settings.sip_host, port=settings.sip_port)
+            if transport is None
+            else transport(self)
+        )
         self.ws: WsTransport | None = None  # SIP over WebSocket (RFC 7118), when settings.sip_ws_enabled
         self.media: MediaBackend = media or media_backend(settings)
         self.public_ip = settings.public_ip
@@ -163,7 +189,8 @@ class Switch:
         loop = asyncio.get_running_loop()
         await self.refresh_directory(force=True)
         await self.registrations.restore(loop.time())
-        configure_tls(self.transport, self.settings)
+        if isinstance(self.transport, SipTransport):
+            configure_tls(self.transport, self.settings)
         port = await self.transport.start()
         self.status.update(udp=port, tcp=port, registrations=self.registrations.count)
         if self.transport.tls is not None:
