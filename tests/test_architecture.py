@@ -130,6 +130,16 @@ def core_violations(
     return violations
 
 
+def written_imports(root: Path, module: str) -> set[str]:
+    """Every module name the source of ``module`` imports, wherever the statement is (type-only ones too)."""
+    path = (
+        module_files(root, module.rpartition(".")[0] or module).get(module)
+        or module_files(root, module)[module]
+    )
+    tree = ast.parse(path.read_text(), str(path))
+    return {name for node in ast.walk(tree) for name in _imported(node, module, path.name == "__init__.py")}
+
+
 def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     """Edges module -> imported module of ``package``, from every import statement in the AST."""
     modules = module_files(root, package)
@@ -208,6 +218,12 @@ def test_cores_load_no_io_database_web_or_services() -> None:
     assert core_violations(SRC, core_modules()) == {}
 
 
+def test_cores_do_not_even_name_forbidden_modules() -> None:
+    """Also imports that never run (under ``TYPE_CHECKING``, in a function not yet called) keep to the rule."""
+    named = {m: sorted(n for n in written_imports(SRC, m) if _is_forbidden(n)) for m in core_modules()}
+    assert {module: names for module, names in named.items() if names} == {}
+
+
 def test_no_import_circles_in_src() -> None:
     cycles = import_cycles(import_graph(SRC, "duplex"))
     assert [cycle for cycle in cycles if cycle not in CIRCLES_PENDING_EVENTS_PACKAGE] == []
@@ -246,6 +262,7 @@ def test_checker_reports_a_core_that_loads_a_forbidden_module(tmp_path: Path) ->
     violations = core_violations(tmp_path, modules, forbidden=("asyncio", "fake.shell"))
     assert set(violations) == {"fake.core.leaky"}
     assert {"asyncio", "fake.shell", "fake.shell.loop"} <= set(violations["fake.core.leaky"])
+    assert written_imports(tmp_path, "fake.core.leaky") == {"fake.core.clean", "fake.shell.loop"}
 
 
 def test_checker_reports_a_circle_hidden_in_a_function(tmp_path: Path) -> None:

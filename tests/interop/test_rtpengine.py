@@ -27,11 +27,11 @@ from duplex.media.codecs import get_codec
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.rtpengine_ng import NgCommandError, NgRetryPolicy
 from duplex.media.wav import read_wav
-from duplex.services.calls.switch import media_backend
 from duplex.services.media.endpoint import RtpEndpoint
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_backend import RtpengineBackend, RtpengineSession, RtpengineUnsupported
 from duplex.services.media.rtpengine_client import RtpengineClient
+from duplex.services.node import media_backend
 from interop.conftest import RunningEngine
 from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, run_sipp, sipp_background
 

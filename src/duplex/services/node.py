@@ -1,4 +1,5 @@
-"""The composition root of a node's call side: the SIP switch with its INVITE router and applications.
+"""The composition root of a node's call side: the SIP switch with its media backend, INVITE router and
+applications.
 
 `duplex.server` (and the tests that run a switch) build the switch here, so the router and the application
 table are chosen in one place and passed down; nothing in the call layer imports them back.

@@ -26,19 +26,17 @@ import ipaddress
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import phonenumbers
 
 from duplex.telephony.ratelimit import TokenBucket
 
-if TYPE_CHECKING:
-    from duplex.db.models.routing import Trunk
-
 __all__ = [
     "FAILOVER_STATUSES",
     "CallerIdHeaders",
     "TrunkConfig",
+    "TrunkRow",
     "TrunkSelector",
     "caller_id_headers",
     "check_allowed_entry",
@@ -100,6 +98,41 @@ def should_fail_over(sip_status: int | None) -> bool:
     return sip_status in FAILOVER_STATUSES or 500 <= sip_status <= 599
 
 
+class TrunkRow(Protocol):
+    """The attributes `TrunkConfig.from_model` copies (the `duplex.db.models.routing.Trunk` row has them)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def transport(self) -> str: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def register(self) -> bool: ...
+    @property
+    def from_domain(self) -> str | None: ...
+    @property
+    def caller_id(self) -> str | None: ...
+    @property
+    def allowed_ips(self) -> list[str]: ...
+    @property
+    def max_cps(self) -> float: ...
+    @property
+    def max_channels(self) -> int: ...
+    @property
+    def failover_order(self) -> int: ...
+    @property
+    def enabled(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrunkConfig:
     """A SIP trunk, mirroring `duplex.db.models.routing.Trunk` as an immutable value.
@@ -144,7 +177,7 @@ class TrunkConfig:
             raise ValueError(f"trunk {self.name!r}: max_cps must be > 0 and max_channels >= 0")
 
     @classmethod
-    def from_model(cls, model: Trunk) -> TrunkConfig:
+    def from_model(cls, model: TrunkRow) -> TrunkConfig:
         """Copy a `Trunk` ORM row (or anything with the same attributes)."""
         return cls(
             id=model.id,

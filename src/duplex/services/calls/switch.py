@@ -21,9 +21,6 @@ from duplex.services.calls.call import Call, CallControl, Leg, ReferHandler
 from duplex.services.calls.rtp_watchdog import RtpWatchdog
 from duplex.services.calls.transfer import on_refer
 from duplex.services.media.endpoint import MediaBackend
-from duplex.services.media.local_backend import LocalMediaBackend
-from duplex.services.media.rtpengine_backend import RtpengineBackend
-from duplex.services.media.rtpengine_client import parse_address
 from duplex.services.registrar_service import RegistrationService
 from duplex.services.sip.tls import configure_tls
 from duplex.services.sip.transport import SipTransport, TransportStats
@@ -66,19 +63,6 @@ ResponseCallback = Callable[[SipResponse | None], None]
 InviteRouter = Callable[[CallControl, SipRequest, TransactionKey, Address], Coroutine[Any, Any, None]]
 
 
-def media_backend(settings: Settings) -> MediaBackend:
-    """The backend ``settings.media_backend`` names: in-process RTP, or rtpengine legs whose IVR operations
-    fall back to in-process endpoints (see `duplex.services.media.rtpengine_backend`)."""
-    local = LocalMediaBackend(
-        "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
-        (settings.rtp_port_min, settings.rtp_port_max),
-    )
-    if settings.media_backend == "rtpengine":
-        return RtpengineBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip,
-                                fallback=local, stats_interval=settings.media_rtpengine_stats_interval)  # fmt: skip
-    return local
-
-
 class SwitchTransport(Protocol):
     """What the switch sends through: `transport.SipTransport` (sockets) or `memory.MemoryTransport`."""
 
@@ -103,7 +87,7 @@ class Switch:
     Args:
         settings: host/port, public IP, realm, RTP range, data dir.
         store: database side (directory, events, rows).
-        media: media backend (in-process RTP by default).
+        media: where legs get their media (`node.media_backend`: in-process RTP or rtpengine).
         rng: the only randomness source (tags, branches, Call-IDs).
         timers: SIP timer values (tests may shrink T1).
         ban_exempt: source addresses never throttled or banned for auth failures.
@@ -121,7 +105,7 @@ class Switch:
     """
 
     def __init__(self, settings: Settings, store: TelephonyStore, *, invite_router: InviteRouter,
-                 media: MediaBackend | None = None,
+                 media: MediaBackend,
                  rng: random.Random | None = None, timers: TimerConfig = DEFAULT_TIMERS,
                  ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), throttle_after: int = 5,
                  ban_after: int = 10,
@@ -143,7 +127,7 @@ class Switch:
             else transport(self)
         )
         self.ws: WsTransport | None = None  # SIP over WebSocket (RFC 7118), when settings.sip_ws_enabled
-        self.media: MediaBackend = media or media_backend(settings)
+        self.media = media
         self.public_ip = settings.public_ip
         self.directory = Directory()
         self.registrations = RegistrationService(
