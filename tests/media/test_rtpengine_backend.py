@@ -10,11 +10,11 @@ import pytest
 
 from duplex.config import Settings
 from duplex.media.rtpengine_ng import NgRetryPolicy, NgTimeout
-from duplex.services.calls.switch import media_backend
 from duplex.services.media.endpoint import RtpEndpoint
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_backend import _ALL_FORMATS, RtpengineBackend, _sdp, stats_from_query
 from duplex.services.media.rtpengine_client import RtpengineClient, parse_address
+from duplex.services.node import media_backend
 
 # A trimmed ``query`` reply from rtpengine 10.5 (Debian bookworm) for one bridged leg.
 QUERY_REPLY = {

@@ -10,16 +10,36 @@ from __future__ import annotations
 from typing import Any
 
 from duplex.config import Settings
+from duplex.media.session import MediaBackend
 from duplex.services.calls.apps import APPLICATIONS, connecting
 from duplex.services.calls.inbound_router import InboundRouter
 from duplex.services.calls.switch import Switch
+from duplex.services.media.local_backend import LocalMediaBackend
+from duplex.services.media.rtpengine_backend import RtpengineBackend
+from duplex.services.media.rtpengine_client import parse_address
 from duplex.stores.call_store import TelephonyStore
 
-__all__ = ["build_switch"]
+__all__ = ["build_switch", "media_backend"]
+
+
+def media_backend(settings: Settings) -> MediaBackend:
+    """The backend ``settings.media_backend`` names: in-process RTP, or rtpengine legs whose IVR operations
+    fall back to in-process endpoints (see `duplex.services.media.rtpengine_backend`)."""
+    local = LocalMediaBackend(
+        "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
+        (settings.rtp_port_min, settings.rtp_port_max),
+    )
+    if settings.media_backend == "rtpengine":
+        return RtpengineBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip,
+                                fallback=local, stats_interval=settings.media_rtpengine_stats_interval)  # fmt: skip
+    return local
 
 
 def build_switch(settings: Settings, store: TelephonyStore, **options: Any) -> Switch:
-    """A `Switch` routing INVITEs to the demo applications, agents and trunks; ``options`` go to `Switch`."""
+    """A `Switch` routing INVITEs to the demo applications, agents and trunks, with the media backend the
+    settings name unless ``options`` give one; ``options`` go to `Switch`."""
+    if "media" not in options:
+        options["media"] = media_backend(settings)
     return Switch(
         settings, store, invite_router=InboundRouter(APPLICATIONS, placeholder=connecting), **options
     )
