@@ -11,6 +11,7 @@ Nodes are keyed by id, so errors can name them and the admin UI can point at the
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -80,10 +81,13 @@ class Flow:
 
     @classmethod
     def from_definition(cls, definition: Mapping[str, Any]) -> Flow:
-        """Wrap an already validated definition (no checks here: see `load_flow`)."""
+        """Wrap an already validated definition (no checks here: see `load_flow`).
+
+        The nodes are copied: a run must not change when the caller later edits its dict.
+        """
         return cls(
             start=definition["start"],
-            nodes=definition["nodes"],
+            nodes=copy.deepcopy(definition["nodes"]),
             language=definition.get("language", DEFAULT_LANGUAGE),
             timezone=definition.get("timezone", "UTC"),
             variables=dict(definition.get("variables", {})),

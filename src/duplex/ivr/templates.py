@@ -17,6 +17,8 @@ def _as_text(variables: Mapping[str, Scalar]) -> dict[str, str]:
 
 def render(template: str, variables: Mapping[str, Scalar]) -> str:
     """Fill `${name}` from `variables`; unknown names stay as written (a flow bug shows, it does not crash)."""
+    if "$" not in template:  # most prompts: skip building the text view of every variable
+        return template
     return string.Template(template).safe_substitute(_as_text(variables))
 
 
