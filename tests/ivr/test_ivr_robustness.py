@@ -23,6 +23,8 @@ from duplex.ivr import (
     Hangup,
     InputEvent,
     LookupResult,
+    NodeEntered,
+    Output,
     PromptDone,
     QueueOutcome,
     QueueResult,
@@ -146,16 +148,17 @@ EVENTS: st.SearchStrategy[InputEvent | str] = st.one_of(
 FLOWS = {"demo": demo_flow(), "all-types": ALL_TYPES}
 
 
-def drive(r: FlowRun, items: list[InputEvent | str], now: float) -> float:
+def drive(r: FlowRun, items: list[InputEvent | str], now: float, seen: list[Output]) -> float:
+    """Feed `items` ("timer": jump to the next timer, "wait S": let S seconds pass), collecting outputs."""
     for item in items:
         if item == "timer":
             now = max(now, r.get_timer() or now)
-            r.handle_timer(now)
+            seen += r.handle_timer(now)
         elif isinstance(item, str):
             now += float(item.split()[1])
-            r.handle_timer(now)
+            seen += r.handle_timer(now)
         else:
-            r.handle(item, now)
+            seen += r.handle(item, now)
         assert r.get_timer() is None or r.state in WAITING_STATES
     return now
 
@@ -169,11 +172,15 @@ def drive(r: FlowRun, items: list[InputEvent | str], now: float) -> float:
 def test_random_events_never_raise_and_a_hangup_always_ends_the_run(
     name: str, items: list[InputEvent | str], start: int
 ) -> None:
-    r, _ = run(FLOWS[name], now=T + start)
-    now = drive(r, items, T + start)
-    r.handle(CallerHungUp(), now + 1)
+    r, seen = run(FLOWS[name], now=T + start)
+    now = drive(r, items, T + start, seen)
+    seen += r.handle(CallerHungUp(), now + 1)
     assert r.finished and r.get_timer() is None
     assert r.handle(Digit(digit="1"), now + 2) == [] and r.handle_timer(now + 1e6) == []
+    ends = [i for i, o in enumerate(seen) if isinstance(o, FlowEnded)]
+    assert len(ends) == 1 and ends[0] == len(seen) - 1  # ended once, and nothing came after
+    assert sum(isinstance(o, Hangup) for o in seen) <= 1
+    assert all(o.node_id in FLOWS[name]["nodes"] for o in seen if isinstance(o, NodeEntered))
 
 
 @settings(max_examples=100, deadline=None)
@@ -185,8 +192,8 @@ def test_random_events_never_raise_and_a_hangup_always_ends_the_run(
 def test_a_silent_caller_always_reaches_the_end(name: str, items: list[InputEvent | str], start: int) -> None:
     """After any prefix, a caller who never presses a key nor hangs up still leaves the flow: the timers (and an
     agent who hangs up) carry every run to its end, with exactly one FlowEnded."""
-    r, _ = run(FLOWS[name], now=T + start)
-    now = drive(r, items, T + start)
+    r, seen = run(FLOWS[name], now=T + start)
+    now = drive(r, items, T + start, seen)
     ended: list[FlowEnded] = []
     for _ in range(200):
         if r.finished:

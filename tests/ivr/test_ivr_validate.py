@@ -35,6 +35,10 @@ def test_the_demo_flow_validates_against_the_demo_queues() -> None:
         "ru",
     }
     assert load_flow(definition).timezone == "Europe/Bucharest"
+    for node_id, node in definition["nodes"].items():  # every spoken text exists in all six languages
+        text = node.get("text") or node.get("prompt", {}).get("say")
+        if isinstance(text, dict):
+            assert set(text) == {"en", "ro", "pt", "it", "hu", "ru"}, node_id
 
 
 def test_schema_errors_name_the_node_and_the_field() -> None:
