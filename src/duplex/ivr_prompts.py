@@ -70,7 +70,8 @@ def flow_texts(flow: Flow) -> Iterator[tuple[str, str, str | None]]:
 def _texts(
     text: Any, language: str | None, voice: str | None, default: str
 ) -> Iterator[tuple[str, str, str | None]]:
+    # A text per language is spoken in that language; a single text in the node's (or the flow's) language.
     variants = text.items() if isinstance(text, Mapping) else [(language or default, text)]
     for lang, words in variants:
         if "${" not in words:
-            yield words, language or lang, voice
+            yield words, lang, voice

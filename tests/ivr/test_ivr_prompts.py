@@ -48,12 +48,36 @@ def test_unsupported_language_is_refused(cache: PromptCache) -> None:
         cache.render("Hallo", "de")
 
 
-def test_warming_renders_every_fixed_text_of_the_demo_flow(tmp_path: Path) -> None:
-    flow = load_flow(demo_flow())
-    texts = list(flow_texts(flow))
+def test_the_demo_flows_texts_cover_every_language() -> None:
+    texts = list(flow_texts(load_flow(demo_flow())))
     assert {lang for _, lang, _ in texts} == set(LANGUAGES)
+    assert ("For English, press 1. For Romanian, press 2. For Portuguese, press 3. For Italian, press 4. "
+            "For Hungarian, press 5. For Russian, press 6.", "en", None) in texts  # fmt: skip
+
+
+def test_warming_renders_every_fixed_text_once(tmp_path: Path) -> None:
+    flow = load_flow(
+        {
+            "start": "hi",
+            "nodes": {
+                "hi": {"type": "say", "text": {"en": "Hello", "ro": "Salut"}, "next": "ask"},
+                "ask": {
+                    "type": "menu",
+                    "prompt": {"say": "Press 1", "voice": "en-us"},
+                    "options": {"1": "who"},
+                },
+                "who": {"type": "say", "text": "Hello ${caller_id}", "next": "bye"},  # waits for a call
+                "bye": {"type": "hangup"},
+            },
+        }
+    )
+    assert sorted(flow_texts(flow)) == [
+        ("Hello", "en", None),
+        ("Press 1", "en", "en-us"),
+        ("Salut", "ro", None),
+    ]
     cache = PromptCache(tmp_path)
     paths = cache.warm(flow)
-    assert len(set(paths)) == len(set(texts)) and all(p.exists() for p in paths)
+    assert len(set(paths)) == 3 and all(p.exists() for p in paths) and cache.rendered == 3
     again = PromptCache(tmp_path)
     assert again.warm(flow) == paths and again.rendered == 0  # a second warm-up finds them all on disk
