@@ -210,6 +210,15 @@ def test_unknown_queue_and_prompt_files_are_named() -> None:
             "rules.0.if.0.value",
             "invalid regular expression",
         ),
+        (
+            {
+                "type": "branch",
+                "rules": [{"if": [{"var": "v", "op": "matches", "value": 7}], "goto": "bye"}],
+                "default": "bye",
+            },
+            "rules.0.if.0",
+            "needs a regular expression string",
+        ),
     ],
 )
 def test_value_errors_name_node_and_field(node: dict[str, Any], field: str, reason: str) -> None:

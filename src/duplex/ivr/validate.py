@@ -143,12 +143,10 @@ def _condition(field: str, condition: Mapping[str, Any]) -> Iterator[tuple[str, 
             isinstance(value, bool) or not isinstance(value, int | float)
         ):
             yield field, f"operator {op!r} needs a number value"
+        elif op == "matches" and not isinstance(value, str):
+            yield field, "operator 'matches' needs a regular expression string"
         elif op == "matches":
-            yield from (
-                _regex(f"{field}.value", value)
-                if isinstance(value, str)
-                else [(field, "operator 'matches' needs a regular expression string")]
-            )
+            yield from _regex(f"{field}.value", value)
     for key in ("time_from", "time_to"):
         if key in condition:
             yield from _time(f"{field}.{key}", condition[key])
