@@ -335,26 +335,32 @@ class FlowRun:
         if self.state is RunState.COLLECT_PROMPT:
             self._out.append(ev.StopPrompt())
         node = self._node()
-        timeout = float(node.get("timeout_seconds", 5))
-        self._wait(RunState.COLLECT, now + timeout)
-        if node["type"] == "input":
-            if event.digit == node.get("terminator", "#"):
-                self._finish_input(node, now)
-                return
-            self._digits += event.digit
-            if len(self._digits) >= node.get("max_digits", 20):
-                self._finish_input(node, now)
-        elif node["type"] == "menu":
-            target = node["options"].get(event.digit)
-            self._goto(target, now) if target is not None else self._retry("invalid", now)
-        elif event.digit in "12345":  # csat
-            assert self.node_id is not None
-            score = int(event.digit)
-            self._set(node.get("variable", "csat"), score)
-            self._out.append(ev.SurveyAnswered(score=score, node_id=self.node_id))
-            self._goto(str(node["next"]), now)
-        else:
+        self._wait(RunState.COLLECT, now + float(node.get("timeout_seconds", 5)))
+        _DIGIT[node["type"]](self, node, event.digit, now)
+
+    def _menu_digit(self, node: Mapping[str, Any], digit: str, now: float) -> None:
+        target = node["options"].get(digit)
+        if target is None:
             self._retry("invalid", now)
+        else:
+            self._goto(target, now)
+
+    def _input_digit(self, node: Mapping[str, Any], digit: str, now: float) -> None:
+        if digit == node.get("terminator", "#"):
+            self._finish_input(node, now)
+            return
+        self._digits += digit
+        if len(self._digits) >= node.get("max_digits", 20):
+            self._finish_input(node, now)
+
+    def _csat_digit(self, node: Mapping[str, Any], digit: str, now: float) -> None:
+        if digit not in "12345":
+            self._retry("invalid", now)
+            return
+        assert self.node_id is not None
+        self._set(node.get("variable", "csat"), int(digit))
+        self._out.append(ev.SurveyAnswered(score=int(digit), node_id=self.node_id))
+        self._goto(str(node["next"]), now)
 
     def _finish_input(self, node: Mapping[str, Any], now: float) -> None:
         digits = self._digits
@@ -459,4 +465,9 @@ _ENTER: dict[str, Callable[[FlowRun, Mapping[str, Any], float], str | None]] = {
     "transfer": FlowRun._enter_transfer,
     "callback": FlowRun._enter_callback,
     "hangup": FlowRun._enter_hangup,
+}
+_DIGIT: dict[str, Callable[[FlowRun, Mapping[str, Any], str, float], None]] = {
+    "menu": FlowRun._menu_digit,
+    "input": FlowRun._input_digit,
+    "csat": FlowRun._csat_digit,
 }
