@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from ivr_helpers import CALLER, MONDAY_10, entered, flow, run, say
+from flowkit import CALLER, MONDAY_10, entered, flow, run, say
 
 from duplex.ivr import HttpLookup, LookupResult
 from duplex.ivr_lookup import MAX_BODY_BYTES, run_lookup

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ivr_helpers import ALL_TYPES, CALLER, HANGUP, MONDAY_10, commands, entered, flow, run, say
+from flowkit import ALL_TYPES, CALLER, HANGUP, MONDAY_10, commands, entered, flow, run, say
 
 from duplex.ivr import (
     AgentHungUp,

@@ -7,9 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from flowkit import ALL_TYPES, MONDAY_10, entered, flow, run, say
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ivr_helpers import ALL_TYPES, MONDAY_10, entered, flow, run, say
 
 from duplex.ivr import (
     AgentHungUp,

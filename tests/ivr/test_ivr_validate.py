@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from ivr_helpers import ALL_TYPES, HANGUP, flow, say
+from flowkit import ALL_TYPES, HANGUP, flow, say
 from jsonschema import Draft202012Validator
 
 from duplex.ivr import FlowError, InvalidFlow, demo_flow, flow_schema, load_flow, validate_flow
