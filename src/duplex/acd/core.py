@@ -268,7 +268,10 @@ class Acd:
         agent.current_call, agent.wrap_started = None, now
         wrap = self._queues[queue_id].wrap_up_seconds if queue_id else self.default_wrap_up_seconds
         agent.wrap_up_until = now + wrap
-        self._arm(agent.wrap_up_until, TimerKind.WRAP_UP_END, agent_id, agent.token)
+        if wrap > 0:
+            self._arm(agent.wrap_up_until, TimerKind.WRAP_UP_END, agent_id, agent.token)
+        else:
+            self._end_wrap_up(agent, now)
 
     def extend_wrap_up(self, agent_id: str, seconds: float, now: float) -> None:
         agent = self._agent(agent_id)
@@ -357,14 +360,17 @@ class Acd:
         if kind is TimerKind.NO_ANSWER:
             self._no_answer(agent, now)
         elif kind is TimerKind.WRAP_UP_END:
-            self._set_state(agent, I.WRAP_UP_END, now, queue_id=agent.current_queue)
-            self._observe_handle(agent, now)
-            agent.idle_since = now
-            self._agent_free(agent, now)
+            self._end_wrap_up(agent, now)
         else:
             self._agent_free(agent, now)
 
     # -- internals -------------------------------------------------------------------------------------------
+
+    def _end_wrap_up(self, agent: AgentRecord, now: float) -> None:
+        self._set_state(agent, I.WRAP_UP_END, now, queue_id=agent.current_queue)
+        self._observe_handle(agent, now)
+        agent.idle_since = now
+        self._agent_free(agent, now)
 
     def _emit(self, event: AcdEvent) -> None:
         self._events.append(event)
