@@ -9,7 +9,9 @@ from typing import Any
 from duplex.acd import Acd, AcdEvent, AgentConfig, AgentOffered, Membership, QueueConfig, QueueLeft
 
 
-def agent(agent_id: str, *queues: str | tuple[str, int] | tuple[str, int, int], order: int = 0) -> AgentConfig:
+def agent(
+    agent_id: str, *queues: str | tuple[str, int] | tuple[str, int, int], order: int = 0
+) -> AgentConfig:
     """``agent("a", "q")``, ``agent("a", ("q", proficiency))`` or ``agent("a", ("q", proficiency, penalty))``."""
     memberships = []
     for spec in queues:
@@ -18,12 +20,19 @@ def agent(agent_id: str, *queues: str | tuple[str, int] | tuple[str, int, int], 
         else:
             proficiency = spec[1]
             penalty = spec[2] if len(spec) > 2 else 0
-            memberships.append(Membership(queue_id=spec[0], proficiency=proficiency, penalty=penalty, order=order))
+            memberships.append(
+                Membership(queue_id=spec[0], proficiency=proficiency, penalty=penalty, order=order)
+            )
     return AgentConfig(agent_id=agent_id, memberships=tuple(memberships))
 
 
 def center(
-    queues: Iterable[QueueConfig], agents: Iterable[AgentConfig], *, seed: int = 1, login_at: float = 0.0, **kw: Any
+    queues: Iterable[QueueConfig],
+    agents: Iterable[AgentConfig],
+    *,
+    seed: int = 1,
+    login_at: float = 0.0,
+    **kw: Any,
 ) -> Acd:
     """An ACD whose agents are logged in one after the other (a at 0.0, b at 0.001, ...)."""
     agent_list = list(agents)

@@ -134,7 +134,9 @@ def test_logout_while_reserved_returns_the_call_to_the_head() -> None:
 
 
 def test_caller_hangs_up_during_an_offer_leaves_no_agent_reserved() -> None:
-    acd = center([QueueConfig(queue_id="q", strategy=RoutingStrategy.RING_ALL)], [agent(n, "q") for n in "abc"])
+    acd = center(
+        [QueueConfig(queue_id="q", strategy=RoutingStrategy.RING_ALL)], [agent(n, "q") for n in "abc"]
+    )
     acd.enqueue("c1", "q", 1)
     acd.events()
     assert acd.abandon("c1", 2) is True

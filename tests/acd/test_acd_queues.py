@@ -23,7 +23,10 @@ def test_minimum_proficiency_relaxes_with_waiting_time() -> None:
     queue = QueueConfig(
         queue_id="q",
         min_proficiency=5,
-        relaxation=(RelaxationStep(after_seconds=30, min_proficiency=3), RelaxationStep(after_seconds=60, min_proficiency=1)),
+        relaxation=(
+            RelaxationStep(after_seconds=30, min_proficiency=3),
+            RelaxationStep(after_seconds=60, min_proficiency=1),
+        ),
     )
     acd = center([queue], [agent("junior", ("q", 1)), agent("mid", ("q", 3))])
     acd.enqueue("c1", "q", 100)
@@ -66,7 +69,10 @@ def test_escalation_moves_the_call_to_the_next_line_and_on() -> None:
     acd.enqueue("c1", "tier1", 10)
     run_until(acd, 300)
     moves = [(e.queue_id, e.reason, e.overflow_queue, e.waited) for e in lefts(acd.events())]
-    assert moves == [("tier1", LeftReason.OVERFLOW, "tier2", 60), ("tier2", LeftReason.OVERFLOW, "tier3", 120)]
+    assert moves == [
+        ("tier1", LeftReason.OVERFLOW, "tier2", 60),
+        ("tier2", LeftReason.OVERFLOW, "tier3", 120),
+    ]
     assert acd.queue_of("c1") == "tier3"
     acd.ready("t3", 301)
     assert offers(acd.events()) == [("c1", "t3")]
@@ -88,7 +94,11 @@ def test_max_wait_overflows_to_the_target_queue() -> None:
     assert lefts(acd.events()) == []
     run_until(acd, 90)
     (left,) = lefts(acd.events())
-    assert (left.reason, left.overflow_kind, left.overflow_queue) == (LeftReason.OVERFLOW, OverflowKind.QUEUE, "backup")
+    assert (left.reason, left.overflow_kind, left.overflow_queue) == (
+        LeftReason.OVERFLOW,
+        OverflowKind.QUEUE,
+        "backup",
+    )
     acd.ready("b", 91)
     assert offers(acd.events()) == [("c1", "b")]
 
@@ -178,7 +188,10 @@ def test_per_queue_proficiency_and_penalty() -> None:
 
 
 def test_position_and_estimated_wait() -> None:
-    acd = center([QueueConfig(queue_id="q", initial_handle_seconds=120, wrap_up_seconds=0)], [agent(n, "q") for n in "ab"])
+    acd = center(
+        [QueueConfig(queue_id="q", initial_handle_seconds=120, wrap_up_seconds=0)],
+        [agent(n, "q") for n in "ab"],
+    )
     for i in range(4):
         acd.enqueue(f"c{i}", "q", i)
     assert acd.position("c0") is None and acd.estimated_wait("c0") == 0.0  # ringing
@@ -200,4 +213,6 @@ def test_bad_input_raises() -> None:
         acd.enqueue("c2", "nope", 1)
     assert acd.abandon("unknown", 1) is False
     with pytest.raises(ValueError):
-        QueueConfig(queue_id="x", min_proficiency=3, relaxation=(RelaxationStep(after_seconds=5, min_proficiency=4),))
+        QueueConfig(
+            queue_id="x", min_proficiency=3, relaxation=(RelaxationStep(after_seconds=5, min_proficiency=4),)
+        )

@@ -65,14 +65,14 @@ def test_round_robin_continues_after_the_last_offered_agent() -> None:
     picked = []
     for i in range(6):
         acd.enqueue(f"c{i}", "q", 10 + i)
-        (_, name), = offers(acd.events())
+        ((_, name),) = offers(acd.events())
         picked.append(name)
         serve(acd, name, 10 + i, 0.1)
     assert picked == ["a", "b", "c", "d", "a", "b"]
     acd.aux("c", "lunch", 20)  # memory skips an absent member and wraps around
     for i in range(3):
         acd.enqueue(f"d{i}", "q", 21 + i)
-        (_, name), = offers(acd.events())
+        ((_, name),) = offers(acd.events())
         picked.append(name)
         serve(acd, name, 21 + i, 0.1)
     assert picked[6:] == ["d", "a", "b"]
@@ -103,7 +103,7 @@ def _share(strategy: RoutingStrategy, seed: int, calls: int = 3000) -> Counter[s
     picked: Counter[str] = Counter()
     for i in range(calls):
         acd.enqueue(f"c{i}", "q", 10 + i)
-        (_, name), = offers(acd.events())
+        ((_, name),) = offers(acd.events())
         picked[name] += 1
         acd.reject(name, 10 + i)  # back to available after the reject delay, the call waits at the head
         acd.abandon(f"c{i}", 10 + i)
