@@ -138,6 +138,20 @@ class Acd:
         memberships = {m.queue_id: m for m in agent.memberships}
         self._agents[agent.agent_id] = AgentRecord(agent_id=agent.agent_id, memberships=memberships)
 
+    def rebuild_indexes(self, agent_index: AgentIndex, call_index: CallIndex) -> None:
+        """Move the free agents and waiting calls into other (empty) search structures, for example a linear
+        scan to check the indexed decisions against."""
+        for queue_id, queue in self._queues.items():
+            agent_index.add_queue(queue, self._strategies[queue_id])
+            call_index.add_queue(queue)
+        for agent in self._agents.values():
+            if agent.free:
+                agent_index.add(agent)
+        for entry in self._calls.values():
+            if not entry.offered_to:
+                call_index.add(entry)
+        self._free, self._waiting = agent_index, call_index
+
     # -- outputs and queries ---------------------------------------------------------------------------------
 
     def events(self) -> list[AcdEvent]:
