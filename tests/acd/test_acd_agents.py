@@ -185,3 +185,10 @@ def test_blending_tolerates_a_waiting_ratio() -> None:
     rule = InboundFirstBlending(max_waiting_per_free_agent=0.5, reserve_free_agents=0)
     assert rule.agents_to_lend(waiting_calls=2, free_agents=4, service_level=None) == 4
     assert rule.agents_to_lend(waiting_calls=3, free_agents=4, service_level=None) == 0
+
+
+def test_docs_state_diagram_is_the_table() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "acd.md").read_text()
+    assert f"```mermaid\n{mermaid_diagram()}\n```" in docs
