@@ -216,3 +216,38 @@ def test_bad_input_raises() -> None:
         QueueConfig(
             queue_id="x", min_proficiency=3, relaxation=(RelaxationStep(after_seconds=5, min_proficiency=4),)
         )
+
+
+def test_escalation_due_while_ringing_happens_when_the_offer_fails() -> None:
+    queues = [
+        QueueConfig(queue_id="tier2"),
+        QueueConfig(
+            queue_id="tier1",
+            escalation=Escalation(after_seconds=10, to_queue="tier2"),
+            offer_timeout_seconds=15,
+        ),
+    ]
+    acd = center(queues, [agent("a", "tier1"), agent("b", "tier2")])
+    acd.aux("b", "break", 0)
+    acd.enqueue("c1", "tier1", 0)
+    run_until(acd, 14)  # the escalation fell due at 10, during the offer: nothing moves yet
+    assert lefts(acd.events()) == []
+    run_until(acd, 15)  # no answer: the call moves on instead of back to the head
+    assert [(e.reason, e.overflow_queue) for e in lefts(acd.events())] == [(LeftReason.OVERFLOW, "tier2")]
+    acd.ready("b", 16)
+    assert offers(acd.events()) == [("c1", "b")]
+
+
+def test_escalation_loop_stops_after_max_hops_and_the_call_stays() -> None:
+    queues = [
+        QueueConfig(queue_id="x", escalation=Escalation(after_seconds=5, to_queue="y")),
+        QueueConfig(queue_id="y", escalation=Escalation(after_seconds=5, to_queue="x")),
+    ]
+    acd = center(queues, [agent("a", "x")], max_hops=2)
+    acd.aux("a", "break", 0)
+    acd.enqueue("c1", "x", 0)
+    run_until(acd, 100)
+    assert [e.overflow_queue for e in lefts(acd.events())] == ["y", "x"]
+    assert acd.queue_of("c1") == "x" and acd.position("c1") == 1
+    acd.ready("a", 101)
+    assert offers(acd.events()) == [("c1", "a")]

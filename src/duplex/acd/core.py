@@ -174,7 +174,8 @@ class Acd(AcdBase):
         return True
 
     def request_callback(self, call_id: str, number: str, now: float) -> None:
-        """The caller asks to be called back: the call keeps its place and no longer times out."""
+        """The caller asks to be called back: the call keeps its place and no longer times out. The caller's
+        hang-up that follows is not an abandon; ``abandon`` now cancels the callback."""
         self._call(call_id).callback_number = number
 
     # -- timers ----------------------------------------------------------------------------------------------
@@ -329,6 +330,7 @@ class Acd(AcdBase):
         """An offer failed: back to the head of the queue, unless a move fell due while it rang."""
         queue = self._queues[entry.queue_id]
         waited = now - entry.entered_at + TIME_EPSILON
+        entry.band = 0
         if (
             entry.callback_number is None
             and queue.max_wait_seconds is not None
@@ -338,7 +340,6 @@ class Acd(AcdBase):
         elif queue.escalation is not None and waited >= queue.escalation.after_seconds:
             self._escalate(entry, now)
         else:
-            entry.band = 0
             self._waiting.add(entry)
             self._try_offer(entry, now)
 
@@ -355,8 +356,8 @@ class Acd(AcdBase):
     def _escalate(self, entry: CallEntry, now: float) -> None:
         escalation = self._queues[entry.queue_id].escalation
         if escalation is None or entry.hops >= self.max_hops:
-            entry.band = 0
-            self._waiting.add(entry)
+            self._waiting.add(entry)  # stays where it is, in the queue it has reached
+            self._try_offer(entry, now)
             return
         self._move(entry, escalation.to_queue, now)
 
