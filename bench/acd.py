@@ -26,6 +26,7 @@ import os
 import random
 import statistics
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -257,21 +258,24 @@ def section(args: argparse.Namespace, figures: dict[str, dict[str, dict[str, flo
     lines = [
         "## ACD routing decisions (bench/acd.py)",
         "",
-        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores shared with other jobs, "
-        f"{elapsed:.0f} s. Command:",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores shared with other jobs "
+        f"(load average {os.getloadavg()[0]:.1f} at the end), {elapsed:.0f} s. Command:",
         "",
         "    .venv/bin/python bench/acd.py" + (" --quick" if args.quick else options) + " --write",
         "",
-        f"{args.agents} agents, each in 4 of {args.skills} skill queues (nine strategies in turn, proficiency "
-        "1-5, minimum 3 relaxing to 2 after 20 s and 1 after 40 s, penalties 0-1, three queue and three caller "
-        f"priorities). Busy: all agents talk and {args.waiting} calls wait; each step a talking agent hangs up "
-        "and takes its next call (60%), a call arrives (30%) or a caller hangs up (10%). Quiet: half the agents "
-        "talk, none wait; hang-ups and arrivals 45% each, so arriving calls search the free agents. "
-        f"{args.steps} steps each. Baseline: the same `Acd` core on a linear scan of every agent and waiting "
-        "call (bench/acd_linear_scan.py), driven by the same event sequence in the same process; every event "
-        "both emitted was compared and identical. Times: the ACD call that decides (`call_ended` for a freed "
-        "agent, `enqueue` for a new call) in ms of thread CPU time (the machine was shared: wall-clock tails "
-        "measure the scheduler), wall clock beside.",
+        *textwrap.wrap(
+            f"{args.agents} agents, each in 4 of {args.skills} skill queues (nine strategies in turn, proficiency "
+            "1-5, minimum 3 relaxing to 2 after 20 s and 1 after 40 s, penalties 0-1, three queue and three caller "
+            f"priorities). Busy: all agents talk and {args.waiting} calls wait; each step a talking agent hangs up "
+            "and takes its next call (60%), a call arrives (30%) or a caller hangs up (10%). Quiet: half the agents "
+            "talk, none wait; hang-ups and arrivals 45% each, so arriving calls search the free agents. "
+            f"{args.steps} steps each. Baseline: the same `Acd` core on a linear scan of every agent and waiting "
+            "call (bench/acd_linear_scan.py), driven by the same event sequence in the same process; every event "
+            "both emitted was compared and identical. Times: the ACD call that decides (`call_ended` for a freed "
+            "agent, `enqueue` for a new call) in ms of thread CPU time (the machine was shared: wall-clock tails "
+            "measure the scheduler), wall clock beside.",
+            width=116,
+        ),
         "",
         "| scenario | implementation | decisions | p50 ms | p99 ms | max ms | agent free p99 | call enqueued p99 "
         "| p99 / baseline | wall p50 / p99 ms |",
