@@ -237,8 +237,8 @@ class AcdBase:
             AgentStateChanged(
                 at=now,
                 agent_id=agent.agent_id,
-                old=old.value,
-                new=new.value,
+                old=old,
+                new=new,
                 reason=reason or inp.value,
                 call_id=call_id,
                 queue_id=queue_id,

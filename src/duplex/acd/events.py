@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from duplex.acd.agent_state import AgentState
 from duplex.acd.config import OverflowKind
 
 __all__ = [
@@ -119,8 +120,8 @@ class CallbackDue:
 class AgentStateChanged:
     at: float
     agent_id: str
-    old: str
-    new: str
+    old: AgentState
+    new: AgentState
     reason: str = ""  # aux reason code, or why the ACD moved the agent
     call_id: str | None = None
     queue_id: str | None = None
