@@ -163,6 +163,8 @@ class AcdMachine(RuleBasedStateMachine):
                 self.acd.aux(agent_id, "break", self.now)
             elif action == "extend":
                 self.acd.extend_wrap_up(agent_id, 10, self.now)
+            elif action == "connect":
+                self.acd.connect(agent_id, f"outbound-{agent_id}-{self.now}", self.now)
             else:
                 getattr(self.acd, action)(agent_id, self.now)
         except IllegalTransition:
@@ -202,6 +204,14 @@ class AcdMachine(RuleBasedStateMachine):
             assert acd.offered_call(agent_id) == self.ringing.get(agent_id)
         for call_id, queue_id in self.open_entries.items():
             assert acd.queue_of(call_id) == queue_id
+        positions: dict[str, list[int]] = {}
+        for call_id, queue_id in self.open_entries.items():
+            position = acd.position(call_id)
+            if position is not None:
+                positions.setdefault(queue_id, []).append(position)
+                assert (acd.estimated_wait(call_id) is None) == (acd.staffed_agents(queue_id) == 0)
+        for queue_id in ("tier1", "tier2", "sales"):
+            assert sorted(positions.get(queue_id, [])) == list(range(1, acd.waiting_count(queue_id) + 1))
         for agent_id, call_id in self.ringing.items():
             assert call_id in self.open_entries, f"{agent_id} rings for {call_id}, which left its queue"
         # White-box: the index's free agents against every waiting call, by brute force.
