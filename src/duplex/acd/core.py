@@ -83,12 +83,12 @@ class Acd(AcdBase):
     def accept(self, agent_id: str, now: float) -> None:
         """The agent answered the offered call: it leaves the queue, the agent is on the call."""
         agent = self._agent(agent_id)
-        entry = self._offer_of(agent)
+        entry = self._offer_of(agent)  # an offer exists only in reserved, where accept is in the table
+        self._emit(AgentAccepted(at=now, call_id=entry.call_id, queue_id=entry.queue_id, agent_id=agent_id))
         self._set_state(agent, I.ACCEPT, now, call_id=entry.call_id, queue_id=entry.queue_id)
         agent.offered_call = None
         agent.current_call, agent.current_queue, agent.talk_started = entry.call_id, entry.queue_id, now
         entry.offered_to.discard(agent_id)
-        self._emit(AgentAccepted(at=now, call_id=entry.call_id, queue_id=entry.queue_id, agent_id=agent_id))
         reason = LeftReason.CALLBACK if entry.callback_number is not None else LeftReason.ANSWERED
         others = [self._agents[other] for other in sorted(entry.offered_to)]
         self._leave(entry, reason, now, agent_id=agent_id)
