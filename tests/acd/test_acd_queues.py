@@ -8,8 +8,10 @@ from acd_helpers import agent, center, lefts, offers, run_until
 from duplex.acd import (
     AcdError,
     CallbackDue,
+    CancelReason,
     Escalation,
     LeftReason,
+    OfferCancelled,
     OverflowKind,
     OverflowTarget,
     QueueConfig,
@@ -251,3 +253,20 @@ def test_escalation_loop_stops_after_max_hops_and_the_call_stays() -> None:
     assert acd.queue_of("c1") == "x" and acd.position("c1") == 1
     acd.ready("a", 101)
     assert offers(acd.events()) == [("c1", "a")]
+
+
+def test_callback_requested_while_ringing_is_offered_again_as_a_callback() -> None:
+    acd = center([QueueConfig(queue_id="q")], [agent("a", "q")])
+    acd.enqueue("c1", "q", 0)
+    acd.events()
+    acd.request_callback("c1", "+40215550199", 3)
+    events = acd.events()
+    assert [(e.agent_id, e.reason) for e in events if isinstance(e, OfferCancelled)] == [
+        ("a", CancelReason.CALLBACK_REQUESTED)
+    ]
+    assert offers(events) == [("c1", "a")]
+    assert [(e.agent_id, e.callback_number) for e in events if isinstance(e, CallbackDue)] == [
+        ("a", "+40215550199")
+    ]
+    acd.accept("a", 5)
+    assert [e.reason for e in lefts(acd.events())] == [LeftReason.CALLBACK]

@@ -175,8 +175,19 @@ class Acd(AcdBase):
 
     def request_callback(self, call_id: str, number: str, now: float) -> None:
         """The caller asks to be called back: the call keeps its place and no longer times out. The caller's
-        hang-up that follows is not an abandon; ``abandon`` now cancels the callback."""
-        self._call(call_id).callback_number = number
+        hang-up that follows is not an abandon; ``abandon`` now cancels the callback. An offer ringing now is
+        withdrawn and made again as a callback (with :class:`CallbackDue`), so nobody answers an empty line."""
+        entry = self._call(call_id)
+        entry.callback_number = number
+        if not entry.offered_to:
+            return
+        ringing = [self._agents[agent_id] for agent_id in sorted(entry.offered_to)]
+        entry.offered_to.clear()
+        for agent in ringing:
+            self._cancel_offer(agent, entry, CancelReason.CALLBACK_REQUESTED, now)
+        self._requeue_head(entry, now)
+        for agent in ringing:
+            self._agent_free(agent, now)
 
     # -- timers ----------------------------------------------------------------------------------------------
 

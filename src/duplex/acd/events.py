@@ -92,6 +92,7 @@ class CancelReason(enum.StrEnum):
     CALLER_ABANDONED = "caller_abandoned"
     ANSWERED_ELSEWHERE = "answered_elsewhere"  # ring-all: another agent took it
     AGENT_LOGGED_OUT = "agent_logged_out"
+    CALLBACK_REQUESTED = "callback_requested"  # the caller chose a callback while this agent rang
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
