@@ -40,6 +40,7 @@ from duplex.db.models import (
     User,
 )
 from duplex.dialer.types import CampaignStatus, DialMode
+from duplex.ivr import demo_flow
 
 M = TypeVar("M", bound=Base)
 
@@ -62,26 +63,8 @@ SKILLS = [
     "russian",
 ]
 
-DEMO_IVR: dict[str, Any] = {
-    "start": "welcome",
-    "nodes": {
-        "welcome": {
-            "type": "menu",
-            "prompt": "Welcome to Duplex. For sales press 1. For support press 2. For our opening hours press 3.",
-            "timeout_seconds": 5,
-            "max_retries": 2,
-            "options": {"1": "to_sales", "2": "to_support", "3": "hours"},
-            "on_timeout": "to_support",
-        },
-        "to_sales": {"type": "queue", "queue": "sales"},
-        "to_support": {"type": "queue", "queue": "support-l1"},
-        "hours": {
-            "type": "play",
-            "prompt": "We are open around the clock, every day of the year.",
-            "next": "welcome",
-        },
-    },
-}
+# Menu "1 sales, 2 support, 3 request a callback" with a language choice and opening hours (duplex.ivr format).
+DEMO_IVR: dict[str, Any] = demo_flow()
 
 
 def _upsert(session: Session, model: type[M], key: dict[str, Any], **values: Any) -> M:
@@ -203,10 +186,18 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
     _upsert(session, QueueSkill, {"queue_id": sales.id, "skill_id": skills["sales"].id}, min_proficiency=1)
 
     flow = _upsert(session, IvrFlow, {"name": "demo-main-menu"}, description="The demo IVR on 1000")
-    version = session.scalars(select(IvrFlowVersion).filter_by(flow_id=flow.id, version=1)).one_or_none()
-    if version is None:
-        session.add(IvrFlowVersion(flow_id=flow.id, version=1, definition=DEMO_IVR, created_by=admin.id))
-    flow.published_version = 1
+    latest = session.scalars(
+        select(IvrFlowVersion).filter_by(flow_id=flow.id).order_by(IvrFlowVersion.version.desc()).limit(1)
+    ).one_or_none()
+    if latest is None or latest.definition != DEMO_IVR:  # versions never change: a new demo flow is a new one
+        latest = IvrFlowVersion(
+            flow_id=flow.id,
+            version=latest.version + 1 if latest is not None else 1,
+            definition=DEMO_IVR,
+            created_by=admin.id,
+        )
+        session.add(latest)
+    flow.published_version = latest.version
 
     trunk = _upsert(
         session,

@@ -190,22 +190,26 @@ async def test_campaign_status_transitions(world: World) -> None:
     ).status_code == 409
 
 
+V1 = {"start": "bye", "nodes": {"bye": {"type": "hangup"}}}
+V2 = {"start": "bye", "nodes": {"bye": {"type": "hangup", "reason": "closed"}}}
+
+
 async def test_ivr_flow_versions_and_publish(world: World) -> None:
     created = (
-        await world.as_("admin", "POST", "/ivr-flows", json={"name": "night", "definition": {"v": 1}})
+        await world.as_("admin", "POST", "/ivr-flows", json={"name": "night", "definition": V1})
     ).json()
     fid = created["id"]
     assert (created["latest_version"], created["published_version"]) == (1, None)
     updated = (
-        await world.as_("admin", "PATCH", f"/ivr-flows/{fid}", json={"definition": {"v": 2}, "comment": "c"})
+        await world.as_("admin", "PATCH", f"/ivr-flows/{fid}", json={"definition": V2, "comment": "c"})
     ).json()
     assert updated["latest_version"] == 2
     renamed = (await world.as_("admin", "PATCH", f"/ivr-flows/{fid}", json={"description": "d"})).json()
     assert renamed["latest_version"] == 2
     versions = (await world.as_("sup", "GET", f"/ivr-flows/{fid}/versions")).json()
     assert [(v["version"], v["definition"], v["created_by"]) for v in versions] == [
-        (1, {"v": 1}, 1),
-        (2, {"v": 2}, 1),
+        (1, V1, 1),
+        (2, V2, 1),
     ]
     published = await world.as_("admin", "POST", f"/ivr-flows/{fid}/publish", json={"version": 1})
     assert published.json()["published_version"] == 1

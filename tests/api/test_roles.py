@@ -30,7 +30,12 @@ FAMILIES: dict[str, tuple[str, set[str], set[str], Callable[[], dict[str, Any]] 
     "skills": ("/skills", ALL, ADMIN, lambda: {"name": f"s{uniq()}"}),
     "agents": ("/agents", ALL, STAFF, None),  # body depends on the role: see test below
     "queues": ("/queues", ALL, STAFF, lambda: {"name": f"q{uniq()}"}),
-    "ivr-flows": ("/ivr-flows", STAFF, ADMIN, lambda: {"name": f"f{uniq()}", "definition": {"start": "x"}}),
+    "ivr-flows": (
+        "/ivr-flows",
+        STAFF,
+        ADMIN,
+        lambda: {"name": f"f{uniq()}", "definition": {"start": "x", "nodes": {"x": {"type": "hangup"}}}},
+    ),
     "phone-numbers": ("/phone-numbers", STAFF, ADMIN, lambda: {"number": f"+4021555{uniq():04d}"}),
     "trunks": (
         "/trunks",

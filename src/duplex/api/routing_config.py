@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from fastapi import APIRouter, Request
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from duplex.acd.types import RoutingStrategy
 from duplex.api.audit import record_write
@@ -26,6 +30,7 @@ from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output, partial
 from duplex.auth.deps import CurrentPrincipal
 from duplex.db.models import IvrFlow, IvrFlowVersion, PhoneNumber, Queue, QueueMember, QueueSkill, Trunk
+from duplex.ivr import FlowError, flow_schema, validate_flow
 from duplex.telephony.trunks import check_allowed_entry, check_host
 
 router = APIRouter(route_class=DuplexRoute)
@@ -105,13 +110,32 @@ add_link_routes(
 # ---- IVR flows ------------------------------------------------------------------------------------------
 
 
+def parse_flow_text(value: Any) -> Any:
+    """A flow may be sent as an object or as YAML/JSON text (JSON is YAML too)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML or JSON: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise ValueError("the flow text must hold an object")
+    return parsed
+
+
 class IvrFlowCreate(Input):
     name: Name
     description: Description = ""
     definition: dict[str, Any] = Field(
-        description="The flow graph; every change makes a new immutable version."
+        description="The flow (see GET /ivr-flows/schema), as an object or YAML/JSON text; it is validated, "
+        "and every change makes a new immutable version."
     )
     comment: Annotated[str, Field(max_length=255)] = ""
+
+    @field_validator("definition", mode="before")
+    @classmethod
+    def _parse_text(cls, value: Any) -> Any:
+        return parse_flow_text(value)
 
 
 class IvrFlowRead(Output):
@@ -154,12 +178,79 @@ def apply_flow(ctx: Ctx, row: Any, data: dict[str, Any]) -> None:
     definition, comment = data.pop("definition", None), data.pop("comment", None) or ""
     set_attributes(ctx, row, data)
     if definition is not None:
+        check_flow(ctx.session, ctx.request, definition, ("body", "definition"))
         number = max((v.version for v in row.versions), default=0) + 1
         row.versions.append(
             IvrFlowVersion(
                 version=number, definition=definition, comment=comment, created_by=ctx.principal.user_id
             )
         )
+
+
+def known_prompts(request: Request) -> set[str]:
+    """Prompt files a flow may play: the files in `<data_dir>/prompts`."""
+    folder = Path(request.app.state.settings.data_dir) / "prompts"
+    return {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
+
+
+def flow_errors(session: Session, request: Request, definition: Any) -> list[FlowError]:
+    queues = session.execute(select(Queue.id, Queue.name)).all()
+    known_queues: set[str | int] = {q.id for q in queues} | {q.name for q in queues}
+    return validate_flow(definition, known_queues=known_queues, known_prompts=known_prompts(request))
+
+
+def flow_error_detail(errors: list[FlowError], loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
+    """FastAPI's 422 shape, one entry per error; `ctx` names the node (null: the flow as a whole)."""
+    return [
+        {
+            "type": "ivr_flow",
+            "loc": [
+                *loc,
+                *(("nodes", e.node) if e.node is not None else ()),
+                *filter(None, e.field.split(".")),
+            ],
+            "msg": str(e),
+            "ctx": {"node": e.node, "field": e.field, "reason": e.reason},
+        }
+        for e in errors
+    ]
+
+
+def check_flow(session: Session, request: Request, definition: Any, loc: tuple[str | int, ...]) -> None:
+    """422 listing every error (node and reason) unless `definition` is a valid flow."""
+    errors = flow_errors(session, request, definition)
+    if errors:
+        raise RequestValidationError(flow_error_detail(errors, loc))
+
+
+class FlowCheck(Input):
+    definition: dict[str, Any]
+
+    @field_validator("definition", mode="before")
+    @classmethod
+    def _parse_text(cls, value: Any) -> Any:
+        return parse_flow_text(value)
+
+
+class FlowCheckResult(Output):
+    valid: bool
+    errors: list[dict[str, Any]]
+
+
+@router.get("/ivr-flows/schema", tags=["ivr-flows"])
+def flow_json_schema(principal: CurrentPrincipal) -> dict[str, Any]:
+    """The JSON Schema of flow definitions (the graph checks come on top: see POST /ivr-flows/validate)."""
+    return flow_schema()
+
+
+@router.post("/ivr-flows/validate", response_model=FlowCheckResult, tags=["ivr-flows"])
+def validate_flow_definition(
+    body: FlowCheck, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> Any:
+    """Check a definition as saving would, without saving it: every error with its node."""
+    FLOWS.check_role(principal, write=False)
+    errors = flow_errors(session, request, body.definition)
+    return {"valid": not errors, "errors": flow_error_detail(errors, ("body", "definition"))}
 
 
 FLOWS = Resource(
@@ -193,6 +284,9 @@ def publish_flow(
     flow = FLOWS.load(Ctx(session=session, request=request, principal=principal), flow_id)
     if body.version not in {v.version for v in flow.versions}:
         raise field_error(("body", "version"), f"flow {flow_id} has no version {body.version}", body.version)
+    version = next(v for v in flow.versions if v.version == body.version)
+    # Checked again: a queue or prompt may have gone since the version was saved.
+    check_flow(session, request, version.definition, ("body", "version", body.version, "definition"))
     flow.published_version = body.version
     record_write(session, request, principal, entity="ivr_flow", ident=flow.id, action="publish",
                  detail={"version": body.version})  # fmt: skip

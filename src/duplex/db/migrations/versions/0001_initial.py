@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 22:09:58.803590
+Create Date: 2026-12-07 03:58:48.047946
 """
 
 from __future__ import annotations
@@ -244,9 +244,12 @@ def upgrade() -> None:
                 "LONGEST_IDLE",
                 "SKILLS_BASED",
                 "ROUND_ROBIN",
+                "LEAST_TALK_TIME",
                 "FEWEST_CALLS",
                 "RING_ALL",
+                "LINEAR_TOP_DOWN",
                 "RANDOM",
+                "WEIGHTED_RANDOM",
                 name="routingstrategy",
                 native_enum=False,
                 length=24,
