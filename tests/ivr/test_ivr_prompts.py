@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from duplex.ivr import LANGUAGES, demo_flow, load_flow
-from duplex.ivr_prompts import PromptCache, flow_texts
 from duplex.media.wav import read_wav, read_wav_info
+from duplex.services.ivr_prompts import PromptCache, flow_texts
 
 
 @pytest.fixture(scope="module")

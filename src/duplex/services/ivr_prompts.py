@@ -15,8 +15,8 @@ from typing import Any
 
 from duplex.ivr.flow import Flow
 from duplex.ivr.languages import LANGUAGES, voice_for
-from duplex.media.tts import TextToSpeech
 from duplex.media.wav import WavWriter
+from duplex.services.media.tts import TextToSpeech
 
 __all__ = ["PromptCache", "flow_texts"]
 
