@@ -22,7 +22,8 @@ from duplex.db.models import Event, Trunk
 from duplex.demo import seed
 from duplex.events.record import EventRecord
 from duplex.services.calls.switch import Switch
-from duplex.services.node import build_switch
+from duplex.services.contact_center import ContactCenter
+from duplex.services.node import build_node
 from duplex.services.sip.memory import MemoryNetwork, MemoryTransport
 from duplex.stores.call_store import TelephonyStore
 
@@ -35,6 +36,7 @@ class RunningSwitch:
     creds: dict[str, Any]
     sessions: Any
     network: MemoryNetwork | None = None  # set when the switch runs in memory
+    center: ContactCenter | None = None  # the node's contact center (started)
 
     def sip_password(self, user: str) -> str:
         return str(self.creds["passwords"][f"sip:{user}"])
@@ -76,11 +78,14 @@ async def switch_running(
     network = MemoryNetwork() if memory else None
     if network is not None:
         options["transport"] = lambda core: MemoryTransport(core, network)
-    engine = build_switch(settings, store, **options)
+    node = build_node(settings, store, **options)
+    engine = node.switch
     port = await engine.start()
+    await node.center.start()
     try:
-        yield RunningSwitch(engine, settings, port, creds, sessions, network)
+        yield RunningSwitch(engine, settings, port, creds, sessions, network, node.center)
     finally:
+        await node.center.stop()
         await engine.stop()
         store.close()
         db.dispose()

@@ -31,6 +31,7 @@ from duplex.db.models import (
     LeadList,
     PhoneNumber,
     Queue,
+    QueueMember,
     QueueSkill,
     Role,
     Skill,
@@ -51,6 +52,13 @@ AGENTS = [
     ("carol", "Carol Agent", "2003", {"support": 95, "billing": 80, "english": 80, "portuguese": 90}),
     ("dave", "Dave Agent", "2004", {"sales": 70, "english": 70, "italian": 100}),
 ]
+# Who answers which queue (the ACD also checks each agent's skill against the queue's minimum).
+QUEUE_MEMBERS = {
+    "alice": ("sales", "support-l1"),
+    "bob": ("support-l1", "support-l2"),
+    "carol": ("support-l1", "support-l2"),
+    "dave": ("sales",),
+}
 SKILLS = [
     "sales",
     "support",
@@ -162,6 +170,7 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
         {"name": "support-l2"},
         description="Second-line support",
         strategy=RoutingStrategy.SKILLS_BASED,
+        recording_policy="all",
     )
     _upsert(session, QueueSkill, {"queue_id": l2.id, "skill_id": skills["support"].id}, min_proficiency=80)
     l1 = _upsert(
@@ -173,6 +182,7 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
         overflow_queue_id=l2.id,
         escalate_after_seconds=120,
         team_id=team.id,
+        recording_policy="all",
     )
     _upsert(session, QueueSkill, {"queue_id": l1.id, "skill_id": skills["support"].id}, min_proficiency=30)
     sales = _upsert(
@@ -182,8 +192,14 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
         description="Sales line",
         strategy=RoutingStrategy.LONGEST_IDLE,
         priority=1,
+        recording_policy="all",
     )
     _upsert(session, QueueSkill, {"queue_id": sales.id, "skill_id": skills["sales"].id}, min_proficiency=1)
+    queues = {"sales": sales, "support-l1": l1, "support-l2": l2}
+    agent_rows = {row.sip_username: row for row in session.scalars(select(Agent))}
+    for username, queue_names in QUEUE_MEMBERS.items():
+        for name in queue_names:
+            _upsert(session, QueueMember, {"queue_id": queues[name].id, "agent_id": agent_rows[username].id})
 
     flow = _upsert(session, IvrFlow, {"name": "demo-main-menu"}, description="The demo IVR on 1000")
     latest = session.scalars(

@@ -10,8 +10,7 @@ import uvicorn
 
 from duplex.api.app import create_app
 from duplex.config import Settings
-from duplex.services.calls.switch import Switch
-from duplex.services.node import build_switch
+from duplex.services.node import Node, build_node
 from duplex.stores.call_store import TelephonyStore
 
 log = logging.getLogger("duplex")
@@ -40,21 +39,26 @@ async def serve(settings: Settings) -> None:
         await server.serve()
     finally:
         if sip is not None:
-            await sip.stop()
-            sip.store.close()
+            await sip.center.stop()
+            await sip.switch.stop()
+            sip.switch.store.close()
 
 
-async def _start_sip(app: Any, settings: Settings) -> Switch:
-    """Start the SIP switch on settings.sip_port (UDP and TCP) and publish its status for /api/v1/health.
-    The switch comes with its INVITE router and applications from `duplex.services.node`."""
+async def _start_sip(app: Any, settings: Settings) -> Node:
+    """Start the SIP switch on settings.sip_port (UDP and TCP), then the contact center, and publish the
+    switch's status for /api/v1/health and the center for the agent-state and recording API. The switch
+    comes with its INVITE router and applications from `duplex.services.node`."""
     settings.ensure_data_dir()
     store = TelephonyStore(app.state.sessions, app.state.record)
-    engine = build_switch(settings, store)
+    node = build_node(settings, store)
+    engine = node.switch
     port = await engine.start()
+    await node.center.start()
     app.state.sip_engine = engine
+    app.state.contact_center = node.center
     app.state.sip_status = engine.status
     log.info("SIP listening on %s:%d (UDP and TCP)", settings.sip_host, port)
-    return engine
+    return node
 
 
 def run(settings: Settings) -> None:

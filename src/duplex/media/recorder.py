@@ -43,9 +43,14 @@ class CallRecorder:
         self._pending_len = [0] * channels
         self._position = [0] * channels  # samples placed on each channel's timeline
         self.gaps_filled = 0
+        # Paused (card details being read out): frames are dropped, and the gap is filled with silence on
+        # both channels when recording resumes, so the file keeps wall time and holds none of that audio.
+        self.paused = False
 
     def add(self, pcm: npt.NDArray[np.int16], now: float, channel: int = 0) -> None:
         """Place one frame that started at ``now`` on ``channel`` (0 = left/caller, 1 = right/agent)."""
+        if self.paused:
+            return
         ideal = int(round((now - self.start) * self.rate))
         gap = ideal - self._position[channel]
         if gap > self.gap_tolerance:

@@ -7,19 +7,21 @@ table are chosen in one place and passed down; nothing in the call layer imports
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from duplex.config import Settings
 from duplex.media.session import MediaBackend
-from duplex.services.calls.apps import APPLICATIONS, connecting
+from duplex.services.calls.apps import APPLICATIONS
 from duplex.services.calls.inbound_router import InboundRouter
 from duplex.services.calls.switch import Switch
+from duplex.services.contact_center import FEATURE_CODES, ContactCenter
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_backend import RtpengineBackend
 from duplex.services.media.rtpengine_client import parse_address
 from duplex.stores.call_store import TelephonyStore
 
-__all__ = ["build_switch", "media_backend"]
+__all__ = ["Node", "build_node", "build_switch", "media_backend"]
 
 
 def media_backend(settings: Settings) -> MediaBackend:
@@ -35,11 +37,29 @@ def media_backend(settings: Settings) -> MediaBackend:
     return local
 
 
-def build_switch(settings: Settings, store: TelephonyStore, **options: Any) -> Switch:
-    """A `Switch` routing INVITEs to the demo applications, agents and trunks, with the media backend the
-    settings name unless ``options`` give one; ``options`` go to `Switch`."""
+@dataclass(frozen=True, slots=True)
+class Node:
+    """The call side of a node: the switch and the contact center (one live ACD) its flows and queues use.
+    Start the switch first, then the center (`ContactCenter.start`)."""
+
+    switch: Switch
+    center: ContactCenter
+
+
+def build_node(settings: Settings, store: TelephonyStore, **options: Any) -> Node:
+    """A `Switch` routing INVITEs to the demo applications, the contact center (numbers with a flow or a
+    queue, agents' feature codes), agents and trunks, with the media backend the settings name unless
+    ``options`` give one; ``options`` go to `Switch`."""
     if "media" not in options:
         options["media"] = media_backend(settings)
-    return Switch(
-        settings, store, invite_router=InboundRouter(APPLICATIONS, placeholder=connecting), **options
-    )
+    center = ContactCenter(settings, store)
+    router = InboundRouter(APPLICATIONS, placeholder=center.run_number, feature_codes=center.feature_code,
+                           codes=FEATURE_CODES)  # fmt: skip
+    switch = Switch(settings, store, invite_router=router, **options)
+    center.attach(switch)
+    return Node(switch, center)
+
+
+def build_switch(settings: Settings, store: TelephonyStore, **options: Any) -> Switch:
+    """The switch of `build_node` (its contact center is not started: flows and queues wait for it)."""
+    return build_node(settings, store, **options).switch

@@ -32,6 +32,10 @@ class Queue(Base):
     escalate_after_seconds: Mapped[int | None]
     announce_position: Mapped[bool] = mapped_column(default=True)
     music_on_hold: Mapped[str] = mapped_column(String(255), default="")
+    # Which calls are recorded (stereo, caller left, agent right): all, none, percent (recording_percent of
+    # the calls, drawn per call) or on_demand (started by the agent through the API).
+    recording_policy: Mapped[str] = mapped_column(String(16), default="none")
+    recording_percent: Mapped[int] = mapped_column(default=100)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -1,8 +1,8 @@
 """Routing of a new INVITE: security first, then by Request-URI user to an app, an agent or a trunk.
 
 Order: banned/throttled source (drop/403) -> toll-fraud matrix (`security.authorize_invite`) -> SDP offer
-(488) -> destination: a demo application number, a number with an IVR flow or queue (placeholder prompt until
-the IVR/ACD exist), an agent extension or SIP user name (B2BUA to the registered phone), an external number
+(488) -> destination: a feature code from an agent's phone (*21 available...), a demo application number, a
+number with an IVR flow or queue (the contact center), an agent extension or SIP user name (B2BUA to the registered phone), an external number
 from an authenticated agent phone (B2BUA through a trunk). Unknown targets get 404.
 
 Agents' extensions and SIP user names are passed to `authorize_invite` as extensions: a carrier (a trunk
@@ -14,7 +14,7 @@ whose From user is not an agent get 403 for external numbers instead of a challe
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from duplex.services.calls.b2bua import connect_to_agent, connect_via_trunk
 from duplex.services.calls.call import Call, CallControl, Leg
@@ -27,9 +27,10 @@ from duplex.stores.call_store import AgentInfo
 from duplex.telephony.security import VerdictAction, authorize_invite
 from duplex.telephony.trunks import TrunkConfig
 
-__all__ = ["Application", "InboundRouter"]
+__all__ = ["Application", "FeatureCodes", "InboundRouter"]
 
 Application = Callable[[Leg], Awaitable[None]]
+FeatureCodes = Callable[[InboundLeg, AgentInfo, str], Awaitable[None]]
 
 log = logging.getLogger("duplex.services.calls.inbound_router")
 
@@ -78,11 +79,15 @@ async def _authorize(control: CallControl, request: SipRequest, key: Transaction
 
 class InboundRouter:
     """Routes each new INVITE (`Switch` calls it); ``applications`` maps a number's application name to the
-    app that handles its calls, ``placeholder`` serves numbers with an IVR flow or a queue."""
+    app that handles its calls, ``placeholder`` serves numbers with an IVR flow or a queue (the contact
+    center), ``feature_codes`` the codes in ``codes`` dialled from an authenticated agent's phone."""
 
-    def __init__(self, applications: Mapping[str, Application], placeholder: Application) -> None:
+    def __init__(self, applications: Mapping[str, Application], placeholder: Application, *,
+                 feature_codes: FeatureCodes | None = None, codes: Collection[str] = ()) -> None:  # fmt: skip
         self.applications = applications
         self.placeholder = placeholder
+        self.feature_codes = feature_codes
+        self.codes = frozenset(codes)
 
     async def __call__(
         self, control: CallControl, request: SipRequest, key: TransactionKey, addr: Address
@@ -115,12 +120,14 @@ class InboundRouter:
             await leg.reject(status, "not_acceptable")
             return
         target_agent = directory.agent_by_target(user)
-        if number is not None:
+        if agent is not None and self.feature_codes is not None and user in self.codes:
+            await self.feature_codes(leg, agent, user)
+        elif number is not None:
             app = self.applications.get(number.application or "")
             if app is not None:
                 await app(leg)
             elif number.flow_id is not None or number.queue_id is not None:
-                await self.placeholder(leg)  # IVR (#4) and ACD come later
+                await self.placeholder(leg)
             else:
                 await leg.reject(404, "no_route")
         elif target_agent is not None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 03:58:48.047946
+Create Date: 2026-12-07 05:00:00.693649
 """
 
 from __future__ import annotations
@@ -269,6 +269,8 @@ def upgrade() -> None:
         ),
         sa.Column("announce_position", sa.Boolean(), nullable=False),
         sa.Column("music_on_hold", sa.String(length=255), nullable=False),
+        sa.Column("recording_policy", sa.String(length=16), nullable=False),
+        sa.Column("recording_percent", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("service_level_seconds > 0", name=op.f("ck_queues_sl_positive")),

@@ -1,0 +1,233 @@
+"""The inbound contact center on a switch in memory: a caller (a UAC leg of the switch) calls 1000, the flow
+runs, the call queues, the ACD offers it to an agent whose "phone" is the switch's own 1001 (its application
+replaced by a scripted phone), and the offer is answered, rung out, cancelled or withdrawn by a logout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from duplex.acd import AgentState
+from duplex.db.models import Agent, IvrFlow, IvrFlowVersion, Queue, Recording
+from duplex.ivr import validate_flow
+from duplex.services.calls.apps import APPLICATIONS
+from duplex.services.calls.call import Call, Leg
+from duplex.services.calls.uac import OutboundLeg, originate
+from duplex.services.contact_center import ContactCenter
+from duplex.telephony.registrar import Binding, Source
+from switch_env import RunningSwitch, make_settings, switch_running
+
+pytestmark = pytest.mark.timeout(60)
+
+EngineEnv = RunningSwitch
+
+
+@pytest.fixture
+async def memory_env(tmp_path: Path) -> AsyncIterator[EngineEnv]:
+    """A switch on a `MemoryNetwork` with its contact center started (`switch_env.switch_running`)."""
+    async with switch_running(make_settings(tmp_path), memory=True) as env:
+        yield env
+
+
+FLOW: dict[str, Any] = {"format": 1, "start": "answer", "language": "en", "nodes": {
+    "answer": {"type": "answer", "next": "menu"},
+    "menu": {"type": "menu", "prompt": {"say": "For support, press 2."}, "options": {"2": "support"},
+             "timeout_seconds": 8, "max_retries": 1, "on_invalid": "bye", "on_timeout": "bye"},
+    "support": {"type": "queue", "queue": "support-l1", "on_timeout": "bye", "on_overflow": "bye",
+                "after_call": "bye"},
+    "bye": {"type": "hangup", "reason": "done"},
+}}  # fmt: skip
+
+PhoneScript = Callable[[Leg], Awaitable[None]]
+
+
+class AgentPhone:
+    """The agent's phone: calls for it reach the switch's 1001, whose application runs ``script``."""
+
+    def __init__(self) -> None:
+        self.script: PhoneScript = self.answer_then_hang_up
+        self.legs: list[Leg] = []
+
+    async def __call__(self, leg: Leg) -> None:
+        self.legs.append(leg)
+        await self.script(leg)
+
+    @staticmethod
+    async def answer_then_hang_up(leg: Leg) -> None:
+        await leg.answer()
+        await asyncio.sleep(1.0)
+        if leg.is_up:
+            await leg.hangup("agent_done")
+
+    @staticmethod
+    async def never_answer(leg: Leg) -> None:
+        await leg.ended.wait()
+
+
+@pytest.fixture
+def phone(monkeypatch: pytest.MonkeyPatch) -> Iterator[AgentPhone]:
+    phone = AgentPhone()
+    monkeypatch.setitem(APPLICATIONS, "echo", phone)
+    yield phone
+
+
+def _center(env: EngineEnv) -> ContactCenter:
+    assert env.center is not None
+    return env.center
+
+
+async def _prepare(env: EngineEnv, *, wrap_up: int = 1, offer_timeout: float = 15.0) -> dict[str, int]:
+    """Publish the test flow on 1000, short wrap-up, register every demo agent's phone at 1001."""
+    assert validate_flow(FLOW) == []
+    with env.sessions() as session, session.begin():
+        flow = session.scalars(select(IvrFlow).filter_by(name="demo-main-menu")).one()
+        latest = max(v.version for v in flow.versions)
+        session.add(IvrFlowVersion(flow_id=flow.id, version=latest + 1, definition=FLOW))
+        flow.published_version = latest + 1
+        session.execute(update(Queue).values(wrapup_seconds=wrap_up))
+        agents = {a.sip_username: a.id for a in session.scalars(select(Agent))}
+    center = _center(env)
+    center.offer_timeout_seconds = offer_timeout
+    await center.reload()
+    now = env.engine.now()
+    env.engine.registrations.registrar.restore([Binding(
+        aor=user, contact=f"sip:1001@127.0.0.1:{env.port}", expires_at=now + 300,
+        source=Source(transport="udp", host="127.0.0.1", port=env.port), updated_at=now,
+    ) for user in agents], now)  # fmt: skip
+    return agents
+
+
+async def _call_1000(env: EngineEnv) -> tuple[Call, OutboundLeg]:
+    call = Call(env.engine, direction="outbound", from_number="customer", to_number="1000")
+    leg = await originate(call, f"sip:1000@127.0.0.1:{env.port}", contact=("127.0.0.1", env.port),
+                          from_user="customer")  # fmt: skip
+    assert await asyncio.wait_for(leg.answered, 5)
+    return call, leg
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < end, "condition not reached"
+        await asyncio.sleep(0.05)
+
+
+async def _press(leg: OutboundLeg, digit: str) -> None:
+    await asyncio.sleep(0.5)  # the menu prompt is playing: the digit barges in
+    assert leg.media is not None
+    leg.media.send_dtmf(digit)
+
+
+def _types(env: EngineEnv, call_id: str) -> list[str]:
+    from duplex.db.models import Event
+
+    with env.sessions() as session:
+        return list(session.scalars(select(Event.type).where(Event.call_id == call_id).order_by(Event.id)))
+
+
+async def test_flow_queue_offer_answer_bridge_hangup_wrap_up_available(memory_env: EngineEnv,
+                                                                      phone: AgentPhone) -> None:  # fmt: skip
+    agents = await _prepare(memory_env)
+    center, bob = _center(memory_env), str(agents["bob"])
+    center.set_state(agents["bob"], "available")
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: center.acd.agent_state(bob) is AgentState.ON_CALL)
+    inbound_call = next(c for c in memory_env.engine.calls.values() if c.direction == "inbound")
+    caller_leg, agent_leg = inbound_call.legs[0], inbound_call.legs[1]
+    assert agent_leg.kind == "agent" and caller_leg.bridged_to is agent_leg
+    await _until(lambda: center.acd.agent_state(bob) is AgentState.WRAP_UP)  # the agent hung up
+    await asyncio.wait_for(caller.ended.wait(), 5)  # after_call -> bye: the flow hangs up the caller
+    await _until(lambda: center.acd.agent_state(bob) is AgentState.AVAILABLE, timeout=5)
+    await memory_env.engine.store.flush()
+    types = _types(memory_env, inbound_call.id)
+    path = ["ivr.entered", "ivr.node_entered", "queue.entered", "agent.offered", "agent.accepted", "queue.left",
+            "call.bridged", "recording.started", "call.ended"]  # fmt: skip
+    seen = iter(types)
+    assert all(step in seen for step in path), types  # each step, in this order
+    assert types.count("ivr.node_entered") == 4  # answer, menu, support, bye
+    states = [e.data["to"] for e in memory_env.events("agent.state_changed") if e.agent_id == agents["bob"]]
+    assert states == ["available", "reserved", "on_call", "wrap_up", "available"]
+    left = memory_env.events("queue.left")[0]
+    assert left.data["reason"] == "answered" and left.agent_id == agents["bob"]
+    with memory_env.sessions() as session:
+        recording = session.scalars(select(Recording).where(Recording.call_id == inbound_call.id)).one()
+        assert recording.duration_ms > 500 and recording.size_bytes > 44
+        assert session.get(Agent, agents["bob"]).state == "available"  # type: ignore[union-attr]
+
+
+async def test_no_answer_requeues_at_the_head_and_rings_the_next_agent(memory_env: EngineEnv,
+                                                                      phone: AgentPhone) -> None:  # fmt: skip
+    agents = await _prepare(memory_env, offer_timeout=1.0)
+    center = _center(memory_env)
+    phone.script = AgentPhone.never_answer
+    center.set_state(agents["bob"], "available")
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: center.acd.agent_state(str(agents["bob"])) is AgentState.NOT_RESPONDING)
+    assert center.acd.position(next(iter(center.waiting))) == 1  # back at the head
+    await _until(lambda: all(leg.ended.is_set() for leg in phone.legs))  # the ring was cancelled
+    phone.script = AgentPhone.answer_then_hang_up
+    center.set_state(agents["carol"], "available")
+    await _until(lambda: center.acd.agent_state(str(agents["carol"])) is AgentState.ON_CALL)
+    await memory_env.engine.store.flush()
+    assert [e.agent_id for e in memory_env.events("agent.no_answer")] == [agents["bob"]]
+    await caller.hangup("done")
+
+
+async def test_caller_hangup_during_offer_leaves_no_agent_ringing(memory_env: EngineEnv,
+                                                                  phone: AgentPhone) -> None:  # fmt: skip
+    agents = await _prepare(memory_env)
+    center, bob = _center(memory_env), str(agents["bob"])
+    phone.script = AgentPhone.never_answer
+    center.set_state(agents["bob"], "available")
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: center.acd.agent_state(bob) is AgentState.RESERVED and bool(phone.legs))
+    await caller.hangup("changed_my_mind")
+    await _until(lambda: center.acd.agent_state(bob) is AgentState.AVAILABLE)
+    await _until(lambda: all(leg.ended.is_set() for leg in phone.legs))
+    assert not center.offers and not center.waiting
+    await memory_env.engine.store.flush()
+    assert memory_env.events("queue.left")[0].data["reason"] == "abandoned"
+
+
+async def test_logout_while_reserved_puts_the_call_back_and_stops_the_ring(memory_env: EngineEnv,
+                                                                         phone: AgentPhone) -> None:  # fmt: skip
+    agents = await _prepare(memory_env)
+    center, bob = _center(memory_env), str(agents["bob"])
+    phone.script = AgentPhone.never_answer
+    center.set_state(agents["bob"], "available")
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: center.acd.agent_state(bob) is AgentState.RESERVED and bool(phone.legs))
+    center.set_state(agents["bob"], "logged_out")
+    await _until(lambda: all(leg.ended.is_set() for leg in phone.legs))
+    call_id = next(iter(center.waiting))
+    assert center.acd.position(call_id) == 1 and not center.offers
+    await caller.hangup("done")
+
+
+async def test_overflow_when_the_queue_is_full_goes_to_the_flow_branch(memory_env: EngineEnv,
+                                                                       phone: AgentPhone) -> None:  # fmt: skip
+    await _prepare(memory_env)
+    with memory_env.sessions() as session, session.begin():
+        session.execute(
+            update(Queue)
+            .where(Queue.name == "support-l1")
+            .values(max_wait_seconds=1, escalate_after_seconds=None)
+        )
+    center = _center(memory_env)
+    await center.reload()
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await asyncio.wait_for(caller.ended.wait(), 10)  # nobody staffed: max wait -> on_timeout -> bye
+    await memory_env.engine.store.flush()
+    left = memory_env.events("queue.left")
+    assert [e.data["reason"] for e in left] == ["timeout"] and not center.waiting
