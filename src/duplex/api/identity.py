@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from anyio import from_thread
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Select
 
+from duplex.acd import IllegalTransition
 from duplex.api.audit import AUDITED_ROLES, audit
 from duplex.api.crud import ALL_ROLES, STAFF, Ctx, Resource, add_link_routes, crud_router, set_attributes
 from duplex.api.db import DbSession, forbidden
@@ -226,7 +229,11 @@ AGENTS = Resource(
 )
 crud_router(AGENTS, router)
 
-AgentStateName = Literal["available", "break", "lunch", "meeting", "training", "wrap_up", "offline"]
+AgentStateName = Literal[
+    "available", "aux", "logged_out", "break", "lunch", "meeting", "training", "wrap_up", "offline"
+]  # fmt: skip
+# Older names kept for clients: a break reason is aux with that reason, offline is logged out.
+AUX_REASONS = frozenset({"break", "lunch", "meeting", "training"})
 
 
 class AgentStateChange(Input):
@@ -234,22 +241,71 @@ class AgentStateChange(Input):
     reason: Annotated[str, Field(max_length=64)] = ""
 
 
+class AgentLiveState(Output):
+    agent_id: int
+    state: str
+    reason: str
+    seconds_in_state: float
+    live: bool  # False: no contact center runs in this process; ``state`` is the last one recorded
+
+
+def _check_agent_access(ctx: Ctx, agent_id: int) -> Any:
+    agent = AGENTS.load(ctx, agent_id)  # an agent may only load their own row (own_agents)
+    if ctx.principal.role is not Role.AGENT and not supervises(ctx.principal, agent.team_id):
+        raise forbidden("this agent is not in one of your teams")
+    return agent
+
+
+@router.get("/agents/{agent_id}/state", response_model=AgentLiveState, tags=["agents"])
+def get_agent_state(agent_id: int, request: Request, principal: CurrentPrincipal, session: DbSession) -> Any:
+    """The agent's live state in the ACD and how long it has been in it."""
+    agent = _check_agent_access(Ctx(session=session, request=request, principal=principal), agent_id)
+    center = getattr(request.app.state, "contact_center", None)
+    if center is None:
+        return AgentLiveState(
+            agent_id=agent.id, state=agent.state, reason="", seconds_in_state=0.0, live=False
+        )
+    state, seconds, reason = from_thread.run_sync(center.agent_state, agent.id)
+    return AgentLiveState(
+        agent_id=agent.id, state=state.value, reason=reason, seconds_in_state=seconds, live=True
+    )
+
+
 @router.post("/agents/{agent_id}/state", response_model=AgentRead, tags=["agents"])
 def set_agent_state(
     agent_id: int, body: AgentStateChange, request: Request, principal: CurrentPrincipal, session: DbSession
 ) -> Any:
-    """Agents change their own state; supervisors those of their teams' agents; admins anyone's."""
+    """Agents change their own state; supervisors those of their teams' agents; admins anyone's. With the
+    contact center running, the change goes through its ACD (409 when the state machine forbids it, e.g. a
+    break while on a call), which records ``agent.state_changed``."""
     ctx = Ctx(session=session, request=request, principal=principal)
-    agent = AGENTS.load(ctx, agent_id)
-    if principal.role is not Role.AGENT and not supervises(principal, agent.team_id):
-        raise forbidden("this agent is not in one of your teams")
-    previous, agent.state = agent.state, body.state
-    request.app.state.record.append(
-        session,
-        "agent.state_changed",
-        agent_id=agent.id,
-        data={"from": previous, "to": body.state, "reason": body.reason, "by_user_id": principal.user_id},
-    )
+    agent = _check_agent_access(ctx, agent_id)
+    state, reason = body.state, body.reason
+    center = getattr(request.app.state, "contact_center", None)
+    if center is not None:
+        if state in AUX_REASONS:
+            state, reason = "aux", reason or state
+        elif state == "offline":
+            state = "logged_out"
+        if state == "wrap_up":
+            raise HTTPException(409, "wrap-up follows a call; it cannot be chosen")
+        try:
+            new = from_thread.run_sync(
+                functools.partial(
+                    center.set_state, agent.id, state, reason=reason, by_user_id=principal.user_id
+                )
+            )
+        except IllegalTransition as exc:
+            raise HTTPException(409, str(exc)) from exc
+        agent.state = new.value
+    else:
+        previous, agent.state = agent.state, state
+        request.app.state.record.append(
+            session,
+            "agent.state_changed",
+            agent_id=agent.id,
+            data={"from": previous, "to": state, "reason": reason, "by_user_id": principal.user_id},
+        )
     if principal.role in AUDITED_ROLES:
         audit(session, request, principal, "agent.state", target_type="agent", target_id=agent.id)
     return agent

@@ -104,7 +104,7 @@ class ContactCenter:
         self._changed_by: int | None = None
         self._wake = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     # -- life cycle ------------------------------------------------------------------------------------------
 
@@ -152,8 +152,8 @@ class ContactCenter:
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
+    def spawn(self, coro: Any) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

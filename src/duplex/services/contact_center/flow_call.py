@@ -15,7 +15,6 @@ import logging
 import math
 import random
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,7 +75,7 @@ class CenterPort(Protocol):
     acd: Acd
     rng: random.Random
     prompts: PromptCache
-    waiting: Mapping[str, FlowCall]
+    waiting: dict[str, FlowCall]
 
     def enqueue(self, flow: FlowCall, queue: str | int, priority: int) -> bool: ...
     def abandon(self, call_id: str) -> None: ...
