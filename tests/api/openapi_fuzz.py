@@ -14,14 +14,17 @@ or a ping off this machine. Logout is left out: it would revoke the token the ru
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
+
+T = TypeVar("T")
 
 SKIPPED = frozenset({("POST", "/api/v1/auth/logout")})
 LOOPBACK_HOOK = "http://127.0.0.1:9/hook"  # the discard port: a delivery fails at once, locally
@@ -43,7 +46,7 @@ HOSTILE_TEXT = [str(2**63), str(-(2**63) - 1), "1" * 40, "\x00", "a\x00b", "NaN"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpRequest:
-    """One request, ready for httpx: `client.request(method, url, params=..., headers=..., content=...)`."""
+    """One request, ready for httpx: `client.request(method, path, params=..., headers=..., content=...)`."""
 
     method: str
     path: str
@@ -56,15 +59,28 @@ class HttpRequest:
         return f"{self.method} {self.path} params={self.params!r} headers={self.headers!r} body={body!r}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Template:
+    """A request as schemathesis generated it, before `hostile()` writes it out."""
+
+    method: str
+    path: str  # with {placeholders}
+    path_parameters: dict[str, Any]
+    params: dict[str, Any]
+    headers: dict[str, str]
+    body: Any = None
+    has_json: bool = False
+    raw: bytes | None = None  # a body schemathesis wrote as bytes (a negative case's bad encoding)
+
+
+Pick = Callable[[Sequence[Any]], Any]  # chooses one element: a Hypothesis draw or random.Random.choice
+
+
 def operations(openapi: dict[str, Any]) -> list[Any]:
     """The schema's operations less SKIPPED, as schemathesis APIOperation objects."""
     schema = schemathesis.openapi.from_dict(openapi)
     found = [result.ok() for result in schema.get_all_operations()]
     return [op for op in found if (op.method.upper(), op.path) not in SKIPPED]
-
-
-def _marker(index: int) -> str:
-    return f"__hostile_{index}__"
 
 
 def _replace_leaf(value: Any, target: int, replacement: Any, counter: list[int]) -> Any:
@@ -89,30 +105,43 @@ def _loopback_hooks(path: str, body: Any) -> Any:
     return body
 
 
-def _from_case(case: Any, draw: Any) -> HttpRequest:
+def template(case: Any) -> Template:
     kwargs = case.as_transport_kwargs(base_url="")
-    path = case.formatted_path
-    params = {k: v for k, v in kwargs.get("params", {}).items() if v is not None}
     headers = {
         k: str(v) for k, v in kwargs.get("headers", {}).items() if k.lower().startswith(("content-", "auth"))
     }
-    content: bytes | None = kwargs.get("data") if isinstance(kwargs.get("data"), bytes) else None
-    body = _loopback_hooks(case.operation.path, kwargs["json"]) if "json" in kwargs else None
-    where = draw(st.sampled_from(["none", "body", "query", "path"]))
-    if where == "body" and "json" in kwargs and _leaves(body):
-        marker = _marker(0)
-        body = _replace_leaf(body, draw(st.integers(0, _leaves(body) - 1)), marker, [0])
+    return Template(
+        method=case.method.upper(),
+        path=case.operation.path,
+        path_parameters=dict(case.path_parameters or {}),
+        params={k: v for k, v in kwargs.get("params", {}).items() if v is not None},
+        headers=headers,
+        body=_loopback_hooks(case.operation.path, kwargs.get("json")),
+        has_json="json" in kwargs,
+        raw=kwargs.get("data") if isinstance(kwargs.get("data"), bytes) else None,
+    )
+
+
+def hostile(t: Template, pick: Pick) -> HttpRequest:
+    """`t` written out, with one value of a body field, query or path parameter (picked) made hostile, or
+    none."""
+    where = pick(["none", "body", "query", "path"])
+    params = dict(t.params)
+    path_values = dict(t.path_parameters)
+    content = t.raw
+    if t.has_json:
+        body = t.body
+        marker = "__hostile__"
+        if where == "body" and _leaves(body):
+            body = _replace_leaf(body, pick(range(_leaves(body))), marker, [0])
         text = json.dumps(body, allow_nan=True, ensure_ascii=True)
-        content = text.replace(json.dumps(marker), draw(st.sampled_from(HOSTILE_JSON))).encode()
-    elif "json" in kwargs:
-        content = json.dumps(body, allow_nan=True, ensure_ascii=True).encode()
+        content = text.replace(json.dumps(marker), pick(HOSTILE_JSON)).encode()
     if where == "query" and params:
-        params[draw(st.sampled_from(sorted(params)))] = draw(st.sampled_from(HOSTILE_TEXT))
-    if where == "path" and case.path_parameters:
-        name = draw(st.sampled_from(sorted(case.path_parameters)))
-        values = {**case.path_parameters, name: draw(st.sampled_from(HOSTILE_TEXT))}
-        path = case.operation.path.format(**{k: quote(str(v), safe="") for k, v in values.items()})
-    return HttpRequest(method=case.method.upper(), path=path, params=params, headers=headers, content=content)
+        params[pick(sorted(params))] = pick(HOSTILE_TEXT)
+    if where == "path" and path_values:
+        path_values[pick(sorted(path_values))] = pick(HOSTILE_TEXT)
+    path = t.path.format(**{k: quote(str(v), safe="") for k, v in path_values.items()})
+    return HttpRequest(method=t.method, path=path, params=params, headers=dict(t.headers), content=content)
 
 
 def generate(openapi: dict[str, Any], count: int, *, random_seed: int) -> list[HttpRequest]:
@@ -121,12 +150,21 @@ def generate(openapi: dict[str, Any], count: int, *, random_seed: int) -> list[H
     requests: list[HttpRequest] = []
     ops = operations(openapi)
     for index, op in enumerate(ops):
-        requests.extend(_generate_for(op, max(1, count // len(ops)), random_seed + index))
+        requests.extend(_generate_for(op, max(1, count // len(ops)), random_seed + index, hostile))
     return requests
 
 
-def _generate_for(op: Any, count: int, random_seed: int) -> list[HttpRequest]:
-    requests: list[HttpRequest] = []
+def templates(openapi: dict[str, Any], count: int, *, random_seed: int) -> list[Template]:
+    """Like `generate`, but the templates, for a caller that writes each out many times (bench)."""
+    found: list[Template] = []
+    ops = operations(openapi)
+    for index, op in enumerate(ops):
+        found.extend(_generate_for(op, max(1, count // len(ops)), random_seed + index, lambda t, _: t))
+    return found
+
+
+def _generate_for(op: Any, count: int, random_seed: int, finish: Callable[[Template, Pick], T]) -> list[T]:
+    found: list[T] = []
 
     @seed(random_seed)
     @settings(
@@ -140,7 +178,7 @@ def _generate_for(op: Any, count: int, random_seed: int) -> list[HttpRequest]:
     def collect(data: Any) -> None:
         mode = data.draw(st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]))
         case = data.draw(op.as_strategy(generation_mode=mode))
-        requests.append(_from_case(case, data.draw))
+        found.append(finish(template(case), lambda options: data.draw(st.sampled_from(list(options)))))
 
     collect()
-    return requests
+    return found
