@@ -75,6 +75,12 @@ async def test_nul_characters_are_422_naming_the_field(world: World) -> None:
     assert world.count(Skill) == 1
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+async def test_a_time_outside_the_utc_range_is_422_naming_the_field(world: World, when: str) -> None:
+    response = await world.as_("admin", "POST", "/dnc", json={"phone": "+40722000001", "expires_at": when})
+    assert locs(response) == [["body", "expires_at"]]
+
+
 async def test_a_body_that_is_not_utf8_is_4xx(world: World) -> None:
     for content_type in ("application/json", "text/plain"):
         response = await world.as_(

@@ -19,6 +19,17 @@ class Input(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_time(cls, value: Any) -> Any:
+        # PostgreSQL stores timestamptz in UTC: 0001-01-01T00:00+05:00 is before year 1 there (a 500 before).
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            try:
+                value.astimezone(dt.UTC)
+            except OverflowError:
+                raise ValueError("out of range once converted to UTC") from None
+        return value
+
 
 class Output(BaseModel):
     """Responses, read from ORM rows. Times are UTC (SQLite returns them without a zone)."""
