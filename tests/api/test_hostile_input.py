@@ -81,6 +81,13 @@ async def test_a_time_outside_the_utc_range_is_422_naming_the_field(world: World
     assert locs(response) == [["body", "expires_at"]]
 
 
+async def test_null_for_a_validated_field_in_a_partial_update_is_422(world: World) -> None:
+    # The trunk's host validator used to receive the None and raise AttributeError (found by the fuzzer).
+    response = await world.as_("admin", "PATCH", "/trunks/1", json={"host": None, "max_channels": 3})
+    assert locs(response) == [["body", "host"]]
+    assert (await world.as_("admin", "PATCH", "/trunks/1", json={"host": " 127.0.0.2 "})).status_code == 200
+
+
 async def test_a_body_that_is_not_utf8_is_4xx(world: World) -> None:
     for content_type in ("application/json", "text/plain"):
         response = await world.as_(

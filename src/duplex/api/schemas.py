@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
-from typing import Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar, cast
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, ValidationInfo, create_model, field_validator
@@ -65,7 +65,11 @@ def partial(create: type[BaseModel]) -> type[BaseModel]:
         relaxed = copy.copy(info)
         relaxed.default = None
         relaxed.default_factory = None
-        fields[name] = (info.annotation | None, relaxed)  # type: ignore[operator]
+        # Constraints and validators apply to a value, not to the None that now means "absent" (an
+        # AfterValidator got None and raised: a 500). None itself is refused below if the field is not nullable.
+        relaxed.metadata = []
+        inner: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[name] = (inner | None, relaxed)
         if not _allows_none(info.annotation):
             non_null.add(name)
     name = create.__name__.removesuffix("Create") + "Update"
