@@ -30,7 +30,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ HEADING = "## HTTP API under hostile requests"  # + ", <db> (bench/fuzz_http.py)
 @dataclass
 class Results:
     statuses: Counter[int] = field(default_factory=Counter)
-    server_errors: list[str] = field(default_factory=list)
+    server_errors: list[tuple[str, HttpRequest]] = field(default_factory=list)  # (answer, request)
     transport_errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -130,7 +130,7 @@ async def send(client: httpx.AsyncClient, request: HttpRequest, token: str | Non
         return
     results.statuses[response.status_code] += 1
     if response.status_code >= 500:
-        results.server_errors.append(f"{response.status_code} {response.text[:200]} <- {request.describe()}")
+        results.server_errors.append((f"{response.status_code} {response.text[:200]}", request))
 
 
 async def run(url: str, pool: list[Template], token: str, args: argparse.Namespace) -> Results:
@@ -171,7 +171,7 @@ def heading(db: str) -> str:
 def markdown(args: argparse.Namespace, res: Results, pool: int, rss: tuple[float, float, float]) -> str:
     total = sum(res.statuses.values())
     hist = ", ".join(f"{code}: {n}" for code, n in sorted(res.statuses.items()))
-    errors = "\n".join(f"  - `{e[:300]}`" for e in res.server_errors[:10]) or "  - none"
+    errors = "\n".join(f"  - `{a} <- {r.describe()[:300]}`" for a, r in res.server_errors[:10]) or "  - none"
     return (
         f"{heading(args.db)}\n\n"
         f"Run {dt.date.today().isoformat()} on {args.db}: `.venv/bin/python bench/fuzz_http.py --db {args.db} "
@@ -225,6 +225,14 @@ def main() -> None:
     section = markdown(args, results, len(pool), (before, after, settled))
     print(section)
     print(f"server alive: {alive}; checks: {checks}; transport errors: {dict(results.transport_errors)}")
+    if results.server_errors:  # every 5xx request in full, to replay it
+        out = ROOT / "bench" / "out" / f"fuzz_http-{args.db}-5xx.jsonl"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w") as f:
+            for answer, r in results.server_errors:
+                content = r.content.decode("latin-1") if r.content is not None else None
+                f.write(json.dumps({"answer": answer, **asdict(r), "content": content}) + "\n")
+        print(f"5xx requests in full: {out}")
     if args.write:
         path = ROOT / "docs" / "benchmarks.md"
         text = path.read_text()
