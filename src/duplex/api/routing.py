@@ -2,7 +2,9 @@
 
 `APIRouter(route_class=DuplexRoute)`. An unexpected exception inside a route becomes an HTTPException(500)
 with a JSON body; because it is raised (not swallowed), the request's transaction still rolls back.
-A database constraint error that escaped `db.flush` becomes 409/422 the same way.
+A database constraint error that escaped `db.flush` becomes 409/422 the same way, a data error (a value
+out of the column's range) 422. Before FastAPI sees a request, its path and query parameters and its JSON
+body pass the checks of validation.py (422 naming the field).
 """
 
 from __future__ import annotations
