@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from duplex import __version__
+from duplex.api.validation import validation_error_response
 from duplex.config import Settings
 from duplex.db.base import make_engine, make_session_factory
 from duplex.events import EventBus, EventRecord, InProcessBus
@@ -73,6 +75,7 @@ def create_app(settings: Settings, *, bus: EventBus | None = None) -> FastAPI:
         docs_url="/docs",
         lifespan=lifespan,
     )
+    app.add_exception_handler(RequestValidationError, validation_error_response)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
