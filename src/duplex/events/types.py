@@ -1,117 +1,610 @@
-"""The catalogue of event types and the envelope every event travels in."""
+"""The catalogue of event types, each a typed payload, and the envelope every event travels in.
+
+An event is its envelope (type, time, node sequence and the correlation ids call_id, leg_id, agent_id,
+queue_id, campaign_id, lead_id) plus `data`, the payload of its type as JSON. Only the types below may be
+recorded, so a typo cannot invent a type reports never count, and a payload is checked against its class
+where it is emitted (`payload_of`). A class's docstring says what the event means, its field comments what
+each field holds; ids that correlate events are on the envelope, not in the payload.
+
+Standard library only (no database, no event loop): cores and the simulator import it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
-# type -> what it means. Only these may be recorded, so a typo cannot invent a type reports never count.
-EVENT_TYPES: dict[str, str] = {
-    # calls and legs
-    "call.created": "A call began (inbound INVITE received or outbound call started).",
-    "call.ringing": "The called party is alerted.",
-    "call.answered": "The call was answered (by Duplex's IVR, or the callee for outbound).",
-    "call.bridged": "Two legs were connected (caller and agent).",
-    "call.held": "A leg was put on hold.",
-    "call.resumed": "A leg was taken off hold.",
-    "call.transferred": "The call moved to another agent, queue or number (blind or attended).",
-    "call.outcome": "What an outbound attempt reached: human, voicemail, busy, no_answer, failed, invalid.",
-    "call.ended": "The call is over, with the reason and who hung up.",
-    "call.quality": (
-        "RTP/RTCP loss, jitter and MOS of a leg whose media ended, once, before its leg.ended: what Duplex"
-        " received (packets_expected/received/lost, loss_ratio, jitter_ms, late), packets_sent, what the far"
-        " end last reported by RTCP (remote_reports, remote_fraction_lost/packets_lost/loss_ratio/jitter_ms),"
-        " rtt_ms, codec, E-model mos_received/mos_sent and mos (the worse); see duplex.telephony.quality."
-    ),
-    "leg.created": "A SIP dialog was started for the call.",
-    "leg.answered": "A leg was answered.",
-    "leg.ended": "A leg ended, with SIP status.",
-    "leg.left": "A leg left this call for another one (attended transfer), with to_call_id.",
-    "leg.moved": "A leg joined this call from another one (attended transfer), with from_call_id.",
-    "dtmf.received": "The caller pressed a key.",
-    "ivr.entered": "A call entered an IVR flow.",
-    "ivr.node": "A call reached an IVR node.",
-    "ivr.left": "A call left the IVR, with where it went.",
-    "recording.started": "Recording of a call or leg began.",
-    "recording.saved": "A recording file is complete and stored.",
-    "recording.accessed": "Somebody listened to or downloaded a recording.",
-    "monitor.started": "A supervisor started listen/whisper/barge on a call.",
-    "monitor.ended": "A supervisor stopped monitoring.",
-    # queues and agents
-    "queue.entered": "A call joined a queue.",
-    "queue.left": "A call left a queue: answered, abandoned, timeout, overflow, transferred.",
-    "queue.escalated": "A call moved to the next support tier.",
-    "agent.offered": "A call was offered to an agent.",
-    "agent.answered": "An agent accepted an offered call.",
-    "agent.missed": "An agent did not take an offered call.",
-    "agent.state_changed": "An agent's state changed (offline, available, on_call, wrap_up, break, ...).",
-    "agent.logged_in": "An agent logged in.",
-    "agent.logged_out": "An agent logged out.",
-    # outbound
-    "campaign.created": "A campaign was created.",
-    "campaign.status_changed": "A campaign started, paused, resumed or finished.",
-    "campaign.pacing": "The dialer changed its lines-per-agent ratio.",
-    "lead.created": "A lead was added to a list.",
-    "lead.imported": "A batch of leads was imported.",
-    "lead.updated": "A lead's data or status changed.",
-    "lead.dialed": "The dialer placed a call to a lead.",
-    "lead.skipped": "The dialer skipped a lead, with the reason (dnc, no_consent, outside_hours, ...).",
-    "lead.callback_scheduled": "A callback was scheduled for a lead.",
-    "disposition.set": "An outcome code was set on a call.",
-    "dnc.added": "A number was added to the do-not-call list.",
-    "dnc.removed": "A number was removed from the do-not-call list.",
-    "consent.recorded": "Consent was granted or withdrawn.",
-    "csat.recorded": "A customer-satisfaction score was recorded.",
-    # configuration and system
-    "config.changed": "An entity (queue, flow, number, trunk, ...) was created, changed or deleted.",
-    "sip.registered": "A phone registered.",
-    "sip.unregistered": "A phone's registration ended.",
-    "trunk.status_changed": "A trunk became reachable or unreachable.",
-    "node.started": "A Duplex node started.",
-}
+from duplex.events.envelope import EventEnvelope, type_matches_any
+from duplex.events.payload import EventPayload, InvalidEventPayload, UnknownEventType, json_name
+
+__all__ = [
+    "EVENT_TYPES", "PAYLOADS", "EventEnvelope", "EventPayload", "InvalidEventPayload", "UnknownEventType",
+    "payload_of", "type_matches_any",
+]  # fmt: skip
+# the dataclass options of every payload
+payload = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-class UnknownEventType(ValueError):
-    def __init__(self, event_type: str) -> None:
-        super().__init__(f"unknown event type {event_type!r}; known types are listed in duplex.events.types")
-        self.event_type = event_type
+# -- calls and legs (emitted by the telephony engine: the fields are what it sends) -------------------------
+@payload
+class CallCreated(EventPayload):
+    """A call began (inbound INVITE received or outbound call started)."""
+
+    event_type: ClassVar[str] = "call.created"
+    direction: Literal["inbound", "outbound", "internal"]  # internal: an agent's phone called
+    from_: str = field(metadata=json_name("from"))  # the caller's number or SIP user
+    to: str  # the dialled number or SIP user
+    tracking_source: str | None  # the marketing channel of the dialled number (call tracking)
+    phone_number_id: int | None  # the dialled number's row, if a number of ours was dialled
+    trunk_id: int | None = None  # the carrier trunk an inbound call came from
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventEnvelope:
-    """One recorded event as consumers see it. `id` is the row id (global order within one database);
-    `(node_id, seq)` is the per-node monotonic sequence."""
+@payload
+class CallRinging(EventPayload):
+    """The called party is alerted."""
 
+    event_type: ClassVar[str] = "call.ringing"
+    status: int  # the SIP provisional status (180, 183)
+
+
+@payload
+class CallAnswered(EventPayload):
+    """The call was answered (by Duplex's IVR, or the callee for outbound)."""
+
+    event_type: ClassVar[str] = "call.answered"
+
+
+@payload
+class CallBridged(EventPayload):
+    """Two legs were connected (caller and agent)."""
+
+    event_type: ClassVar[str] = "call.bridged"
+    legs: tuple[str, ...]  # the ids of the connected legs
+
+
+@payload
+class CallHeld(EventPayload):
+    """A leg was put on hold."""
+
+    event_type: ClassVar[str] = "call.held"
+    by: str  # who put it on hold: duplex or remote
+
+
+@payload
+class CallResumed(EventPayload):
+    """A leg was taken off hold."""
+
+    event_type: ClassVar[str] = "call.resumed"
+    by: str  # who took it off hold: duplex or remote
+
+
+@payload
+class CallTransferred(EventPayload):
+    """The call moved to another agent, queue or number (blind or attended)."""
+
+    event_type: ClassVar[str] = "call.transferred"
+    target: str  # the transfer target as dialled (an extension, a number or a SIP URI)
+    kind: Literal["blind", "attended"]
+    method: str  # REFER or Replaces
+    uri: str | None = None  # the full Refer-To target of a received REFER
+    replaced_leg_id: str | None = None  # the leg an INVITE with Replaces took over
+
+
+@payload
+class CallOutcome(EventPayload):
+    """What an outbound attempt reached."""
+
+    event_type: ClassVar[str] = "call.outcome"
+    outcome: Literal[
+        "human", "machine", "fax", "not_sure", "busy", "no_answer", "congestion", "invalid", "sit", "failed"
+    ]  # machine: an answering machine or voicemail; sit: special information tones
+    amd_ms: int | None = None  # how long answering-machine detection listened before deciding
+
+
+@payload
+class CallEnded(EventPayload):
+    """The call is over, with the reason and who hung up."""
+
+    event_type: ClassVar[str] = "call.ended"
+    reason: str  # caller_hangup, agent_hangup, trunk_hangup, caller_cancel, busy, rtp_timeout, transferred...
+    answered: bool  # whether anybody answered
+    hangup_by: str | None  # remote or duplex, for the leg that ended first
+    leg_kind: str | None  # the kind of that leg (caller, agent, trunk, transfer, outbound)
+    sip_status: int | None  # that leg's final SIP status, if it had one
+
+
+@payload
+class CallQuality(EventPayload):
+    """RTP/RTCP loss, jitter and MOS of a leg whose media ended, once, before its leg.ended (see
+    duplex.telephony.quality)."""
+
+    event_type: ClassVar[str] = "call.quality"
+    codec: str | None
+    packets_expected: int  # what Duplex received ...
+    packets_received: int
+    packets_lost: int
+    loss_ratio: float
+    jitter_ms: float
+    late: int  # packets the jitter buffer discarded as late
+    packets_sent: int
+    remote_reports: int  # what the far end last reported by RTCP (None without RTCP) ...
+    remote_fraction_lost: float | None
+    remote_packets_lost: int | None
+    remote_loss_ratio: float | None
+    remote_jitter_ms: float | None
+    rtt_ms: float | None
+    mos_received: float | None  # E-model MOS of each direction, and the worse of the two
+    mos_sent: float | None
+    mos: float | None
+
+
+@payload
+class LegCreated(EventPayload):
+    """A SIP dialog was started for the call."""
+
+    event_type: ClassVar[str] = "leg.created"
+    kind: str  # caller, agent, trunk, transfer, outbound
+    remote_uri: str
+    direction: Literal["inbound", "outbound"]  # who sent the INVITE: the far end (inbound) or Duplex
+    trunk_id: int | None  # the carrier trunk the leg runs through
+    sip_call_id: str  # the dialog's Call-ID ("" before it is known)
+
+
+@payload
+class LegAnswered(EventPayload):
+    """A leg was answered."""
+
+    event_type: ClassVar[str] = "leg.answered"
+    codec: str | None  # the negotiated codec
+
+
+@payload
+class LegEnded(EventPayload):
+    """A leg ended, with SIP status."""
+
+    event_type: ClassVar[str] = "leg.ended"
+    reason: str
+    hangup_by: str | None  # remote or duplex
+    sip_status: int | None
+
+
+@payload
+class LegLeft(EventPayload):
+    """A leg left this call for another one (attended transfer)."""
+
+    event_type: ClassVar[str] = "leg.left"
+    to_call_id: str
+
+
+@payload
+class LegMoved(EventPayload):
+    """A leg joined this call from another one (attended transfer)."""
+
+    event_type: ClassVar[str] = "leg.moved"
+    from_call_id: str
+
+
+@payload
+class DtmfReceived(EventPayload):
+    """The caller pressed a key."""
+
+    event_type: ClassVar[str] = "dtmf.received"
+    digit: str  # 0-9, *, #, A-D
+    source: str  # how it came: rfc4733, inband or info
+
+
+# -- IVR ------------------------------------------------------------------------------------------------------
+@payload
+class IvrEntered(EventPayload):
+    """A call entered an IVR flow."""
+
+    event_type: ClassVar[str] = "ivr.entered"
+    flow_id: int
+    version: int | None = None  # the published version of the flow that runs
+
+
+@payload
+class IvrNodeEntered(EventPayload):
+    """A call reached a node of its IVR flow."""
+
+    event_type: ClassVar[str] = "ivr.node_entered"
+    flow_id: int
+    node: str  # the node's id in the flow
+    node_type: str  # answer, play, say, menu, input, branch, queue, voicemail, transfer, hangup, ...
+
+
+@payload
+class IvrLeft(EventPayload):
+    """A call left the IVR, with where it went."""
+
+    event_type: ClassVar[str] = "ivr.left"
+    flow_id: int
+    to: str  # queue, transfer, voicemail, callback, hangup (the flow ended it) or caller_hangup
+    target: str | None = None  # the queue id, number or extension it went to
+
+
+# -- recordings and monitoring --------------------------------------------------------------------------------
+@payload
+class RecordingStarted(EventPayload):
+    """Recording of a call or leg began."""
+
+    event_type: ClassVar[str] = "recording.started"
+    path: str
+
+
+@payload
+class RecordingSaved(EventPayload):
+    """A recording file is complete and stored."""
+
+    event_type: ClassVar[str] = "recording.saved"
+    path: str
+    duration_ms: int
+    recording_id: int
+
+
+@payload
+class RecordingAccessed(EventPayload):
+    """Somebody listened to or downloaded a recording."""
+
+    event_type: ClassVar[str] = "recording.accessed"
+    recording_id: int
+    how: str  # metadata or audio
+    user_id: int | None
+
+
+@payload
+class MonitorStarted(EventPayload):
+    """A supervisor started listen/whisper/barge on a call."""
+
+    event_type: ClassVar[str] = "monitor.started"
+    mode: Literal["listen", "whisper", "barge"]
+    by_user_id: int
+
+
+@payload
+class MonitorEnded(EventPayload):
+    """A supervisor stopped monitoring."""
+
+    event_type: ClassVar[str] = "monitor.ended"
+    by_user_id: int
+
+
+# -- queues and agents (call_id, queue_id and agent_id are on the envelope) -----------------------------------
+@payload
+class QueueEntered(EventPayload):
+    """A call joined a queue."""
+
+    event_type: ClassVar[str] = "queue.entered"
+    priority: int = 0  # higher is served first
+    position: int | None = None  # 1 = next to be served, when it joined
+
+
+@payload
+class QueueLeft(EventPayload):
+    """A call left a queue."""
+
+    event_type: ClassVar[str] = "queue.left"
+    reason: Literal["answered", "abandoned", "overflow", "timeout", "callback"]
+    waited_ms: int | None = None  # time in this queue
+    to_queue_id: int | None = None  # where an overflow went (another queue, e.g. the next support tier)
+
+
+@payload
+class QueueEscalated(EventPayload):
+    """A call's waiting relaxed to the next step: lower minimum proficiency or the next support tier."""
+
+    event_type: ClassVar[str] = "queue.escalated"
+    step: int  # 1 = the first escalation step
+    min_proficiency: int | None = None  # the skill level now accepted
+    to_queue_id: int | None = None  # the next tier's queue, if the step moves the call
+
+
+@payload
+class AgentOffered(EventPayload):
+    """A call was offered to an agent (the agent is reserved and ringing)."""
+
+    event_type: ClassVar[str] = "agent.offered"
+    strategy: str | None = None  # the routing strategy that chose the agent
+    ring_timeout_s: float | None = None  # no answer within it -> agent.no_answer
+
+
+@payload
+class AgentAccepted(EventPayload):
+    """An agent accepted an offered call."""
+
+    event_type: ClassVar[str] = "agent.accepted"
+    ring_ms: int | None = None  # time from the offer
+
+
+@payload
+class AgentRejected(EventPayload):
+    """An agent declined an offered call (the call goes back to the head of its queue)."""
+
+    event_type: ClassVar[str] = "agent.rejected"
+    sip_status: int | None = None  # the phone's answer (486, 603), if it came from the phone
+
+
+@payload
+class AgentNoAnswer(EventPayload):
+    """An agent did not answer an offered call in time (the agent becomes not-responding)."""
+
+    event_type: ClassVar[str] = "agent.no_answer"
+    ring_ms: int | None = None
+
+
+@payload
+class AgentStateChanged(EventPayload):
+    """An agent's state changed (offline, available, reserved, on_call, wrap_up, break, ...)."""
+
+    event_type: ClassVar[str] = "agent.state_changed"
+    from_: str | None = field(metadata=json_name("from"))  # None when not known (first state)
+    to: str
+    reason: str | None  # the aux/break reason code, or why the ACD changed it
+    by_user_id: int | None  # who changed it (None: the ACD or the phone)
+
+
+@payload
+class AgentLoggedIn(EventPayload):
+    """An agent logged in."""
+
+    event_type: ClassVar[str] = "agent.logged_in"
+    via: str | None = None  # api, phone (a feature code) or console
+
+
+@payload
+class AgentLoggedOut(EventPayload):
+    """An agent logged out."""
+
+    event_type: ClassVar[str] = "agent.logged_out"
+    via: str | None = None  # api, phone, console, or auto (e.g. not responding)
+
+
+# -- outbound (campaign_id and lead_id are on the envelope) ---------------------------------------------------
+@payload
+class CampaignCreated(EventPayload):
+    """A campaign was created."""
+
+    event_type: ClassVar[str] = "campaign.created"
+    action: str  # the API write: create
+    id: int  # the campaign's row
+
+
+@payload
+class CampaignStatusChanged(EventPayload):
+    """A campaign started, paused, resumed or finished."""
+
+    event_type: ClassVar[str] = "campaign.status_changed"
+    from_: str = field(metadata=json_name("from"))
+    to: str
+
+
+@payload
+class CampaignPacing(EventPayload):
+    """The dialer changed how many lines it dials per available agent."""
+
+    event_type: ClassVar[str] = "campaign.pacing"
+    mode: str  # preview, progressive, power, predictive, agentless
+    lines_per_agent: float
+    abandon_rate: float | None = None  # the measure the pacing steered by, when it has one
+    agents_available: int | None = None
+
+
+@payload
+class LeadCreated(EventPayload):
+    """A lead was added to a list."""
+
+    event_type: ClassVar[str] = "lead.created"
+    action: str  # the API write: create
+    id: int  # the lead's row
+    phone: str | None = None  # E.164
+
+
+@payload
+class LeadImported(EventPayload):
+    """A batch of leads was imported (the import's counts)."""
+
+    event_type: ClassVar[str] = "lead.imported"
+    list_id: int
+    imported: int
+    updated: int
+    skipped_duplicates: int
+    rejected: int  # rows with errors
+    dnc_flagged: int  # rows whose number is on a do-not-call list
+    data_rows: int
+    on_duplicate: str  # what a duplicate did: skip, update, ...
+    filename: str
+    by_user_id: int | None
+
+
+@payload
+class LeadUpdated(EventPayload):
+    """A lead's data or status changed."""
+
+    event_type: ClassVar[str] = "lead.updated"
+    action: str  # the API write (update), or the dialer's: status
     id: int
-    node_id: str
-    seq: int
-    type: str
-    ts_ms: int
-    call_id: str | None = None
-    leg_id: str | None = None
-    agent_id: int | None = None
-    queue_id: int | None = None
-    campaign_id: int | None = None
-    lead_id: int | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def matches(self, *, types: frozenset[str] = frozenset(), **correlations: int | str | None) -> bool:
-        """True if the event's type is in `types` (an entry ending in ".*" matches a prefix; empty = all)
-        and every given correlation id equals the event's."""
-        if types and not any(_type_matches(self.type, pattern) for pattern in types):
-            return False
-        return all(value is None or getattr(self, key) == value for key, value in correlations.items())
+    phone: str | None = None
+    status: str | None = None  # the new lead status, when that is what changed
 
 
-def _type_matches(event_type: str, pattern: str) -> bool:
-    if pattern.endswith(".*"):
-        return event_type.startswith(pattern[:-1])
-    return event_type == pattern
+@payload
+class LeadDialed(EventPayload):
+    """The dialer placed a call to a lead (call_id is the new call)."""
+
+    event_type: ClassVar[str] = "lead.dialed"
+    phone: str  # E.164
+    attempt: int  # 1 = the first call to this lead
+    mode: str  # the campaign's dial mode
+    caller_id: str | None = None  # the number presented (fixed or local presence)
+    trunk_id: int | None = None
 
 
-def type_matches_any(event_type: str, patterns: list[str]) -> bool:
-    """Webhook/WS filter rule: empty list = everything; "call.*" = a prefix; otherwise exact."""
-    return not patterns or any(_type_matches(event_type, p) for p in patterns)
+@payload
+class LeadSkipped(EventPayload):
+    """The dialer did not dial a lead it considered, and why: every compliance refusal is one."""
+
+    event_type: ClassVar[str] = "lead.skipped"
+    reason: Literal[
+        "dnc",  # on the internal or a national do-not-call list
+        "dnc_list_stale",  # a national list is older than allowed
+        "no_consent",
+        "consent_revoked",
+        "outside_window",  # outside the callee-local calling hours, a holiday or Sunday
+        "no_timezone",  # the callee's time zone is unknown
+        "recent_abandon",  # abandoned within the no-re-call period (72 h)
+        "max_attempts",
+        "trunk_limit",  # no trunk capacity (CPS or channels)
+        "invalid_number",
+    ]
+    detail: str | None = None  # e.g. the list name or the callee-local time
+
+
+@payload
+class LeadCallbackScheduled(EventPayload):
+    """A callback was scheduled for a lead (agent_id: a personal callback)."""
+
+    event_type: ClassVar[str] = "lead.callback_scheduled"
+    due_ms: int  # when, in ms since the epoch
+    phone: str | None = None
+
+
+@payload
+class DispositionSet(EventPayload):
+    """An outcome code was set on a call."""
+
+    event_type: ClassVar[str] = "disposition.set"
+    disposition_id: int
+    code: str
+    notes: str
+    revenue: float | None
+    by_user_id: int | None  # who set it
+
+
+@payload
+class DncAdded(EventPayload):
+    """A number was added to the do-not-call list."""
+
+    event_type: ClassVar[str] = "dnc.added"
+    phone: str  # E.164
+    action: str | None = None  # the API write that added it (create)
+    id: int | None = None  # the list entry's row
+    source: str | None = None  # api, import, disposition or dtmf (the callee pressed the opt-out key)
+
+
+@payload
+class DncRemoved(EventPayload):
+    """A number was removed from the do-not-call list."""
+
+    event_type: ClassVar[str] = "dnc.removed"
+    phone: str
+    action: str | None = None  # the API write (delete)
+    id: int | None = None
+
+
+@payload
+class ConsentRecorded(EventPayload):
+    """Consent was granted or withdrawn (the consent row holds source, time and scope)."""
+
+    event_type: ClassVar[str] = "consent.recorded"
+    action: str  # the write: create, update (e.g. a revocation)
+    id: int  # the consent row
+    phone: str | None = None
+    granted: bool | None = None  # False: withdrawn
+
+
+@payload
+class CsatRecorded(EventPayload):
+    """A customer-satisfaction score was recorded."""
+
+    event_type: ClassVar[str] = "csat.recorded"
+    score: int  # 1 (worst) to 5
+    source: str | None = None  # ivr_survey, or the integration that posted it
+
+
+# -- configuration and system ---------------------------------------------------------------------------------
+@payload
+class ConfigChanged(EventPayload):
+    """An entity (queue, flow, number, trunk, ...) was created, changed or deleted."""
+
+    event_type: ClassVar[str] = "config.changed"
+    entity: str
+    id: int | str  # the entity's key
+    action: str  # create, update, delete, or a named operation (status, import, publish, ...)
+
+
+@payload
+class SipRegistered(EventPayload):
+    """A phone registered."""
+
+    event_type: ClassVar[str] = "sip.registered"
+    aor: str
+    contact: str
+    source: str  # the address it registered from
+
+
+@payload
+class SipUnregistered(EventPayload):
+    """A phone's registration ended."""
+
+    event_type: ClassVar[str] = "sip.unregistered"
+    aor: str
+    contact: str
+    reason: str  # unregistered, expired, flow_closed, ...
+
+
+@payload
+class TrunkStatusChanged(EventPayload):
+    """A trunk became reachable or unreachable (or registered)."""
+
+    event_type: ClassVar[str] = "trunk.status_changed"
+    trunk_id: int
+    name: str
+    old: str
+    new: str
+    status_code: int | None  # the SIP status that caused the change
+    reason: str | None
+    retry_in: float | None  # seconds until the next attempt
+    expires_in: float | None  # seconds until a registration expires
+
+
+@payload
+class NodeStarted(EventPayload):
+    """A Duplex node started (the envelope's node_id)."""
+
+    event_type: ClassVar[str] = "node.started"
+
+
+def _catalogue(*classes: type[EventPayload]) -> dict[str, type[EventPayload]]:
+    by_type = {cls.event_type: cls for cls in classes}
+    assert len(by_type) == len(classes), "two payload classes share an event type"
+    return by_type
+
+
+# type -> payload class. Only these may be recorded.
+PAYLOADS: Mapping[str, type[EventPayload]] = _catalogue(
+    CallCreated, CallRinging, CallAnswered, CallBridged, CallHeld, CallResumed, CallTransferred, CallOutcome,
+    CallEnded, CallQuality, LegCreated, LegAnswered, LegEnded, LegLeft, LegMoved, DtmfReceived,
+    IvrEntered, IvrNodeEntered, IvrLeft, RecordingStarted, RecordingSaved, RecordingAccessed,
+    MonitorStarted, MonitorEnded,
+    QueueEntered, QueueLeft, QueueEscalated, AgentOffered, AgentAccepted, AgentRejected, AgentNoAnswer,
+    AgentStateChanged, AgentLoggedIn, AgentLoggedOut,
+    CampaignCreated, CampaignStatusChanged, CampaignPacing, LeadCreated, LeadImported, LeadUpdated,
+    LeadDialed, LeadSkipped, LeadCallbackScheduled, DispositionSet, DncAdded, DncRemoved, ConsentRecorded,
+    CsatRecorded,
+    ConfigChanged, SipRegistered, SipUnregistered, TrunkStatusChanged, NodeStarted,
+)  # fmt: skip
+# type -> what it means (each class's docstring)
+EVENT_TYPES: dict[str, str] = {name: " ".join((cls.__doc__ or "").split()) for name, cls in PAYLOADS.items()}
+
+
+def payload_of(event_type: str, data: Mapping[str, Any] | None) -> EventPayload:
+    """The typed payload of an event given by name and JSON-shaped data (None: no fields).
+
+    Raises:
+        UnknownEventType: `event_type` is not in the catalogue.
+        InvalidEventPayload: `data` has an unknown field, lacks a required one or has a wrong type."""
+    cls = PAYLOADS.get(event_type)
+    if cls is None:
+        raise UnknownEventType(event_type)
+    return cls.from_data(data or {})
