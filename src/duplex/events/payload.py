@@ -120,8 +120,8 @@ def _fields(cls: type[EventPayload]) -> tuple[_Field, ...]:
             )
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]  # subclasses are dataclasses
         )
+        _NAMES[cls] = frozenset(f.json for f in cached)  # first: a class in _FIELDS has its names
         _FIELDS[cls] = cached
-        _NAMES[cls] = frozenset(f.json for f in cached)
     return cached
 
 
