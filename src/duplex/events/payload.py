@@ -75,10 +75,10 @@ class EventPayload:
     def from_data(cls, data: Mapping[str, Any]) -> Self:
         """Build the payload from an event's JSON-shaped data, refusing unknown and missing fields."""
         fields = _fields(cls)
-        unknown = data.keys() - _NAMES[cls]
-        if unknown:
+        if not _NAMES[cls].issuperset(data):
+            unknown = sorted(data.keys() - _NAMES[cls])[0]
             known = ", ".join(f.json for f in fields) or "none"
-            raise InvalidEventPayload(cls.event_type, sorted(unknown)[0], f"unknown field (fields: {known})")
+            raise InvalidEventPayload(cls.event_type, unknown, f"unknown field (fields: {known})")
         kwargs: dict[str, Any] = {}
         for f in fields:
             if f.json in data:

@@ -134,9 +134,8 @@ class EventRecord:
 
 def _checked(event: EventOrType, fields: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     """The event's type and its fields with `data` replaced by the checked payload's JSON."""
-    unknown = fields.keys() - _FIELDS
-    if unknown:
-        raise TypeError(f"append() got unexpected fields {sorted(unknown)}")
+    if not _FIELDS.issuperset(fields):
+        raise TypeError(f"append() got unexpected fields {sorted(fields.keys() - _FIELDS)}")
     if isinstance(event, EventPayload):
         if fields.get("data") is not None:
             raise TypeError(f"{event.event_type}: give a typed payload or data, not both")
