@@ -249,3 +249,10 @@ def test_the_catalogue_loads_neither_a_database_nor_an_event_loop() -> None:
     assert loaded_by("duplex.events.types") == []
     # the same check sees them where they are (the record writes to the database)
     assert {"asyncio", "sqlalchemy"} <= set(loaded_by("duplex.events.record"))
+
+
+def test_the_catalogue_exports_every_payload_class() -> None:
+    from duplex.events import types
+
+    assert {cls.__name__ for cls in PAYLOADS.values()} <= set(types.__all__)
+    assert types.__all__ == sorted(types.__all__) and all(hasattr(types, name) for name in types.__all__)

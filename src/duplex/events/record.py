@@ -4,10 +4,13 @@ Two ways in:
 - `append(session, ...)` inside the caller's transaction: the state change and its event commit together.
 - `emit(...)` in a transaction of its own, for code with no other write (the telephony engine).
 Either way an event is published on the bus only after its commit returned, so nothing is announced that
-a crash could take back. An event is given as a typed payload (`record.emit(CallAnswered(), call_id=...)`)
-or as its type's name and a `data` dict; either way its payload is checked against the catalogue
-(`duplex.events.types`) before anything is written, and `data` is recorded as the payload's JSON. Sequence numbers are per node and monotonic; a rolled-back transaction leaves a
+a crash could take back. Sequence numbers are per node and monotonic; a rolled-back transaction leaves a
 gap, which consumers must tolerate.
+
+An event is given as a typed payload (`record.emit(CallAnswered(), call_id=...)`) or as its type's name
+and a `data` dict (`record.emit("call.answered", call_id=..., data={})`); either way its payload is checked
+against the catalogue (`duplex.events.types`) before anything is written, and `data` is recorded as the
+payload's JSON.
 """
 
 from __future__ import annotations

@@ -19,15 +19,21 @@ from duplex.events.envelope import EventEnvelope, type_matches_any
 from duplex.events.payload import EventPayload, InvalidEventPayload, UnknownEventType, json_name
 
 __all__ = [
-    "EVENT_TYPES", "PAYLOADS", "EventEnvelope", "EventPayload", "InvalidEventPayload", "UnknownEventType",
-    "payload_of", "type_matches_any",
+    "AgentAccepted", "AgentLoggedIn", "AgentLoggedOut", "AgentNoAnswer", "AgentOffered", "AgentRejected",
+    "AgentStateChanged", "CallAnswered", "CallBridged", "CallCreated", "CallEnded", "CallHeld", "CallOutcome",
+    "CallQuality", "CallResumed", "CallRinging", "CallTransferred", "CampaignCreated", "CampaignPacing",
+    "CampaignStatusChanged", "ConfigChanged", "ConsentRecorded", "CsatRecorded", "DispositionSet", "DncAdded",
+    "DncRemoved", "DtmfReceived", "EVENT_TYPES", "EventEnvelope", "EventPayload", "InvalidEventPayload",
+    "IvrEntered", "IvrLeft", "IvrNodeEntered", "LeadCallbackScheduled", "LeadCreated", "LeadDialed",
+    "LeadImported", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
+    "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QueueEntered", "QueueEscalated",
+    "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "SipRegistered",
+    "SipUnregistered", "TrunkStatusChanged", "UnknownEventType", "payload_of", "type_matches_any"
 ]  # fmt: skip
-# the dataclass options of every payload
-payload = dataclass(frozen=True, slots=True, kw_only=True)
 
 
 # -- calls and legs (emitted by the telephony engine: the fields are what it sends) -------------------------
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallCreated(EventPayload):
     """A call began (inbound INVITE received or outbound call started)."""
 
@@ -40,7 +46,7 @@ class CallCreated(EventPayload):
     trunk_id: int | None = None  # the carrier trunk an inbound call came from
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallRinging(EventPayload):
     """The called party is alerted."""
 
@@ -48,14 +54,14 @@ class CallRinging(EventPayload):
     status: int  # the SIP provisional status (180, 183)
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallAnswered(EventPayload):
     """The call was answered (by Duplex's IVR, or the callee for outbound)."""
 
     event_type: ClassVar[str] = "call.answered"
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallBridged(EventPayload):
     """Two legs were connected (caller and agent)."""
 
@@ -63,7 +69,7 @@ class CallBridged(EventPayload):
     legs: tuple[str, ...]  # the ids of the connected legs
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallHeld(EventPayload):
     """A leg was put on hold."""
 
@@ -71,7 +77,7 @@ class CallHeld(EventPayload):
     by: str  # who put it on hold: duplex or remote
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallResumed(EventPayload):
     """A leg was taken off hold."""
 
@@ -79,7 +85,7 @@ class CallResumed(EventPayload):
     by: str  # who took it off hold: duplex or remote
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallTransferred(EventPayload):
     """The call moved to another agent, queue or number (blind or attended)."""
 
@@ -91,7 +97,7 @@ class CallTransferred(EventPayload):
     replaced_leg_id: str | None = None  # the leg an INVITE with Replaces took over
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallOutcome(EventPayload):
     """What an outbound attempt reached."""
 
@@ -102,7 +108,7 @@ class CallOutcome(EventPayload):
     amd_ms: int | None = None  # how long answering-machine detection listened before deciding
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded(EventPayload):
     """The call is over, with the reason and who hung up."""
 
@@ -114,7 +120,7 @@ class CallEnded(EventPayload):
     sip_status: int | None  # that leg's final SIP status, if it had one
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallQuality(EventPayload):
     """RTP/RTCP loss, jitter and MOS of a leg whose media ended, once, before its leg.ended (see
     duplex.telephony.quality)."""
@@ -139,7 +145,7 @@ class CallQuality(EventPayload):
     mos: float | None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LegCreated(EventPayload):
     """A SIP dialog was started for the call."""
 
@@ -151,7 +157,7 @@ class LegCreated(EventPayload):
     sip_call_id: str  # the dialog's Call-ID ("" before it is known)
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LegAnswered(EventPayload):
     """A leg was answered."""
 
@@ -159,7 +165,7 @@ class LegAnswered(EventPayload):
     codec: str | None  # the negotiated codec
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LegEnded(EventPayload):
     """A leg ended, with SIP status."""
 
@@ -169,7 +175,7 @@ class LegEnded(EventPayload):
     sip_status: int | None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LegLeft(EventPayload):
     """A leg left this call for another one (attended transfer)."""
 
@@ -177,7 +183,7 @@ class LegLeft(EventPayload):
     to_call_id: str
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LegMoved(EventPayload):
     """A leg joined this call from another one (attended transfer)."""
 
@@ -185,7 +191,7 @@ class LegMoved(EventPayload):
     from_call_id: str
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DtmfReceived(EventPayload):
     """The caller pressed a key."""
 
@@ -195,7 +201,7 @@ class DtmfReceived(EventPayload):
 
 
 # -- IVR ------------------------------------------------------------------------------------------------------
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IvrEntered(EventPayload):
     """A call entered an IVR flow."""
 
@@ -204,7 +210,7 @@ class IvrEntered(EventPayload):
     version: int | None = None  # the published version of the flow that runs
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IvrNodeEntered(EventPayload):
     """A call reached a node of its IVR flow."""
 
@@ -214,7 +220,7 @@ class IvrNodeEntered(EventPayload):
     node_type: str  # answer, play, say, menu, input, branch, queue, voicemail, transfer, hangup, ...
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IvrLeft(EventPayload):
     """A call left the IVR, with where it went."""
 
@@ -225,7 +231,7 @@ class IvrLeft(EventPayload):
 
 
 # -- recordings and monitoring --------------------------------------------------------------------------------
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordingStarted(EventPayload):
     """Recording of a call or leg began."""
 
@@ -233,7 +239,7 @@ class RecordingStarted(EventPayload):
     path: str
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordingSaved(EventPayload):
     """A recording file is complete and stored."""
 
@@ -243,7 +249,7 @@ class RecordingSaved(EventPayload):
     recording_id: int
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordingAccessed(EventPayload):
     """Somebody listened to or downloaded a recording."""
 
@@ -253,7 +259,7 @@ class RecordingAccessed(EventPayload):
     user_id: int | None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MonitorStarted(EventPayload):
     """A supervisor started listen/whisper/barge on a call."""
 
@@ -262,7 +268,7 @@ class MonitorStarted(EventPayload):
     by_user_id: int
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MonitorEnded(EventPayload):
     """A supervisor stopped monitoring."""
 
@@ -271,7 +277,7 @@ class MonitorEnded(EventPayload):
 
 
 # -- queues and agents (call_id, queue_id and agent_id are on the envelope) -----------------------------------
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueueEntered(EventPayload):
     """A call joined a queue."""
 
@@ -280,7 +286,7 @@ class QueueEntered(EventPayload):
     position: int | None = None  # 1 = next to be served, when it joined
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueueLeft(EventPayload):
     """A call left a queue."""
 
@@ -290,7 +296,7 @@ class QueueLeft(EventPayload):
     to_queue_id: int | None = None  # where an overflow went (another queue, e.g. the next support tier)
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueueEscalated(EventPayload):
     """A call's waiting relaxed to the next step: lower minimum proficiency or the next support tier."""
 
@@ -300,7 +306,7 @@ class QueueEscalated(EventPayload):
     to_queue_id: int | None = None  # the next tier's queue, if the step moves the call
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentOffered(EventPayload):
     """A call was offered to an agent (the agent is reserved and ringing)."""
 
@@ -309,7 +315,7 @@ class AgentOffered(EventPayload):
     ring_timeout_s: float | None = None  # no answer within it -> agent.no_answer
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentAccepted(EventPayload):
     """An agent accepted an offered call."""
 
@@ -317,7 +323,7 @@ class AgentAccepted(EventPayload):
     ring_ms: int | None = None  # time from the offer
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentRejected(EventPayload):
     """An agent declined an offered call (the call goes back to the head of its queue)."""
 
@@ -325,7 +331,7 @@ class AgentRejected(EventPayload):
     sip_status: int | None = None  # the phone's answer (486, 603), if it came from the phone
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentNoAnswer(EventPayload):
     """An agent did not answer an offered call in time (the agent becomes not-responding)."""
 
@@ -333,7 +339,7 @@ class AgentNoAnswer(EventPayload):
     ring_ms: int | None = None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentStateChanged(EventPayload):
     """An agent's state changed (offline, available, reserved, on_call, wrap_up, break, ...)."""
 
@@ -344,7 +350,7 @@ class AgentStateChanged(EventPayload):
     by_user_id: int | None  # who changed it (None: the ACD or the phone)
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentLoggedIn(EventPayload):
     """An agent logged in."""
 
@@ -352,7 +358,7 @@ class AgentLoggedIn(EventPayload):
     via: str | None = None  # api, phone (a feature code) or console
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentLoggedOut(EventPayload):
     """An agent logged out."""
 
@@ -361,7 +367,7 @@ class AgentLoggedOut(EventPayload):
 
 
 # -- outbound (campaign_id and lead_id are on the envelope) ---------------------------------------------------
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CampaignCreated(EventPayload):
     """A campaign was created."""
 
@@ -370,7 +376,7 @@ class CampaignCreated(EventPayload):
     id: int  # the campaign's row
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CampaignStatusChanged(EventPayload):
     """A campaign started, paused, resumed or finished."""
 
@@ -379,7 +385,7 @@ class CampaignStatusChanged(EventPayload):
     to: str
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CampaignPacing(EventPayload):
     """The dialer changed how many lines it dials per available agent."""
 
@@ -390,7 +396,7 @@ class CampaignPacing(EventPayload):
     agents_available: int | None = None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeadCreated(EventPayload):
     """A lead was added to a list."""
 
@@ -400,7 +406,7 @@ class LeadCreated(EventPayload):
     phone: str | None = None  # E.164
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeadImported(EventPayload):
     """A batch of leads was imported (the import's counts)."""
 
@@ -417,7 +423,7 @@ class LeadImported(EventPayload):
     by_user_id: int | None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeadUpdated(EventPayload):
     """A lead's data or status changed."""
 
@@ -428,7 +434,7 @@ class LeadUpdated(EventPayload):
     status: str | None = None  # the new lead status, when that is what changed
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeadDialed(EventPayload):
     """The dialer placed a call to a lead (call_id is the new call)."""
 
@@ -440,7 +446,7 @@ class LeadDialed(EventPayload):
     trunk_id: int | None = None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeadSkipped(EventPayload):
     """The dialer did not dial a lead it considered, and why: every compliance refusal is one."""
 
@@ -460,7 +466,7 @@ class LeadSkipped(EventPayload):
     detail: str | None = None  # e.g. the list name or the callee-local time
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeadCallbackScheduled(EventPayload):
     """A callback was scheduled for a lead (agent_id: a personal callback)."""
 
@@ -469,7 +475,7 @@ class LeadCallbackScheduled(EventPayload):
     phone: str | None = None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DispositionSet(EventPayload):
     """An outcome code was set on a call."""
 
@@ -481,7 +487,7 @@ class DispositionSet(EventPayload):
     by_user_id: int | None  # who set it
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DncAdded(EventPayload):
     """A number was added to the do-not-call list."""
 
@@ -492,7 +498,7 @@ class DncAdded(EventPayload):
     source: str | None = None  # api, import, disposition or dtmf (the callee pressed the opt-out key)
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DncRemoved(EventPayload):
     """A number was removed from the do-not-call list."""
 
@@ -502,7 +508,7 @@ class DncRemoved(EventPayload):
     id: int | None = None
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConsentRecorded(EventPayload):
     """Consent was granted or withdrawn (the consent row holds source, time and scope)."""
 
@@ -513,7 +519,7 @@ class ConsentRecorded(EventPayload):
     granted: bool | None = None  # False: withdrawn
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CsatRecorded(EventPayload):
     """A customer-satisfaction score was recorded."""
 
@@ -523,7 +529,7 @@ class CsatRecorded(EventPayload):
 
 
 # -- configuration and system ---------------------------------------------------------------------------------
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConfigChanged(EventPayload):
     """An entity (queue, flow, number, trunk, ...) was created, changed or deleted."""
 
@@ -533,7 +539,7 @@ class ConfigChanged(EventPayload):
     action: str  # create, update, delete, or a named operation (status, import, publish, ...)
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SipRegistered(EventPayload):
     """A phone registered."""
 
@@ -543,7 +549,7 @@ class SipRegistered(EventPayload):
     source: str  # the address it registered from
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SipUnregistered(EventPayload):
     """A phone's registration ended."""
 
@@ -553,7 +559,7 @@ class SipUnregistered(EventPayload):
     reason: str  # unregistered, expired, flow_closed, ...
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TrunkStatusChanged(EventPayload):
     """A trunk became reachable or unreachable (or registered)."""
 
@@ -568,7 +574,7 @@ class TrunkStatusChanged(EventPayload):
     expires_in: float | None  # seconds until a registration expires
 
 
-@payload
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeStarted(EventPayload):
     """A Duplex node started (the envelope's node_id)."""
 
