@@ -126,23 +126,23 @@ class CallQuality(EventPayload):
     duplex.telephony.quality)."""
 
     event_type: ClassVar[str] = "call.quality"
-    codec: str | None
-    packets_expected: int  # what Duplex received ...
+    codec: str | None  # the negotiated codec
+    packets_expected: int  # of the stream Duplex received (RFC 3550 A.3)
     packets_received: int
-    packets_lost: int
-    loss_ratio: float
-    jitter_ms: float
+    packets_lost: int  # expected - received (negative with duplicates)
+    loss_ratio: float  # 0..1
+    jitter_ms: float  # interarrival jitter of the received stream
     late: int  # packets the jitter buffer discarded as late
-    packets_sent: int
-    remote_reports: int  # what the far end last reported by RTCP (None without RTCP) ...
-    remote_fraction_lost: float | None
-    remote_packets_lost: int | None
-    remote_loss_ratio: float | None
-    remote_jitter_ms: float | None
-    rtt_ms: float | None
-    mos_received: float | None  # E-model MOS of each direction, and the worse of the two
-    mos_sent: float | None
-    mos: float | None
+    packets_sent: int  # of the stream Duplex sent
+    remote_reports: int  # RTCP report blocks the far end sent about Duplex's stream
+    remote_fraction_lost: float | None  # the far end's last report (None without one): fraction lost 0..1
+    remote_packets_lost: int | None  # ... its cumulative packets lost
+    remote_loss_ratio: float | None  # ... that over the packets Duplex had sent, 0..1
+    remote_jitter_ms: float | None  # ... its interarrival jitter
+    rtt_ms: float | None  # round-trip time from RTCP (None without a report carrying our LSR)
+    mos_received: float | None  # E-model MOS of what Duplex received (None: nothing received)
+    mos_sent: float | None  # E-model MOS of what the far end received, from its reports
+    mos: float | None  # the worse of the two
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
