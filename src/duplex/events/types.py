@@ -91,7 +91,7 @@ class CallTransferred(EventPayload):
 
     event_type: ClassVar[str] = "call.transferred"
     target: str  # the transfer target as dialled (an extension, a number or a SIP URI)
-    kind: Literal["blind", "attended"]
+    kind: Literal["blind", "attended"]  # attended: the transferor spoke to the target first
     method: str  # REFER or Replaces
     uri: str | None = None  # the full Refer-To target of a received REFER
     replaced_leg_id: str | None = None  # the leg an INVITE with Replaces took over
@@ -128,7 +128,7 @@ class CallQuality(EventPayload):
     event_type: ClassVar[str] = "call.quality"
     codec: str | None  # the negotiated codec
     packets_expected: int  # of the stream Duplex received (RFC 3550 A.3)
-    packets_received: int
+    packets_received: int  # ... of which arrived
     packets_lost: int  # expected - received (negative with duplicates)
     loss_ratio: float  # 0..1
     jitter_ms: float  # interarrival jitter of the received stream
@@ -151,7 +151,7 @@ class LegCreated(EventPayload):
 
     event_type: ClassVar[str] = "leg.created"
     kind: str  # caller, agent, trunk, transfer, outbound
-    remote_uri: str
+    remote_uri: str  # the far party (From of an inbound leg, the target of an outbound one)
     direction: Literal["inbound", "outbound"]  # who sent the INVITE: the far end (inbound) or Duplex
     trunk_id: int | None  # the carrier trunk the leg runs through
     sip_call_id: str  # the dialog's Call-ID ("" before it is known)
@@ -170,9 +170,9 @@ class LegEnded(EventPayload):
     """A leg ended, with SIP status."""
 
     event_type: ClassVar[str] = "leg.ended"
-    reason: str
+    reason: str  # remote_bye, caller_cancel, busy, failed, rtp_timeout, transferred, ...
     hangup_by: str | None  # remote or duplex
-    sip_status: int | None
+    sip_status: int | None  # the final SIP status of a failed or rejected leg
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,7 +180,7 @@ class LegLeft(EventPayload):
     """A leg left this call for another one (attended transfer)."""
 
     event_type: ClassVar[str] = "leg.left"
-    to_call_id: str
+    to_call_id: str  # the call it joins
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,7 +188,7 @@ class LegMoved(EventPayload):
     """A leg joined this call from another one (attended transfer)."""
 
     event_type: ClassVar[str] = "leg.moved"
-    from_call_id: str
+    from_call_id: str  # the call it came from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,7 +206,7 @@ class IvrEntered(EventPayload):
     """A call entered an IVR flow."""
 
     event_type: ClassVar[str] = "ivr.entered"
-    flow_id: int
+    flow_id: int  # the IVR flow
     version: int | None = None  # the published version of the flow that runs
 
 
@@ -215,7 +215,7 @@ class IvrNodeEntered(EventPayload):
     """A call reached a node of its IVR flow."""
 
     event_type: ClassVar[str] = "ivr.node_entered"
-    flow_id: int
+    flow_id: int  # the IVR flow
     node: str  # the node's id in the flow
     node_type: str  # answer, play, say, menu, input, branch, queue, voicemail, transfer, hangup, ...
 
@@ -225,7 +225,7 @@ class IvrLeft(EventPayload):
     """A call left the IVR, with where it went."""
 
     event_type: ClassVar[str] = "ivr.left"
-    flow_id: int
+    flow_id: int  # the IVR flow
     to: str  # queue, transfer, voicemail, callback, hangup (the flow ended it) or caller_hangup
     target: str | None = None  # the queue id, number or extension it went to
 
@@ -236,7 +236,7 @@ class RecordingStarted(EventPayload):
     """Recording of a call or leg began."""
 
     event_type: ClassVar[str] = "recording.started"
-    path: str
+    path: str  # the file being written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,9 +244,9 @@ class RecordingSaved(EventPayload):
     """A recording file is complete and stored."""
 
     event_type: ClassVar[str] = "recording.saved"
-    path: str
-    duration_ms: int
-    recording_id: int
+    path: str  # the stored file
+    duration_ms: int  # its length
+    recording_id: int  # its row (metadata, playback and download through the API)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,9 +254,9 @@ class RecordingAccessed(EventPayload):
     """Somebody listened to or downloaded a recording."""
 
     event_type: ClassVar[str] = "recording.accessed"
-    recording_id: int
+    recording_id: int  # the recording's row
     how: str  # metadata or audio
-    user_id: int | None
+    user_id: int | None  # who (None: an API key)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -264,8 +264,8 @@ class MonitorStarted(EventPayload):
     """A supervisor started listen/whisper/barge on a call."""
 
     event_type: ClassVar[str] = "monitor.started"
-    mode: Literal["listen", "whisper", "barge"]
-    by_user_id: int
+    mode: Literal["listen", "whisper", "barge"]  # whisper: only the agent hears; barge: both do
+    by_user_id: int  # the supervisor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,7 +273,7 @@ class MonitorEnded(EventPayload):
     """A supervisor stopped monitoring."""
 
     event_type: ClassVar[str] = "monitor.ended"
-    by_user_id: int
+    by_user_id: int  # the supervisor
 
 
 # -- queues and agents (call_id, queue_id and agent_id are on the envelope) -----------------------------------
@@ -291,7 +291,7 @@ class QueueLeft(EventPayload):
     """A call left a queue."""
 
     event_type: ClassVar[str] = "queue.left"
-    reason: Literal["answered", "abandoned", "overflow", "timeout", "callback"]
+    reason: Literal["answered", "abandoned", "overflow", "timeout", "callback"]  # callback: kept place
     waited_ms: int | None = None  # time in this queue
     to_queue_id: int | None = None  # where an overflow went (another queue, e.g. the next support tier)
 
@@ -336,7 +336,7 @@ class AgentNoAnswer(EventPayload):
     """An agent did not answer an offered call in time (the agent becomes not-responding)."""
 
     event_type: ClassVar[str] = "agent.no_answer"
-    ring_ms: int | None = None
+    ring_ms: int | None = None  # how long it rang
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -345,7 +345,7 @@ class AgentStateChanged(EventPayload):
 
     event_type: ClassVar[str] = "agent.state_changed"
     from_: str | None = field(metadata=json_name("from"))  # None when not known (first state)
-    to: str
+    to: str  # the new state
     reason: str | None  # the aux/break reason code, or why the ACD changed it
     by_user_id: int | None  # who changed it (None: the ACD or the phone)
 
@@ -381,8 +381,8 @@ class CampaignStatusChanged(EventPayload):
     """A campaign started, paused, resumed or finished."""
 
     event_type: ClassVar[str] = "campaign.status_changed"
-    from_: str = field(metadata=json_name("from"))
-    to: str
+    from_: str = field(metadata=json_name("from"))  # the status before
+    to: str  # the status now
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -391,9 +391,9 @@ class CampaignPacing(EventPayload):
 
     event_type: ClassVar[str] = "campaign.pacing"
     mode: str  # preview, progressive, power, predictive, agentless
-    lines_per_agent: float
+    lines_per_agent: float  # lines dialled per available agent (1.0 = progressive)
     abandon_rate: float | None = None  # the measure the pacing steered by, when it has one
-    agents_available: int | None = None
+    agents_available: int | None = None  # agents free to take a connected call
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -411,16 +411,16 @@ class LeadImported(EventPayload):
     """A batch of leads was imported (the import's counts)."""
 
     event_type: ClassVar[str] = "lead.imported"
-    list_id: int
-    imported: int
-    updated: int
-    skipped_duplicates: int
+    list_id: int  # the lead list
+    imported: int  # new leads
+    updated: int  # existing leads updated
+    skipped_duplicates: int  # duplicates left as they were
     rejected: int  # rows with errors
     dnc_flagged: int  # rows whose number is on a do-not-call list
-    data_rows: int
+    data_rows: int  # rows in the file
     on_duplicate: str  # what a duplicate did: skip, update, ...
-    filename: str
-    by_user_id: int | None
+    filename: str  # the uploaded file's name
+    by_user_id: int | None  # who imported it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -429,8 +429,8 @@ class LeadUpdated(EventPayload):
 
     event_type: ClassVar[str] = "lead.updated"
     action: str  # the API write (update), or the dialer's: status
-    id: int
-    phone: str | None = None
+    id: int  # the lead's row
+    phone: str | None = None  # E.164
     status: str | None = None  # the new lead status, when that is what changed
 
 
@@ -443,7 +443,7 @@ class LeadDialed(EventPayload):
     attempt: int  # 1 = the first call to this lead
     mode: str  # the campaign's dial mode
     caller_id: str | None = None  # the number presented (fixed or local presence)
-    trunk_id: int | None = None
+    trunk_id: int | None = None  # the trunk it went out through
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -472,7 +472,7 @@ class LeadCallbackScheduled(EventPayload):
 
     event_type: ClassVar[str] = "lead.callback_scheduled"
     due_ms: int  # when, in ms since the epoch
-    phone: str | None = None
+    phone: str | None = None  # the number to call back, if not the lead's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -480,10 +480,10 @@ class DispositionSet(EventPayload):
     """An outcome code was set on a call."""
 
     event_type: ClassVar[str] = "disposition.set"
-    disposition_id: int
-    code: str
-    notes: str
-    revenue: float | None
+    disposition_id: int  # the disposition's row
+    code: str  # its code (sale, no_interest, dnc, ...)
+    notes: str  # the agent's notes
+    revenue: float | None  # the sale's value, if any
     by_user_id: int | None  # who set it
 
 
@@ -503,9 +503,9 @@ class DncRemoved(EventPayload):
     """A number was removed from the do-not-call list."""
 
     event_type: ClassVar[str] = "dnc.removed"
-    phone: str
+    phone: str  # E.164
     action: str | None = None  # the API write (delete)
-    id: int | None = None
+    id: int | None = None  # the list entry's row
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -515,7 +515,7 @@ class ConsentRecorded(EventPayload):
     event_type: ClassVar[str] = "consent.recorded"
     action: str  # the write: create, update (e.g. a revocation)
     id: int  # the consent row
-    phone: str | None = None
+    phone: str | None = None  # E.164
     granted: bool | None = None  # False: withdrawn
 
 
@@ -534,7 +534,7 @@ class ConfigChanged(EventPayload):
     """An entity (queue, flow, number, trunk, ...) was created, changed or deleted."""
 
     event_type: ClassVar[str] = "config.changed"
-    entity: str
+    entity: str  # queue, ivr_flow, phone_number, trunk, campaign, ...
     id: int | str  # the entity's key
     action: str  # create, update, delete, or a named operation (status, import, publish, ...)
 
@@ -544,8 +544,8 @@ class SipRegistered(EventPayload):
     """A phone registered."""
 
     event_type: ClassVar[str] = "sip.registered"
-    aor: str
-    contact: str
+    aor: str  # the address of record (sip:user@domain)
+    contact: str  # where the phone is reached
     source: str  # the address it registered from
 
 
@@ -554,8 +554,8 @@ class SipUnregistered(EventPayload):
     """A phone's registration ended."""
 
     event_type: ClassVar[str] = "sip.unregistered"
-    aor: str
-    contact: str
+    aor: str  # the address of record
+    contact: str  # the contact that ended
     reason: str  # unregistered, expired, flow_closed, ...
 
 
@@ -564,12 +564,12 @@ class TrunkStatusChanged(EventPayload):
     """A trunk became reachable or unreachable (or registered)."""
 
     event_type: ClassVar[str] = "trunk.status_changed"
-    trunk_id: int
-    name: str
-    old: str
-    new: str
+    trunk_id: int  # the trunk's row
+    name: str  # its name
+    old: str  # the status before (unknown, up, down, registered, ...)
+    new: str  # the status now
     status_code: int | None  # the SIP status that caused the change
-    reason: str | None
+    reason: str | None  # the SIP reason phrase or the error
     retry_in: float | None  # seconds until the next attempt
     expires_in: float | None  # seconds until a registration expires
 
