@@ -233,11 +233,11 @@ async def test_the_telephony_store_refuses_a_bad_payload_and_records_the_rest(
 
 
 # -- the import face -------------------------------------------------------------------------------------------
-def loaded_by(module: str) -> list[str]:
-    """The asyncio and sqlalchemy modules a fresh interpreter has loaded after importing `module`."""
+def loaded_by(module: str, roots: tuple[str, ...] = ("asyncio", "sqlalchemy")) -> list[str]:
+    """The modules under `roots` a fresh interpreter has loaded after importing `module`."""
     code = (
         f"import sys, json, {module}; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('asyncio', 'sqlalchemy'))))"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {roots!r} or m in {roots!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded: list[str] = json.loads(out)
@@ -249,6 +249,13 @@ def test_the_catalogue_loads_neither_a_database_nor_an_event_loop() -> None:
     assert loaded_by("duplex.events.types") == []
     # the same check sees them where they are (the record writes to the database)
     assert {"asyncio", "sqlalchemy"} <= set(loaded_by("duplex.events.record"))
+
+
+def test_events_do_not_import_reports() -> None:
+    """Reports build on events (the record is given its projectors), never the reverse."""
+    for module in ("duplex.events.record", "duplex.events.bus", "duplex.events.filters"):
+        assert loaded_by(module, ("duplex.reports",)) == [], module
+    assert loaded_by("duplex.reports.live", ("duplex.reports",)) == ["duplex.reports"]
 
 
 def test_the_catalogue_exports_every_payload_class() -> None:
