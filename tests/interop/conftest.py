@@ -19,6 +19,7 @@ from duplex.db.migrate import upgrade
 from duplex.db.models import Event, Trunk
 from duplex.demo import seed
 from duplex.events.record import EventRecord
+from duplex.reports import LiveProjection
 from duplex.sip.timers import TimerConfig
 from duplex.telephony.engine import Engine
 from duplex.telephony.store import TelephonyStore
@@ -81,7 +82,7 @@ async def engine_running(settings: Settings, **options: Any) -> AsyncIterator[Ru
     if trunk is not None:
         with sessions() as session, session.begin():
             session.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**trunk))
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop"))
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="interop", projectors=[LiveProjection()]))
     engine = Engine(settings, store, timers=TimerConfig(t1=0.5), **options)
     port = await engine.start()
     try:
@@ -90,6 +91,7 @@ async def engine_running(settings: Settings, **options: Any) -> AsyncIterator[Ru
         await engine.stop()
         store.close()
         db.dispose()
+    assert store.errors == 0, "the engine emitted events that could not be recorded (see the log)"
 
 
 @pytest.fixture

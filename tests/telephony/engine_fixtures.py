@@ -19,6 +19,7 @@ from duplex.db.migrate import upgrade
 from duplex.db.models import Event
 from duplex.demo import seed
 from duplex.events.record import EventRecord
+from duplex.reports import LiveProjection
 from duplex.sip.message import SipResponse, parse_message
 from duplex.telephony.engine import Engine
 from duplex.telephony.store import TelephonyStore
@@ -50,7 +51,7 @@ async def engine_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIte
     creds = json.loads(seed(settings).read_text())
     db = make_engine(settings.effective_database_url)
     sessions = make_session_factory(db)
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="t"))
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="t", projectors=[LiveProjection()]))
     engine = Engine(settings, store, **engine_options)
     port = await engine.start()
     try:
@@ -59,6 +60,7 @@ async def engine_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIte
         await engine.stop()
         store.close()
         db.dispose()
+    assert store.errors == 0, "the engine emitted events that could not be recorded (see the log)"
 
 
 class UdpClient:
