@@ -7,10 +7,12 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 
+from duplex.api.routing import DuplexRoute
+
 MOUNT_AT_ROOT = True
 STATIC = Path(__file__).parent / "static"
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DuplexRoute)  # a NUL in {name} is a 422
 
 
 @router.get("/")
