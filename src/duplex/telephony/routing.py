@@ -79,6 +79,9 @@ async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, a
 
 
 async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address) -> None:
+    if not engine.store.accepting:  # the record cannot keep up: refuse rather than answer unrecorded
+        engine.respond(key, request, 503, headers=(("Retry-After", "2"),))
+        return
     if "Replaces" in request.headers:  # RFC 3891: takes over one of our dialogs (attended transfer)
         if engine.registrations.failures.check(addr[0], engine.now()).action is VerdictAction.ALLOW:
             await on_replacing_invite(engine, request, key, addr)
