@@ -42,6 +42,14 @@ class DuplexProcess:
         seed(Settings(data_dir=self.data_dir, database_url=db_url, secret_key="lifecycle-test"))
 
     def start(self) -> None:
+        for _ in range(3):  # a port picked free may be taken by another process before the server binds it
+            if self._start():
+                return
+            self.sip_port, self.http_port = free_port(), free_port(socket.SOCK_STREAM)
+            self.base = f"http://127.0.0.1:{self.http_port}"
+        raise AssertionError(f"duplex serve could not bind its ports: {self.log()[-3000:]}")
+
+    def _start(self) -> bool:
         args = ["serve", "--host", "127.0.0.1", "--http-port", str(self.http_port), "--sip-host", "127.0.0.1",
                 "--sip-port", str(self.sip_port), "--public-ip", "127.0.0.1", "--data-dir", str(self.data_dir),
                 "--database-url", self.db_url, "--node-id", self.node_id, "--log-level", "INFO"]  # fmt: skip
@@ -55,10 +63,12 @@ class DuplexProcess:
         log.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"duplex serve exited: {self.log()[-3000:]}"
+            if self.proc.poll() is not None:
+                assert "address already in use" in self.log(), f"duplex serve exited: {self.log()[-3000:]}"
+                return False
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.base + "/api/v1/health", timeout=1).status_code == 200:
-                    return
+                    return True
             time.sleep(0.1)
         raise AssertionError(f"duplex serve did not come up: {self.log()[-3000:]}")
 

@@ -114,7 +114,7 @@ def check_after_restart(db_url: str, seen: LoggedCalls, node: DuplexProcess) -> 
     """Restart the node, then: what the callers saw is recorded, nothing is open, the gauge reads 0."""
     node.start()
     metrics = node.metrics()
-    assert node.signal(signal.SIGTERM) == 0
+    status = node.signal(signal.SIGTERM)
     records, open_calls, open_legs = call_records(db_url)
     unrecorded = sorted(seen.answered - records.keys())
     assert unrecorded == [], f"{len(unrecorded)} of {len(seen.answered)} answered calls have no CDR"
@@ -124,6 +124,7 @@ def check_after_restart(db_url: str, seen: LoggedCalls, node: DuplexProcess) -> 
     assert open_calls == [] and open_legs == []
     in_progress = re.findall(r"^duplex_calls_in_progress\{[^}]*\} (\S+)$", metrics, re.MULTILINE)
     assert all(float(value) == 0 for value in in_progress), in_progress
+    assert status == 0
 
 
 def test_kill_9_under_load_loses_no_call_and_leaves_none_open(db_url: str, tmp_path: Path) -> None:
