@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from duplex.telephony.engine import Engine
 
 log = logging.getLogger("duplex")
+STOP_TIMEOUT = 20.0  # seconds for the SIP engine to hang up, flush and close
 
 
 class _GracefulServer(uvicorn.Server):
@@ -93,7 +94,11 @@ async def serve(settings: Settings) -> None:
 async def _stop_sip(sip: Engine) -> None:
     log.info("stopping the SIP engine: hanging up %d calls", len(sip.calls))
     try:
-        await sip.stop()
+        # bounded: with the database down the last events cannot be flushed, and the process must still end
+        # before the supervisor's kill (Kubernetes waits 30 s by default)
+        await asyncio.wait_for(sip.stop(), STOP_TIMEOUT)
+    except TimeoutError:
+        log.error("the SIP engine did not stop within %.0f s; events not yet recorded are lost", STOP_TIMEOUT)
     finally:
         sip.store.close()
 

@@ -93,3 +93,11 @@ async def test_a_backlog_over_the_bound_refuses_new_calls(store: TelephonyStore)
     assert await store.committed()
     assert store.accepting
     assert len(recorded(store)) == 11
+
+
+async def test_committed_is_false_when_an_event_cannot_be_recorded(store: TelephonyStore) -> None:
+    store.emit("no.such.type", call_id="x", data={"n": 1})
+    assert not await store.committed()  # the caller must not acknowledge it (the answer becomes a 503)
+    store.emit("call.created", call_id="y", data={"n": 2})
+    assert await store.committed()
+    assert recorded(store) == ["call.created:2"]

@@ -241,9 +241,9 @@ class TelephonyStore:
             except Exception as exc:
                 failure = exc
                 break
-        if len(batch) == 1:
-            self.errors += 1
-            log.error("event %s could not be recorded", batch[0][0], exc_info=failure)
+        if len(batch) == 1 or (isinstance(failure, DBAPIError) and _unavailable(failure)):
+            self.errors += len(batch)  # one by one would fail the same way (closing, the database down)
+            log.error("%d events could not be recorded", len(batch), exc_info=failure)
             return False
         log.error("event batch of %d failed; recording its events one by one", len(batch), exc_info=failure)
         recorded = True
