@@ -79,9 +79,6 @@ async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, a
 
 
 async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-    if not engine.store.accepting:  # the record cannot keep up: refuse rather than answer unrecorded
-        engine.respond(key, request, 503, headers=(("Retry-After", "2"),))
-        return
     if "Replaces" in request.headers:  # RFC 3891: takes over one of our dialogs (attended transfer)
         if engine.registrations.failures.check(addr[0], engine.now()).action is VerdictAction.ALLOW:
             await on_replacing_invite(engine, request, key, addr)
@@ -89,6 +86,9 @@ async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey
     user = getattr(request.uri, "user", None) or ""
     allowed, agent, trunk = await _authorize(engine, request, key, addr, user)
     if not allowed:
+        return
+    if not engine.store.accepting:  # the record cannot keep up: refuse rather than answer unrecorded
+        engine.respond(key, request, 503, headers=(("Retry-After", "2"),))
         return
     channel = None
     if trunk is not None and (channel := reserve_channel(engine, trunk, request)) is None:
