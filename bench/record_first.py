@@ -46,7 +46,10 @@ def row(name: str, result: SippResult, offered: int, cpu: float | None) -> str:
     stats = result.stats
     answer_ms = sipp_ms(stats.get("ResponseTime1(C)", "00:00:00:000000"))
     cpu_text = f"{cpu:.1f}" if cpu is not None else "-"
-    return f"| {name} | {offered} | {result.successful} | {result.failed} | {answer_ms:.1f} | {cpu_text} |"
+    reasons = ", ".join(f"{k.removeprefix('Failed').removesuffix('(C)')} {v}" for k, v in stats.items()
+                        if k.startswith("Failed") and k.endswith("(C)") and k != "FailedCall(C)" and v not in ("", "0"))  # fmt: skip
+    return (f"| {name} | {offered} | {result.successful} | {result.failed} {reasons} | {answer_ms:.1f} "
+            f"| {cpu_text} |")  # fmt: skip
 
 
 def main() -> None:
@@ -77,6 +80,7 @@ def main() -> None:
             cpu = cpu_seconds(node.proc.pid) - before
         finally:
             node.stop()
+        problems = [line for line in node.log().splitlines() if " WARNING " in line or " ERROR " in line]
     load1 = os.getloadavg()[0]
     print(f"{args.rate:g} CPS for {args.seconds} s, calls {args.talk_ms} ms, database "
           f"{url.split(':', 1)[0]}; load average {load0:.1f} before, {load1:.1f} after\n")  # fmt: skip
@@ -84,6 +88,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     print(row("sipp -> sipp (floor)", floor, offered, None))
     print(row("duplex", duplex, offered, cpu))
+    print(f"\n{len(problems)} warnings/errors in the Duplex log", *problems[:5], sep="\n")
 
 
 if __name__ == "__main__":
