@@ -120,8 +120,10 @@ class InboundLeg(Leg):
         # the 200 tells the caller the call is answered: only once that is recorded (a crash in between
         # leaves a call the caller never saw answered, which the next start closes)
         recorded = await self.engine.store.committed()
-        if not self.is_up:
-            return  # cancelled, or hung up, while the answer was being recorded
+        if not self.is_up:  # ended while the answer was being recorded: the caller never saw it
+            if self.end_reason != "caller_cancel":  # (a CANCEL got its 487 from the transaction layer)
+                self._respond(480)
+            return
         if not recorded:
             self._respond(503)
             self._finish("not_recorded", "duplex", 503)
