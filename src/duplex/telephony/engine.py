@@ -46,6 +46,7 @@ from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.call import Call, Leg
 from duplex.telephony.flood import FloodGuard
 from duplex.telephony.legdialog import USER_AGENT
+from duplex.telephony.recovery import close_left_open
 from duplex.telephony.registrar import Source
 from duplex.telephony.registration import RegistrationService
 from duplex.telephony.rtp_watchdog import RtpWatchdog
@@ -152,6 +153,8 @@ class Engine:
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
+        # before any new call: what this node's previous run left open can no longer be up
+        await self.store.run(lambda: close_left_open(self.store.sessions, self.store.record))
         await self.refresh_directory(force=True)
         await self.registrations.restore(loop.time())
         configure_tls(self.transport, self.settings)

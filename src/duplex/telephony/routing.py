@@ -87,6 +87,9 @@ async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey
     allowed, agent, trunk = await _authorize(engine, request, key, addr, user)
     if not allowed:
         return
+    if not engine.store.accepting:  # the record cannot keep up: refuse rather than answer unrecorded
+        engine.respond(key, request, 503, headers=(("Retry-After", "2"),))
+        return
     channel = None
     if trunk is not None and (channel := reserve_channel(engine, trunk, request)) is None:
         engine.respond(key, request, 503, headers=(("Retry-After", "5"),))  # the trunk's channels are full

@@ -135,6 +135,7 @@ class OutboundLeg(Leg):
         self._finish(failure_reason(status), "remote", status if status is not None else 408)
 
     async def _hangup_early(self, reason: str) -> None:
-        if self.key is not None:
-            self.engine.cancel(self.key)
         self._finish(reason, "duplex", 487)
+        if self.key is not None:
+            await self.engine.store.committed()  # the CANCEL ends the call for the callee: record it first
+            self.engine.cancel(self.key)
