@@ -32,9 +32,7 @@ def asset(name: str) -> FileResponse:
     path = (STATIC / name).resolve()
     if not path.is_relative_to(STATIC) or not path.is_file():
         raise HTTPException(404, "no such asset")
-    return FileResponse(
-        path, media_type=MEDIA_TYPES.get(path.suffix), headers={"Cache-Control": "no-cache"}
-    )
+    return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix), headers={"Cache-Control": "no-cache"})
 
 
 def vendor_bundle_built() -> bool:

@@ -25,6 +25,7 @@ export class EventStream {
     this.stopped = true;
     if (this.socket) this.socket.close(1000);
     this.socket = null;
+    this.setStatus("closed");
   }
 
   on(listener) { this.listeners.add(listener); return () => this.listeners.delete(listener); }
