@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,3 +38,14 @@ def sign_in(page: Page, center: LiveCenter, username: str) -> None:
     page.get_by_label("Password").fill(center.password(username))
     page.get_by_role("button", name="Sign in").click()
     page.locator("#live-status[data-status='live']").wait_for()
+
+
+def snap(page: Page, center: LiveCenter, name: str) -> None:
+    """A screenshot of the current screen in the test artifacts; with DUPLEX_DOCS_SCREENSHOTS=<folder> also
+    there (how the pictures in docs/screenshots are refreshed)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(center.artifacts / f"{name}.png"))
+    docs = os.environ.get("DUPLEX_DOCS_SCREENSHOTS")
+    if docs:
+        Path(docs).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(docs) / f"{name}.png"))

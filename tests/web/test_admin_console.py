@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from live_center import LiveCenter, sign_in
+from live_center import LiveCenter, sign_in, snap
 from playwright.sync_api import Page, expect
 
 NAV_ADMIN_ONLY = ("Users", "Trunks")
@@ -30,6 +30,8 @@ def test_login_failure_is_explained_and_roles_see_their_pages(page: Page, center
     expect(page.locator("#login-error")).to_contain_text("invalid username or password")
 
     sign_in(page, center, "admin")
+    page.locator(".tile").first.wait_for()
+    snap(page, center, "console")
     admin_links = nav_links(page)
     assert all(name in admin_links for name in (*NAV_ADMIN_ONLY, "Queues", "IVR flows", "Wallboard"))
     assert "Agent desktop" not in admin_links
@@ -56,12 +58,14 @@ def test_admin_creates_a_queue_with_skills_and_members(page: Page, center: LiveC
     form.locator("[data-field=skills] select").select_option(label="billing")
     form.get_by_role("button", name="Create").click()
     expect(page.locator("#queues-table")).to_contain_text("web-billing")
+    expect(page.locator("#queues-table")).to_contain_text("billing 1")  # skill names, not ids
 
     # The saved queue opens for editing, with its members below the form.
     page.get_by_label("Penalty of agent 2003").fill("5")
     page.locator("label", has_text="2003 carol").click()
     page.get_by_role("button", name="Save members").click()
     expect(page.get_by_text("1 members saved.")).to_be_visible()
+    snap(page, center, "admin-queues")
 
     api = center.client()
     queue = api.get("/queues", params={"name": "web-billing"}).json()["items"][0]
@@ -110,6 +114,7 @@ def test_ivr_flow_error_is_shown_on_its_node_then_fixed_and_published(page: Page
     expect(page.locator("#node-welcome .node-error")).to_have_count(0)
     expect(page.locator("#flow-graph g.node.invalid")).to_have_attribute("data-node", "sales")
     expect(page.locator("#flow-status")).to_contain_text("Not saved")
+    snap(page, center, "admin-ivr-error")
     assert (
         center.client().get("/ivr-flows", params={"limit": 500}).json()["items"][-1]["name"]
         != "web-test-flow"
@@ -147,6 +152,7 @@ def test_lead_import_shows_progress_counts_and_a_downloadable_error_report(
     expect(page.locator("dd[data-count=rejected]")).to_have_text("1")
     expect(page.locator("#import-errors tbody tr")).to_have_count(1)
     expect(page.locator("#import-errors")).to_contain_text("not a phone number")
+    snap(page, center, "admin-lead-import")
 
     with page.expect_download() as download:
         page.locator("#import-error-report").click()

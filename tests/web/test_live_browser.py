@@ -3,7 +3,7 @@ up through `since` after the connection drops, and the agent desktop changes the
 
 from __future__ import annotations
 
-from live_center import LiveCenter, sign_in
+from live_center import LiveCenter, sign_in, snap
 from playwright.sync_api import Page, expect
 
 
@@ -42,6 +42,13 @@ def test_wallboard_updates_live_and_resyncs_after_a_drop(page: Page, center: Liv
     api.post(f"/agents/{bob}/state", json={"state": "available"}).raise_for_status()
     expect(state_cell).to_have_attribute("data-state", "available")
     expect(page.locator("#events li[data-type='agent.state_changed']")).to_have_count(3)
+    # Bob's support skill (85) staffs support-l1 (needs 30) and support-l2 (needs 80), not sales.
+    queues = {q["name"]: q["id"] for q in api.get("/queues").json()["items"]}
+    available = "#wallboard-queues tr[data-queue='{}'] td[data-count=available]"
+    expect(page.locator(available.format(queues["support-l1"]))).to_have_text("1")
+    expect(page.locator(available.format(queues["support-l2"]))).to_have_text("1")
+    expect(page.locator(available.format(queues["sales"]))).to_have_text("0")
+    snap(page, center, "wallboard")
 
 
 def test_supervisor_forces_an_agent_state_from_the_wallboard(page: Page, center: LiveCenter) -> None:
@@ -74,3 +81,16 @@ def test_agent_desktop_changes_its_own_state_and_loads_the_sip_library(
     expect(page.locator("#agent-state")).to_have_text("You are: Available")
     expect(page.locator("#events li[data-type='agent.state_changed']")).to_have_count(2)
     assert center.client().get(f"/agents/{alice}").json()["state"] == "available"
+    snap(page, center, "agent-desktop")
+
+
+def test_without_the_browser_bundle_the_console_works_and_says_the_softphone_is_missing(
+    page: Page, center: LiveCenter
+) -> None:
+    # As when npm was not there at build time: the vendor bundle answers 404.
+    page.route("**/static/vendor/duplex-vendor.js", lambda route: route.fulfill(status=404, body="missing"))
+    sign_in(page, center, "bob")
+    page.locator("#nav").get_by_role("link", name="Agent desktop", exact=True).click()
+    expect(page.locator("#softphone-status")).to_contain_text("The softphone is unavailable")
+    page.locator("button[data-state='meeting']").click()
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "meeting")

@@ -3,11 +3,15 @@
 // members, a campaign's status) are passed in by the resource definition.
 import { ApiError, api, listAll } from "./api.js";
 import { h, clear } from "./dom.js";
-import { forgetReferences, schemaForm } from "./forms.js";
+import { forgetReferences, referenceLabels, schemaForm } from "./forms.js";
 import { fieldLabel, t } from "./i18n.js";
 
-const cell = (value) => {
+const cell = (value, labels) => {
   if (value === null || value === undefined) return "";
+  if (labels && typeof value === "number") return labels.get(value) ?? `#${value}`;
+  if (Array.isArray(value) && value.length && value[0].skill_id !== undefined) {
+    return value.map((s) => `${labels?.get(s.skill_id) ?? `#${s.skill_id}`} ${s.proficiency ?? s.min_proficiency ?? ""}`.trim()).join(", ");
+  }
   if (typeof value === "boolean") return value ? t("common.yes") : t("common.no");
   if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? Object.values(v).join(":") : v)).join(", ");
   if (typeof value === "object") return JSON.stringify(value);
@@ -72,9 +76,11 @@ export function resourceView(def) {
         clear(tableBox).append(h("p", { class: "error", role: "alert" }, err instanceof ApiError ? err.message : String(err)));
         return;
       }
+      const labels = new Map();
+      for (const c of def.columns) labels.set(c, await referenceLabels(c === "skills" ? "skill_id" : c));
       const head = h("tr", {}, ...def.columns.map((c) => h("th", { scope: "col" }, fieldLabel(c))), h("th", { scope: "col" }, h("span", { class: "sr-only" }, t("admin.actions"))));
       const body = rows.map((row) => h("tr", { "data-id": row.id },
-        ...def.columns.map((c) => h("td", {}, cell(row[c]))),
+        ...def.columns.map((c) => h("td", {}, cell(row[c], labels.get(c)))),
         h("td", {}, h("button", { type: "button", class: "link", onclick: () => showForm(row) },
           canWrite ? t("admin.edit_button") : t("admin.view_button")))));
       const newButton = canWrite ? h("button", { type: "button", onclick: () => showForm(null) }, t("admin.new")) : null;

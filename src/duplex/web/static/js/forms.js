@@ -54,6 +54,13 @@ async function referenceOptions(field) {
 }
 export const forgetReferences = () => referenceCache.clear();
 
+// id -> label of the rows a reference field points at (null when the field is no reference or the
+// caller may not list them), for showing names instead of ids in tables.
+export async function referenceLabels(field) {
+  const options = await referenceOptions(field);
+  return options && new Map(options);
+}
+
 let fieldCounter = 0;
 
 async function control(all, name, rawSchema, value, required) {

@@ -51,6 +51,13 @@ export async function wallboardView(main, session) {
   const waiting = new Map(); // queue id -> calls waiting, counted from queue.entered/left since this page opened
   const byId = new Map(agents.map((a) => [a.id, a]));
 
+  // A queue's staff: its members, and the agents whose skills meet every skill level the queue asks for.
+  const staffOf = (queue) => {
+    const memberIds = new Set((members.get(queue.id) || []).map((m) => m.agent_id));
+    const qualified = (agent) => queue.skills.length > 0 && queue.skills.every((need) =>
+      agent.skills.some((s) => s.skill_id === need.skill_id && s.proficiency >= need.min_proficiency));
+    return agents.filter((a) => memberIds.has(a.id) || qualified(a));
+  };
   const queueTable = h("table", { id: "wallboard-queues" });
   const agentTable = h("table", { id: "wallboard-agents" });
   const draw = () => {
@@ -61,9 +68,9 @@ export async function wallboardView(main, session) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("field.name")), h("th", { scope: "col" }, t("wallboard.waiting")),
         ...states.map((s) => h("th", { scope: "col" }, t(`state.${s}`))))),
       h("tbody", {}, ...queues.map((q) => {
-        const staff = (members.get(q.id) || []).map((m) => byId.get(m.agent_id)).filter(Boolean);
+        const staff = staffOf(q);
         return h("tr", { "data-queue": q.id }, h("th", { scope: "row" }, q.name), h("td", { "data-waiting": q.id }, String(waiting.get(q.id) || 0)),
-          ...states.map((s) => h("td", {}, String(staff.filter((a) => a.state === s).length))));
+          ...states.map((s) => h("td", { "data-count": s }, String(staff.filter((a) => a.state === s).length))));
       })));
     clear(agentTable).append(
       h("caption", {}, t("wallboard.agents")),
