@@ -152,6 +152,7 @@ def test_lead_import_shows_progress_counts_and_a_downloadable_error_report(
     expect(page.locator("dd[data-count=rejected]")).to_have_text("1")
     expect(page.locator("#import-errors tbody tr")).to_have_count(1)
     expect(page.locator("#import-errors")).to_contain_text("not a phone number")
+    expect(page.locator("#import-report")).not_to_contain_text("null")
     snap(page, center, "admin-lead-import")
 
     with page.expect_download() as download:

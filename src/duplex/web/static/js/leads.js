@@ -99,7 +99,7 @@ function showReport(box, report) {
     const blob = new Blob([errorReportCsv(report)], { type: "text/csv" });
     box.append(
       h("a", { id: "import-error-report", href: URL.createObjectURL(blob), download: `lead-import-errors-${report.list_id}.csv`, class: "button" }, t("leads.download_errors")),
-      report.errors_truncated ? h("p", { class: "hint" }, t("leads.errors_truncated")) : null,
+      ...(report.errors_truncated ? [h("p", { class: "hint" }, t("leads.errors_truncated"))] : []),
       h("table", { id: "import-errors" },
         h("thead", {}, h("tr", {}, h("th", {}, t("leads.row")), h("th", {}, t("leads.field")), h("th", {}, t("leads.message")))),
         h("tbody", {}, ...report.errors.map((e) => h("tr", {}, h("td", {}, String(e.row)), h("td", {}, e.field ?? ""), h("td", {}, e.message))))));
