@@ -176,3 +176,20 @@ def test_switching_to_romanian_translates_and_is_remembered(page: Page, center: 
     page.reload()
     expect(page.locator("html")).to_have_attribute("lang", "ro")
     expect(page.get_by_role("button", name="Deconectare")).to_be_visible()
+
+
+def test_admin_creates_a_team_and_gives_it_a_supervisor(page: Page, center: LiveCenter) -> None:
+    sign_in(page, center, "admin")
+    open_page(page, "Teams")
+    form = page.locator("#teams-form")
+    form.get_by_label("Name *", exact=True).fill("web-team")
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("#teams-table")).to_contain_text("web-team")
+    page.get_by_label("Demo Supervisor").check()
+    page.get_by_role("button", name="Save supervisors").click()
+    expect(page.locator(".subpanel [role=status]")).to_have_text("Saved.")
+
+    api = center.client()
+    team = next(t for t in api.get("/teams").json()["items"] if t["name"] == "web-team")
+    users = {u["id"]: u["username"] for u in api.get("/users", params={"limit": 500}).json()["items"]}
+    assert [users[s["user_id"]] for s in api.get(f"/teams/{team['id']}/supervisors").json()] == ["supervisor"]

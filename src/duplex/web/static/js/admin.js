@@ -139,3 +139,26 @@ export async function campaignStatus(campaign, session, reload) {
   return h("section", { class: "subpanel" }, h("h3", {}, t("campaign.status")),
     h("label", { for: "campaign-status" }, t("campaign.status")), select, apply, status);
 }
+
+// A team's supervisors: the supervisor users who see and manage its agents (PUT replaces the set).
+export async function teamSupervisors(team) {
+  const [users, current] = await Promise.all([listAll("/users").catch(() => []), api(`/teams/${team.id}/supervisors`)]);
+  const chosen = new Set(current.map((s) => s.user_id));
+  const boxes = users.filter((u) => u.role === "supervisor").map((user) => {
+    const box = h("input", { type: "checkbox", id: `supervisor-${user.id}`, checked: chosen.has(user.id) });
+    return { user, box, el: h("div", { class: "field inline" }, box, h("label", { for: `supervisor-${user.id}` }, user.full_name || user.username)) };
+  });
+  const status = h("p", { role: "status" });
+  const save = h("button", { type: "button" }, t("team.save_supervisors"));
+  save.addEventListener("click", async () => {
+    const body = boxes.filter((b) => b.box.checked).map((b) => ({ user_id: b.user.id }));
+    try {
+      await api(`/teams/${team.id}/supervisors`, { method: "PUT", body });
+      status.textContent = t("form.saved");
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
+  return h("section", { class: "subpanel" }, h("h3", {}, t("team.supervisors")),
+    ...(boxes.length ? boxes.map((b) => b.el) : [h("p", { class: "hint" }, t("team.no_supervisors"))]), save, status);
+}

@@ -1,6 +1,6 @@
 // Every page of the console: its hash path, title, navigation group and the roles that see it. The
 // administration pages are one generic view per REST resource (admin.js).
-import { campaignStatus, queueMembers, resourceView } from "./admin.js";
+import { campaignStatus, queueMembers, resourceView, teamSupervisors } from "./admin.js";
 import { hoursView, ivrView } from "./ivr.js";
 import { leadImportView } from "./leads.js";
 import { consoleView, desktopView, wallboardView } from "./live.js";
@@ -13,7 +13,7 @@ const ADMIN = ["admin"];
 const RESOURCES = [
   { path: "users", schema: "User", columns: ["id", "username", "full_name", "role", "is_active"], labelField: "username", read: ADMIN, write: ADMIN },
   { path: "agents", schema: "Agent", columns: ["id", "extension", "sip_username", "team_id", "state", "skills"], labelField: "extension", read: STAFF, write: STAFF },
-  { path: "teams", schema: "Team", columns: ["id", "name", "description"], labelField: "name", read: STAFF, write: ADMIN },
+  { path: "teams", schema: "Team", columns: ["id", "name", "description"], labelField: "name", read: STAFF, write: ADMIN, extra: teamSupervisors },
   { path: "skills", schema: "Skill", columns: ["id", "name", "description"], labelField: "name", read: STAFF, write: ADMIN },
   { path: "queues", schema: "Queue", columns: ["id", "name", "strategy", "service_level_seconds", "team_id", "skills"], labelField: "name", read: STAFF, write: STAFF, extra: queueMembers },
   { path: "phone-numbers", schema: "PhoneNumber", columns: ["id", "number", "application", "flow_id", "queue_id", "tracking_source", "enabled"], labelField: "number", read: STAFF, write: ADMIN },
