@@ -193,3 +193,17 @@ def test_admin_creates_a_team_and_gives_it_a_supervisor(page: Page, center: Live
     team = next(t for t in api.get("/teams").json()["items"] if t["name"] == "web-team")
     users = {u["id"]: u["username"] for u in api.get("/users", params={"limit": 500}).json()["items"]}
     assert [users[s["user_id"]] for s in api.get(f"/teams/{team['id']}/supervisors").json()] == ["supervisor"]
+
+
+def test_editing_sends_only_the_changed_fields(page: Page, center: LiveCenter) -> None:
+    # The agent form has a write-only SIP password: left empty, it must not be sent (the API would refuse "").
+    sign_in(page, center, "admin")
+    open_page(page, "Agents")
+    page.locator("#agents-table tr", has_text="2004").get_by_role("button", name="Edit").click()
+    form = page.locator("#agents-form")
+    form.get_by_label("Wrap-up (s)").fill("25")
+    form.get_by_role("button", name="Save").click()
+    expect(form.locator(".form-status")).to_have_text("Saved.")
+    expect(page.locator("#agents-table tr", has_text="2004")).to_contain_text("Offline")
+    agent = center.client().get("/agents", params={"extension": "2004"}).json()["items"][0]
+    assert agent["wrapup_seconds"] == 25 and agent["max_concurrent_calls"] == 1

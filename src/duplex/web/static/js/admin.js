@@ -80,7 +80,7 @@ export function resourceView(def) {
       for (const c of def.columns) labels.set(c, await referenceLabels(c === "skills" ? "skill_id" : c));
       const head = h("tr", {}, ...def.columns.map((c) => h("th", { scope: "col" }, fieldLabel(c))), h("th", { scope: "col" }, h("span", { class: "sr-only" }, t("admin.actions"))));
       const body = rows.map((row) => h("tr", { "data-id": row.id },
-        ...def.columns.map((c) => h("td", {}, cell(row[c], labels.get(c)))),
+        ...def.columns.map((c) => h("td", {}, c === "state" ? t(`state.${row[c]}`) : cell(row[c], labels.get(c)))),
         h("td", {}, h("button", { type: "button", class: "link", onclick: () => showForm(row) },
           canWrite ? t("admin.edit_button") : t("admin.view_button")))));
       const newButton = canWrite ? h("button", { type: "button", onclick: () => showForm(null) }, t("admin.new")) : null;

@@ -4,6 +4,7 @@ import { api, setToken, token } from "./api.js";
 import { h, clear } from "./dom.js";
 import { EventStream } from "./events.js";
 import { LANGUAGES, applyStatic, language, onLanguageChange, setLanguage, t } from "./i18n.js";
+import { schemas } from "./forms.js";
 import { ROUTES } from "./routes.js";
 
 const main = document.getElementById("main");
@@ -91,6 +92,7 @@ async function start() {
   who.textContent = `${session.me.full_name || session.me.username} · ${t(`role.${session.me.role}`)}`;
   document.getElementById("logout").hidden = false;
   session.events.start();
+  schemas().catch(() => null); // fetched now so the first form opens at once
   await render();
 }
 

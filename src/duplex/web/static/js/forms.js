@@ -61,6 +61,7 @@ export async function referenceLabels(field) {
   return options && new Map(options);
 }
 
+const LONG_TEXT = new Set(["script", "description", "comment", "notes"]);
 let fieldCounter = 0;
 
 async function control(all, name, rawSchema, value, required) {
@@ -94,6 +95,9 @@ async function control(all, name, rawSchema, value, required) {
   } else if (schema.type === "object" || (!schema.type && !schema.enum)) {
     input = h("textarea", { id, name, rows: 4 }, value == null ? "" : JSON.stringify(value, null, 2));
     read = () => (input.value.trim() === "" ? null : JSON.parse(input.value));
+  } else if (LONG_TEXT.has(name)) {
+    input = h("textarea", { id, name, rows: 4, maxlength: schema.maxLength }, value ?? "");
+    read = () => input.value;
   } else {
     const secret = /password|secret/.test(name);
     input = h("input", { id, name, type: secret ? "password" : "text", value: value ?? "",
@@ -168,6 +172,9 @@ export async function schemaForm(schemaName, { initial = null, submitLabel, onSu
         return;
       }
       if (initial) {
+        // Write-only fields (a password) are not in the row: sent only when something was typed.
+        const empty = value === null || value === "" || (Array.isArray(value) && value.length === 0);
+        if (!(c.name in initial) && empty) continue;
         if (JSON.stringify(value) !== JSON.stringify(initial[c.name] ?? null)) values[c.name] = value;
       } else if (value !== null && value !== "" && !(Array.isArray(value) && value.length === 0 && !("default" in schema.properties[c.name]))) {
         values[c.name] = value;
