@@ -173,6 +173,7 @@ def test_switching_to_romanian_translates_and_is_remembered(page: Page, center: 
     expect(page.locator("main h1")).to_have_text("Consolă")
     open_page(page, "Cozi")
     expect(page.locator("#queues-form").get_by_label("Strategie de rutare")).to_be_visible()
+    snap(page, center, "admin-queues-ro")
     page.reload()
     expect(page.locator("html")).to_have_attribute("lang", "ro")
     expect(page.get_by_role("button", name="Deconectare")).to_be_visible()

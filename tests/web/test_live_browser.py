@@ -79,6 +79,8 @@ def test_agent_desktop_changes_its_own_state_and_loads_the_sip_library(
 
     page.keyboard.press("Alt+a")
     expect(page.locator("#agent-state")).to_have_text("You are: Available")
+    # The console page, still loading when the desktop was opened, must not have drawn a second list.
+    expect(page.locator("#events")).to_have_count(1)
     expect(page.locator("#events li[data-type='agent.state_changed']")).to_have_count(2)
     assert center.client().get(f"/agents/{alice}").json()["state"] == "available"
     snap(page, center, "agent-desktop")

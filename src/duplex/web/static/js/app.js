@@ -33,23 +33,29 @@ function renderNav() {
   }
 }
 
+// Each render draws into its own container. A view still loading when the user moves on draws into a
+// detached container, and its listeners are removed as soon as it returns.
 let cleanup = null;
+let generation = 0;
 async function render() {
+  const mine = ++generation;
   if (cleanup) { cleanup(); cleanup = null; }
   renderNav();
   if (!session.me) return renderLogin();
   const path = location.hash.slice(1) || "/";
   const route = ROUTES.find((r) => r.path === path && allowed(r)) || ROUTES.find(allowed);
-  clear(main);
   const heading = h("h1", { tabindex: "-1" }, t(route.title));
-  main.append(heading);
+  const container = h("div", { class: "view" });
+  clear(main).append(heading, container);
   document.title = `${t(route.title)} - Duplex`;
-  try {
-    cleanup = (await route.view(main, session)) || null;
-  } catch (err) {
-    main.append(h("p", { class: "error", role: "alert" }, err.message));
-  }
   heading.focus();
+  try {
+    const done = (await route.view(container, session)) || null;
+    if (mine === generation) cleanup = done;
+    else if (done) done();
+  } catch (err) {
+    container.append(h("p", { class: "error", role: "alert" }, err.message));
+  }
 }
 
 function renderLogin() {
