@@ -70,6 +70,21 @@ const en = {
   "field.phone": "Phone", "field.reason": "Reason", "field.source": "Source", "field.number": "Number", "field.state": "State",
   "field.status": "Status", "field.enabled": "Enabled", "field.min_proficiency": "Minimum proficiency", "field.proficiency": "Proficiency",
   "field.code": "Code", "field.label": "Label", "field.host": "Host", "field.port": "Port", "field.transport": "Transport",
+  "field.id": "Id", "field.max_size": "Max size", "field.escalate_after_seconds": "Escalate after (s)",
+  "field.announce_position": "Announce position", "field.music_on_hold": "Music on hold",
+  "field.max_concurrent_calls": "Max concurrent calls", "field.kind": "Kind", "field.dial_mode": "Dial mode",
+  "field.caller_id": "Caller ID", "field.script": "Script", "field.lines_per_agent": "Lines per agent",
+  "field.max_abandon_rate": "Max abandon rate", "field.calling_hours_start": "Calling hours start",
+  "field.calling_hours_end": "Calling hours end", "field.default_timezone": "Default time zone",
+  "field.max_attempts": "Max attempts", "field.retry_delay_minutes": "Retry delay (min)",
+  "field.amd_enabled": "Answering machine detection", "field.broadcast_prompt": "Broadcast prompt",
+  "field.cost_per_minute": "Cost per minute", "field.active": "Active", "field.is_success": "Success",
+  "field.is_final": "Final", "field.schedules_callback": "Schedules a callback",
+  "field.marks_dnc": "Adds to do-not-call", "field.resolves_contact": "Resolves the contact",
+  "field.expires_at": "Expires at", "field.application": "Application", "field.tracking_source": "Tracking source",
+  "field.register": "Register", "field.from_domain": "From domain", "field.allowed_ips": "Allowed IPs",
+  "field.max_cps": "Max calls per second", "field.max_channels": "Max channels",
+  "field.failover_order": "Failover order", "field.created_at": "Created",
 };
 
 const ro = {
@@ -142,6 +157,21 @@ const ro = {
   "field.phone": "Telefon", "field.reason": "Motiv", "field.source": "Sursă", "field.number": "Număr", "field.state": "Stare",
   "field.status": "Stare", "field.enabled": "Activat", "field.min_proficiency": "Competență minimă", "field.proficiency": "Competență",
   "field.code": "Cod", "field.label": "Etichetă", "field.host": "Gazdă", "field.port": "Port", "field.transport": "Transport",
+  "field.id": "Id", "field.max_size": "Dimensiune maximă", "field.escalate_after_seconds": "Escaladare după (s)",
+  "field.announce_position": "Anunță poziția", "field.music_on_hold": "Muzică de așteptare",
+  "field.max_concurrent_calls": "Apeluri simultane maxime", "field.kind": "Tip", "field.dial_mode": "Mod de apelare",
+  "field.caller_id": "ID apelant", "field.script": "Script", "field.lines_per_agent": "Linii per agent",
+  "field.max_abandon_rate": "Rată maximă de abandon", "field.calling_hours_start": "Început ore de apel",
+  "field.calling_hours_end": "Sfârșit ore de apel", "field.default_timezone": "Fus orar implicit",
+  "field.max_attempts": "Încercări maxime", "field.retry_delay_minutes": "Pauză între încercări (min)",
+  "field.amd_enabled": "Detecție robot telefonic", "field.broadcast_prompt": "Mesaj difuzat",
+  "field.cost_per_minute": "Cost pe minut", "field.active": "Activă", "field.is_success": "Succes",
+  "field.is_final": "Final", "field.schedules_callback": "Programează o revenire",
+  "field.marks_dnc": "Adaugă la „nu sunați”", "field.resolves_contact": "Rezolvă contactul",
+  "field.expires_at": "Expiră la", "field.application": "Aplicație", "field.tracking_source": "Sursă de urmărire",
+  "field.register": "Înregistrare", "field.from_domain": "Domeniu From", "field.allowed_ips": "IP-uri permise",
+  "field.max_cps": "Apeluri maxime pe secundă", "field.max_channels": "Canale maxime",
+  "field.failover_order": "Ordine de rezervă", "field.created_at": "Creat",
 };
 
 export const MESSAGES = { en, ro };
