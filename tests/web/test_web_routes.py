@@ -4,6 +4,7 @@ others), the page itself, and nothing outside the static folder."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from duplex.config import Settings
 
 
 @pytest.fixture
-async def client(settings: Settings) -> httpx.AsyncClient:
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
