@@ -69,6 +69,8 @@ def test_agent_desktop_changes_its_own_state_and_loads_the_sip_library(
     sign_in(page, center, "alice")
     page.locator("#nav").get_by_role("link", name="Agent desktop", exact=True).click()
     expect(page.locator("#softphone-status")).to_contain_text("JsSIP 3.")
+    # Alice's skills (sales 90, support 40) meet sales (1) and support-l1 (30), not support-l2 (80).
+    expect(page.locator("#my-queues li")).to_have_text(["support-l1", "sales"])
     assert page.evaluate("typeof window.duplex.JsSIP.UA") == "function"
 
     page.get_by_label("Reason (for a break)").fill("coffee")

@@ -6,6 +6,13 @@ import { loadSipLibrary } from "./softphone.js";
 
 const AUX_STATES = ["break", "lunch", "meeting", "training"];
 
+// Whether an agent takes a queue's calls: a member, or skills that meet every skill level the queue asks for.
+function serves(agent, queue, queueMembers = []) {
+  if (queueMembers.some((m) => m.agent_id === agent.id)) return true;
+  return queue.skills.length > 0 && queue.skills.every((need) =>
+    agent.skills.some((s) => s.skill_id === need.skill_id && s.proficiency >= need.min_proficiency));
+}
+
 function duration(ms) {
   if (ms === null || ms === undefined || ms < 0) return "–";
   const s = Math.floor(ms / 1000);
@@ -51,13 +58,7 @@ export async function wallboardView(main, session) {
   const waiting = new Map(); // queue id -> calls waiting, counted from queue.entered/left since this page opened
   const byId = new Map(agents.map((a) => [a.id, a]));
 
-  // A queue's staff: its members, and the agents whose skills meet every skill level the queue asks for.
-  const staffOf = (queue) => {
-    const memberIds = new Set((members.get(queue.id) || []).map((m) => m.agent_id));
-    const qualified = (agent) => queue.skills.length > 0 && queue.skills.every((need) =>
-      agent.skills.some((s) => s.skill_id === need.skill_id && s.proficiency >= need.min_proficiency));
-    return agents.filter((a) => memberIds.has(a.id) || qualified(a));
-  };
+  const staffOf = (queue) => agents.filter((a) => serves(a, queue, members.get(queue.id)));
   const queueTable = h("table", { id: "wallboard-queues" });
   const agentTable = h("table", { id: "wallboard-agents" });
   const draw = () => {
@@ -137,6 +138,12 @@ export async function desktopView(main, session) {
     stateText.dataset.state = agent.state;
     clock.textContent = duration(Date.now() - since);
   };
+  const queues = await listAll("/queues").catch(() => []);
+  const mine = [];
+  for (const queue of queues) {
+    if (serves(agent, queue, await api(`/queues/${queue.id}/members`).catch(() => []))) mine.push(queue);
+  }
+  const myQueues = h("ul", { id: "my-queues" }, ...mine.map((q) => h("li", {}, q.name)));
   const phone = h("p", { id: "softphone-status" }, t("desktop.loading_phone"));
   loadSipLibrary().then((lib) => {
     phone.textContent = lib.ok ? t("desktop.phone_ready", { version: lib.version }) : t("desktop.phone_missing");
@@ -158,6 +165,7 @@ export async function desktopView(main, session) {
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_state")), stateText, h("p", {}, t("desktop.time_in_state"), " ", clock),
       h("div", { class: "field" }, h("label", { for: "aux-reason" }, t("desktop.aux_reason")), reason), buttons, error,
       h("p", { class: "hint" }, t("desktop.shortcuts"))),
+    h("section", { class: "panel" }, h("h2", {}, t("desktop.my_queues")), mine.length ? myQueues : h("p", {}, t("desktop.no_queues"))),
     h("section", { class: "panel" }, h("h2", {}, t("desktop.softphone")), phone),
     h("h2", {}, t("console.live_events")), list);
   return () => { off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys); };
