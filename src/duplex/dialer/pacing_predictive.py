@@ -1,0 +1,170 @@
+"""Duplex's closed-loop predictive pacer.
+
+Each decision balances two expectations over the next "dial-to-human" delay D (how long a placed call takes to
+become a human ready for an agent, learned online):
+
+* supply: humans still to come from the calls in flight, plus p_human per new call;
+* demand: agents ready now (less humans already waiting) plus busy agents expected to be released within D.
+
+It places the largest n with  supply(n) + z * sd  <=  demand, where sd is the standard deviation of the
+difference (binomial terms). Everything it uses is estimated online with forgetting, so it follows a change of
+answer rate or talk time mid-shift: p_human per resolved call, the dial-to-human delay distribution (1-s bins),
+the mean handle time (talk + wrap, memoryless release model).
+
+The safety factor z is the abandon controller: a stochastic-approximation step after every human answer pushes
+z up when the call was dropped and down otherwise, so the drop rate settles at a set point. The set point is
+the abandon target less what AMD false positives are estimated to add (they hang up on humans, which counts as
+an abandon), lowered further while the campaign's measured rate (its life, and the rolling 24 h) is close to the
+target; so the regulatory rate, not only the recent one, stays under the limit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from duplex.dialer.pacing import AgentReleased, CallResult, DialOutcome, PacingEvent, PacingState
+
+__all__ = ["PredictiveConfig", "PredictivePacer"]
+
+_MAX_DELAY = 90  # seconds: dial-to-human delays are tracked in 1-s bins up to this
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PredictiveConfig:
+    abandon_target: float = 0.03  # fraction of live-answered calls
+    amd_false_positive: float = 0.0  # estimated P(machine verdict | human); counted as abandons
+    margin: float = 0.8  # aim at this share of the target
+    memory_calls: float = 400.0  # forgetting horizon of p_human and the delay histogram (resolved calls)
+    memory_releases: float = 100.0  # forgetting horizon of the mean handle time (agent releases)
+    gain: float = 0.08  # controller step per human answer
+    z_initial: float = 1.0
+    z_min: float = -1.5
+    z_max: float = 6.0
+    prior_p_human: float = 0.3
+    prior_delay: float = 20.0
+    prior_handle: float = 150.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.abandon_target < 1 or not 0 <= self.amd_false_positive < 1:
+            raise ValueError("predictive: abandon_target in (0, 1), amd_false_positive in [0, 1)")
+        if not 0 < self.margin <= 1 or self.memory_calls < 1 or self.memory_releases < 1:
+            raise ValueError("predictive: margin in (0, 1], memories >= 1")
+
+
+class PredictivePacer:
+    name = "predictive"
+
+    def __init__(self, config: PredictiveConfig | None = None) -> None:
+        self.config = cfg = config or PredictiveConfig()
+        self.z = cfg.z_initial
+        self._p_human = cfg.prior_p_human
+        self._handle = cfg.prior_handle
+        # weighted histogram of dial-to-human delays, seeded with the prior as one observation
+        self._delay_hist = [0.0] * (_MAX_DELAY + 1)
+        self._delay_hist[min(_MAX_DELAY, int(cfg.prior_delay))] = 1.0
+        self._survival: list[float] | None = None
+        self._mean_delay = cfg.prior_delay
+        self._placed: deque[tuple[float, int]] = deque()  # (time, calls) within _MAX_DELAY
+        self._fp_ratio = cfg.amd_false_positive / (1 - cfg.amd_false_positive)
+        self.humans = 0  # life of the campaign
+        self.drops = 0
+        self._day: deque[tuple[float, bool]] = deque()  # human answers in the last 24 h: (time, dropped)
+        self._day_drops = 0
+
+    # -- observations ----------------------------------------------------------------------------
+    def observe(self, event: PacingEvent) -> None:
+        if isinstance(event, AgentReleased):
+            self._handle += (event.handle_seconds - self._handle) / self.config.memory_releases
+            return
+        self._learn_outcome(event)
+        if event.result is CallResult.HUMAN:
+            self._control(event)
+
+    def _learn_outcome(self, event: DialOutcome) -> None:
+        forget = 1.0 / self.config.memory_calls
+        human = event.result is CallResult.HUMAN
+        self._p_human += (float(human) - self._p_human) * forget
+        if human:
+            delay = event.now - event.placed_at
+            hist = self._delay_hist
+            for i in range(len(hist)):
+                hist[i] *= 1 - forget * 4  # the delay histogram learns from humans only: forget faster
+            hist[min(_MAX_DELAY, max(0, int(delay)))] += 1.0
+            self._mean_delay += (delay - self._mean_delay) * forget * 4
+            self._survival = None
+
+    def _control(self, event: DialOutcome) -> None:
+        self.humans += 1
+        self.drops += event.abandoned
+        self._day.append((event.now, event.abandoned))
+        self._day_drops += event.abandoned
+        while self._day and self._day[0][0] <= event.now - 86400:
+            self._day_drops -= self._day.popleft()[1]
+        error = float(event.abandoned) - self.drop_set_point()
+        self.z = min(self.config.z_max, max(self.config.z_min, self.z + self.config.gain * error * 10))
+
+    def abandon_rate_estimate(self, drops: int, humans: int) -> float:
+        """Drops plus estimated AMD false positives over live answers (the regulatory rate)."""
+        false_positives = humans * self._fp_ratio
+        return (drops + false_positives) / (humans + false_positives) if humans else 0.0
+
+    def drop_set_point(self) -> float:
+        """The drop rate the controller aims at: the target's margin share, less the AMD false positives."""
+        cfg = self.config
+        aim = cfg.abandon_target * cfg.margin
+        worst = max(
+            self.abandon_rate_estimate(self.drops, self.humans),
+            self.abandon_rate_estimate(self._day_drops, len(self._day)),
+        )
+        if self.humans >= 50 and worst > aim:
+            # over the aim: spend less than the aim until the measured rate is back under it
+            aim = max(0.0, aim - 2 * (worst - aim))
+        return max(0.0, aim * (1 + self._fp_ratio) - self._fp_ratio)
+
+    # -- decision ---------------------------------------------------------------------------------
+    def _delay_survival(self) -> list[float]:
+        """P(dial-to-human delay > a) for a = 0.._MAX_DELAY s."""
+        if self._survival is None:
+            total = sum(self._delay_hist)
+            left = total
+            survival = []
+            for weight in self._delay_hist:
+                left -= weight
+                survival.append(max(0.0, left / total))
+            self._survival = survival
+        return self._survival
+
+    def calls_to_place(self, state: PacingState) -> int:
+        now = state.now
+        while self._placed and self._placed[0][0] < now - _MAX_DELAY:
+            self._placed.popleft()
+        p = self._p_human
+        survival = self._delay_survival()
+        coming = variance = 0.0
+        for placed_at, calls in self._placed:
+            q = p * survival[min(_MAX_DELAY, int(now - placed_at))]
+            coming += calls * q
+            variance += calls * q * (1 - q)
+        busy = state.agents_talking + state.agents_wrapping
+        release = 1 - math.exp(-self._mean_delay / max(self._handle, 1.0))
+        demand = state.agents_ready - state.calls_waiting + busy * release
+        variance += busy * release * (1 - release)
+        n = 0
+        step_var = p * (1 - p)
+        while coming + (n + 1) * p + self.z * math.sqrt(variance + (n + 1) * step_var) <= demand:
+            n += 1
+        if n == 0 and state.agents_ready > 0 and state.calls_dialing == 0 and not self._placed:
+            n = 1  # never leave ready agents with nothing in flight (e.g. before any estimate exists)
+        if n:
+            self._placed.append((now, n))
+        return n
+
+    def placed(self, now: float, calls: int) -> None:
+        """Tell the pacer the trunk let fewer calls through than it asked for (correct its in-flight log)."""
+        if self._placed and self._placed[-1][0] == now:
+            asked = self._placed.pop()[1]
+            calls = min(calls, asked)
+        if calls:
+            self._placed.append((now, calls))
