@@ -54,6 +54,9 @@ class PacingState:
     agents_wrapping: int  # after-call work
     calls_dialing: int  # placed and not yet resolved (ringing or in AMD analysis)
     calls_waiting: int = 0  # answered humans waiting for an agent (the 2-s safe-harbour window)
+    # when each talking / wrapping agent's call or wrap-up began (optional: pacers that model release use them)
+    talk_started: tuple[float, ...] = ()
+    wrap_started: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         counts = (self.agents_ready, self.agents_talking, self.agents_wrapping, self.calls_dialing)

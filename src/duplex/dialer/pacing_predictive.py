@@ -23,12 +23,15 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from duplex.dialer.pacing import AgentReleased, CallResult, DialOutcome, PacingEvent, PacingState
 
 __all__ = ["PredictiveConfig", "PredictivePacer"]
 
 _MAX_DELAY = 90  # seconds: dial-to-human delays are tracked in 1-s bins up to this
+_ELAPSED_BIN = 5.0  # seconds: talking agents' release probabilities are tabulated per elapsed-talk bin
+_ELAPSED_BINS = 720  # up to an hour of talk
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +48,7 @@ class PredictiveConfig:
     prior_p_human: float = 0.3
     prior_delay: float = 20.0
     prior_handle: float = 150.0
+    wrap_seconds: float = 0.0  # the campaign's after-call work time: a wrapping agent is free within it
 
     def __post_init__(self) -> None:
         if not 0 < self.abandon_target < 1 or not 0 <= self.amd_false_positive < 1:
@@ -61,10 +65,17 @@ class PredictivePacer:
         self.z = cfg.z_initial
         self._p_human = cfg.prior_p_human
         self._handle = cfg.prior_handle
+        # lognormal talk-time model (log mean and variance), learned from releases
+        self._log_talk_mean = math.log(max(1.0, cfg.prior_handle - cfg.wrap_seconds)) - 0.35
+        self._log_talk_var = 0.7
+        self._release_table: list[float] = []
+        self._release_key: tuple[int, int] = (-1, -1)
+        self._releases = 0
         # weighted histogram of dial-to-human delays, seeded with the prior as one observation
         self._delay_hist = [0.0] * (_MAX_DELAY + 1)
         self._delay_hist[min(_MAX_DELAY, int(cfg.prior_delay))] = 1.0
         self._survival: list[float] | None = None
+        self._last_delay = _MAX_DELAY  # survival is 0 beyond this age
         self._mean_delay = cfg.prior_delay
         self._placed: deque[tuple[float, int]] = deque()  # (time, calls) within _MAX_DELAY
         self._fp_ratio = cfg.amd_false_positive / (1 - cfg.amd_false_positive)
@@ -76,7 +87,13 @@ class PredictivePacer:
     # -- observations ----------------------------------------------------------------------------
     def observe(self, event: PacingEvent) -> None:
         if isinstance(event, AgentReleased):
-            self._handle += (event.handle_seconds - self._handle) / self.config.memory_releases
+            forget = 1 / self.config.memory_releases
+            self._handle += (event.handle_seconds - self._handle) * forget
+            log_talk = math.log(max(1.0, event.handle_seconds - self.config.wrap_seconds))
+            deviation = log_talk - self._log_talk_mean
+            self._log_talk_mean += deviation * forget
+            self._log_talk_var += (deviation * deviation - self._log_talk_var) * forget
+            self._releases += 1
             return
         self._learn_outcome(event)
         if event.result is CallResult.HUMAN:
@@ -134,6 +151,7 @@ class PredictivePacer:
                 left -= weight
                 survival.append(max(0.0, left / total))
             self._survival = survival
+            self._last_delay = max((i for i, v in enumerate(survival) if v > 0), default=0)
         return self._survival
 
     def calls_to_place(self, state: PacingState) -> int:
@@ -144,22 +162,62 @@ class PredictivePacer:
         survival = self._delay_survival()
         coming = variance = 0.0
         for placed_at, calls in self._placed:
-            q = p * survival[min(_MAX_DELAY, int(now - placed_at))]
+            age = int(now - placed_at)
+            if age > self._last_delay:
+                continue
+            q = p * survival[age]
             coming += calls * q
             variance += calls * q * (1 - q)
-        busy = state.agents_talking + state.agents_wrapping
-        release = 1 - math.exp(-self._mean_delay / max(self._handle, 1.0))
-        demand = state.agents_ready - state.calls_waiting + busy * release
-        variance += busy * release * (1 - release)
+        demand, release_variance = self._releases_within(state, self._mean_delay)
+        variance += release_variance
         n = 0
         step_var = p * (1 - p)
         while coming + (n + 1) * p + self.z * math.sqrt(variance + (n + 1) * step_var) <= demand:
             n += 1
-        if n == 0 and state.agents_ready > 0 and state.calls_dialing == 0 and not self._placed:
-            n = 1  # never leave ready agents with nothing in flight (e.g. before any estimate exists)
+        # never fewer lines than progressive dialing: one call in flight per ready agent
+        n = max(n, state.agents_ready - state.calls_waiting - state.calls_dialing)
         if n:
             self._placed.append((now, n))
         return n
+
+    def _releases_within(self, state: PacingState, horizon: float) -> tuple[float, float]:
+        """Agents expected free by `horizon` (ready now, less waiting humans, plus releases) and its variance."""
+        now, wrap = state.now, self.config.wrap_seconds
+        demand = float(state.agents_ready - state.calls_waiting)
+        variance = 0.0
+        if state.wrap_started or not state.agents_wrapping:
+            demand += sum(1 for started in state.wrap_started if wrap - (now - started) <= horizon)
+        else:  # no start times: the wrap left is uniform
+            share = 1.0 if horizon >= wrap else horizon / wrap
+            demand += state.agents_wrapping * share
+            variance += state.agents_wrapping * share * (1 - share)
+        table = self._release_probabilities(horizon)
+        if state.talk_started or not state.agents_talking:
+            for started in state.talk_started:
+                q = table[min(_ELAPSED_BINS - 1, int((now - started) / _ELAPSED_BIN))]
+                demand += q
+                variance += q * (1 - q)
+        else:  # no start times: every talking agent as if its call had just begun
+            demand += state.agents_talking * table[0]
+            variance += state.agents_talking * table[0] * (1 - table[0])
+        return demand, variance
+
+    def _release_probabilities(self, horizon: float) -> list[float]:
+        """P(talk ends and the wrap-up too within `horizon` | talked for bin x 5 s), by elapsed bin."""
+        key = (int(horizon), self._releases // 25)
+        if key != self._release_key:
+            self._release_key = key
+            wrap = self.config.wrap_seconds
+            talk = NormalDist(self._log_talk_mean, math.sqrt(max(self._log_talk_var, 1e-4)))
+            table = []
+            for b in range(_ELAPSED_BINS):
+                elapsed = (b + 0.5) * _ELAPSED_BIN
+                alive = 1 - talk.cdf(math.log(elapsed))
+                end = elapsed + horizon - wrap
+                ended = talk.cdf(math.log(end)) if end > 0 else 0.0
+                table.append(max(0.0, ended - (1 - alive)) / alive if alive > 1e-12 else 1.0)
+            self._release_table = table
+        return self._release_table
 
     def placed(self, now: float, calls: int) -> None:
         """Tell the pacer the trunk let fewer calls through than it asked for (correct its in-flight log)."""

@@ -124,8 +124,8 @@ class Simulation:
         self.result = RunResult()
         self._ready: deque[tuple[int, float]] = deque()  # (agent, ready since), longest idle first
         self._next_agent = 0
-        self._talking = 0
-        self._wrapping = 0
+        self._talk_started: dict[int, float] = {}  # agent's call -> talk start (their count = agents talking)
+        self._wrap_started: dict[int, float] = {}
         self._logoffs_due = 0  # agents to log off when they finish their call
         self._dialing = 0
         self._waiting: dict[int, float] = {}  # outbound human call -> placed_at, in the safe-harbour window
@@ -160,16 +160,19 @@ class Simulation:
             _HOUR: lambda _: self.result.hourly_abandon.append(self.result.abandon_rate),
         }
         last = 0.0
-        logged_in = len(self._ready) + self._talking + self._wrapping
+        logged_in = self._logged_in()
         while self._heap and self._heap[0][0] <= end:
             when, _, kind, payload = heapq.heappop(self._heap)
             self.result.agent_seconds += (when - last) * logged_in
             self.now = last = when
             handlers[kind](payload)
-            logged_in = len(self._ready) + self._talking + self._wrapping
+            logged_in = self._logged_in()
         self.result.agent_seconds += (end - last) * logged_in
         self.result.gate_refused = self.gate.refused
         return self.result
+
+    def _logged_in(self) -> int:
+        return len(self._ready) + len(self._talk_started) + len(self._wrap_started)
 
     # -- pacing ---------------------------------------------------------------------------------------------
     def _on_tick(self, _: object) -> None:
@@ -177,16 +180,20 @@ class Simulation:
         self._at(self.now + 1.0, _TICK)
 
     def _pace(self) -> None:
+        now = self.now
         state = PacingState(
-            now=self.now,
+            now=now,
             agents_ready=len(self._ready),
-            agents_talking=self._talking,
-            agents_wrapping=self._wrapping,
+            agents_talking=len(self._talk_started),
+            agents_wrapping=len(self._wrap_started),
             calls_dialing=self._dialing,
             calls_waiting=len(self._waiting),
+            talk_started=tuple(self._talk_started.values()),
+            wrap_started=tuple(self._wrap_started.values()),
         )
         wanted = self.pacer.calls_to_place(state)
-        allowed = self.gate.admit(self.now, wanted, self._dialing + len(self._waiting) + self._talking)
+        in_use = self._dialing + len(self._waiting) + len(self._talk_started)
+        allowed = self.gate.admit(now, wanted, in_use)
         if allowed != wanted and self._placed_notice is not None:
             self._placed_notice(self.now, allowed)
         for _ in range(allowed):
@@ -241,7 +248,7 @@ class Simulation:
 
     def _connect_outbound(self, call: int) -> None:
         placed_at, is_human = self._outbound_calls.pop(call)
-        self._take_agent()
+        token = self._take_agent()
         if is_human:
             self.result.connected += 1
             talk = self._talk_rng.lognormvariate(self._talk_mu, self._talk_sigma)
@@ -249,7 +256,7 @@ class Simulation:
         else:
             self.result.machines_to_agents += 1
             talk = MACHINE_HOLD
-        self._at(self.now + talk, _TALK_END, talk)
+        self._at(self.now + talk, _TALK_END, (token, talk))
         self.pacer.observe(DialOutcome(now=self.now, placed_at=placed_at, result=CallResult.HUMAN, connected=True))
 
     def _on_expire(self, call: object) -> None:
@@ -261,19 +268,22 @@ class Simulation:
         self.pacer.observe(DialOutcome(now=self.now, placed_at=placed_at, result=CallResult.HUMAN))
 
     # -- agents ---------------------------------------------------------------------------------------------
-    def _take_agent(self) -> None:
+    def _take_agent(self) -> int:
         _, since = self._ready.popleft()
         self.result.agent_waits.append(self.now - since)
-        self._talking += 1
+        self._seq += 1
+        self._talk_started[self._seq] = self.now
+        return self._seq
 
-    def _on_talk_end(self, talk: object) -> None:
-        self._talking -= 1
-        self._wrapping += 1
-        self._at(self.now + self.sc.wrap, _WRAP_END, talk)
+    def _on_talk_end(self, payload: object) -> None:
+        token, talk = payload  # type: ignore[misc]
+        del self._talk_started[token]
+        self._wrap_started[token] = self.now
+        self._at(self.now + self.sc.wrap, _WRAP_END, payload)
 
-    def _on_wrap_end(self, talk: object) -> None:
-        assert isinstance(talk, float)
-        self._wrapping -= 1
+    def _on_wrap_end(self, payload: object) -> None:
+        token, talk = payload  # type: ignore[misc]
+        del self._wrap_started[token]
         self.pacer.observe(AgentReleased(now=self.now, handle_seconds=talk + self.sc.wrap))
         if self._logoffs_due:
             self._logoffs_due -= 1
@@ -293,7 +303,7 @@ class Simulation:
             self._pace()
 
     def _staff(self, target: int) -> None:
-        logged_in = len(self._ready) + self._talking + self._wrapping - self._logoffs_due
+        logged_in = self._logged_in() - self._logoffs_due
         for _ in range(target - logged_in):
             if self._logoffs_due:
                 self._logoffs_due -= 1
@@ -336,10 +346,10 @@ class Simulation:
             self.result.inbound_abandoned += 1
 
     def _connect_inbound(self, call: int) -> None:
-        self._take_agent()
+        token = self._take_agent()
         talk = self._talk_rng.lognormvariate(self._talk_mu, self._talk_sigma)
         self.result.talk_seconds += talk
-        self._at(self.now + talk, _TALK_END, talk)
+        self._at(self.now + talk, _TALK_END, (token, talk))
 
 
 def simulate(

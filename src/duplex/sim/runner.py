@@ -69,7 +69,9 @@ def make_pacer(mode: str, scenario: Scenario, seed: int, *, ratio: float | None 
         return _poisson(scenario, seed)
     if mode == "predictive":
         fp = scenario.amd.false_positive if scenario.amd else 0.0
-        return PredictivePacer(PredictiveConfig(abandon_target=scenario.abandon_target, amd_false_positive=fp))
+        return PredictivePacer(PredictiveConfig(
+                abandon_target=scenario.abandon_target, amd_false_positive=fp, wrap_seconds=scenario.wrap
+            ))
     raise ValueError(f"unknown mode {mode!r}")
 
 
