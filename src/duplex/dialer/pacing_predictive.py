@@ -30,8 +30,9 @@ from duplex.dialer.pacing import AgentReleased, CallResult, DialOutcome, PacingE
 __all__ = ["PredictiveConfig", "PredictivePacer"]
 
 _MAX_DELAY = 90  # seconds: dial-to-human delays are tracked in 1-s bins up to this
+_PRIOR_WEIGHT = 20  # observations the priors are worth
 _ELAPSED_BIN = 5.0  # seconds: talking agents' release probabilities are tabulated per elapsed-talk bin
-_ELAPSED_BINS = 720  # up to an hour of talk
+_ELAPSED_BINS = 240  # up to 20 minutes of talk (longer calls use the last bin)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,13 +42,15 @@ class PredictiveConfig:
     margin: float = 0.8  # aim at this share of the target
     memory_calls: float = 400.0  # forgetting horizon of p_human and the delay histogram (resolved calls)
     memory_releases: float = 100.0  # forgetting horizon of the mean handle time (agent releases)
-    gain: float = 0.08  # controller step per human answer
-    z_initial: float = 1.0
+    gain: float = 0.02  # controller step per human answer (x10 per unit error)
+    z_initial: float = 3.0  # start cautious: the estimates are priors until calls resolve
     z_min: float = -1.5
     z_max: float = 6.0
+    max_lines_per_agent: float = 10.0  # a hard cap on calls in flight per logged-in agent
     prior_p_human: float = 0.3
     prior_delay: float = 20.0
     prior_handle: float = 150.0
+    horizon_shares: tuple[float, ...] = (0.5,)  # check the balance where these shares of humans arrived
     wrap_seconds: float = 0.0  # the campaign's after-call work time: a wrapping agent is free within it
 
     def __post_init__(self) -> None:
@@ -59,6 +62,7 @@ class PredictiveConfig:
 
 class PredictivePacer:
     name = "predictive"
+    pace_on_ready = False  # it dials ahead of releases: the 1-s decisions suffice
 
     def __init__(self, config: PredictiveConfig | None = None) -> None:
         self.config = cfg = config or PredictiveConfig()
@@ -75,7 +79,11 @@ class PredictivePacer:
         self._delay_hist = [0.0] * (_MAX_DELAY + 1)
         self._delay_hist[min(_MAX_DELAY, int(cfg.prior_delay))] = 1.0
         self._survival: list[float] | None = None
-        self._last_delay = _MAX_DELAY  # survival is 0 beyond this age
+        self._delay_weight = 1.0  # weight of the next observation: grows instead of decaying the histogram
+        self._humans_seen = 0
+        self._resolved = 0
+        self._last_delay = _MAX_DELAY  # survival is 0 from this age on
+        self._horizons: tuple[int, ...] = (int(cfg.prior_delay),)
         self._mean_delay = cfg.prior_delay
         self._placed: deque[tuple[float, int]] = deque()  # (time, calls) within _MAX_DELAY
         self._fp_ratio = cfg.amd_false_positive / (1 - cfg.amd_false_positive)
@@ -87,30 +95,37 @@ class PredictivePacer:
     # -- observations ----------------------------------------------------------------------------
     def observe(self, event: PacingEvent) -> None:
         if isinstance(event, AgentReleased):
-            forget = 1 / self.config.memory_releases
+            self._releases += 1
+            # the prior counts as _PRIOR_WEIGHT observations; a plain mean until the memory is reached
+            forget = 1 / min(self.config.memory_releases, self._releases + _PRIOR_WEIGHT)
             self._handle += (event.handle_seconds - self._handle) * forget
             log_talk = math.log(max(1.0, event.handle_seconds - self.config.wrap_seconds))
             deviation = log_talk - self._log_talk_mean
             self._log_talk_mean += deviation * forget
             self._log_talk_var += (deviation * deviation - self._log_talk_var) * forget
-            self._releases += 1
             return
         self._learn_outcome(event)
         if event.result is CallResult.HUMAN:
             self._control(event)
 
     def _learn_outcome(self, event: DialOutcome) -> None:
-        forget = 1.0 / self.config.memory_calls
+        self._resolved += 1
+        forget = 1.0 / min(self.config.memory_calls, self._resolved + _PRIOR_WEIGHT)
         human = event.result is CallResult.HUMAN
         self._p_human += (float(human) - self._p_human) * forget
         if human:
             delay = event.now - event.placed_at
             hist = self._delay_hist
-            for i in range(len(hist)):
-                hist[i] *= 1 - forget * 4  # the delay histogram learns from humans only: forget faster
-            hist[min(_MAX_DELAY, max(0, int(delay)))] += 1.0
-            self._mean_delay += (delay - self._mean_delay) * forget * 4
-            self._survival = None
+            # humans are fewer than calls: the delay histogram forgets 4x faster (per human)
+            self._delay_weight /= 1 - min(0.5, forget * 4)
+            hist[min(_MAX_DELAY, max(0, int(delay)))] += self._delay_weight
+            if self._delay_weight > 1e9:
+                self._delay_hist = [w / self._delay_weight for w in hist]
+                self._delay_weight = 1.0
+            self._mean_delay += (delay - self._mean_delay) * min(1.0, forget * 4)
+            self._humans_seen += 1
+            if self._humans_seen % 20 == 0 or self._humans_seen < 20:
+                self._survival = None
 
     def _control(self, event: DialOutcome) -> None:
         self.humans += 1
@@ -151,34 +166,57 @@ class PredictivePacer:
                 left -= weight
                 survival.append(max(0.0, left / total))
             self._survival = survival
-            self._last_delay = max((i for i, v in enumerate(survival) if v > 0), default=0)
+            self._last_delay = last = min(_MAX_DELAY, max((i for i, v in enumerate(survival) if v > 0), default=0) + 1)
+            self._horizons = tuple(
+                min(last, next((i for i, v in enumerate(survival) if v <= 1 - share), last))
+                for share in self.config.horizon_shares
+            )
         return self._survival
 
     def calls_to_place(self, state: PacingState) -> int:
         now = state.now
         while self._placed and self._placed[0][0] < now - _MAX_DELAY:
             self._placed.popleft()
-        p = self._p_human
         survival = self._delay_survival()
-        coming = variance = 0.0
-        for placed_at, calls in self._placed:
-            age = int(now - placed_at)
-            if age > self._last_delay:
-                continue
-            q = p * survival[age]
-            coming += calls * q
-            variance += calls * q * (1 - q)
-        demand, release_variance = self._releases_within(state, self._mean_delay)
-        variance += release_variance
-        n = 0
-        step_var = p * (1 - p)
-        while coming + (n + 1) * p + self.z * math.sqrt(variance + (n + 1) * step_var) <= demand:
-            n += 1
+        n = min(self._safe_at(state, horizon, survival) for horizon in self._horizons)
         # never fewer lines than progressive dialing: one call in flight per ready agent
         n = max(n, state.agents_ready - state.calls_waiting - state.calls_dialing)
+        cap = math.floor(self.config.max_lines_per_agent * state.agents_logged_in) - state.calls_dialing
+        n = max(0, min(n, cap))
         if n:
             self._placed.append((now, n))
         return n
+
+    def _safe_at(self, state: PacingState, horizon: int, survival: list[float]) -> int:
+        """New calls that keep humans arriving by `horizon` within the agents free by then (z sd of margin)."""
+        p, now, last = self._p_human, state.now, self._last_delay
+        coming = variance = 0.0
+        for placed_at, calls in self._placed:
+            age = int(now - placed_at)
+            if age > last:
+                continue
+            q = p * (survival[age] - survival[min(last, age + horizon)])
+            coming += calls * q
+            variance += calls * q * (1 - q)
+        demand, release_variance = self._releases_within(state, float(horizon))
+        return self._largest_safe(demand - coming, variance + release_variance, p * (1 - survival[horizon]))
+
+    def _largest_safe(self, room: float, variance: float, p: float) -> int:
+        """The largest n with  n*p + z*sqrt(variance + n*p*(1-p)) <= room  (a quadratic in the root)."""
+        if p <= 0:
+            return 0
+        s, z = p * (1 - p), self.z
+        if s <= 0:
+            return max(0, math.floor((room - z * math.sqrt(variance)) / p))
+        a = p / s
+        c = room + a * variance
+        discriminant = z * z + 4 * a * c
+        if discriminant < 0:
+            return 0
+        root = (-z + math.sqrt(discriminant)) / (2 * a)
+        if root < 0:
+            return 0
+        return max(0, math.floor((root * root - variance) / s + 1e-9))
 
     def _releases_within(self, state: PacingState, horizon: float) -> tuple[float, float]:
         """Agents expected free by `horizon` (ready now, less waiting humans, plus releases) and its variance."""
@@ -204,7 +242,7 @@ class PredictivePacer:
 
     def _release_probabilities(self, horizon: float) -> list[float]:
         """P(talk ends and the wrap-up too within `horizon` | talked for bin x 5 s), by elapsed bin."""
-        key = (int(horizon), self._releases // 25)
+        key = (int(horizon) // 2, self._releases // 100)
         if key != self._release_key:
             self._release_key = key
             wrap = self.config.wrap_seconds

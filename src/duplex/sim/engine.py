@@ -131,6 +131,7 @@ class Simulation:
         self._waiting: dict[int, float] = {}  # outbound human call -> placed_at, in the safe-harbour window
         self._outbound_calls: dict[int, tuple[float, bool]] = {}  # answered call -> (placed_at, is a human)
         self._placed_notice = getattr(pacer, "placed", None)
+        self._pace_on_ready: bool = getattr(pacer, "pace_on_ready", True)
 
     # -- plumbing -----------------------------------------------------------------------------------------
     def _at(self, when: float, kind: int, payload: object = None) -> None:
@@ -299,7 +300,7 @@ class Simulation:
             self._connect_outbound(call)
         elif (inbound := self.inbound.next_for_agent(self.now)) is not None:
             self._connect_inbound(inbound)
-        else:
+        elif self._pace_on_ready:
             self._pace()
 
     def _staff(self, target: int) -> None:
