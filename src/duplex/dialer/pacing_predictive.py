@@ -39,10 +39,13 @@ _ELAPSED_BINS = 240  # up to 20 minutes of talk (longer calls use the last bin)
 class PredictiveConfig:
     abandon_target: float = 0.03  # fraction of live-answered calls
     amd_false_positive: float = 0.0  # estimated P(machine verdict | human); counted as abandons
-    margin: float = 0.8  # aim at this share of the target
+    margin: float = 0.85  # aim at this share of the target
     memory_calls: float = 400.0  # forgetting horizon of p_human and the delay histogram (resolved calls)
     memory_releases: float = 100.0  # forgetting horizon of the mean handle time (agent releases)
-    gain: float = 0.02  # controller step per human answer (x10 per unit error)
+    gain: float = 0.002  # controller step per human answer (x10 per unit error)
+    rule: str = "safety"  # "share": humans in flight <= fill x agents free; "safety": mean + z sd <= agents free
+    fill_initial: float = 0.5
+    fill_step: float = 0.2  # log-step of the fill per unit error
     z_initial: float = 3.0  # start cautious: the estimates are priors until calls resolve
     z_min: float = -1.5
     z_max: float = 6.0
@@ -51,6 +54,7 @@ class PredictiveConfig:
     prior_delay: float = 20.0
     prior_handle: float = 150.0
     horizon_shares: tuple[float, ...] = (0.5,)  # check the balance where these shares of humans arrived
+    talk_release_weight: float = 1.0  # share of the predicted talk releases counted as agents to come
     wrap_seconds: float = 0.0  # the campaign's after-call work time: a wrapping agent is free within it
 
     def __post_init__(self) -> None:
@@ -60,6 +64,40 @@ class PredictiveConfig:
             raise ValueError("predictive: margin in (0, 1], memories >= 1")
 
 
+class _DecayingHistogram:
+    """Delays in 1-s bins with exponential forgetting (new observations weigh more instead of old ones decaying)."""
+
+    def __init__(self, prior: float, forget: float) -> None:
+        self._bins = [0.0] * (_MAX_DELAY + 1)
+        self._bins[min(_MAX_DELAY, int(prior))] = 1.0
+        self._weight = 1.0
+        self._forget = forget
+        self._count = 0
+        self._survival: list[float] | None = None
+
+    def add(self, delay: float) -> None:
+        self._count += 1
+        # a plain mean while young (the prior is one observation), then the memory's forgetting
+        self._weight /= 1 - max(self._forget, 1 / (self._count + 1))
+        self._bins[min(_MAX_DELAY, max(0, int(delay)))] += self._weight
+        if self._weight > 1e9:
+            self._bins = [w / self._weight for w in self._bins]
+            self._weight = 1.0
+        if self._count < 50 or self._count % 20 == 0:
+            self._survival = None
+
+    def survival(self) -> list[float]:
+        """P(delay > a) for a = 0.._MAX_DELAY."""
+        if self._survival is None:
+            left = total = sum(self._bins)
+            survival = []
+            for weight in self._bins:
+                left -= weight
+                survival.append(max(0.0, left / total))
+            self._survival = survival
+        return self._survival
+
+
 class PredictivePacer:
     name = "predictive"
     pace_on_ready = False  # it dials ahead of releases: the 1-s decisions suffice
@@ -67,6 +105,7 @@ class PredictivePacer:
     def __init__(self, config: PredictiveConfig | None = None) -> None:
         self.config = cfg = config or PredictiveConfig()
         self.z = cfg.z_initial
+        self.fill = cfg.fill_initial
         self._p_human = cfg.prior_p_human
         self._handle = cfg.prior_handle
         # lognormal talk-time model (log mean and variance), learned from releases
@@ -75,17 +114,11 @@ class PredictivePacer:
         self._release_table: list[float] = []
         self._release_key: tuple[int, int] = (-1, -1)
         self._releases = 0
-        # weighted histogram of dial-to-human delays, seeded with the prior as one observation
-        self._delay_hist = [0.0] * (_MAX_DELAY + 1)
-        self._delay_hist[min(_MAX_DELAY, int(cfg.prior_delay))] = 1.0
-        self._survival: list[float] | None = None
-        self._delay_weight = 1.0  # weight of the next observation: grows instead of decaying the histogram
-        self._humans_seen = 0
         self._resolved = 0
-        self._last_delay = _MAX_DELAY  # survival is 0 from this age on
-        self._horizons: tuple[int, ...] = (int(cfg.prior_delay),)
-        self._mean_delay = cfg.prior_delay
-        self._placed: deque[tuple[float, int]] = deque()  # (time, calls) within _MAX_DELAY
+        # dial-to-human delays (humans forget 4x faster per observation: they are fewer) and dial-to-end delays
+        self._human_delays = _DecayingHistogram(cfg.prior_delay, 4 / cfg.memory_calls)
+        self._end_delays = _DecayingHistogram(cfg.prior_delay, 1 / cfg.memory_calls)
+        self._in_flight: dict[float, int] = {}  # placement time -> calls still unresolved
         self._fp_ratio = cfg.amd_false_positive / (1 - cfg.amd_false_positive)
         self.humans = 0  # life of the campaign
         self.drops = 0
@@ -104,28 +137,68 @@ class PredictivePacer:
             self._log_talk_mean += deviation * forget
             self._log_talk_var += (deviation * deviation - self._log_talk_var) * forget
             return
-        self._learn_outcome(event)
-        if event.result is CallResult.HUMAN:
-            self._control(event)
-
-    def _learn_outcome(self, event: DialOutcome) -> None:
+        left = self._in_flight.get(event.placed_at)
+        if left is not None:
+            if left > 1:
+                self._in_flight[event.placed_at] = left - 1
+            else:
+                del self._in_flight[event.placed_at]
         self._resolved += 1
         forget = 1.0 / min(self.config.memory_calls, self._resolved + _PRIOR_WEIGHT)
         human = event.result is CallResult.HUMAN
         self._p_human += (float(human) - self._p_human) * forget
+        delay = event.now - event.placed_at
         if human:
-            delay = event.now - event.placed_at
-            hist = self._delay_hist
-            # humans are fewer than calls: the delay histogram forgets 4x faster (per human)
-            self._delay_weight /= 1 - min(0.5, forget * 4)
-            hist[min(_MAX_DELAY, max(0, int(delay)))] += self._delay_weight
-            if self._delay_weight > 1e9:
-                self._delay_hist = [w / self._delay_weight for w in hist]
-                self._delay_weight = 1.0
-            self._mean_delay += (delay - self._mean_delay) * min(1.0, forget * 4)
-            self._humans_seen += 1
-            if self._humans_seen % 20 == 0 or self._humans_seen < 20:
-                self._survival = None
+            # an answered human stops ringing when it is ready for an agent, up to 2 s before this event
+            self._human_delays.add(delay)
+            self._control(event)
+        self._end_delays.add(delay)
+
+    # -- decision ---------------------------------------------------------------------------------
+    def calls_to_place(self, state: PacingState) -> int:
+        now = state.now
+        for placed_at in [t for t in self._in_flight if t < now - _MAX_DELAY]:
+            del self._in_flight[placed_at]  # lost track (e.g. an outcome never reported): stop counting it
+        humans, ends = self._human_delays.survival(), self._end_delays.survival()
+        ages = [(min(_MAX_DELAY, int(now - t)), calls) for t, calls in self._in_flight.items()]
+        n = min(self._safe_at(state, ages, h, humans, ends) for h in self._horizons(humans))
+        # never fewer lines than progressive dialing: one call in flight per ready agent
+        n = max(n, state.agents_ready - state.calls_waiting - state.calls_dialing)
+        cap = math.floor(self.config.max_lines_per_agent * state.agents_logged_in) - state.calls_dialing
+        n = max(0, min(n, cap))
+        if n:
+            self._in_flight[now] = self._in_flight.get(now, 0) + n
+        return n
+
+    def _horizons(self, humans: list[float]) -> list[int]:
+        last = len(humans) - 1
+        return [next((i for i, v in enumerate(humans) if v <= 1 - share), last) for share in self.config.horizon_shares]
+
+    def _safe_at(
+        self, state: PacingState, ages: list[tuple[int, int]], horizon: int, humans: list[float], ends: list[float]
+    ) -> int:
+        """New calls that keep humans arriving by `horizon` within the agents free by then."""
+        p, last = self._p_human, _MAX_DELAY
+        coming = variance = 0.0
+        for age, calls in ages:
+            unresolved = ends[age]
+            if unresolved <= 0:
+                continue
+            # P(a human, ready within the horizon | still ringing at this age)
+            q = min(1.0, p * (humans[age] - humans[min(last, age + horizon)]) / unresolved)
+            coming += calls * q
+            variance += calls * q * (1 - q)
+        demand, release_variance = self._releases_within(state, float(horizon))
+        p_new = p * (1 - humans[horizon])
+        if self.config.rule == "share":
+            return max(0, math.floor((self.fill * demand - coming) / p_new)) if p_new > 0 else 0
+        return self._largest_safe(demand - coming, variance + release_variance, p_new)
+
+    def placed(self, now: float, calls: int) -> None:
+        """The trunk let only `calls` of the last decision's calls through: correct the in-flight count."""
+        asked = self._in_flight.pop(now, 0)
+        if min(calls, asked):
+            self._in_flight[now] = min(calls, asked)
 
     def _control(self, event: DialOutcome) -> None:
         self.humans += 1
@@ -136,6 +209,7 @@ class PredictivePacer:
             self._day_drops -= self._day.popleft()[1]
         error = float(event.abandoned) - self.drop_set_point()
         self.z = min(self.config.z_max, max(self.config.z_min, self.z + self.config.gain * error * 10))
+        self.fill = min(4.0, max(0.05, self.fill * math.exp(-self.config.fill_step * error)))
 
     def abandon_rate_estimate(self, drops: int, humans: int) -> float:
         """Drops plus estimated AMD false positives over live answers (the regulatory rate)."""
@@ -156,50 +230,6 @@ class PredictivePacer:
         return max(0.0, aim * (1 + self._fp_ratio) - self._fp_ratio)
 
     # -- decision ---------------------------------------------------------------------------------
-    def _delay_survival(self) -> list[float]:
-        """P(dial-to-human delay > a) for a = 0.._MAX_DELAY s."""
-        if self._survival is None:
-            total = sum(self._delay_hist)
-            left = total
-            survival = []
-            for weight in self._delay_hist:
-                left -= weight
-                survival.append(max(0.0, left / total))
-            self._survival = survival
-            self._last_delay = last = min(_MAX_DELAY, max((i for i, v in enumerate(survival) if v > 0), default=0) + 1)
-            self._horizons = tuple(
-                min(last, next((i for i, v in enumerate(survival) if v <= 1 - share), last))
-                for share in self.config.horizon_shares
-            )
-        return self._survival
-
-    def calls_to_place(self, state: PacingState) -> int:
-        now = state.now
-        while self._placed and self._placed[0][0] < now - _MAX_DELAY:
-            self._placed.popleft()
-        survival = self._delay_survival()
-        n = min(self._safe_at(state, horizon, survival) for horizon in self._horizons)
-        # never fewer lines than progressive dialing: one call in flight per ready agent
-        n = max(n, state.agents_ready - state.calls_waiting - state.calls_dialing)
-        cap = math.floor(self.config.max_lines_per_agent * state.agents_logged_in) - state.calls_dialing
-        n = max(0, min(n, cap))
-        if n:
-            self._placed.append((now, n))
-        return n
-
-    def _safe_at(self, state: PacingState, horizon: int, survival: list[float]) -> int:
-        """New calls that keep humans arriving by `horizon` within the agents free by then (z sd of margin)."""
-        p, now, last = self._p_human, state.now, self._last_delay
-        coming = variance = 0.0
-        for placed_at, calls in self._placed:
-            age = int(now - placed_at)
-            if age > last:
-                continue
-            q = p * (survival[age] - survival[min(last, age + horizon)])
-            coming += calls * q
-            variance += calls * q * (1 - q)
-        demand, release_variance = self._releases_within(state, float(horizon))
-        return self._largest_safe(demand - coming, variance + release_variance, p * (1 - survival[horizon]))
 
     def _largest_safe(self, room: float, variance: float, p: float) -> int:
         """The largest n with  n*p + z*sqrt(variance + n*p*(1-p)) <= room  (a quadratic in the root)."""
@@ -230,9 +260,10 @@ class PredictivePacer:
             demand += state.agents_wrapping * share
             variance += state.agents_wrapping * share * (1 - share)
         table = self._release_probabilities(horizon)
+        weight = self.config.talk_release_weight
         if state.talk_started or not state.agents_talking:
             for started in state.talk_started:
-                q = table[min(_ELAPSED_BINS - 1, int((now - started) / _ELAPSED_BIN))]
+                q = weight * table[min(_ELAPSED_BINS - 1, int((now - started) / _ELAPSED_BIN))]
                 demand += q
                 variance += q * (1 - q)
         else:  # no start times: every talking agent as if its call had just begun
@@ -257,10 +288,3 @@ class PredictivePacer:
             self._release_table = table
         return self._release_table
 
-    def placed(self, now: float, calls: int) -> None:
-        """Tell the pacer the trunk let fewer calls through than it asked for (correct its in-flight log)."""
-        if self._placed and self._placed[-1][0] == now:
-            asked = self._placed.pop()[1]
-            calls = min(calls, asked)
-        if calls:
-            self._placed.append((now, calls))
