@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,9 +28,7 @@ from duplex.sim.runner import (
     compliant_share,
     make_pacer,
     replication_seeds,
-    run_mode,
     summarize,
-    tune_oracle,
 )
 from duplex.sim.scenario import Scenario, parse_scenario
 
@@ -75,11 +72,13 @@ def _cells(quick: bool) -> list[tuple[str, dict[str, Any]]]:
     return cells
 
 
-def _oracle(runner: Runner, scenario: Scenario, seeds: Sequence[int], steps: int) -> ModeRuns:
-    # tune_oracle's bisection, with each ratio's replications on the pool
+def _oracle(
+    runner: Runner, scenario: Scenario, seeds: Sequence[int], steps: int, progressive: ModeRuns
+) -> ModeRuns:
+    # tune_oracle's bisection, with each ratio's replications on the pool; ratio 1 is progressive dialing
     mapper: Callable[..., Any] = runner.run
-    low, high = 1.0, 4.0
-    best = mapper(scenario, "oracle", seeds, low)
+    low, high = 1.0, 6.0
+    best = ModeRuns("oracle", progressive.results, 1.0)
     for _ in range(steps):
         mid = (low + high) / 2
         runs = mapper(scenario, "oracle", seeds, mid)
@@ -100,7 +99,7 @@ def run_bench(replications: int, quick: bool, workers: int, oracle_steps: int) -
             scenario = parse_scenario({"shift_hours": 8, **keys})
             started = time.monotonic()
             runs = {m: runner.run(scenario, m, seeds) for m in MODES if m != "oracle"}
-            runs["oracle"] = _oracle(runner, scenario, seeds, oracle_steps)
+            runs["oracle"] = _oracle(runner, scenario, seeds, oracle_steps, runs["progressive"])
             base = runs["progressive"]
             cell = {m: summarize(runs[m], scenario.abandon_target, base) for m in MODES}
             out["cells"][name] = cell
@@ -192,7 +191,7 @@ def write_report(out: dict[str, Any], command: str, elapsed: float) -> None:
         "r is the same callees, answer times, AMD errors and talk times in every mode). Scenario in the script's "
         "docstring. Abandon = (dropped humans + humans hung up on by AMD false positives) / live answers, per "
         "replication; 'drops' is the first part alone. The parameter oracle is the best fixed lines-per-free-agent "
-        "ratio (bisection over [1, 4] on the same seeds) that keeps abandon <= 3% in >= 95% of replications. "
+        "ratio (6-step bisection over [1, 6] on the same seeds) that keeps abandon <= 3% in >= 95% of replications. "
         "Ratios are to progressive 1:1 on the same seeds.",
         "",
         *_table(out),
@@ -212,7 +211,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N in {5, 20}, p_human 0.30, 4 replications")
     parser.add_argument("--replications", type=int, help="default 30 (4 with --quick)")
     parser.add_argument("--workers", type=int, default=2, help="processes (at most 2 on a shared machine)")
-    parser.add_argument("--oracle-steps", type=int, default=5, help="bisection steps of the oracle's ratio")
+    parser.add_argument("--oracle-steps", type=int, default=6, help="bisection steps of the oracle's ratio")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--no-report", action="store_true", help="do not append to docs/benchmarks.md")
     args = parser.parse_args()

@@ -208,6 +208,7 @@ class PoissonPacer:
         self._blocking = blocking
         self._rates: dict[int, float] = {}
         self._next: float = start
+        self._rate = 0.0
 
     def rate(self, agents: int) -> float:
         """Dials per second for `agents` logged in."""
@@ -221,8 +222,11 @@ class PoissonPacer:
 
     def calls_to_place(self, state: PacingState) -> int:
         rate = self.rate(state.agents_logged_in)
+        if rate != self._rate:
+            # staffing changed the rate: the next arrival is redrawn from now (the process is memoryless)
+            self._rate = rate
+            self._next = state.now + (self._rng.expovariate(rate) if rate > 0 else 0.0)
         if rate <= 0:
-            self._next = state.now
             return 0
         due = 0
         while self._next <= state.now:

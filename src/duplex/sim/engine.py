@@ -83,6 +83,8 @@ class RunResult:
     inbound_offered: int = 0
     inbound_abandoned: int = 0
     gate_refused: int = 0
+    max_channels_used: int = 0  # calls ringing, waiting or talking (outbound) at the busiest moment
+    dial_times: list[float] = field(default_factory=list)  # only with Simulation(record_dials=True)
     agent_waits: list[float] = field(default_factory=list)
     hourly_abandon: list[float] = field(default_factory=list)  # cumulative abandon rate at each hour's end
 
@@ -108,7 +110,9 @@ class Simulation:
         seed: int,
         trunk: TrunkLimits | None = None,
         inbound_queue: InboundQueue | None = None,
+        record_dials: bool = False,
     ) -> None:
+        self._record_dials = record_dials
         self.sc = scenario
         self.pacer = pacer
         self.gate = DialGate(trunk or TrunkLimits(cps=1000.0, channels=1_000_000, burst=1000.0))
@@ -195,6 +199,10 @@ class Simulation:
         wanted = self.pacer.calls_to_place(state)
         in_use = self._dialing + len(self._waiting) + len(self._talk_started)
         allowed = self.gate.admit(now, wanted, in_use)
+        if in_use + allowed > self.result.max_channels_used:
+            self.result.max_channels_used = in_use + allowed
+        if self._record_dials:
+            self.result.dial_times.extend([now] * allowed)
         if allowed != wanted and self._placed_notice is not None:
             self._placed_notice(self.now, allowed)
         for _ in range(allowed):

@@ -46,7 +46,7 @@ def _poisson(scenario: Scenario, seed: int) -> Pacer:
         rng=random.Random(f"{seed}:poisson"),
         p_connect=to_agent,
         handle_seconds=handle,
-        blocking=max(0.002, scenario.abandon_target - fp),  # AMD false positives use part of the limit
+        blocking=max(0.002, 0.85 * scenario.abandon_target - fp),  # AMD false positives use part of the limit
     )
 
 
