@@ -63,12 +63,15 @@ class Runner:
         return ModeRuns(mode, tuple(results), ratio)
 
 
-def _cells(quick: bool) -> list[tuple[str, dict[str, Any]]]:
-    agents = (5, 20) if quick else (5, 20, 50, 100)
-    humans = (0.30,) if quick else (0.15, 0.30, 0.50)
-    cells = [(f"N={n} p={p:.2f}", {"agents": n, "p_human": p}) for n in agents for p in humans]
+def _cells(quick: bool) -> list[tuple[str, dict[str, Any], bool]]:
+    """(name, scenario keys, headline?) in the order they run: the headline cells first."""
     halving = [{"at_hour": 0, "value": 0.30}, {"at_hour": 4, "value": 0.15}]
-    cells.append(("N=20 p 0.30->0.15 at 4 h", {"agents": 20, "p_human": halving}))
+    cells = [
+        ("N=20 p=0.30", {"agents": 20, "p_human": 0.30}, True),
+        ("N=20 p 0.30->0.15 at 4 h", {"agents": 20, "p_human": halving}, True),
+    ]
+    grid = [(5, 0.30)] if quick else [(n, p) for p in (0.30, 0.15, 0.50) for n in (5, 20, 50, 100)]
+    cells += [(f"N={n} p={p:.2f}", {"agents": n, "p_human": p}, False) for n, p in grid if (n, p) != (20, 0.30)]
     return cells
 
 
@@ -89,13 +92,15 @@ def _oracle(
     return best
 
 
-def run_bench(replications: int, quick: bool, workers: int, oracle_steps: int) -> dict[str, Any]:
-    seeds = replication_seeds(SEED, replications)
-    out: dict[str, Any] = {"replications": replications, "cells": {}}
+def run_bench(
+    replications: int, grid_replications: int, quick: bool, workers: int, oracle_steps: int, json_path: Path | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"replications": replications, "grid_replications": grid_replications, "cells": {}}
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) if workers > 1 else _NoPool() as pool:
         runner = Runner(pool if workers > 1 else None)
-        for name, keys in _cells(quick):
+        for name, keys, headline in _cells(quick):
+            seeds = replication_seeds(SEED, replications if headline else grid_replications)
             scenario = parse_scenario({"shift_hours": 8, **keys})
             started = time.monotonic()
             runs = {m: runner.run(scenario, m, seeds) for m in MODES if m != "oracle"}
@@ -103,6 +108,8 @@ def run_bench(replications: int, quick: bool, workers: int, oracle_steps: int) -
             base = runs["progressive"]
             cell = {m: summarize(runs[m], scenario.abandon_target, base) for m in MODES}
             out["cells"][name] = cell
+            if json_path is not None:  # after every cell: a cut-off run keeps what it measured
+                json_path.write_text(json.dumps(out, indent=2) + "\n")
             print(f"{name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
             for m in MODES:
                 print(f"  {m:15} {json.dumps(cell[m])}", file=sys.stderr, flush=True)
@@ -187,7 +194,8 @@ def write_report(out: dict[str, Any], command: str, elapsed: float) -> None:
         f"## Dialer pacing ({time.strftime('%Y-%m-%d')}, simulator)",
         "",
         f"Command: `{command}` ({elapsed / 60:.0f} min on 2 workers of a shared 2-core machine). "
-        f"{out['replications']} replications of an 8-hour shift per cell and mode, common random numbers (replication "
+        f"{out['replications']} replications of an 8-hour shift per mode in the N=20 cells, "
+        f"{out.get('grid_replications', out['replications'])} in the others; common random numbers (replication "
         "r is the same callees, answer times, AMD errors and talk times in every mode). Scenario in the script's "
         "docstring. Abandon = (dropped humans + humans hung up on by AMD false positives) / live answers, per "
         "replication; 'drops' is the first part alone. The parameter oracle is the best fixed lines-per-free-agent "
@@ -209,20 +217,29 @@ def write_report(out: dict[str, Any], command: str, elapsed: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="N in {5, 20}, p_human 0.30, 4 replications")
-    parser.add_argument("--replications", type=int, help="default 30 (4 with --quick)")
+    parser.add_argument("--replications", type=int, help="headline cells (N=20): default 30 (4 with --quick)")
+    parser.add_argument("--grid-replications", type=int, help="the other cells: default as --replications")
+    parser.add_argument("--report-from", type=Path, help="only write the report from this JSON (a cut-off run)")
     parser.add_argument("--workers", type=int, default=2, help="processes (at most 2 on a shared machine)")
     parser.add_argument("--oracle-steps", type=int, default=6, help="bisection steps of the oracle's ratio")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--no-report", action="store_true", help="do not append to docs/benchmarks.md")
     args = parser.parse_args()
+    if args.report_from:
+        out = json.loads(args.report_from.read_text())
+        write_report(out, out.get("command", "python bench/dialer.py"), out.get("elapsed", 0.0))
+        return
     replications = args.replications or (4 if args.quick else 30)
+    grid = args.grid_replications or replications
     started = time.monotonic()
-    out = run_bench(replications, args.quick, min(2, max(1, args.workers)), args.oracle_steps)
+    out = run_bench(replications, grid, args.quick, min(2, max(1, args.workers)), args.oracle_steps, args.json)
     elapsed = time.monotonic() - started
+    out["elapsed"] = elapsed
+    out["command"] = "python " + " ".join(["bench/dialer.py", *sys.argv[1:]])
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     if not args.no_report:
-        write_report(out, "python " + " ".join(["bench/dialer.py", *sys.argv[1:]]), elapsed)
+        write_report(out, out["command"], elapsed)
     print(f"done in {elapsed:.0f} s", file=sys.stderr)
 
 
