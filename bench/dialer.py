@@ -57,7 +57,9 @@ class Runner:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    def run(self, scenario: Scenario, mode: str, seeds: Sequence[int], ratio: float | None = None) -> ModeRuns:
+    def run(
+        self, scenario: Scenario, mode: str, seeds: Sequence[int], ratio: float | None = None
+    ) -> ModeRuns:
         jobs = [(scenario, mode, ratio, s) for s in seeds]
         results = self.pool.map(_one, jobs) if self.pool else [_one(j) for j in jobs]
         return ModeRuns(mode, tuple(results), ratio)
@@ -71,7 +73,9 @@ def _cells(quick: bool) -> list[tuple[str, dict[str, Any], bool]]:
         ("N=20 p 0.30->0.15 at 4 h", {"agents": 20, "p_human": halving}, True),
     ]
     grid = [(5, 0.30)] if quick else [(n, p) for p in (0.30, 0.15, 0.50) for n in (5, 20, 50, 100)]
-    cells += [(f"N={n} p={p:.2f}", {"agents": n, "p_human": p}, False) for n, p in grid if (n, p) != (20, 0.30)]
+    cells += [
+        (f"N={n} p={p:.2f}", {"agents": n, "p_human": p}, False) for n, p in grid if (n, p) != (20, 0.30)
+    ]
     return cells
 
 
@@ -93,7 +97,12 @@ def _oracle(
 
 
 def run_bench(
-    replications: int, grid_replications: int, quick: bool, workers: int, oracle_steps: int, json_path: Path | None
+    replications: int,
+    grid_replications: int,
+    quick: bool,
+    workers: int,
+    oracle_steps: int,
+    json_path: Path | None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"replications": replications, "grid_replications": grid_replications, "cells": {}}
     ctx = multiprocessing.get_context("fork")
@@ -215,11 +224,15 @@ def write_report(out: dict[str, Any], command: str, elapsed: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="N in {5, 20}, p_human 0.30, 4 replications")
     parser.add_argument("--replications", type=int, help="headline cells (N=20): default 30 (4 with --quick)")
     parser.add_argument("--grid-replications", type=int, help="the other cells: default as --replications")
-    parser.add_argument("--report-from", type=Path, help="only write the report from this JSON (a cut-off run)")
+    parser.add_argument(
+        "--report-from", type=Path, help="only write the report from this JSON (a cut-off run)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (at most 2 on a shared machine)")
     parser.add_argument("--oracle-steps", type=int, default=6, help="bisection steps of the oracle's ratio")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
@@ -232,7 +245,9 @@ def main() -> None:
     replications = args.replications or (4 if args.quick else 30)
     grid = args.grid_replications or replications
     started = time.monotonic()
-    out = run_bench(replications, grid, args.quick, min(2, max(1, args.workers)), args.oracle_steps, args.json)
+    out = run_bench(
+        replications, grid, args.quick, min(2, max(1, args.workers)), args.oracle_steps, args.json
+    )
     elapsed = time.monotonic() - started
     out["elapsed"] = elapsed
     out["command"] = "python " + " ".join(["bench/dialer.py", *sys.argv[1:]])

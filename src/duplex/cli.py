@@ -166,8 +166,12 @@ def demo_seed(**kwargs: Any) -> None:
 @click.argument("scenario_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--replications", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True, help="Replication r uses seed (SEED, r).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write figures here.")
-@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG chart.")
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write figures here."
+)
+@click.option(
+    "--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG chart."
+)
 def simulate(
     scenario_file: Path, replications: int, seed: int, json_out: Path | None, plot_out: Path | None
 ) -> None:

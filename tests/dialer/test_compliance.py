@@ -30,7 +30,11 @@ def utc(*args: int) -> datetime:
 def engine(rules: ComplianceRules | None = None, **kwargs: object) -> ComplianceEngine:
     national = kwargs.pop("national_dnc", NationalDncList(numbers=frozenset(), downloaded_at=utc(2026, 3, 1)))
     return ComplianceEngine(
-        campaign_id=7, campaign_started=START, rules=rules, national_dnc=national, **kwargs  # type: ignore[arg-type]
+        campaign_id=7,
+        campaign_started=START,
+        rules=rules,
+        national_dnc=national,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -80,7 +84,10 @@ def test_lead_time_zone_wins_over_the_number() -> None:
 def test_lead_without_time_zone_is_skipped_with_a_reason() -> None:
     decision = engine().check(lead("+80012345678"), utc(2026, 3, 9, 16, 0))  # valid, no geography
     assert decision.reason is SkipReason.NO_TIME_ZONE and not decision.dial
-    assert engine().check(lead(time_zone="Mars/Olympus"), utc(2026, 3, 9, 16, 0)).reason is SkipReason.NO_TIME_ZONE
+    assert (
+        engine().check(lead(time_zone="Mars/Olympus"), utc(2026, 3, 9, 16, 0)).reason
+        is SkipReason.NO_TIME_ZONE
+    )
 
 
 def test_number_in_several_zones_needs_every_zone_in_window() -> None:
@@ -122,7 +129,11 @@ def test_national_dnc_and_its_age() -> None:
     assert stale.reason is SkipReason.DNC_LIST_STALE and "31 days" in stale.detail
     missing = engine(national_dnc=None).check(lead(), utc(2026, 3, 9, 15))
     assert missing.reason is SkipReason.DNC_LIST_MISSING
-    assert engine(ComplianceRules(require_national_dnc=False), national_dnc=None).check(lead(), utc(2026, 3, 9, 15)).dial
+    assert (
+        engine(ComplianceRules(require_national_dnc=False), national_dnc=None)
+        .check(lead(), utc(2026, 3, 9, 15))
+        .dial
+    )
 
 
 def test_consent_scope_and_revocation() -> None:
@@ -143,7 +154,9 @@ def test_consent_scope_and_revocation() -> None:
 def test_recall_within_72_hours_of_an_abandon_is_refused() -> None:
     compliance = engine()
     for i in range(200):  # keep the rate low: one abandon in 200 live answers
-        compliance.ledger.record(at=utc(2026, 3, 9, 14) + timedelta(seconds=i), phone="+12125550000", abandoned=False)
+        compliance.ledger.record(
+            at=utc(2026, 3, 9, 14) + timedelta(seconds=i), phone="+12125550000", abandoned=False
+        )
     compliance.ledger.record(at=utc(2026, 3, 9, 15), phone=NEW_YORK, abandoned=True)
     assert compliance.check(lead(), utc(2026, 3, 12, 14, 59, 59)).reason is SkipReason.RECENT_ABANDON
     assert compliance.check(lead(), utc(2026, 3, 12, 15)).dial

@@ -31,10 +31,16 @@ def test_order_priority_then_window_closing_then_retry_time() -> None:
         HopperLead(lead_id=3, phone="+13105550003", time_zone="America/Los_Angeles", priority=5),
         HopperLead(lead_id=4, phone="+442079460004", time_zone="Europe/London"),  # 22:00: window closed
         HopperLead(
-            lead_id=5, phone="+12125550005", time_zone="America/New_York", next_attempt_at=NOW - timedelta(hours=1)
+            lead_id=5,
+            phone="+12125550005",
+            time_zone="America/New_York",
+            next_attempt_at=NOW - timedelta(hours=1),
         ),
         HopperLead(
-            lead_id=6, phone="+12125550006", time_zone="America/New_York", next_attempt_at=NOW + timedelta(minutes=1)
+            lead_id=6,
+            phone="+12125550006",
+            time_zone="America/New_York",
+            next_attempt_at=NOW + timedelta(minutes=1),
         ),
     )
     # 3 (priority), then New York (closes in 3 h: 5 retry-due earlier than 2's "now"), then Los Angeles

@@ -26,7 +26,9 @@ from duplex.sim.runner import make_pacer
 from duplex.sim.scenario import MODES, parse_scenario
 
 
-def state(now: float = 0.0, ready: int = 0, talking: int = 0, wrapping: int = 0, dialing: int = 0) -> PacingState:
+def state(
+    now: float = 0.0, ready: int = 0, talking: int = 0, wrapping: int = 0, dialing: int = 0
+) -> PacingState:
     return PacingState(
         now=now, agents_ready=ready, agents_talking=talking, agents_wrapping=wrapping, calls_dialing=dialing
     )
@@ -75,7 +77,9 @@ def test_trunk_limits_hold_in_every_mode(mode: str) -> None:
     scenario = parse_scenario({"shift_hours": 0.5, "agents": 30, "p_human": 0.3})
     ratio = 3.0 if mode == "oracle" else None
     pacer = make_pacer(mode, scenario, 3, ratio=ratio)
-    sim = Simulation(scenario, pacer, seed=3, trunk=TrunkLimits(cps=2.0, channels=25, burst=2.0), record_dials=True)
+    sim = Simulation(
+        scenario, pacer, seed=3, trunk=TrunkLimits(cps=2.0, channels=25, burst=2.0), record_dials=True
+    )
     result = sim.run()
     assert result.dials > 100
     assert result.max_channels_used <= 25
@@ -163,11 +167,21 @@ def test_predictive_counts_agents_about_to_be_released() -> None:
     pacer.observe(AgentReleased(now=1.0, handle_seconds=140.0))
     base = PacingState(now=100.0, agents_ready=0, agents_talking=0, agents_wrapping=10, calls_dialing=0)
     ending = PacingState(
-        now=100.0, agents_ready=0, agents_talking=0, agents_wrapping=10, calls_dialing=0, wrap_started=(95.0,) * 10
+        now=100.0,
+        agents_ready=0,
+        agents_talking=0,
+        agents_wrapping=10,
+        calls_dialing=0,
+        wrap_started=(95.0,) * 10,
     )
     far = PredictivePacer(PredictiveConfig(wrap_seconds=60.0))
     far_state = PacingState(
-        now=100.0, agents_ready=0, agents_talking=0, agents_wrapping=10, calls_dialing=0, wrap_started=(99.0,) * 10
+        now=100.0,
+        agents_ready=0,
+        agents_talking=0,
+        agents_wrapping=10,
+        calls_dialing=0,
+        wrap_started=(99.0,) * 10,
     )
     assert pacer.calls_to_place(ending) > 0  # their wrap ends before a new call's human answers
     assert far.calls_to_place(far_state) == 0  # still 59 s of wrap: nothing to dial for yet

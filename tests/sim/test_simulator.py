@@ -71,7 +71,9 @@ def test_p_human_step_changes_answers_mid_shift() -> None:
     scenario = parse_scenario({"shift_hours": 2, "agents": 10, "p_human": steps})
     result = simulate(scenario, ProgressivePacer(), seed=5)
     assert result.hourly_abandon and len(result.hourly_abandon) == 2
-    flat = simulate(parse_scenario({"shift_hours": 2, "agents": 10, "p_human": 0.6}), ProgressivePacer(), seed=5)
+    flat = simulate(
+        parse_scenario({"shift_hours": 2, "agents": 10, "p_human": 0.6}), ProgressivePacer(), seed=5
+    )
     assert result.humans < flat.humans * 0.75
 
 
@@ -86,7 +88,10 @@ def test_p_human_step_changes_answers_mid_shift() -> None:
         ({"p_machine": [{"at_hour": 0, "value": 0.2}, {"at_hour": 0, "value": 0.1}]}, "p_machine[1].at_hour"),
         ({"talk": {"mean": 120}}, "talk"),
         ({"answer_delay": {"min": 20, "max": 10}}, "answer_delay.max"),
-        ({"amd": {"delay_min": 1, "delay_max": 2, "false_positive": 2, "false_negative": 0}}, "amd.false_positive"),
+        (
+            {"amd": {"delay_min": 1, "delay_max": 2, "false_positive": 2, "false_negative": 0}},
+            "amd.false_positive",
+        ),
         ({"modes": ["predictive", "magic"]}, "modes"),
         ({"shift_hours": "eight"}, "shift_hours"),
         ({"abandon_target": 0}, "abandon_target"),
@@ -100,7 +105,9 @@ def test_broken_scenario_is_refused_naming_the_key(data: dict[str, object], key:
 
 def test_cli_simulate_writes_json(tmp_path: Path) -> None:
     scenario = tmp_path / "s.yaml"
-    scenario.write_text("shift_hours: 0.5\nagents: 5\nmodes: [progressive, power, predictive]\np_human: 0.3\n")
+    scenario.write_text(
+        "shift_hours: 0.5\nagents: 5\nmodes: [progressive, power, predictive]\np_human: 0.3\n"
+    )
     out = tmp_path / "out.json"
     result = CliRunner().invoke(main, ["simulate", str(scenario), "--replications", "2", "--json", str(out)])
     assert result.exit_code == 0, result.output

@@ -171,7 +171,12 @@ class ComplianceEngine:
         if skipped is not None:
             return self._skip(lead, now, *skipped, zones)
         return DialDecision(
-            at=now, campaign_id=self.campaign_id, lead_id=lead.lead_id, phone=lead.phone, dial=True, time_zones=zones
+            at=now,
+            campaign_id=self.campaign_id,
+            lead_id=lead.lead_id,
+            phone=lead.phone,
+            dial=True,
+            time_zones=zones,
         )
 
     def _skip(
@@ -201,10 +206,17 @@ class ComplianceEngine:
             return SkipReason.INTERNAL_DNC, ""
         dnc = self.national_dnc
         if dnc is None:
-            return (SkipReason.DNC_LIST_MISSING, "no national list imported") if self.rules.require_national_dnc else None
+            return (
+                (SkipReason.DNC_LIST_MISSING, "no national list imported")
+                if self.rules.require_national_dnc
+                else None
+            )
         age = now - dnc.downloaded_at
         if age > self.rules.dnc_max_age:
-            return SkipReason.DNC_LIST_STALE, f"{dnc.name} list downloaded {dnc.downloaded_at.isoformat()}, {age.days} days old"
+            return (
+                SkipReason.DNC_LIST_STALE,
+                f"{dnc.name} list downloaded {dnc.downloaded_at.isoformat()}, {age.days} days old",
+            )
         if lead.phone in dnc.numbers:
             return SkipReason.NATIONAL_DNC, dnc.name
         return None
@@ -215,7 +227,9 @@ class ComplianceEngine:
             return None
         if any(c.valid_at(now, scope) for c in lead.consents):
             return None
-        revoked = [c for c in lead.consents if c.scope == scope and c.revoked_at is not None and c.revoked_at <= now]
+        revoked = [
+            c for c in lead.consents if c.scope == scope and c.revoked_at is not None and c.revoked_at <= now
+        ]
         if revoked:
             return SkipReason.CONSENT_REVOKED, f"revoked {revoked[-1].revoked_at.isoformat()}"  # type: ignore[union-attr]
         return SkipReason.NO_CONSENT, scope
@@ -232,7 +246,9 @@ class ComplianceEngine:
                 return SkipReason.ABANDON_LIMIT, f"{period} {rate:.4f} > {self.rules.abandon_limit}"
         return None
 
-    def _window(self, lead: LeadToCheck, now: datetime, zones: tuple[str, ...]) -> tuple[SkipReason, str] | None:
+    def _window(
+        self, lead: LeadToCheck, now: datetime, zones: tuple[str, ...]
+    ) -> tuple[SkipReason, str] | None:
         if not zones:
             return SkipReason.NO_TIME_ZONE, "neither the lead nor its number gives a time zone"
         window = self.rules.region_windows.get(lead.region or "", self.rules.window)

@@ -107,12 +107,16 @@ class LeadHopper:
             batch.append(lead)
         return batch
 
-    def record(self, lead_id: int, result: DialResult, now: datetime, *, callback_at: datetime | None = None) -> HopperLead:
+    def record(
+        self, lead_id: int, result: DialResult, now: datetime, *, callback_at: datetime | None = None
+    ) -> HopperLead:
         """Apply the outcome of an attempt; `callback_at` (an agent's callback disposition) overrides the rule."""
         lead = self._leads[lead_id]
         attempts = lead.attempts + 1
         if callback_at is not None:
-            updated = replace(lead, attempts=attempts, next_attempt_at=callback_at, status=LeadStatus.CALLBACK)
+            updated = replace(
+                lead, attempts=attempts, next_attempt_at=callback_at, status=LeadStatus.CALLBACK
+            )
         else:
             rule = self.retry_rules[result]
             if rule.retry_after is None:

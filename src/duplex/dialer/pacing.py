@@ -198,7 +198,13 @@ class PoissonPacer:
     name = "poisson"
 
     def __init__(
-        self, *, rng: random.Random, p_connect: float, handle_seconds: float, blocking: float, start: float = 0.0
+        self,
+        *,
+        rng: random.Random,
+        p_connect: float,
+        handle_seconds: float,
+        blocking: float,
+        start: float = 0.0,
     ) -> None:
         if not 0 < p_connect <= 1 or handle_seconds <= 0 or not 0 < blocking < 1:
             raise ValueError("poisson pacer: p_connect in (0, 1], handle_seconds > 0, blocking in (0, 1)")

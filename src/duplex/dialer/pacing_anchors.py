@@ -129,7 +129,9 @@ class VicidialAdaptPacer:
         return 1.0 if hours_left < 0 else level * min(1.0, hours_left / 10)
 
 
-def webitel_wrap_over_dial(over: float, current: float, target: float, maximum: float, q: float = 10.0) -> float:
+def webitel_wrap_over_dial(
+    over: float, current: float, target: float, maximum: float, q: float = 10.0
+) -> float:
     """webitel's `cc_wrap_over_dial`: scale the over-dial by the abandon rate (percentages)."""
     if current >= maximum:
         return 1.0

@@ -43,7 +43,9 @@ class PredictiveConfig:
     memory_calls: float = 400.0  # forgetting horizon of p_human and the delay histogram (resolved calls)
     memory_releases: float = 100.0  # forgetting horizon of the mean handle time (agent releases)
     gain: float = 0.002  # controller step per human answer (x10 per unit error)
-    rule: str = "safety"  # "share": humans in flight <= fill x agents free; "safety": mean + z sd <= agents free
+    rule: str = (
+        "safety"  # "share": humans in flight <= fill x agents free; "safety": mean + z sd <= agents free
+    )
     fill_initial: float = 0.5
     fill_step: float = 0.2  # log-step of the fill per unit error
     z_initial: float = 3.0  # start cautious: the estimates are priors until calls resolve
@@ -172,10 +174,18 @@ class PredictivePacer:
 
     def _horizons(self, humans: list[float]) -> list[int]:
         last = len(humans) - 1
-        return [next((i for i, v in enumerate(humans) if v <= 1 - share), last) for share in self.config.horizon_shares]
+        return [
+            next((i for i, v in enumerate(humans) if v <= 1 - share), last)
+            for share in self.config.horizon_shares
+        ]
 
     def _safe_at(
-        self, state: PacingState, ages: list[tuple[int, int]], horizon: int, humans: list[float], ends: list[float]
+        self,
+        state: PacingState,
+        ages: list[tuple[int, int]],
+        horizon: int,
+        humans: list[float],
+        ends: list[float],
     ) -> int:
         """New calls that keep humans arriving by `horizon` within the agents free by then."""
         p, last = self._p_human, _MAX_DELAY
@@ -287,4 +297,3 @@ class PredictivePacer:
                 table.append(max(0.0, ended - (1 - alive)) / alive if alive > 1e-12 else 1.0)
             self._release_table = table
         return self._release_table
-

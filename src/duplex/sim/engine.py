@@ -18,8 +18,9 @@ import heapq
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from duplex.dialer.pacing import (
     AgentReleased,
@@ -152,7 +153,7 @@ class Simulation:
         if self.sc.inbound is not None:
             self._schedule_arrival(0.0)
         self._at(0.0, _TICK)
-        handlers = {
+        handlers: dict[int, Callable[[object], None]] = {
             _TICK: self._on_tick,
             _RESOLVE: self._on_resolve,
             _READY: self._on_human_ready,
@@ -234,7 +235,7 @@ class Simulation:
             self._at(now + sc.no_answer_ring, _RESOLVE, (now, CallResult.NO_ANSWER, False))
 
     def _on_resolve(self, payload: object) -> None:
-        placed_at, result, hung_up_on_human = payload  # type: ignore[misc]
+        placed_at, result, hung_up_on_human = cast(tuple[float, CallResult, bool], payload)
         self._dialing -= 1
         if hung_up_on_human:
             self.result.humans += 1
@@ -243,7 +244,7 @@ class Simulation:
 
     # -- answered calls -------------------------------------------------------------------------------------
     def _on_human_ready(self, payload: object) -> None:
-        placed_at, is_human = payload  # type: ignore[misc]
+        placed_at, is_human = cast(tuple[float, bool], payload)
         self._dialing -= 1
         self._seq += 1
         call = self._seq
@@ -266,7 +267,9 @@ class Simulation:
             self.result.machines_to_agents += 1
             talk = MACHINE_HOLD
         self._at(self.now + talk, _TALK_END, (token, talk))
-        self.pacer.observe(DialOutcome(now=self.now, placed_at=placed_at, result=CallResult.HUMAN, connected=True))
+        self.pacer.observe(
+            DialOutcome(now=self.now, placed_at=placed_at, result=CallResult.HUMAN, connected=True)
+        )
 
     def _on_expire(self, call: object) -> None:
         assert isinstance(call, int)
@@ -285,13 +288,13 @@ class Simulation:
         return self._seq
 
     def _on_talk_end(self, payload: object) -> None:
-        token, talk = payload  # type: ignore[misc]
+        token, talk = cast(tuple[int, float], payload)
         del self._talk_started[token]
         self._wrap_started[token] = self.now
         self._at(self.now + self.sc.wrap, _WRAP_END, payload)
 
     def _on_wrap_end(self, payload: object) -> None:
-        token, talk = payload  # type: ignore[misc]
+        token, talk = cast(tuple[int, float], payload)
         del self._wrap_started[token]
         self.pacer.observe(AgentReleased(now=self.now, handle_seconds=talk + self.sc.wrap))
         if self._logoffs_due:
@@ -361,7 +364,5 @@ class Simulation:
         self._at(self.now + talk, _TALK_END, (token, talk))
 
 
-def simulate(
-    scenario: Scenario, pacer: Pacer, *, seed: int, trunk: TrunkLimits | None = None
-) -> RunResult:
+def simulate(scenario: Scenario, pacer: Pacer, *, seed: int, trunk: TrunkLimits | None = None) -> RunResult:
     return Simulation(scenario, pacer, seed=seed, trunk=trunk).run()

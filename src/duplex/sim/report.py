@@ -40,7 +40,9 @@ def simulate_scenario(scenario: Scenario, *, replications: int, seed: int) -> di
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    lines = [f"{'mode':15} {'talk min/agent-h':>17} {'x progressive':>13} {'abandon':>8} {'p95':>7} {'dials/conn':>10}"]
+    lines = [
+        f"{'mode':15} {'talk min/agent-h':>17} {'x progressive':>13} {'abandon':>8} {'p95':>7} {'dials/conn':>10}"
+    ]
     for mode, s in summary.items():
         lines.append(
             f"{mode:15} {s['talk_minutes_per_agent_hour']:17.2f} {s['ratio_to_progressive']:13.3f} "

@@ -41,7 +41,9 @@ def _poisson(scenario: Scenario, seed: int) -> Pacer:
     fn = amd.false_negative if amd else 1.0
     p_human, p_machine = scenario.p_human.at(0), scenario.p_machine.at(0)
     to_agent = p_human * (1 - fp) + p_machine * fn
-    handle = (p_human * (1 - fp) * scenario.talk_mean + p_machine * fn * MACHINE_HOLD) / to_agent + scenario.wrap
+    handle = (
+        p_human * (1 - fp) * scenario.talk_mean + p_machine * fn * MACHINE_HOLD
+    ) / to_agent + scenario.wrap
     return PoissonPacer(
         rng=random.Random(f"{seed}:poisson"),
         p_connect=to_agent,
@@ -69,9 +71,11 @@ def make_pacer(mode: str, scenario: Scenario, seed: int, *, ratio: float | None 
         return _poisson(scenario, seed)
     if mode == "predictive":
         fp = scenario.amd.false_positive if scenario.amd else 0.0
-        return PredictivePacer(PredictiveConfig(
+        return PredictivePacer(
+            PredictiveConfig(
                 abandon_target=scenario.abandon_target, amd_false_positive=fp, wrap_seconds=scenario.wrap
-            ))
+            )
+        )
     raise ValueError(f"unknown mode {mode!r}")
 
 
@@ -139,9 +143,13 @@ def summarize(runs: ModeRuns, target: float, baseline: ModeRuns | None = None) -
         },
         "abandon_compliant_share": round(compliant_share(results, target), 3),
         "abandon_24h_max": round(max((max(r.hourly_abandon, default=0.0) for r in results), default=0.0), 5),
-        "drop_rate_mean": round(statistics.fmean(r.dropped / r.humans if r.humans else 0 for r in results), 5),
+        "drop_rate_mean": round(
+            statistics.fmean(r.dropped / r.humans if r.humans else 0 for r in results), 5
+        ),
         "agent_wait_p95": round(statistics.fmean(_quantile(r.agent_waits, 0.95) for r in results), 2),
-        "dials_per_connect": round(sum(r.dials for r in results) / max(1, sum(r.connected for r in results)), 3),
+        "dials_per_connect": round(
+            sum(r.dials for r in results) / max(1, sum(r.connected for r in results)), 3
+        ),
         "replications": len(results),
     }
     if runs.ratio is not None:

@@ -181,4 +181,6 @@ def _check_probabilities(scenario: Scenario) -> None:
         t = hour * 3600
         total = scenario.p_human.at(t) + scenario.p_machine.at(t) + scenario.p_busy_invalid.at(t)
         if total > 1 + 1e-9:
-            raise ScenarioError("p_human", f"p_human + p_machine + p_busy_invalid = {total:.3f} > 1 at hour {hour}")
+            raise ScenarioError(
+                "p_human", f"p_human + p_machine + p_busy_invalid = {total:.3f} > 1 at hour {hour}"
+            )
