@@ -227,11 +227,10 @@ class ComplianceEngine:
             return None
         if any(c.valid_at(now, scope) for c in lead.consents):
             return None
-        revoked = [
-            c for c in lead.consents if c.scope == scope and c.revoked_at is not None and c.revoked_at <= now
-        ]
-        if revoked:
-            return SkipReason.CONSENT_REVOKED, f"revoked {revoked[-1].revoked_at.isoformat()}"  # type: ignore[union-attr]
+        revoked = [c.revoked_at for c in lead.consents if c.scope == scope and c.revoked_at is not None]
+        past = [at for at in revoked if at is not None and at <= now]
+        if past:
+            return SkipReason.CONSENT_REVOKED, f"revoked {max(past).isoformat()}"
         return SkipReason.NO_CONSENT, scope
 
     def _recent_abandon(self, lead: LeadToCheck, now: datetime) -> tuple[SkipReason, str] | None:
