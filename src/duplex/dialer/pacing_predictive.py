@@ -121,6 +121,10 @@ class PredictivePacer:
         self._human_delays = _DecayingHistogram(cfg.prior_delay, 4 / cfg.memory_calls)
         self._end_delays = _DecayingHistogram(cfg.prior_delay, 1 / cfg.memory_calls)
         self._in_flight: dict[float, int] = {}  # placement time -> calls still unresolved
+        # placement time -> [calls, humans so far]: p_human learns from whole batches only, once all of a batch's
+        # calls are resolved; per outcome it would be biased low early on (busy signals come back first)
+        self._batches: dict[float, list[int]] = {}
+        self._calls_learned = 0
         self._fp_ratio = cfg.amd_false_positive / (1 - cfg.amd_false_positive)
         self.humans = 0  # life of the campaign
         self.drops = 0
@@ -145,10 +149,14 @@ class PredictivePacer:
                 self._in_flight[event.placed_at] = left - 1
             else:
                 del self._in_flight[event.placed_at]
-        self._resolved += 1
-        forget = 1.0 / min(self.config.memory_calls, self._resolved + _PRIOR_WEIGHT)
         human = event.result is CallResult.HUMAN
-        self._p_human += (float(human) - self._p_human) * forget
+        batch = self._batches.get(event.placed_at)
+        if batch is not None:
+            batch[1] += human
+            if left is not None and left <= 1:
+                self._learn_p_human(*self._batches.pop(event.placed_at))
+        else:  # a call this pacer did not place (e.g. a manual dial): learn from it alone
+            self._learn_p_human(1, int(human))
         delay = event.now - event.placed_at
         if human:
             # an answered human stops ringing when it is ready for an agent, up to 2 s before this event
@@ -161,6 +169,8 @@ class PredictivePacer:
         now = state.now
         for placed_at in [t for t in self._in_flight if t < now - _MAX_DELAY]:
             del self._in_flight[placed_at]  # lost track (e.g. an outcome never reported): stop counting it
+            if placed_at in self._batches:
+                self._learn_p_human(*self._batches.pop(placed_at))
         humans, ends = self._human_delays.survival(), self._end_delays.survival()
         ages = [(min(_MAX_DELAY, int(now - t)), calls) for t, calls in self._in_flight.items()]
         n = min(self._safe_at(state, ages, h, humans, ends) for h in self._horizons(humans))
@@ -170,7 +180,16 @@ class PredictivePacer:
         n = max(0, min(n, cap))
         if n:
             self._in_flight[now] = self._in_flight.get(now, 0) + n
+            self._batches.setdefault(now, [0, 0])[0] += n
         return n
+
+    def _learn_p_human(self, calls: int, humans: int) -> None:
+        if calls <= 0:
+            return
+        self._calls_learned += calls
+        forget = 1.0 / min(self.config.memory_calls, self._calls_learned + _PRIOR_WEIGHT)
+        keep = (1 - forget) ** calls
+        self._p_human = self._p_human * keep + min(1.0, humans / calls) * (1 - keep)
 
     def _horizons(self, humans: list[float]) -> list[int]:
         last = len(humans) - 1
@@ -207,8 +226,11 @@ class PredictivePacer:
     def placed(self, now: float, calls: int) -> None:
         """The trunk let only `calls` of the last decision's calls through: correct the in-flight count."""
         asked = self._in_flight.pop(now, 0)
+        batch = self._batches.pop(now, None)
         if min(calls, asked):
             self._in_flight[now] = min(calls, asked)
+            if batch is not None:
+                self._batches[now] = [batch[0] - asked + min(calls, asked), batch[1]]
 
     def _control(self, event: DialOutcome) -> None:
         self.humans += 1
