@@ -42,6 +42,7 @@ LABELS = {
     "poisson": "open-loop Poisson",
     "oracle": "parameter oracle",
     "predictive": "Duplex predictive",
+    "predictive_before": "Duplex predictive, benchmarked version",
 }
 SEED = 2026
 
@@ -125,6 +126,25 @@ def run_bench(
     return out
 
 
+def refresh(out: dict[str, Any], mode: str, workers: int) -> None:
+    """Re-run one mode in every cell of a finished run (same seeds); the earlier figures stay as MODE_before."""
+    cells = {name: (keys, headline) for name, keys, headline in _cells(False)}
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        runner = Runner(pool)
+        for name, cell in out["cells"].items():
+            keys, headline = cells[name]
+            seeds = replication_seeds(SEED, out["replications"] if headline else out["grid_replications"])
+            scenario = parse_scenario({"shift_hours": 8, **keys})
+            runs = runner.run(scenario, mode, seeds)
+            summary = summarize(runs, scenario.abandon_target)
+            base = cell["progressive"]["talk_minutes_per_agent_hour"]
+            summary["ratio_to_progressive"] = round(summary["talk_minutes_per_agent_hour"] / base, 4)
+            cell[f"{mode}_before"] = cell[mode]
+            cell[mode] = summary
+            print(f"{name}: {mode} {json.dumps(summary)}", file=sys.stderr, flush=True)
+
+
 class _NoPool:
     def __enter__(self) -> None:
         return None
@@ -140,7 +160,7 @@ def _table(out: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, cell in out["cells"].items():
-        for mode in MODES:
+        for mode in [m for m in (*MODES, "predictive_before") if m in cell]:
             s = cell[mode]
             label = LABELS[mode] + (f" ({s['ratio']:.2f}:1)" if "ratio" in s else "")
             lines.append(
@@ -233,6 +253,11 @@ def main() -> None:
     parser.add_argument(
         "--report-from", type=Path, help="only write the report from this JSON (a cut-off run)"
     )
+    parser.add_argument(
+        "--refresh",
+        choices=MODES,
+        help="with --report-from: re-run this mode on the same seeds (after a change)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (at most 2 on a shared machine)")
     parser.add_argument("--oracle-steps", type=int, default=6, help="bisection steps of the oracle's ratio")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
@@ -240,6 +265,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.report_from:
         out = json.loads(args.report_from.read_text())
+        if args.refresh:
+            refresh(out, args.refresh, min(2, max(1, args.workers)))
+            args.report_from.write_text(json.dumps(out, indent=2) + "\n")
         write_report(out, out.get("command", "python bench/dialer.py"), out.get("elapsed", 0.0))
         return
     replications = args.replications or (4 if args.quick else 30)
