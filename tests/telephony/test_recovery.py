@@ -15,6 +15,7 @@ from duplex.config import Settings
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.models import Call, CallLeg
 from duplex.events.record import EventRecord
+from duplex.reports import LiveProjection
 from duplex.reports.projections import rebuild_calls
 from duplex.telephony.engine import Engine
 from duplex.telephony.store import TelephonyStore
@@ -30,16 +31,51 @@ def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
 def start_call(record: EventRecord, call_id: str, *, answered: bool, ended: bool = False) -> None:
     """What the engine records for an inbound call with one caller leg."""
     leg = f"{call_id}-leg"
-    record.emit("call.created", call_id=call_id, data={"direction": "inbound", "from": "100", "to": "1001"})
-    record.emit("leg.created", call_id=call_id, leg_id=leg, data={"kind": "caller", "sip_call_id": call_id})
+    record.emit(
+        "call.created",
+        call_id=call_id,
+        data={
+            "direction": "inbound",
+            "from": "100",
+            "to": "1001",
+            "tracking_source": None,
+            "phone_number_id": None,
+        },
+    )
+    record.emit(
+        "leg.created",
+        call_id=call_id,
+        leg_id=leg,
+        data={
+            "kind": "caller",
+            "sip_call_id": call_id,
+            "remote_uri": "sip:100@127.0.0.1",
+            "direction": "inbound",
+            "trunk_id": None,
+        },
+    )
     if answered:
         record.emit("leg.answered", call_id=call_id, leg_id=leg, data={"codec": "PCMU"})
         record.emit("call.answered", call_id=call_id, leg_id=leg, data={})
     if ended:
         record.emit(
-            "leg.ended", call_id=call_id, leg_id=leg, data={"reason": "remote_bye", "sip_status": None}
+            "leg.ended",
+            call_id=call_id,
+            leg_id=leg,
+            data={"reason": "remote_bye", "hangup_by": "remote", "sip_status": None},
         )
-        record.emit("call.ended", call_id=call_id, leg_id=leg, data={"reason": "caller_hangup"})
+        record.emit(
+            "call.ended",
+            call_id=call_id,
+            leg_id=leg,
+            data={
+                "reason": "caller_hangup",
+                "answered": answered,
+                "hangup_by": "remote",
+                "leg_kind": "caller",
+                "sip_status": None,
+            },
+        )
 
 
 def rows(sessions: sessionmaker[Session]) -> dict[str, tuple[object, ...]]:
@@ -62,15 +98,17 @@ def in_progress(sessions: sessionmaker[Session]) -> float:
 async def test_start_closes_what_this_node_left_open_and_only_that(
     settings: Settings, sessions: sessionmaker[Session]
 ) -> None:
-    previous_run = EventRecord(sessions, node_id="n1")  # the run that was killed
+    previous_run = EventRecord(
+        sessions, node_id="n1", projectors=[LiveProjection()]
+    )  # the run that was killed
     start_call(previous_run, "up", answered=True)
     start_call(previous_run, "ringing", answered=False)
     start_call(previous_run, "done", answered=True, ended=True)
-    other_node = EventRecord(sessions, node_id="n2")
+    other_node = EventRecord(sessions, node_id="n2", projectors=[LiveProjection()])
     start_call(other_node, "elsewhere", answered=True)
     assert in_progress(sessions) == 3
 
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="n1"))
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="n1", projectors=[LiveProjection()]))
     engine = Engine(settings.model_copy(update={"sip_host": "127.0.0.1", "public_ip": "127.0.0.1"}), store)
     await engine.start()
     try:

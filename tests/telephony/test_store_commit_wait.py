@@ -18,6 +18,7 @@ from duplex.db.base import make_engine, make_session_factory
 from duplex.db.migrate import upgrade
 from duplex.db.models import Event
 from duplex.events.record import EventRecord
+from duplex.reports import LiveProjection
 from duplex.telephony.store import TelephonyStore
 
 
@@ -37,7 +38,7 @@ def store(db_path: Path) -> Iterator[TelephonyStore]:
 
     event.listen(db, "connect", short_busy_timeout)
     sessions = make_session_factory(db)
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="wait"), max_commit_delay=0.3,
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="wait", projectors=[LiveProjection()]), max_commit_delay=0.3,
                            retry_delays=(0.05,))  # fmt: skip
     yield store
     store.close()
