@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from duplex.services.calls.call import LEG_TRANSITIONS, Call, Leg, LegEvent, LegState
+from duplex.services.calls.call import Call, Leg
 from duplex.sip.errors import LocalProtocolError
+from duplex.telephony.legstate import LEG_TRANSITIONS, LegEvent, LegState
 
 
 class _Store:

@@ -14,7 +14,6 @@ last, by the composition root).
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random
 import uuid
@@ -39,6 +38,7 @@ from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse
 from duplex.stores.call_store import Directory, NumberInfo, TelephonyStore
 from duplex.telephony.legdialog import USER_AGENT
+from duplex.telephony.legstate import LEG_TRANSITIONS, LegEvent, LegState, next_state
 from duplex.telephony.quality import FarEndReports, measure
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
@@ -111,34 +111,6 @@ class ReferSubscription(Protocol):
     sent: list[str]
 
 
-class LegState(enum.StrEnum):
-    """A leg's life, after its dialog (RFC 3261 §12): NEW before any response, RINGING once a provisional
-    response was sent or received (an early dialog), ANSWERED after the 2xx (confirmed), ENDED (terminated)."""
-
-    NEW = "new"
-    RINGING = "ringing"
-    ANSWERED = "answered"
-    ENDED = "ended"
-
-
-class LegEvent(enum.StrEnum):
-    PROVISIONAL = "provisional"  # 180/183 sent (we are the UAS) or received (UAC)
-    ANSWER = "answer"  # 2xx to the INVITE sent or received
-    END = "end"  # BYE, CANCEL, a final failure or a local hang-up
-
-
-# {state: {event: new state}}; a missing pair is an illegal transition and raises LocalProtocolError.
-LEG_TRANSITIONS: dict[LegState, dict[LegEvent, LegState]] = {
-    LegState.NEW: {LegEvent.PROVISIONAL: LegState.RINGING, LegEvent.ANSWER: LegState.ANSWERED,
-                   LegEvent.END: LegState.ENDED},
-    # "the UAS MAY send as many provisional responses as it wishes" (RFC 3261 §13.3.1.1)
-    LegState.RINGING: {LegEvent.PROVISIONAL: LegState.RINGING, LegEvent.ANSWER: LegState.ANSWERED,
-                       LegEvent.END: LegState.ENDED},
-    LegState.ANSWERED: {LegEvent.END: LegState.ENDED},
-    LegState.ENDED: {},
-}  # fmt: skip
-
-
 class Leg:
     """One SIP dialog of a call plus its media."""
 
@@ -183,10 +155,7 @@ class Leg:
 
     def transition(self, event: LegEvent) -> None:
         """Move to the state `LEG_TRANSITIONS` gives for ``event``; raise `LocalProtocolError` if none."""
-        new = LEG_TRANSITIONS[self.state].get(event)
-        if new is None:
-            raise LocalProtocolError(f"{self!r}: {event.value} is not allowed in state {self.state.value}")
-        self.state = new
+        self.state = next_state(self.state, event, who=repr(self))
 
     # -- helpers ---------------------------------------------------------------------------------------
     def emit(self, type: str, data: dict[str, Any] | None = None, **fields: Any) -> None:
@@ -344,6 +313,7 @@ class Leg:
         """End the leg: BYE when answered; reject/CANCEL before (subclasses)."""
         if self.state is LegState.ANSWERED:
             self._finish(reason, "duplex")
+            await self.control.store.committed()  # the BYE tells the peer the call ended: record it first
             await self.request("BYE", extra=(("Reason", f'SIP;cause=200;text="{reason}"'),))
         elif self.state is not LegState.ENDED:
             await self._hangup_early(reason)
@@ -405,8 +375,15 @@ class Leg:
         self.control.respond(key, request, 200)
 
     def _on_bye(self, request: SipRequest, key: TransactionKey) -> None:
-        self.control.respond(key, request, 200)
         self._finish("remote_bye", "remote")
+        self.control.spawn(self._respond_when_recorded(key, request, 200))
+
+    async def _respond_when_recorded(self, key: TransactionKey, request: SipRequest, status: int) -> None:
+        """Answer once the events so far are committed: the 200 to a BYE tells the peer the call is over, and
+        a crash must not lose an end the peer saw (retransmissions of the BYE meanwhile are absorbed by its
+        server transaction)."""
+        await self.control.store.committed()
+        self.control.respond(key, request, status)
 
     def _on_reinvite(self, request: SipRequest, key: TransactionKey) -> None:
         if self.sdp is None or self.peer is None:

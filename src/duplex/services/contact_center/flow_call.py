@@ -51,12 +51,12 @@ from duplex.ivr import (
     Transfer,
     Voicemail,
 )
-from duplex.ivr_lookup import run_lookup
 from duplex.media.events import DtmfReceived, MediaEvent
 from duplex.media.recorder import CallRecorder
 from duplex.media.tones import cadence
 from duplex.services.calls.call import Leg
 from duplex.services.calls.uas import InboundLeg
+from duplex.services.ivr_lookup import run_lookup
 from duplex.services.ivr_prompts import PromptCache
 from duplex.stores.center_store import CenterConfig
 

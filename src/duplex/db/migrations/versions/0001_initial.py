@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 05:00:00.693649
+Create Date: 2026-12-07 05:10:36.133766
 """
 
 from __future__ import annotations
