@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between rtpengine counter queries per leg (live stats); 0: only at hangup.",
     )
+    recording_retention_days: int = Field(
+        0, ge=0, description="Delete call recordings (files and rows) older than this many days (0: keep)."
+    )
     secret_key: str = Field(
         "", description="Signs tokens; empty means one is generated and kept in data_dir."
     )

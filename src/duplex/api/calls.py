@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from anyio import from_thread
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -17,7 +18,7 @@ from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output
 from duplex.api.scopes import own_calls, own_recordings
 from duplex.auth.deps import CurrentPrincipal
-from duplex.db.models import AuditLog, Call, Disposition, Recording
+from duplex.db.models import AuditLog, Call, Disposition, Recording, Role
 
 router = APIRouter(route_class=DuplexRoute)
 
@@ -235,3 +236,41 @@ crud_router(
     ),
     router,
 )
+
+
+# ---- recording control of a live call -------------------------------------------------------------------
+
+
+class RecordingControl(Input):
+    action: Literal["start", "pause", "resume", "stop"]
+
+
+class RecordingControlResult(Output):
+    call_id: str
+    action: str
+
+
+def _agent_on_call(center: Any, call_id: str) -> int | None:
+    flow = center.active.get(call_id)
+    leg = flow.agent_leg if flow is not None else None
+    return leg.agent_id if leg is not None else None
+
+
+@router.post("/calls/{call_id}/recording", response_model=RecordingControlResult, tags=["recordings"])
+def control_recording(call_id: str, body: RecordingControl, request: Request, principal: CurrentPrincipal,
+                      session: DbSession) -> Any:  # fmt: skip
+    """Start an on-demand recording, pause it while the caller reads out card details, resume, stop. The
+    agent on the call may; supervisors and admins too."""
+    center = getattr(request.app.state, "contact_center", None)
+    if center is None:
+        raise not_found("call", call_id)
+    agent_id = from_thread.run_sync(_agent_on_call, center, call_id)
+    if agent_id is None:
+        raise not_found("call", call_id)
+    if principal.role is Role.AGENT and principal.agent_id != agent_id:
+        raise not_found("call", call_id)  # another agent's call is not theirs to see
+    if not from_thread.run_sync(center.recording, call_id, body.action):
+        raise HTTPException(409, f"cannot {body.action} the recording of this call now")
+    if principal.role in AUDITED_ROLES:
+        audit(session, request, principal, f"recording.{body.action}", target_type="call", target_id=call_id)
+    return RecordingControlResult(call_id=call_id, action=body.action)

@@ -1,5 +1,5 @@
 """The contact center's database side: queue and agent configuration for the ACD core, published IVR flows,
-and the agents' last known state.
+the agents' last known state, and the recordings' retention.
 
 An agent serves a queue when a ``queue_members`` row says so. Its proficiency in that queue is the lowest of
 its proficiencies in the skills the queue requires (``queue_skills``), and the queue's minimum is the highest
@@ -8,15 +8,17 @@ of those skills' minimums, so "serves with at least the required level" is one c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.acd import AgentConfig, Escalation, Membership, QueueConfig
-from duplex.db.models import Agent, IvrFlow, IvrFlowVersion, Queue, QueueMember
+from duplex.db.models import Agent, IvrFlow, IvrFlowVersion, Queue, QueueMember, Recording
 
 __all__ = [
     "CenterConfig",
@@ -127,3 +129,14 @@ def reset_agent_states(sessions: sessionmaker[Session]) -> dict[int, str]:
         }
         session.execute(update(Agent).values(state="logged_out"))
     return stale
+
+
+def purge_recordings(sessions: sessionmaker[Session], recordings_dir: Path, cutoff: dt.datetime) -> int:
+    """Delete recordings made before ``cutoff``: the file, then the row. Returns how many were deleted."""
+    with sessions() as session, session.begin():
+        old = list(session.scalars(select(Recording).where(Recording.created_at < cutoff)))
+        for row in old:
+            path = Path(row.path) if Path(row.path).is_absolute() else recordings_dir / row.path
+            path.unlink(missing_ok=True)
+            session.delete(row)
+    return len(old)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import random
 import time
@@ -48,6 +49,7 @@ from duplex.stores.center_store import (
     CenterConfig,
     load_center,
     load_flow,
+    purge_recordings,
     reset_agent_states,
     save_agent_state,
 )
@@ -55,6 +57,8 @@ from duplex.stores.center_store import (
 __all__ = ["FEATURE_CODES", "ContactCenter", "Offer", "queue_only_flow"]
 
 log = logging.getLogger("duplex.services.contact_center")
+
+RETENTION_INTERVAL = 3600.0  # seconds between two retention runs
 
 # Dialled from an agent's registered phone: log in / become available, pause, log out.
 FEATURE_CODES = {"*21": "available", "*22": "aux", "*23": "logged_out"}
@@ -96,6 +100,7 @@ class ContactCenter:
         self.config = CenterConfig()
         self.offer_timeout_seconds = 15.0  # an offer ringing longer is a no-answer
         self.acd = Acd((), (), rng=self.rng)
+        self.active: dict[str, FlowCall] = {}  # call id -> every call running a flow
         self.waiting: dict[str, FlowCall] = {}  # ACD call id -> the caller's flow (on the line)
         self.offers: dict[str, Offer] = {}  # agent id -> its ringing offer
         self.talking: dict[str, Leg] = {}  # agent id -> the agent's leg of a connected call
@@ -120,12 +125,40 @@ class ContactCenter:
                                   "by_user_id": None})  # fmt: skip
         await self.reload()
         self._timer_task = asyncio.ensure_future(self._run_timers())
+        if self.settings.recording_retention_days > 0:
+            self.spawn(self._retention())
 
     async def stop(self) -> None:
         if self._timer_task is not None:
             self._timer_task.cancel()
         for task in list(self._tasks):
             task.cancel()
+
+    async def _retention(self) -> None:
+        """Delete recordings older than the retention setting, at start-up and then hourly."""
+        loop = asyncio.get_running_loop()
+        while True:
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.settings.recording_retention_days)
+            directory = self.settings.data_dir / "recordings"
+            deleted = await loop.run_in_executor(
+                None, purge_recordings, self.store.sessions, directory, cutoff
+            )
+            if deleted:
+                log.info("retention: deleted %d recordings older than %s", deleted, cutoff.isoformat())
+            await asyncio.sleep(RETENTION_INTERVAL)
+
+    def recording(self, call_id: str, action: str) -> bool:
+        """Start (on demand), pause, resume or stop the recording of a connected call; False when the call
+        is not connected here (or has no recording to pause)."""
+        flow = self.active.get(call_id)
+        if flow is None:
+            return False
+        if action == "start":
+            return flow.start_recording()
+        if action == "stop":
+            flow.stop_recording()
+            return True
+        return flow.pause_recording(action == "pause")
 
     async def reload(self) -> None:
         """Load queues and agents again (after a configuration change). The ACD is rebuilt only while no call
@@ -243,7 +276,12 @@ class ContactCenter:
             log.error("flow %s v%s of %s is invalid: %s", flow_id, version, number.number, exc)
             await leg.reject(500, "invalid_flow")
             return
-        await FlowCall(self, leg, flow_id, version, flow).run_flow()
+        flow_call = FlowCall(self, leg, flow_id, version, flow)
+        self.active[leg.call.id] = flow_call
+        try:
+            await flow_call.run_flow()
+        finally:
+            self.active.pop(leg.call.id, None)
 
     def enqueue(self, flow: FlowCall, queue: str | int, priority: int) -> bool:
         queue_id = self.config.queue_id(queue)
