@@ -109,6 +109,7 @@ class FlowCall:
         self.agent_leg: Leg | None = None
         self.recorder: CallRecorder | None = None
         self.recording_path: Path | None = None
+        self.announcements: list[str] = []  # what the caller was told while waiting
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- what the center tells the caller's flow --------------------------------------------------------------
@@ -308,6 +309,7 @@ class FlowCall:
             leg_media = self.leg.media
             if leg_media is None:
                 break
+            self.announcements.append(text)
             await self.leg.play(wav=path)
             if self.call_id in center.waiting:
                 await self.leg.play(hold)
