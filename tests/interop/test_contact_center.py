@@ -109,3 +109,23 @@ async def test_caller_presses_2_waits_and_talks_to_the_baresip_agent(running: Ru
     assert left > 100.0 and right > 100.0  # sound on both channels
     states = [e.data["to"] for e in running.events("agent.state_changed") if e.agent_id == alice_id]
     assert states == ["available", "reserved", "on_call", "wrap_up", "available"]
+
+
+async def test_feature_codes_from_the_agents_phone(running: RunningEngine, alice: Baresip) -> None:
+    """alice dials *21 (available), *22 (pause), *23 (log out) from baresip, which authenticates (407)."""
+    center = running.center
+    assert center is not None
+    alice_id = _publish(running)
+    for code, state in (
+        ("*21", AgentState.AVAILABLE),
+        ("*22", AgentState.AUX),
+        ("*23", AgentState.LOGGED_OUT),
+    ):
+        alice.command("dial", f"sip:{code}@127.0.0.1:{running.port}")
+        await _until(lambda state=state: center.acd.agent_state(str(alice_id)) is state, 15)  # type: ignore[misc]
+        await asyncio.to_thread(alice.wait_event, "CALL_CLOSED", 15)  # Duplex said the state and hung up
+    await running.engine.store.flush()
+    changes = [(e.data["to"], e.data["reason"]) for e in running.events("agent.state_changed")]
+    assert [to for to, _ in changes] == ["available", "aux", "logged_out"] and changes[1][1] == "phone", (
+        changes
+    )

@@ -36,7 +36,7 @@ log = logging.getLogger("duplex.services.calls.inbound_router")
 
 
 async def _authorize(control: CallControl, request: SipRequest, key: TransactionKey, addr: Address,
-                     user: str) -> tuple[bool, AgentInfo | None, TrunkConfig | None]:  # fmt: skip
+                     user: str, codes: Collection[str] = ()) -> tuple[bool, AgentInfo | None, TrunkConfig | None]:  # fmt: skip
     regs = control.registrations
     verdict = regs.failures.check(addr[0], control.now())
     if verdict.action is VerdictAction.DROP:
@@ -48,6 +48,16 @@ async def _authorize(control: CallControl, request: SipRequest, key: Transaction
     if directory.number(user) is None and directory.agent_by_target(user) is None:
         directory = await control.refresh_directory()
     agent: AgentInfo | None = None
+    from_user = getattr(request.from_addr.uri, "user", None) or ""
+    if user in codes:  # a feature code: only an agent's phone, always with digest credentials
+        if "Proxy-Authorization" in request.headers:
+            agent = await regs.authenticate(request, key, addr, proxy=True)
+            return agent is not None, agent, None
+        if directory.agent_by_user(from_user) is not None:
+            regs.authenticate_challenge(request, key)
+        else:
+            control.respond(key, request, 403)
+        return False, None, None
     carrier = identify_trunk(control, request, key, addr)  # by source IP or trunk credentials
     if carrier.handled:
         return False, None, None
@@ -57,8 +67,10 @@ async def _authorize(control: CallControl, request: SipRequest, key: Transaction
         if agent is None:
             return False, None, None
     own = {n.number for n in directory.numbers}
-    extensions = {a.extension for a in directory.agents} | {a.sip_username for a in directory.agents}
-    from_user = getattr(request.from_addr.uri, "user", None) or ""
+    # Feature codes count as extensions: only an authenticated agent's phone gets through to them.
+    extensions = (
+        {a.extension for a in directory.agents} | {a.sip_username for a in directory.agents} | set(codes)
+    )
     decision = authorize_invite(
         source_authenticated=agent is not None,
         source_is_trunk=agent is None and trunk is not None,
@@ -97,7 +109,7 @@ class InboundRouter:
                 await on_replacing_invite(control, request, key, addr)
             return
         user = getattr(request.uri, "user", None) or ""
-        allowed, agent, trunk = await _authorize(control, request, key, addr, user)
+        allowed, agent, trunk = await _authorize(control, request, key, addr, user, self.codes)
         if not allowed:
             return
         if not control.store.accepting:  # the record cannot keep up: refuse rather than answer unrecorded
@@ -123,8 +135,11 @@ class InboundRouter:
             await leg.reject(status, "not_acceptable")
             return
         target_agent = directory.agent_by_target(user)
-        if agent is not None and self.feature_codes is not None and user in self.codes:
-            await self.feature_codes(leg, agent, user)
+        if user in self.codes:
+            if agent is not None and self.feature_codes is not None:
+                await self.feature_codes(leg, agent, user)
+            else:
+                await leg.reject(403, "feature_code_not_allowed")
         elif number is not None:
             app = self.applications.get(number.application or "")
             if app is not None:
