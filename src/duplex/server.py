@@ -114,6 +114,7 @@ async def _start_sip(app: Any, settings: Settings) -> Node:
     engine = node.switch
     port = await engine.start()
     await node.center.start()
+    node.center.follow_config(app.state.bus)
     app.state.sip_engine = engine
     app.state.contact_center = node.center
     app.state.sip_status = engine.status

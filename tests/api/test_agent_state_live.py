@@ -3,6 +3,7 @@ events), GET reads the live state, and the seeded agents start logged out."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 
@@ -76,3 +77,16 @@ def test_retention_deletes_old_files_and_rows(world: World, tmp_path: object) ->
     assert not (directory / "old.wav").exists() and (directory / "new.wav").exists()
     paths = [r.path for r in world.rows(Recording)]
     assert "new.wav" in paths and "old.wav" not in paths
+
+
+async def test_a_queue_change_through_the_api_reloads_the_acd(world: World, center: ContactCenter) -> None:
+    center.follow_config(world.app.state.bus)
+    queue = next(q for q in center.config.queues)
+    response = await world.as_("admin", "PATCH", f"/queues/{queue.queue_id}", json={"wrapup_seconds": 42})
+    assert response.status_code == 200, response.text
+    for _ in range(100):
+        if next(q for q in center.config.queues if q.queue_id == queue.queue_id).wrap_up_seconds == 42:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the center did not reload")

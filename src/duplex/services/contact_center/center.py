@@ -37,6 +37,8 @@ from duplex.acd import (
     QueueLeft,
 )
 from duplex.config import Settings
+from duplex.events.bus import EventBus
+from duplex.events.types import EventEnvelope
 from duplex.ivr import InvalidFlow
 from duplex.ivr import load_flow as load_flow_definition
 from duplex.services.calls.call import Call, CallControl, Leg
@@ -58,6 +60,7 @@ __all__ = ["FEATURE_CODES", "ContactCenter", "Offer", "queue_only_flow"]
 
 log = logging.getLogger("duplex.services.contact_center")
 
+CONFIG_ENTITIES = frozenset({"queue", "agent", "skill", "team", "queue_member", "queue_skill", "agent_skill"})
 RETENTION_INTERVAL = 3600.0  # seconds between two retention runs
 
 # Dialled from an agent's registered phone: log in / become available, pause, log out.
@@ -133,6 +136,21 @@ class ContactCenter:
             self._timer_task.cancel()
         for task in list(self._tasks):
             task.cancel()
+
+    def follow_config(self, bus: EventBus) -> None:
+        """Reload queues and agents when the API changes them (``config.changed``); while calls are queued or
+        connected the reload waits for the next event that finds the center idle."""
+        self.spawn(self._follow_config(bus.subscribe()))
+
+    async def _follow_config(self, events: asyncio.Queue[EventEnvelope]) -> None:
+        pending = False
+        while True:
+            event = await events.get()
+            if event.type == "config.changed" and event.data.get("entity") in CONFIG_ENTITIES:
+                pending = True
+            if pending and not (self.waiting or self.offers or self.talking):
+                pending = False
+                await self.reload()
 
     async def _retention(self) -> None:
         """Delete recordings older than the retention setting, at start-up and then hourly."""
