@@ -231,3 +231,37 @@ async def test_overflow_when_the_queue_is_full_goes_to_the_flow_branch(memory_en
     await memory_env.engine.store.flush()
     left = memory_env.events("queue.left")
     assert [e.data["reason"] for e in left] == ["timeout"] and not center.waiting
+
+
+CALLBACK_FLOW: dict[str, Any] = {"format": 1, "start": "answer", "language": "en", "nodes": {
+    "answer": {"type": "answer", "next": "callback"},
+    "callback": {"type": "callback", "queue": "support-l1", "next": "bye"},
+    "bye": {"type": "hangup", "reason": "callback_requested"},
+}}  # fmt: skip
+
+
+async def test_queued_callback_calls_the_customer_back_when_an_agent_is_reserved(
+    memory_env: EngineEnv, phone: AgentPhone
+) -> None:
+    agents = await _prepare(memory_env)
+    assert validate_flow(CALLBACK_FLOW) == []
+    with memory_env.sessions() as session, session.begin():
+        flow = session.scalars(select(IvrFlow).filter_by(name="demo-main-menu")).one()
+        session.add(IvrFlowVersion(flow_id=flow.id, version=99, definition=CALLBACK_FLOW))
+        flow.published_version = 99
+    now = memory_env.engine.now()
+    memory_env.engine.registrations.registrar.restore([Binding(  # the customer's phone: 1001 as well
+        aor="customer", contact=f"sip:1001@127.0.0.1:{memory_env.port}", expires_at=now + 300,
+        source=Source(transport="udp", host="127.0.0.1", port=memory_env.port), updated_at=now,
+    )], now)  # fmt: skip
+    center = _center(memory_env)
+    _, caller = await _call_1000(memory_env)
+    await asyncio.wait_for(caller.ended.wait(), 5)  # asked for a callback, the flow hung up
+    assert not center.waiting and len(center.callbacks) == 1  # the place is kept after the caller left
+    assert center.acd.position(next(iter(center.callbacks))) == 1
+    center.set_state(agents["carol"], "available")
+    await _until(lambda: len(phone.legs) >= 2)  # carol's phone, then the customer's
+    await _until(lambda: center.acd.agent_state(str(agents["carol"])) is AgentState.WRAP_UP)
+    await memory_env.engine.store.flush()
+    assert [e.data["reason"] for e in memory_env.events("queue.left")] == ["callback"]
+    assert len(memory_env.events("call.bridged")) == 1

@@ -104,6 +104,7 @@ class ContactCenter:
         self.offer_timeout_seconds = 15.0  # an offer ringing longer is a no-answer
         self.acd = Acd((), (), rng=self.rng)
         self.active: dict[str, FlowCall] = {}  # call id -> every call running a flow
+        self.callbacks: set[str] = set()  # ACD call ids of queued callbacks (the caller has hung up)
         self.waiting: dict[str, FlowCall] = {}  # ACD call id -> the caller's flow (on the line)
         self.offers: dict[str, Offer] = {}  # agent id -> its ringing offer
         self.talking: dict[str, Leg] = {}  # agent id -> the agent's leg of a connected call
@@ -312,8 +313,9 @@ class ContactCenter:
         return True
 
     def abandon(self, call_id: str) -> None:
+        """The caller hung up; a call that asked for a callback keeps its place."""
         self.waiting.pop(call_id, None)
-        if self.acd.abandon(call_id, self.now()):
+        if call_id not in self.callbacks and self.acd.abandon(call_id, self.now()):
             self.drain()
 
     def request_callback(self, flow: FlowCall, queue: str | int, number: str) -> bool:
@@ -326,6 +328,7 @@ class ContactCenter:
             if queue_id is None:
                 return False
             self.acd.enqueue(flow.call_id, queue_id, self.now(), callback_number=number)
+        self.callbacks.add(flow.call_id)
         self.drain()
         return True
 
@@ -383,6 +386,7 @@ class ContactCenter:
         elif isinstance(event, OfferCancelled | AgentNoAnswer):
             self._withdraw(event.agent_id)
         elif isinstance(event, QueueLeft) and self.acd.queue_of(event.call_id) is None:
+            self.callbacks.discard(event.call_id)
             flow = self.waiting.get(event.call_id)
             if flow is not None and event.reason.value in ("overflow", "timeout"):
                 del self.waiting[event.call_id]
