@@ -46,10 +46,10 @@ from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
 from duplex.sip.transaction import ServerTransaction
 from duplex.sip.transaction_layer import TransactionLayer
 from duplex.stores.call_store import Directory, TelephonyStore
+from duplex.stores.recovery import close_left_open
 from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.flood import FloodGuard
 from duplex.telephony.legdialog import USER_AGENT
-from duplex.telephony.recovery import close_left_open
 from duplex.telephony.registrar import Source
 from duplex.telephony.security import RequestRateLimiter
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
