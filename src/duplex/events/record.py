@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.models import Event
 from duplex.events.bus import EventBus, InProcessBus
+from duplex.events.storable import storable
 from duplex.events.types import EVENT_TYPES, EventEnvelope, UnknownEventType
 
 _PENDING = "duplex.pending_events"
@@ -121,7 +122,13 @@ class EventRecord:
             raise TypeError(f"append() got unexpected fields {sorted(unknown)}")
         seq, ts = self._next()
         row = dict.fromkeys(_FIELDS) | dict(fields)
-        row |= {"node_id": self.node_id, "seq": seq, "type": type, "ts_ms": ts, "data": row["data"] or {}}
+        row |= {
+            "node_id": self.node_id,
+            "seq": seq,
+            "type": type,
+            "ts_ms": ts,
+            "data": storable(row["data"] or {}),
+        }
         return row
 
     def project(self, session: Session, envelopes: Sequence[EventEnvelope]) -> None:
