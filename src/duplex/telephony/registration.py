@@ -87,11 +87,14 @@ class RegistrationService:
         engine, now, ip = self.engine, self.engine.now(), addr[0]
         verdict = self.failures.check(ip, now)
         if verdict.action is VerdictAction.DROP:
+            engine.txl.abandon(key)
             return None
         if verdict.action is VerdictAction.REJECT:
             # attempts while throttled count too, so a persistent guesser ends up banned
             if self.failures.record_failure(ip, now).action is not VerdictAction.DROP:
                 engine.respond(key, request, 403, reason="Forbidden (too many failures)")
+            else:
+                engine.txl.abandon(key)
             return None
         header = request.headers.get("Proxy-Authorization" if proxy else "Authorization")
         if header is None:
@@ -113,6 +116,7 @@ class RegistrationService:
         log.info("digest authentication failed from %s: %s", ip, result.reason)
         after = self.failures.record_failure(ip, now)
         if after.action is VerdictAction.DROP:
+            engine.txl.abandon(key)
             return None
         if after.action is VerdictAction.REJECT:
             engine.respond(key, request, 403, reason="Forbidden (too many failures)")

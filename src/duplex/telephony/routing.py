@@ -41,6 +41,7 @@ async def _authorize(engine: Engine, request: SipRequest, key: TransactionKey, a
     regs = engine.registrations
     verdict = regs.failures.check(addr[0], engine.now())
     if verdict.action is VerdictAction.DROP:
+        engine.txl.abandon(key)
         return False, None, None
     if verdict.action is VerdictAction.REJECT:
         engine.respond(key, request, 403)
@@ -82,6 +83,8 @@ async def handle_invite(engine: Engine, request: SipRequest, key: TransactionKey
     if "Replaces" in request.headers:  # RFC 3891: takes over one of our dialogs (attended transfer)
         if engine.registrations.failures.check(addr[0], engine.now()).action is VerdictAction.ALLOW:
             await on_replacing_invite(engine, request, key, addr)
+        else:
+            engine.txl.abandon(key)
         return
     user = getattr(request.uri, "user", None) or ""
     allowed, agent, trunk = await _authorize(engine, request, key, addr, user)

@@ -64,6 +64,7 @@ def identify_trunk(engine: Engine, request: SipRequest, key: TransactionKey, add
     regs, now, ip = engine.registrations, engine.now(), addr[0]
     verdict = regs.failures.check(ip, now)
     if verdict.action is VerdictAction.DROP:
+        engine.txl.abandon(key)
         return TrunkMatch(handled=True)
     if verdict.action is VerdictAction.REJECT:
         engine.respond(key, request, 403, reason="Forbidden (too many failures)")
@@ -86,6 +87,8 @@ def identify_trunk(engine: Engine, request: SipRequest, key: TransactionKey, add
         engine.respond(key, request, 403, reason="Forbidden (too many failures)")
     elif after.action is VerdictAction.ALLOW:
         regs.authenticate_challenge(request, key)
+    else:
+        engine.txl.abandon(key)  # now banned: silence, and no transaction left waiting for an answer
     return TrunkMatch(handled=True)
 
 
