@@ -45,6 +45,8 @@ from duplex.sip.ws_transport import WsTransport, server_ssl_context
 from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.call import Call, Leg
 from duplex.telephony.flood import FloodGuard
+from duplex.telephony.front_door import FrontDoor
+from duplex.telephony.invite_screen import screen_invite
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.registrar import Source
 from duplex.telephony.registration import RegistrationService
@@ -122,6 +124,8 @@ class Engine:
         self.trunks = TrunkSelector([])
         self.flood = FloodGuard(request_limits, trusted=lambda ip: self.trunks.match_inbound(ip) is not None)
         self.trunk_service = TrunkService(self)
+        self.front = FrontDoor(self)  # trust, bans and floods before the transaction layer
+        self.transport.screen = self.front.screen
         self.calls: dict[str, Call] = {}
         self.dialogs: dict[tuple[str, str], Leg] = {}
         self.server_legs: dict[TransactionKey, Leg] = {}
@@ -188,8 +192,10 @@ class Engine:
         await self.transport.stop()
         for task in list(self._tasks):
             task.cancel()
-        await self.media.close()
-        await self.store.flush()
+        try:
+            await self.media.close()
+        finally:  # the events already emitted are written even when closing some media failed
+            await self.store.flush()
 
     async def _housekeep(self) -> None:
         while True:
@@ -197,6 +203,7 @@ class Engine:
             now = asyncio.get_running_loop().time()
             self.registrations.expire(now)
             self.flood.handle_timer(now)
+            self.front.handle_timer(now)
             self.status["registrations"] = self.registrations.count
             self._hang_up_silent_legs(now)
             if now - self.directory.loaded_at > DIRECTORY_TTL:
@@ -257,7 +264,7 @@ class Engine:
 
     # -- SipCore -----------------------------------------------------------------------------------------
     def receive(self, message: SipMessage, addr: Address, now: float) -> None:
-        if isinstance(message, SipRequest) and not self.flood.admit(self.txl, message, addr, now):
+        if isinstance(message, SipRequest) and not self.front.admit(message, addr, now):
             return
         # Server transactions take the reliability of the transport the request came on (RFC 3261 §17.2:
         # no retransmissions and zero Timers I/J over TCP).
@@ -401,6 +408,10 @@ class Engine:
     def _on_invite(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
         from duplex.telephony.routing import handle_invite
 
+        rejection = screen_invite(request)
+        if rejection is not None:
+            self.respond(key, request, rejection.status, reason=rejection.reason)
+            return
         self.spawn(handle_invite(self, request, key, addr))
 
     # -- helpers for legs and apps -----------------------------------------------------------------------
