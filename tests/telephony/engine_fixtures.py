@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -43,6 +44,13 @@ def engine_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def engine_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[EngineEnv]:
+    async with running_engine(tmp_path, engine_options) as env:
+        yield env
+
+
+@contextlib.asynccontextmanager
+async def running_engine(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[EngineEnv]:
+    """The engine of `engine_env` on the running loop (for tests that choose their own loop)."""
     settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'duplex.db'}",
                         sip_host="127.0.0.1", sip_port=0, public_ip="127.0.0.1", secret_key="engine-test",
                         rtp_port_min=61000, rtp_port_max=65000)  # fmt: skip

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
@@ -109,7 +110,10 @@ def _grow_receive_buffer(sock: socket.socket | None, size: int) -> int:
     """Ask for a ``size`` receive buffer (SO_RCVBUFFORCE passes net.core.rmem_max when we may); the size set."""
     if sock is None or size <= 0:
         return 0
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+    # SO_RCVBUFFORCE (Linux, 33; Python does not name it) may exceed net.core.rmem_max with CAP_NET_ADMIN;
+    # without it SO_RCVBUF is capped at rmem_max, which the deployment guide asks to raise
+    force = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform == "linux" else None)
+    for option in (force, socket.SO_RCVBUF):
         if option is None:
             continue
         try:
@@ -149,7 +153,7 @@ class SipTransport:
 
     def __init__(self, core: SipCore, *, host: str = "0.0.0.0", port: int = 5060, tls: ssl.SSLContext | None = None,
                  tls_port: int = 5061, tls_client: ssl.SSLContext | None = None,
-                 rcvbuf: int = 4 * 1024 * 1024) -> None:  # fmt: skip
+                 rcvbuf: int = 16 * 1024 * 1024) -> None:  # fmt: skip
         self.core = core
         self.host = host
         self.port = port
@@ -230,8 +234,8 @@ class SipTransport:
 
     # -- input -----------------------------------------------------------------------------------------
     def on_datagram(self, data: bytes, addr: Address) -> None:
-        if data.strip(b"\r\n") == b"":
-            return  # RFC 5626 keep-alive
+        if len(data) <= 4 and data.strip(b"\r\n") == b"":
+            return  # RFC 5626 keep-alive (CRLF or CRLFCRLF; no copy of large datagrams)
         if self.screen is not None and not self.screen(data, addr[0], self.now()):
             self.stats.screened += 1
             return

@@ -6,7 +6,8 @@ thousands of header lines; a flood of such messages from one source used to fill
 kernel dropped the OPTIONS pings and calls of everyone else. The screen costs a few microseconds and looks at:
 
 1. **Source.** Trusted sources (the loopback allow-list, trunk addresses, registered phones) are never
-   screened: they are served first whatever else arrives. A banned source is dropped here.
+   screened: they are served first whatever else arrives. A banned source is dropped here (checked after
+   the cheap checks below, since it costs more).
 2. **Size and header count.** Larger than ``max_size`` bytes, or more than ``max_headers`` lines before the
    blank line: dropped (no legitimate UDP message comes close, RFC 3261 §18.1.1 moves large requests to TCP).
 3. **Method.** The start line must begin with a token and a space (a request method or ``SIP/2.0``): anything
@@ -46,8 +47,8 @@ class ScreenResult(enum.StrEnum):
 class PreParseLimits:
     max_size: int = 16_384
     max_headers: int = 128
-    source_rate: float = 50.0
-    source_burst: float = 100.0
+    source_rate: float = 20.0
+    source_burst: float = 40.0
     untrusted_rate: float = 2_000.0
     untrusted_burst: float = 4_000.0
     max_sources: int = 100_000
@@ -85,8 +86,6 @@ class PreParseGuard:
     def screen(self, data: bytes, ip: str, now: float) -> ScreenResult:
         if self._is_trusted(ip, now):
             return ScreenResult.TRUSTED
-        if self.banned(ip, now):
-            return ScreenResult.BANNED
         limits = self.limits
         if len(data) > limits.max_size:
             return ScreenResult.TOO_LARGE
@@ -95,7 +94,11 @@ class PreParseGuard:
             return ScreenResult.TOO_MANY_HEADERS
         if not _starts_with_token(data):
             return ScreenResult.BAD_START
-        if not self._sources.allow(ip, now) or not self._untrusted.try_acquire(now):
+        if not self._sources.allow(ip, now):
+            return ScreenResult.RATE
+        if self.banned(ip, now):  # after the cheap checks: it normalises the address, which costs more
+            return ScreenResult.BANNED
+        if not self._untrusted.try_acquire(now):
             return ScreenResult.RATE
         return ScreenResult.ADMITTED
 

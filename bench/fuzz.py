@@ -1,0 +1,239 @@
+"""SIP fuzz and flood benchmark: mutated SIP (`duplex.sip.mutation`) at a fixed rate from several untrusted
+loopback sources over UDP and TCP, against an engine running in this process on uvloop (as `duplex serve`
+runs it), while a separate process checks liveness with OPTIONS from the trusted 127.0.0.1.
+
+Reports crashes (engine errors and tracebacks logged), RSS before, at the end of the flood and after the
+timers settled, server transactions, calls and media sessions left (stuck), what the datagram screen dropped,
+and the trusted OPTIONS latency during the flood (a probe unanswered in 2 s counts as lost).
+
+    .venv/bin/python bench/fuzz.py --messages 20000            # quick
+    .venv/bin/python bench/fuzz.py --messages 1000000 --rate 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import multiprocessing as mp
+import random
+import resource
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from duplex.sip.mutation import SipMutator  # noqa: E402
+
+PROBE_INTERVAL = 0.25
+PROBE_TIMEOUT = 2.0
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+# -- sender and prober processes ---------------------------------------------------------------------------
+def sender(host: str, port: int, seed: int, count: int, rate: float, tcp_every: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """Send ``count`` mutated messages from ``host`` at ``rate`` per second; every ``tcp_every``-th over TCP."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((host, 0))
+    mutator = SipMutator(random.Random(seed), target_host="127.0.0.1", target_port=port,
+                         source_port=udp.getsockname()[1])  # fmt: skip
+    tcp_mutator = SipMutator(
+        random.Random(seed + 1), target_host="127.0.0.1", target_port=port, transport="TCP"
+    )
+    stream: socket.socket | None = None
+    sent = refused = tcp_sent = 0
+    start = time.monotonic()
+    for i in range(count):
+        if tcp_every and i % tcp_every == tcp_every - 1:
+            stream, ok = _send_tcp(stream, host, port, tcp_mutator.next()[1])
+            tcp_sent += ok
+        else:
+            try:
+                udp.sendto(mutator.next()[1], ("127.0.0.1", port))
+                sent += 1
+            except OSError:
+                refused += 1  # larger than a datagram can be
+        ahead = (i + 1) / rate - (time.monotonic() - start)
+        if ahead > 0.002:
+            time.sleep(ahead)
+    out.put(
+        {"host": host, "udp": sent, "tcp": tcp_sent, "refused": refused, "seconds": time.monotonic() - start}
+    )
+
+
+def _send_tcp(
+    stream: socket.socket | None, host: str, port: int, data: bytes
+) -> tuple[socket.socket | None, int]:
+    for _ in range(2):
+        try:
+            if stream is None:
+                stream = socket.create_connection(("127.0.0.1", port), timeout=2, source_address=(host, 0))
+                stream.setblocking(False)
+            stream.send(data)
+            return stream, 1
+        except (OSError, BlockingIOError):
+            if stream is not None:
+                stream.close()
+            stream = None
+    return stream, 0
+
+
+def prober(port: int, stop: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """OPTIONS from 127.0.0.1 every PROBE_INTERVAL: the latency of each, None when not answered in time."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(PROBE_TIMEOUT)
+    mine = sock.getsockname()[1]
+    latencies: list[float | None] = []
+    n = 0
+    while not stop.is_set():
+        n += 1
+        branch = f"z9hG4bKprobe{n}"
+        msg = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{mine};branch={branch};rport\r\n"
+               f"From: <sip:probe@127.0.0.1>;tag=p{n}\r\nTo: <sip:127.0.0.1:{port}>\r\nCall-ID: probe{n}\r\n"
+               f"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")  # fmt: skip
+        sent = time.monotonic()
+        sock.sendto(msg.encode(), ("127.0.0.1", port))
+        latency = None
+        while (left := sent + PROBE_TIMEOUT - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                data = sock.recv(65535)
+            except TimeoutError:
+                break
+            if branch.encode() in data and data.startswith(b"SIP/2.0 200"):
+                latency = time.monotonic() - sent
+                break
+        latencies.append(latency)
+        time.sleep(max(0.0, PROBE_INTERVAL - (time.monotonic() - sent)))
+    out.put(latencies)
+
+
+# -- the engine under test ---------------------------------------------------------------------------------
+class ErrorCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors = 0
+        self.tracebacks = 0
+        self.samples: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.errors += 1
+        self.tracebacks += record.exc_info is not None
+        if len(self.samples) < 5:
+            self.samples.append(f"{record.name}: {record.getMessage()[:200]}")
+
+
+async def run_engine(args: argparse.Namespace, data: Path) -> dict[str, object]:
+    from duplex.config import Settings
+    from duplex.db.base import make_engine, make_session_factory
+    from duplex.db.migrate import upgrade
+    from duplex.demo import seed
+    from duplex.events.record import EventRecord
+    from duplex.telephony.engine import Engine
+    from duplex.telephony.store import TelephonyStore
+
+    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'duplex.db'}", sip_host="127.0.0.1",
+                        sip_port=0, public_ip="127.0.0.1", secret_key="fuzz-bench")  # fmt: skip
+    upgrade(settings.effective_database_url)
+    seed(settings)
+    db = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(db)
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="fuzz"))
+    engine = Engine(settings, store)
+    errors = ErrorCounter()
+    logging.getLogger("duplex").addHandler(errors)
+    port = await engine.start()
+    await asyncio.sleep(1.0)
+    rss_start = _rss_mb()
+    ctx = mp.get_context("spawn")
+    results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    probes: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    stop = ctx.Event()
+    hosts = [f"127.0.0.{i}" for i in range(2, 2 + args.sources)]
+    per_sender = args.messages // len(hosts)
+    workers = [ctx.Process(target=sender, args=(h, port, args.seed + 7 * i, per_sender, args.rate / len(hosts),
+                                                args.tcp_every, results)) for i, h in enumerate(hosts)]  # fmt: skip
+    probe = ctx.Process(target=prober, args=(port, stop, probes))
+    loop = asyncio.get_running_loop()
+    probe.start()
+    started = loop.time()
+    for w in workers:
+        w.start()
+    peak = rss_start
+    while any(w.is_alive() for w in workers):
+        await asyncio.sleep(0.5)
+        peak = max(peak, _rss_mb())
+    flood_seconds = loop.time() - started
+    rss_flood_end = _rss_mb()
+    stop.set()
+    latencies = await loop.run_in_executor(None, probes.get)
+    sent = [results.get() for _ in workers]
+    for w in (*workers, probe):
+        w.join()
+    await asyncio.sleep(args.settle)  # Timer J/H and our BYEs to callers that never answer run out
+    rss_settled = _rss_mb()
+    stats = engine.transport.stats
+    report = {
+        "messages": args.messages, "rate": args.rate, "sources": len(hosts), "flood_seconds": round(flood_seconds, 1),
+        "udp_sent": sum(int(s["udp"]) for s in sent), "tcp_sent": sum(int(s["tcp"]) for s in sent),
+        "kernel_refused": sum(int(s["refused"]) for s in sent),
+        "parsed": stats.received, "screened": stats.screened, "screen_reasons": dict(engine.front.preparse.counts),
+        "malformed_answered": stats.malformed_answered, "malformed_dropped": stats.malformed_dropped,
+        "flood_503": engine.flood.rejected, "flood_dropped": engine.flood.dropped, "rcvbuf": stats.rcvbuf,
+        "errors": errors.errors, "tracebacks": errors.tracebacks, "error_samples": errors.samples,
+        "stuck_transactions": len(engine.txl.transactions), "calls_left": len(engine.calls),
+        "media_left": len(getattr(engine.media, "sessions", ())),
+        "rss_start_mb": round(rss_start, 1), "rss_peak_mb": round(peak, 1),
+        "rss_flood_end_mb": round(rss_flood_end, 1), "rss_settled_mb": round(rss_settled, 1),
+        "probes": len(latencies), "probes_lost": sum(1 for x in latencies if x is None),
+        "probe_ms_median": _ms(statistics.median(answered)) if (answered := [x for x in latencies if x]) else None,
+        "probe_ms_max": _ms(max(answered)) if answered else None,
+    }  # fmt: skip
+    await engine.stop()
+    store.close()
+    db.dispose()
+    return report
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument(
+        "--rate", type=float, default=3_000.0, help="messages per second, all sources together"
+    )
+    parser.add_argument("--sources", type=int, default=8, help="loopback sources 127.0.0.2 ... (untrusted)")
+    parser.add_argument(
+        "--tcp-every", type=int, default=50, help="every n-th message goes over TCP (0: none)"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=40.0, help="seconds to wait for timers after the flood"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.CRITICAL)
+    import uvloop
+
+    with tempfile.TemporaryDirectory() as tmp, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        report = runner.run(run_engine(args, Path(tmp)))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
