@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -35,40 +36,59 @@ PROBE_INTERVAL = 0.25
 PROBE_TIMEOUT = 2.0
 
 
+def _socket_drops(port: int) -> int:
+    """Datagrams the kernel dropped for the engine's UDP socket (its receive buffer was full)."""
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port:
+            return int(fields[-1])
+    return 0
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 # -- sender and prober processes ---------------------------------------------------------------------------
-def sender(host: str, port: int, seed: int, count: int, rate: float, tcp_every: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    """Send ``count`` mutated messages from ``host`` at ``rate`` per second; every ``tcp_every``-th over TCP."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind((host, 0))
-    mutator = SipMutator(random.Random(seed), target_host="127.0.0.1", target_port=port,
-                         source_port=udp.getsockname()[1])  # fmt: skip
-    tcp_mutator = SipMutator(
-        random.Random(seed + 1), target_host="127.0.0.1", target_port=port, transport="TCP"
-    )
-    stream: socket.socket | None = None
+def sender(hosts: list[str], port: int, seed: int, count: int, rate: float, tcp_every: int,
+           users: tuple[str, ...], go: Any, out: mp.Queue) -> None:  # type: ignore[type-arg]  # fmt: skip
+    """Send ``count`` mutated messages round-robin from ``hosts`` at ``rate`` per second (steadily: time lost to
+    the scheduler is not made up in a burst); every ``tcp_every``-th goes over TCP."""
+    sockets, mutators, tcp_mutators = [], [], []
+    for n, host in enumerate(hosts):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((host, 0))
+        sockets.append(udp)
+        mutators.append(SipMutator(random.Random(seed + n), target_host="127.0.0.1", target_port=port,
+                                   source_port=udp.getsockname()[1], users=users))  # fmt: skip
+        tcp_mutators.append(SipMutator(random.Random(seed + 1000 + n), target_host="127.0.0.1", target_port=port,
+                                       transport="TCP", users=users))  # fmt: skip
+    streams: list[socket.socket | None] = [None] * len(hosts)
+    go.wait()  # all processes are started before the flood begins (starting one blocks the engine's loop)
     sent = refused = tcp_sent = 0
-    start = time.monotonic()
+    start = due = time.monotonic()
     for i in range(count):
+        n = i % len(hosts)
         if tcp_every and i % tcp_every == tcp_every - 1:
-            stream, ok = _send_tcp(stream, host, port, tcp_mutator.next()[1])
+            streams[n], ok = _send_tcp(streams[n], hosts[n], port, tcp_mutators[n].next()[1])
             tcp_sent += ok
         else:
             try:
-                udp.sendto(mutator.next()[1], ("127.0.0.1", port))
+                sockets[n].sendto(mutators[n].next()[1], ("127.0.0.1", port))
                 sent += 1
             except OSError:
                 refused += 1  # larger than a datagram can be
-        ahead = (i + 1) / rate - (time.monotonic() - start)
-        if ahead > 0.002:
-            time.sleep(ahead)
-    out.put(
-        {"host": host, "udp": sent, "tcp": tcp_sent, "refused": refused, "seconds": time.monotonic() - start}
-    )
+        now = time.monotonic()
+        due = max(due + 1 / rate, now - 0.01)
+        if due - now > 0.002:
+            time.sleep(due - now)
+    out.put({"udp": sent, "tcp": tcp_sent, "refused": refused, "seconds": time.monotonic() - start})
 
 
 def _send_tcp(
@@ -161,20 +181,37 @@ async def run_engine(args: argparse.Namespace, data: Path) -> dict[str, object]:
     probes: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     stop = ctx.Event()
     hosts = [f"127.0.0.{i}" for i in range(2, 2 + args.sources)]
-    per_sender = args.messages // len(hosts)
-    workers = [ctx.Process(target=sender, args=(h, port, args.seed + 7 * i, per_sender, args.rate / len(hosts),
-                                                args.tcp_every, results)) for i, h in enumerate(hosts)]  # fmt: skip
+    go = ctx.Event()
+    users = tuple(args.users.split(","))
+    groups = [hosts[k :: args.processes] for k in range(args.processes)]
+    workers = [ctx.Process(target=sender, args=(group, port, args.seed + 100 * k, args.messages // len(groups),
+                                                args.rate / len(groups), args.tcp_every, users, go, results))
+               for k, group in enumerate(groups)]  # fmt: skip
     probe = ctx.Process(target=prober, args=(port, stop, probes))
     loop = asyncio.get_running_loop()
-    probe.start()
-    started = loop.time()
     for w in workers:
         w.start()
+    await asyncio.sleep(3.0)  # the senders import and build their mutators
+    max_lag = [0.0]
+
+    async def watch_lag() -> None:
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.05)
+            max_lag[0] = max(max_lag[0], loop.time() - before - 0.05)
+
+    lagger = loop.create_task(watch_lag())
+    probe.start()
+    go.set()
+    started, cpu_start, drops_start = loop.time(), _cpu_seconds(), _socket_drops(port)
     peak = rss_start
     while any(w.is_alive() for w in workers):
         await asyncio.sleep(0.5)
         peak = max(peak, _rss_mb())
     flood_seconds = loop.time() - started
+    engine_cpu, kernel_drops = _cpu_seconds() - cpu_start, _socket_drops(port) - drops_start
+    calls_at_flood_end = len(engine.calls)
+    lagger.cancel()
     rss_flood_end = _rss_mb()
     stop.set()
     latencies = await loop.run_in_executor(None, probes.get)
@@ -187,12 +224,14 @@ async def run_engine(args: argparse.Namespace, data: Path) -> dict[str, object]:
     report = {
         "messages": args.messages, "rate": args.rate, "sources": len(hosts), "flood_seconds": round(flood_seconds, 1),
         "udp_sent": sum(int(s["udp"]) for s in sent), "tcp_sent": sum(int(s["tcp"]) for s in sent),
-        "kernel_refused": sum(int(s["refused"]) for s in sent),
-        "parsed": stats.received, "screened": stats.screened, "screen_reasons": dict(engine.front.preparse.counts),
+        "kernel_refused": sum(int(s["refused"]) for s in sent), "engine_socket_drops": kernel_drops,
+        "engine_cpu_share": round(engine_cpu / flood_seconds, 2),
+        "parsed": stats.received, "screened": getattr(stats, "screened", 0), "screen_reasons": _screen_reasons(engine),
         "malformed_answered": stats.malformed_answered, "malformed_dropped": stats.malformed_dropped,
-        "flood_503": engine.flood.rejected, "flood_dropped": engine.flood.dropped, "rcvbuf": stats.rcvbuf,
+        "flood_503": engine.flood.rejected, "flood_dropped": engine.flood.dropped, "rcvbuf": getattr(stats, "rcvbuf", 0),
         "errors": errors.errors, "tracebacks": errors.tracebacks, "error_samples": errors.samples,
         "stuck_transactions": len(engine.txl.transactions), "calls_left": len(engine.calls),
+        "calls_at_flood_end": calls_at_flood_end, "loop_lag_max_ms": _ms(max_lag[0]),
         "media_left": len(getattr(engine.media, "sessions", ())),
         "rss_start_mb": round(rss_start, 1), "rss_peak_mb": round(peak, 1),
         "rss_flood_end_mb": round(rss_flood_end, 1), "rss_settled_mb": round(rss_settled, 1),
@@ -204,6 +243,11 @@ async def run_engine(args: argparse.Namespace, data: Path) -> dict[str, object]:
     store.close()
     db.dispose()
     return report
+
+
+def _screen_reasons(engine: Any) -> dict[str, int]:
+    front = getattr(engine, "front", None)  # absent before the datagram screen existed (baseline runs)
+    return {str(k): v for k, v in front.preparse.counts.items()} if front is not None else {}
 
 
 def _ms(seconds: float) -> float:
@@ -226,6 +270,11 @@ def main() -> None:
         "--settle", type=float, default=40.0, help="seconds to wait for timers after the flood"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="sender processes (here they share the CPU with the engine; one sends 3,000/s)")  # fmt: skip
+    parser.add_argument("--users", default="9999,alice,1001",
+                        help="Request-URI users (1001, the demo echo number, is answered: each accepted INVITE is a "
+                             "call with media until its missing ACK times out)")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
     import uvloop

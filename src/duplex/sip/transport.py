@@ -176,6 +176,8 @@ class SipTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Optional cheap check of a raw datagram and its source IP before it is parsed (False: drop it).
         self.screen: Callable[[bytes, str, float], bool] | None = None
+        # Optional (max message size, max header lines) for a connection from a source IP; None: the defaults.
+        self.stream_limits: Callable[[str], tuple[int, int] | None] | None = None
         self.rcvbuf = rcvbuf
 
     @property
@@ -284,7 +286,12 @@ class SipTransport:
             self.stats.tls_connections += 1
         else:
             self.stats.tcp_connections += 1
-        framer = StreamFramer()
+        limits = self.stream_limits(addr[0]) if self.stream_limits is not None else None
+        framer = (
+            StreamFramer()
+            if limits is None
+            else StreamFramer(max_message_size=limits[0], max_headers=limits[1])
+        )
         try:
             while data := await reader.read(65536):
                 framer.receive_data(data)

@@ -126,6 +126,7 @@ class Engine:
         self.trunk_service = TrunkService(self)
         self.front = FrontDoor(self)  # trust, bans and floods before the transaction layer
         self.transport.screen = self.front.screen
+        self.transport.stream_limits = self.front.stream_limits
         self.calls: dict[str, Call] = {}
         self.dialogs: dict[tuple[str, str], Leg] = {}
         self.server_legs: dict[TransactionKey, Leg] = {}

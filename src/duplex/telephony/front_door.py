@@ -3,6 +3,7 @@ policy in one place.
 
 1. On the raw datagram (`preparse.PreParseGuard`, wired into the transport's ``screen``): trusted sources pass,
    banned, oversized, header-stuffed, non-SIP or over-rate ones from untrusted sources are dropped unparsed.
+   A stream from an untrusted source gets the same size and header-line limits in its framer.
 2. On the parsed request (`admit`): a banned source is dropped before a server transaction exists (it is
    answered nothing, and a transaction no response ends would hold its request forever); then the
    per-method flood limits of `flood.FloodGuard`.
@@ -45,6 +46,13 @@ class FrontDoor:
     def screen(self, data: bytes, ip: str, now: float) -> bool:
         """The transport's check of a raw datagram before parsing."""
         return self.preparse.admit(data, ip, now)
+
+    def stream_limits(self, ip: str) -> tuple[int, int] | None:
+        """Size and header-line limits for a TCP/TLS connection from ``ip`` (None for a trusted source): a
+        stream is not screened per message, so its framer enforces them and closes the connection."""
+        if self.is_trusted(ip):
+            return None
+        return self.preparse.limits.max_size, self.preparse.limits.max_headers
 
     def admit(self, request: SipRequest, addr: Address, now: float) -> bool:
         """Whether a parsed request may reach the transaction layer."""

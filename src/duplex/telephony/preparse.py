@@ -49,8 +49,8 @@ class PreParseLimits:
     max_headers: int = 128
     source_rate: float = 20.0
     source_burst: float = 40.0
-    untrusted_rate: float = 2_000.0
-    untrusted_burst: float = 4_000.0
+    untrusted_rate: float = 200.0
+    untrusted_burst: float = 400.0
     max_sources: int = 100_000
     trust_ttl: float = 2.0  # how long a source's trusted/untrusted answer is reused
 
