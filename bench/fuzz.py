@@ -21,16 +21,12 @@ import random
 import resource
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
-
-from duplex.sip.mutation import SipMutator  # noqa: E402
+from duplex.sip.mutation import SipMutator
 
 PROBE_INTERVAL = 0.25
 PROBE_TIMEOUT = 2.0

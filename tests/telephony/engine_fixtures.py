@@ -105,3 +105,28 @@ def request(method: str, uri: str, port: int, *, call_id: str = "c1", cseq: int 
             f"Max-Forwards: 70\nContact: <sip:alice@127.0.0.1:{port}>\n{extra}")  # fmt: skip
     body = body.replace("\n", "\r\n")
     return f"{head}Content-Length: {len(body.encode())}\n\n" + body.replace("\r\n", "\n")
+
+
+async def options_answered_within(port: int, seconds: float, *, branch: str) -> float | None:
+    """An OPTIONS transaction from 127.0.0.1 as a UAC runs it (RFC 3261 §17.1.2.2: retransmitted after T1 =
+    0.5 s, then doubling up to T2 = 4 s): seconds until its 200, or None if none came within ``seconds``."""
+    client = UdpClient(port)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    interval, resend_at = 0.5, start
+    try:
+        while (left := start + seconds - loop.time()) > 0:
+            if loop.time() >= resend_at:
+                client.send(
+                    request("OPTIONS", f"sip:127.0.0.1:{port}", client.port, call_id=branch, branch=branch)
+                )
+                resend_at, interval = resend_at + interval, min(interval * 2, 4.0)
+            try:
+                data = await client.recv(min(left, max(0.01, resend_at - loop.time())))
+            except TimeoutError:
+                continue
+            if branch.encode() in data and data.startswith(b"SIP/2.0 200"):
+                return loop.time() - start
+    finally:
+        client.close()
+    return None

@@ -116,3 +116,22 @@ async def test_banned_source_leaves_no_server_transaction(engine_env: EngineEnv)
     assert not engine.txl.transactions
     front = engine.front  # dropped unparsed by the datagram screen, or after parsing (TCP, WebSocket)
     assert front.preparse.counts.get("banned", 0) + front.banned_dropped == 30
+
+
+async def test_a_failing_handler_answers_500_instead_of_leaving_the_transaction(
+    engine_env: EngineEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(engine_env.engine.registrations, "handle", broken)
+    client = UdpClient(engine_env.port)
+    client.send(request("REGISTER", "sip:127.0.0.1", client.port, call_id="fault-1", branch="z9hG4bKfault"))
+    response = await client.response()
+    client.close()
+    assert response.status == 500
+    waiting = [
+        t for t in engine_env.engine.txl.transactions.values() if t.state.name in ("TRYING", "PROCEEDING")
+    ]
+    assert not waiting
+    assert any("injected fault" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)

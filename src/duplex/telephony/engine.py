@@ -406,7 +406,7 @@ class Engine:
                                                  ("Supported", "replaces"), ("Accept-Language", "en")))  # fmt: skip
 
     def _on_register(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        self.spawn(self.registrations.handle(request, key, addr))
+        self.spawn(self._answered(self.registrations.handle(request, key, addr), key, request))
 
     def _on_invite(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
         from duplex.telephony.routing import handle_invite
@@ -415,7 +415,20 @@ class Engine:
         if rejection is not None:
             self.respond(key, request, rejection.status, reason=rejection.reason)
             return
-        self.spawn(handle_invite(self, request, key, addr))
+        self.spawn(self._answered(handle_invite(self, request, key, addr), key, request))
+
+    async def _answered(
+        self, handling: Coroutine[Any, Any, None], key: TransactionKey, request: SipRequest
+    ) -> None:
+        """Run ``handling``; if it fails before a final response, answer 500 (RFC 3261 §21.5.1) so that the
+        server transaction ends instead of holding its request forever, and the caller is not left ringing."""
+        try:
+            await handling
+        except Exception:
+            last = self.last_response(key)
+            if key in self.txl.transactions and (last is None or last.status < 200):
+                self.respond(key, request, 500)
+            raise  # logged by _task_done
 
     # -- helpers for legs and apps -----------------------------------------------------------------------
     def contact(self, transport: str = "UDP", *, secure: bool = False) -> str:
