@@ -210,8 +210,8 @@ async def run_engine(args: argparse.Namespace, data: Path) -> dict[str, object]:
     lagger.cancel()
     rss_flood_end = _rss_mb()
     stop.set()
-    latencies = await loop.run_in_executor(None, probes.get)
-    sent = [results.get() for _ in workers]
+    latencies = await loop.run_in_executor(None, probes.get, True, 30)
+    sent = [results.get(timeout=30) for w in workers if w.exitcode == 0]  # a failed sender reports nothing
     for w in (*workers, probe):
         w.join()
     await asyncio.sleep(args.settle)  # Timer J/H and our BYEs to callers that never answer run out

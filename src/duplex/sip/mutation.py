@@ -63,6 +63,8 @@ class SipMutator:
         data = self.template(self.rng.choice(_METHODS))
         names = []
         for _ in range(self.rng.choice((1, 1, 1, 2, 3))):
+            if len(data) < 2:
+                break  # truncated to (almost) nothing: nothing left to damage
             name = self.rng.choice(tuple(MUTATIONS))
             data = MUTATIONS[name](self.rng, data)
             names.append(name)
