@@ -217,7 +217,7 @@ async def run_engine(args: argparse.Namespace, data: Path) -> dict[str, object]:
     await asyncio.sleep(args.settle)  # Timer J/H and our BYEs to callers that never answer run out
     rss_settled = _rss_mb()
     stats = engine.transport.stats
-    report = {
+    report: dict[str, object] = {
         "messages": args.messages, "rate": args.rate, "sources": len(hosts), "flood_seconds": round(flood_seconds, 1),
         "udp_sent": sum(int(s["udp"]) for s in sent), "tcp_sent": sum(int(s["tcp"]) for s in sent),
         "kernel_refused": sum(int(s["refused"]) for s in sent), "engine_socket_drops": kernel_drops,
@@ -235,7 +235,10 @@ async def run_engine(args: argparse.Namespace, data: Path) -> dict[str, object]:
         "probe_ms_median": _ms(statistics.median(answered)) if (answered := [x for x in latencies if x]) else None,
         "probe_ms_max": _ms(max(answered)) if answered else None,
     }  # fmt: skip
-    await engine.stop()
+    try:
+        await engine.stop()
+    except Exception as exc:  # older code could fail here (a leg with an address its socket cannot reach)
+        report["stop_error"] = f"{type(exc).__name__}: {exc}"
     store.close()
     db.dispose()
     return report
