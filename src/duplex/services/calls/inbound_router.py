@@ -68,10 +68,7 @@ async def _authorize(control: CallControl, request: SipRequest, key: Transaction
         if agent is None:
             return False, None, None
     own = {n.number for n in directory.numbers}
-    # Feature codes count as extensions: only an authenticated agent's phone gets through to them.
-    extensions = (
-        {a.extension for a in directory.agents} | {a.sip_username for a in directory.agents} | set(codes)
-    )
+    extensions = {a.extension for a in directory.agents} | {a.sip_username for a in directory.agents}
     decision = authorize_invite(
         source_authenticated=agent is not None,
         source_is_trunk=agent is None and trunk is not None,
