@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Select
 
-from duplex.acd import IllegalTransition
+from duplex.acd import AcdError
 from duplex.api.audit import AUDITED_ROLES, audit
 from duplex.api.crud import ALL_ROLES, STAFF, Ctx, Resource, add_link_routes, crud_router, set_attributes
 from duplex.api.db import DbSession, forbidden
@@ -295,7 +295,7 @@ def set_agent_state(
                     center.set_state, agent.id, state, reason=reason, by_user_id=principal.user_id
                 )
             )
-        except IllegalTransition as exc:
+        except AcdError as exc:  # a forbidden transition, or an agent the ACD has not loaded yet
             raise HTTPException(409, str(exc)) from exc
         agent.state = new.value
     else:

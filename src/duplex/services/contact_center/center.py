@@ -24,6 +24,7 @@ from typing import Any
 
 from duplex.acd import (
     Acd,
+    AcdError,
     AcdEvent,
     AgentAccepted,
     AgentNoAnswer,
@@ -31,7 +32,6 @@ from duplex.acd import (
     AgentRejected,
     AgentState,
     CallbackDue,
-    IllegalTransition,
     OfferCancelled,
     QueueEntered,
     QueueLeft,
@@ -260,7 +260,7 @@ class ContactCenter:
         try:
             self.set_state(agent.id, FEATURE_CODES[code], reason="phone")
             text = FEATURE_PROMPTS[FEATURE_CODES[code]]
-        except IllegalTransition:
+        except AcdError:
             text = "That is not possible now."
         await leg.answer()
         if leg.is_up:
