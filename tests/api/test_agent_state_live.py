@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from conftest_api import World
 
+from duplex.acd import AgentState
 from duplex.db.models import Agent, Event, Recording
 from duplex.services.contact_center import ContactCenter
 from duplex.stores.call_store import TelephonyStore
@@ -90,3 +91,27 @@ async def test_a_queue_change_through_the_api_reloads_the_acd(world: World, cent
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the center did not reload")
+
+
+async def test_after_a_restart_no_agent_is_left_reserved_or_on_a_call(world: World) -> None:
+    """A node killed mid-call left agent rows reserved/on_call; the next start logs everyone out (recorded)."""
+    from sqlalchemy import update
+
+    state = world.app.state
+    with state.sessions() as session, session.begin():
+        session.execute(update(Agent).where(Agent.id == 1).values(state="on_call"))
+        session.execute(update(Agent).where(Agent.id == 2).values(state="reserved"))
+    store = TelephonyStore(state.sessions, state.record)
+    center = ContactCenter(state.settings, store)
+    await center.start()
+    try:
+        assert {center.agent_state(agent_id)[0] for agent_id in (1, 2)} == {AgentState.LOGGED_OUT}
+        await store.flush()
+        restarted = world.rows(Event, Event.type == "agent.state_changed")
+        assert sorted((e.agent_id, e.data["from"], e.data["reason"]) for e in restarted) == [
+            (1, "on_call", "node_restart"), (2, "reserved", "node_restart"),
+        ]  # fmt: skip
+        assert {a.state for a in world.rows(Agent)} == {"logged_out"}
+    finally:
+        await center.stop()
+        store.close()
