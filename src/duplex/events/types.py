@@ -53,6 +53,7 @@ EVENT_TYPES: dict[str, str] = {
     "campaign.pacing": "The dialer changed its lines-per-agent ratio.",
     "lead.created": "A lead was added to a list.",
     "lead.imported": "A batch of leads was imported.",
+    "lead.recycled": "A list's leads in chosen end states were reset to be dialed again.",
     "lead.updated": "A lead's data or status changed.",
     "lead.dialed": "The dialer placed a call to a lead.",
     "lead.skipped": "The dialer skipped a lead, with the reason (dnc, no_consent, outside_hours, ...).",
