@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -83,7 +84,7 @@ def xlsx_source(stream: IO[bytes]) -> LeadSource:
 
     try:
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError) as exc:  # zipfile.BadZipFile is an OSError
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise CsvFileError(f"not a readable XLSX workbook: {exc}") from exc
     sheet = workbook.worksheets[0]
     state = {"row": 0}
