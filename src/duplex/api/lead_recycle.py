@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -110,7 +110,7 @@ class RecycleRequest(Input):
         return value
 
 
-class RecycleResult(Input):
+class RecycleResult(BaseModel):
     list_id: int
     recycled: int
     dry_run: bool
