@@ -11,6 +11,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_lead_import import MIXED
 
 from duplex.api.lead_csv import CsvFileError, LeadRow, RowError, csv_records, parse_leads, read_leads
@@ -59,6 +61,31 @@ def test_split_input_reads_as_whole(data: bytes, step: int) -> None:
         parsed = parse_leads(data, region="RO", max_rows=100)
         assert [r for r in whole if isinstance(r, LeadRow)] == parsed.rows
         assert [e for r in whole if isinstance(r, list) for e in r] == parsed.errors
+
+
+class Pieces(io.RawIOBase):
+    """A byte stream that returns the data in pieces of the given sizes (then whatever is left)."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self.data, self.sizes = data, list(sizes)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(self.sizes.pop(0) if self.sizes else len(self.data), len(buffer))
+        piece, self.data = self.data[:size], self.data[size:]
+        buffer[: len(piece)] = piece
+        return len(piece)
+
+
+WHOLE = {i: results(io.BytesIO(data)) for i, data in enumerate(TRICKY)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(index=st.sampled_from(range(len(TRICKY))), sizes=st.lists(st.integers(1, 40), max_size=60))
+def test_any_split_reads_as_whole(index: int, sizes: list[int]) -> None:
+    assert results(io.BufferedReader(Pieces(TRICKY[index], sizes), buffer_size=8)) == WHOLE[index]
 
 
 def test_lines_and_zones_of_mixed_file() -> None:
