@@ -15,6 +15,7 @@ from test_lead_import import COUNTS, MIXED
 from test_lead_stream import xlsx
 
 from duplex.api.lead_import import BATCH
+from duplex.api.lead_io import ImportLimits
 from duplex.cli import main
 from duplex.config import Settings
 from duplex.db.base import make_engine, make_session_factory
@@ -112,6 +113,13 @@ async def test_job_failures(world: World) -> None:
     assert (await world.as_(G, "GET", f"/lead-imports/{dry.json()['id']}")).status_code == 403
     json_body = await world.as_(S, "POST", "/lead-lists/1/import-jobs", json={"phone": "+40712345001"})
     assert json_body.status_code == 415
+
+    world.app.state.lead_import_limits = ImportLimits(max_job_bytes=len(MIXED) - 1)
+    for send in ({"content": MIXED, "headers": {"content-type": "text/csv"}},
+                 {"files": {"file": ("big.csv", MIXED * 3000, "text/csv")}}):  # fmt: skip
+        too_big = await world.as_(S, "POST", "/lead-lists/1/import-jobs", **send)
+        assert too_big.status_code == 413 and "larger than" in too_big.json()["detail"]
+    assert world.count(Lead) == 1
 
 
 def run_cli(settings: Settings, *args: str) -> Any:

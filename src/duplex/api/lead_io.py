@@ -93,7 +93,7 @@ def _size_message(limit: int) -> str:
     )
 
 
-async def _capped(request: Request, cap: int, message: str) -> AsyncGenerator[bytes, None]:
+async def capped_body(request: Request, cap: int, message: str) -> AsyncGenerator[bytes, None]:
     """The request body, chunk by chunk; 413 as soon as it passes `cap` bytes."""
     received = 0
     async for chunk in request.stream():
@@ -104,7 +104,7 @@ async def _capped(request: Request, cap: int, message: str) -> AsyncGenerator[by
 
 
 async def _from_multipart(request: Request, limits: ImportLimits) -> tuple[bytes, str]:
-    stream = _capped(request, limits.max_bytes + MULTIPART_OVERHEAD, _size_message(limits.max_bytes))
+    stream = capped_body(request, limits.max_bytes + MULTIPART_OVERHEAD, _size_message(limits.max_bytes))
     parser = MultiPartParser(request.headers, stream, max_files=1, max_fields=16)
     try:
         form = await parser.parse()
@@ -138,7 +138,7 @@ async def read_upload(request: Request, limits: ImportLimits) -> tuple[bytes, st
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             "send the CSV as multipart/form-data (a part named 'file') or as a text/csv body",
         )
-    chunks = [c async for c in _capped(request, limits.max_bytes, _size_message(limits.max_bytes))]
+    chunks = [c async for c in capped_body(request, limits.max_bytes, _size_message(limits.max_bytes))]
     return b"".join(chunks), ""
 
 

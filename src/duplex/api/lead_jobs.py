@@ -44,6 +44,7 @@ from duplex.api.lead_io import (
     ImportCountsOut,
     ImportReport,
     Staff,
+    capped_body,
     counts_out,
     data_rows,
     limits_of,
@@ -205,8 +206,9 @@ async def _spool_upload(request: Request, cap: int) -> tuple[IO[bytes], str]:
 
 
 async def _spool_part(request: Request, cap: int, target: IO[bytes]) -> str:
-    parser = MultiPartParser(request.headers, request.stream(), max_files=1, max_fields=16)
-    parser.max_part_size = cap
+    message = f"the upload is larger than {cap} bytes; split it into smaller files"
+    body = capped_body(request, cap + MULTIPART_OVERHEAD, message)  # the parser spools parts without a cap
+    parser = MultiPartParser(request.headers, body, max_files=1, max_fields=16)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
