@@ -270,6 +270,9 @@ def _import(
     options = replace(options, preferred_zone=preferred_zone(session, lead_list))
     now = clock(request.app.state)
     try:
+        records = open_source(io.BytesIO(data), filename=filename).records
+        if options.max_rows is not None and sum(1 for _ in records) - 1 > options.max_rows:
+            raise TooManyRows(options.max_rows)  # counted first: records are cheap, validated rows are not
         source = open_source(io.BytesIO(data), filename=filename)
         counts = run_import(session, source, options, now=now, on_errors=keep)
     except TooManyRows as exc:
