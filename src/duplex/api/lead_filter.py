@@ -6,7 +6,7 @@
 
 The syntax is a Python expression subset (read with the standard `ast` module, never evaluated):
 `and`, `or`, `not`, parentheses; comparisons `== != < <= > >=`, `in` / `not in` a list or tuple of
-constants, chained (`1 <= priority <= 9`); string, integer, `true`/`false`-free constants and `None`.
+constants, chained (`1 <= priority <= 9`); string and integer constants and `None`.
 
 Fields: `status` (a lead status), `priority`, `attempts`, `list_id` (integers, every operator);
 `phone`, `first_name`, `last_name`, `email`, `company`, `timezone`, `external_id`, `last_outcome` (text);
