@@ -34,6 +34,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.web.routes",
     "duplex.api.events_ws",
     "duplex.api.webhooks",
+    "duplex.api.softphone",
 ]
 
 

@@ -29,7 +29,7 @@ from duplex.config import Settings
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
-from duplex.media.session import MediaBackend, MediaSession
+from duplex.media.session import MediaBackend, MediaSession, NegotiatingSession
 from duplex.services.media.endpoint import split_frames
 from duplex.services.registrar_service import RegistrationService
 from duplex.sip.dialog import Dialog
@@ -63,6 +63,7 @@ class CallControl(Protocol):
     settings: Settings
     store: TelephonyStore
     media: MediaBackend
+    webrtc_media: MediaBackend | None  # browser legs (ICE, DTLS-SRTP), when the node has such a backend
     rng: random.Random
     public_ip: str
     allow: str
@@ -162,12 +163,17 @@ class Leg:
         self.control.store.emit(type, call_id=self.call.id, leg_id=self.id,
                                agent_id=fields.pop("agent_id", self.agent_id), data=data or {}, **fields)  # fmt: skip
 
-    async def open_media(self) -> MediaSession:
+    async def open_media(self, *, webrtc: bool = False) -> MediaSession:
+        """Open the leg's media; ``webrtc`` (a browser peer) takes it from the node's WebRTC backend."""
         if self.media is None:
-            self.media = await self.control.media.open_session()
-            port = self.media.local_address[1]
-            self.sdp = SdpNegotiator(address=self.control.public_ip, port=port,
-                                     session_id=self.control.rng.getrandbits(31))  # fmt: skip
+            backend = self.control.webrtc_media if webrtc else None
+            self.media = await (backend or self.control.media).open_session()
+            session_id = self.control.rng.getrandbits(31)
+            if isinstance(self.media, NegotiatingSession):
+                self.sdp = self.media.negotiator(session_id)
+            else:
+                self.sdp = SdpNegotiator(address=self.control.public_ip, port=self.media.local_address[1],
+                                         session_id=session_id)  # fmt: skip
             self.media.listeners.append(self._on_media_event)  # rtpengine legs forward their fallback's
         return self.media
 

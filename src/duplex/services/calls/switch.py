@@ -88,6 +88,7 @@ class Switch:
         settings: host/port, public IP, realm, RTP range, data dir.
         store: database side (directory, events, rows).
         media: where legs get their media (`node.media_backend`: in-process RTP or rtpengine).
+        webrtc_media: where browser legs get theirs (`node.webrtc_backend`), None where there are none.
         rng: the only randomness source (tags, branches, Call-IDs).
         timers: SIP timer values (tests may shrink T1).
         ban_exempt: source addresses never throttled or banned for auth failures.
@@ -105,7 +106,7 @@ class Switch:
     """
 
     def __init__(self, settings: Settings, store: TelephonyStore, *, invite_router: InviteRouter,
-                 media: MediaBackend,
+                 media: MediaBackend, webrtc_media: MediaBackend | None = None,
                  rng: random.Random | None = None, timers: TimerConfig = DEFAULT_TIMERS,
                  ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), throttle_after: int = 5,
                  ban_after: int = 10,
@@ -128,6 +129,7 @@ class Switch:
         )
         self.ws: WsTransport | None = None  # SIP over WebSocket (RFC 7118), when settings.sip_ws_enabled
         self.media = media
+        self.webrtc_media = webrtc_media
         self.public_ip = settings.public_ip
         self.directory = Directory()
         self.registrations = RegistrationService(
@@ -209,6 +211,8 @@ class Switch:
         for task in list(self._tasks):
             task.cancel()
         await self.media.close()
+        if self.webrtc_media is not None:
+            await self.webrtc_media.close()
         await self.store.flush()
 
     async def _housekeep(self) -> None:
