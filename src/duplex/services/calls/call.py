@@ -484,6 +484,7 @@ class Call:
         self.direction = direction
         self.from_number = from_number
         self.to_number = to_number
+        self.tracking_source = number.tracking_source if number else None  # which advert the number is
         self.legs: list[Leg] = []
         self.ended = asyncio.Event()
         self.hangup_together = True

@@ -55,7 +55,7 @@ class OutboundLeg(Leg):
         if addr is None:
             addr = (uri.host, uri.port or 5060)
         transport = control.transport_name(addr)
-        await self.open_media(webrtc=transport in ("ws", "wss"))  # SIP over WebSocket: a browser (RFC 7118)
+        await self.open_media(webrtc=transport.upper() in ("WS", "WSS"))  # SIP over WebSocket: a browser
         assert self.sdp is not None
         self._send_media(False)  # nothing is sent before the callee answers (RFC 3264 §6)
         if codecs:

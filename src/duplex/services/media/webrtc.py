@@ -173,7 +173,10 @@ class WebRtcSession:
         self = cls(inner, pc, hop, track, media_address)
         pc.addTrack(track)
         await pc.setLocalDescription(await pc.createOffer())  # gathers the host candidates
-        self.local_sdp = pc.localDescription.sdp
+        # aiortc lists sha-256, -384 and -512 fingerprints of its certificate; Chromium takes a media section
+        # with several for one without any ("SDP without DTLS fingerprint"), so the offer keeps sha-256.
+        self.local_sdp = re.sub(r"^a=fingerprint:sha-(384|512) .*\r?\n", "", pc.localDescription.sdp,
+                                flags=re.MULTILINE)  # fmt: skip
         return self
 
     # -- the browser half -------------------------------------------------------------------------
