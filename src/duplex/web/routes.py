@@ -12,6 +12,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
+from duplex.api.routing import DuplexRoute
+
 MOUNT_AT_ROOT = True
 STATIC = (Path(__file__).parent / "static").resolve()
 VENDOR_BUNDLE = STATIC / "vendor" / "duplex-vendor.js"
@@ -19,7 +21,7 @@ VENDOR_BUNDLE = STATIC / "vendor" / "duplex-vendor.js"
 # Module scripts must be served as JavaScript or browsers refuse to run them.
 MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DuplexRoute)  # a NUL in {name} is a 422
 
 
 @router.get("/")

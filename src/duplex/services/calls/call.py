@@ -90,6 +90,7 @@ class CallControl(Protocol):
     def trunk_address_failed(self, addr: Address) -> None: ...
     def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
                 headers: tuple[tuple[str, str], ...] = (), to_tag: str | None = None) -> None: ...  # fmt: skip
+    def abandon(self, key: TransactionKey) -> None: ...
     def respond_2xx(self, key: TransactionKey, request: SipRequest, body: bytes, dialog: Dialog | None,
                     addr: Address) -> None: ...  # fmt: skip
     def send_2xx(self, key: TransactionKey, response: SipResponse, addr: Address) -> None: ...
@@ -319,6 +320,7 @@ class Leg:
         """End the leg: BYE when answered; reject/CANCEL before (subclasses)."""
         if self.state is LegState.ANSWERED:
             self._finish(reason, "duplex")
+            await self.control.store.committed()  # the BYE tells the peer the call ended: record it first
             await self.request("BYE", extra=(("Reason", f'SIP;cause=200;text="{reason}"'),))
         elif self.state is not LegState.ENDED:
             await self._hangup_early(reason)
@@ -380,8 +382,15 @@ class Leg:
         self.control.respond(key, request, 200)
 
     def _on_bye(self, request: SipRequest, key: TransactionKey) -> None:
-        self.control.respond(key, request, 200)
         self._finish("remote_bye", "remote")
+        self.control.spawn(self._respond_when_recorded(key, request, 200))
+
+    async def _respond_when_recorded(self, key: TransactionKey, request: SipRequest, status: int) -> None:
+        """Answer once the events so far are committed: the 200 to a BYE tells the peer the call is over, and
+        a crash must not lose an end the peer saw (retransmissions of the BYE meanwhile are absorbed by its
+        server transaction)."""
+        await self.control.store.committed()
+        self.control.respond(key, request, status)
 
     def _on_reinvite(self, request: SipRequest, key: TransactionKey) -> None:
         if self.sdp is None or self.peer is None:
