@@ -164,3 +164,47 @@ def test_the_agent_answers_in_the_browser_and_audio_flows_both_ways(
     print(f"browser inbound-rtp: {stats}; caller received {len(peaks)} packets, peak {max(peaks, default=0)}")
     assert len(peaks) > 50, f"{len(peaks)} RTP packets reached the caller"
     assert max(peaks) > 500, max(peaks)  # the fake microphone's beep, through WebRTC to the caller
+
+
+def test_hold_mute_keypad_then_the_browser_closes_mid_call_and_the_call_ends(
+    browser: Browser, center: SipCenter, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=center.base_url)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        open_desktop(page, center)
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port()):
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.keyboard.press("Alt+Enter")  # the answer shortcut
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            assert call_id
+            page.locator("#phone-mute").click()
+            expect(page.locator("#phone-mute")).to_have_text("Unmute")
+            page.locator(".dtmf-pad button[data-digit='5']").click()
+            page.locator("#phone-hold").click()  # a re-INVITE from the browser, answered by Duplex
+            expect(page.locator("#phone-hold")).to_have_text("Resume")
+            page.locator("#phone-hold").click()
+            expect(page.locator("#phone-hold")).to_have_text("Hold")
+            snap(page, center, "softphone-after-hold")
+            assert not page.locator("#softphone .field-error").text_content()
+            context.close()  # the agent's browser goes away mid-call
+            api = center.client("admin")
+            call: dict[str, Any] = {}
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                call = api.get(f"/calls/{call_id}").json()
+                if call.get("ended_at"):
+                    break
+                time.sleep(0.25)
+    finally:
+        context.close()
+    assert not errors, errors
+    assert call.get("ended_at"), call
+    agent_leg = next(leg for leg in call["legs"] if leg["kind"] == "agent")
+    assert agent_leg["end_reason"] == "peer_vanished", call["legs"]
+    assert all(leg["ended_at"] for leg in call["legs"]), call["legs"]  # the caller was hung up too

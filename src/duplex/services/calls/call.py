@@ -435,6 +435,11 @@ class Leg:
             self.control.spawn(self.hangup("no_ack"))
 
     # -- ending ----------------------------------------------------------------------------------------
+    def vanished(self) -> None:
+        """The peer's connection is gone (a browser closed its SIP WebSocket mid-call): the leg ends as if
+        the peer hung up, without a BYE, which nothing could carry; its call then ends the other legs."""
+        self._finish("peer_vanished", "remote")
+
     def _finish(self, reason: str, by: str, status: int | None = None) -> None:
         if self.state is LegState.ENDED:
             return

@@ -324,6 +324,12 @@ class Switch:
         # whose browser went away must not hold the caller for 32 s
         for key in self._flow_clients.pop(addr, set()) & self._clients.keys():
             self.txl.transport_error(key, now)
+        # and an agent whose browser closed mid-call is a phone that vanished: no one is left on a dead call
+        for leg in [
+            leg for call in self.calls.values() for leg in call.legs if leg.peer == addr and leg.is_up
+        ]:
+            log.info("%s: its WebSocket flow closed, ending it", leg)
+            leg.vanished()
         self._pump()
 
     def stream_failed(self, addr: Address, now: float) -> None:
