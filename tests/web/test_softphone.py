@@ -82,16 +82,23 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
         sock.close()
 
 
-def payload_peaks(pcap: Path, port: int) -> list[int]:
-    """The peak sample of each RTP payload that arrived at ``port`` (PCMU or PCMA), in order."""
+def rtp_payloads(pcap: Path, port: int) -> list[tuple[str, str]]:
+    """(payload type, hex payload) of each RTP packet that arrived at ``port``, in order."""
     out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"udp.port=={port},rtp", "-Y", f"udp.dstport=={port}",
                           "-T", "fields", "-e", "rtp.p_type", "-e", "rtp.payload"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return [
+        (pt, payload.replace(":", ""))
+        for pt, _, payload in (line.partition("\t") for line in out.splitlines())
+    ]
+
+
+def payload_peaks(pcap: Path, port: int) -> list[int]:
+    """The peak sample of each G.711 RTP payload that arrived at ``port``, in order."""
     peaks = []
-    for line in out.splitlines():
-        pt, _, payload = line.partition("\t")
+    for pt, payload in rtp_payloads(pcap, port):
         if pt in ("0", "8") and payload:
-            pcm = get_codec("PCMU" if pt == "0" else "PCMA").decode(bytes.fromhex(payload.replace(":", "")))
+            pcm = get_codec("PCMU" if pt == "0" else "PCMA").decode(bytes.fromhex(payload))
             peaks.append(int(np.abs(pcm.astype(np.int32)).max(initial=0)))
     return peaks
 
@@ -157,6 +164,7 @@ def test_the_agent_answers_in_the_browser_and_audio_flows_both_ways(
             snap(page, center, "softphone-talking")
             assert stats is not None and stats["packets"] > 50, stats
             assert stats["energy"] > 0 and level > 0, (stats, level)  # the caller's speech, not silence
+            page.locator(".dtmf-pad button[data-digit='5']").click()  # SIP INFO, relayed as RFC 4733
             page.wait_for_timeout(1500)
             page.locator("#phone-hangup").click()
             expect(page.locator("#softphone-call")).to_have_attribute("data-state", "idle")
@@ -164,6 +172,8 @@ def test_the_agent_answers_in_the_browser_and_audio_flows_both_ways(
     print(f"browser inbound-rtp: {stats}; caller received {len(peaks)} packets, peak {max(peaks, default=0)}")
     assert len(peaks) > 50, f"{len(peaks)} RTP packets reached the caller"
     assert max(peaks) > 500, max(peaks)  # the fake microphone's beep, through WebRTC to the caller
+    events = {payload[:2] for pt, payload in rtp_payloads(pcap, media) if pt == "101" and payload}
+    assert events == {"05"}, events  # the keypad's 5 reached the caller as telephone-events
 
 
 def test_hold_mute_keypad_then_the_browser_closes_mid_call_and_the_call_ends(

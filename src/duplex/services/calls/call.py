@@ -367,7 +367,7 @@ class Leg:
     # -- in-dialog requests we receive -----------------------------------------------------------------
     def on_request(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
         handlers = {"BYE": self._on_bye, "INVITE": self._on_reinvite, "REFER": self._on_refer,
-                    "INFO": self._on_ok, "OPTIONS": self._on_ok, "NOTIFY": self._on_notify, "UPDATE": self._on_ok}  # fmt: skip
+                    "INFO": self._on_info, "OPTIONS": self._on_ok, "NOTIFY": self._on_notify, "UPDATE": self._on_ok}  # fmt: skip
         status = self.dialog.receive_request(request) if self.dialog is not None else None
         if status is not None:  # §12.2.2: a lower CSeq is out of order: 500
             self.control.respond(key, request, status)
@@ -380,6 +380,23 @@ class Leg:
 
     def _on_ok(self, request: SipRequest, key: TransactionKey) -> None:
         self.control.respond(key, request, 200)
+
+    def _on_info(self, request: SipRequest, key: TransactionKey) -> None:
+        """A key pressed as SIP INFO (application/dtmf-relay, what browser softphones send): recorded like
+        an RFC 4733 digit and played to the bridged leg as RFC 4733 events."""
+        self.control.respond(key, request, 200)
+        if (request.content_type or "").split(";")[0].strip().lower() != "application/dtmf-relay":
+            return
+        fields = dict(
+            line.partition("=")[::2] for line in request.body.decode("utf-8", "replace").splitlines()
+        )
+        digit = fields.get("Signal", "").strip()
+        if len(digit) != 1 or digit not in "0123456789*#ABCD":
+            return
+        self.emit("dtmf.received", {"digit": digit, "source": "sip_info"})
+        other = self.bridged_to
+        if other is not None and other.media is not None:
+            other.media.send_dtmf(digit)
 
     def _on_bye(self, request: SipRequest, key: TransactionKey) -> None:
         self._finish("remote_bye", "remote")

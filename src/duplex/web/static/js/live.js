@@ -169,11 +169,11 @@ export async function desktopView(main, session) {
   const timer = setInterval(draw, 1000);
   draw();
   main.append(
+    phonePanel,  // first: the call in hand is what an agent looks at
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_state")), stateText, h("p", {}, t("desktop.time_in_state"), " ", clock),
       h("div", { class: "field" }, h("label", { for: "aux-reason" }, t("desktop.aux_reason")), reason), buttons, error,
       h("p", { class: "hint" }, t("desktop.shortcuts"))),
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_queues")), mine.length ? myQueues : h("p", {}, t("desktop.no_queues"))),
-    phonePanel,
     h("h2", {}, t("console.live_events")), list);
   return () => {
     off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys);
