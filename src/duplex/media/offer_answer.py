@@ -20,7 +20,7 @@ from duplex.media.sdp import (
     SessionDescription,
 )
 
-__all__ = ["NegotiatedMedia", "SdpNegotiator", "answer_direction"]
+__all__ = ["NegotiatedMedia", "SdpNegotiator", "answer_direction", "is_webrtc_offer"]
 
 STATIC_PT = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 SUPPORTED = ("PCMU", "PCMA")
@@ -40,6 +40,11 @@ def answer_direction(offered: str, local: str = "sendrecv") -> str:
     return {(True, True): "sendrecv", (True, False): "sendonly", (False, True): "recvonly"}.get(
         (send, recv), "inactive"
     )
+
+
+def is_webrtc_offer(desc: SessionDescription) -> bool:
+    """An offer a browser made: its audio is DTLS-SRTP with ICE (UDP/TLS/RTP/SAVPF, RFC 5764 and 8829)."""
+    return any(m.media == "audio" and m.port != 0 and "SAVPF" in m.proto.upper() for m in desc.media)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from duplex.media.codecs import G711Codec
 from duplex.media.events import MediaEvent
-from duplex.media.offer_answer import NegotiatedMedia
+from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.recorder import CallRecorder
 from duplex.media.stream import RtpStream, StreamStats
 
-__all__ = ["MediaBackend", "MediaSession"]
+__all__ = ["MediaBackend", "MediaSession", "NegotiatingSession"]
 
 Pcm = npt.NDArray[np.int16]
 Addr = tuple[str, int]
@@ -87,3 +87,11 @@ class MediaSession(Protocol):
 class MediaBackend(Protocol):
     async def open_session(self) -> MediaSession: ...
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class NegotiatingSession(Protocol):
+    """A session that writes its own SDP (a WebRTC leg: ICE and DTLS attributes from its peer connection);
+    the leg negotiates through ``negotiator`` instead of a plain RTP/AVP ``SdpNegotiator``."""
+
+    def negotiator(self, session_id: int) -> SdpNegotiator: ...

@@ -19,22 +19,32 @@ from duplex.services.contact_center import FEATURE_CODES, ContactCenter
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_backend import RtpengineBackend
 from duplex.services.media.rtpengine_client import parse_address
+from duplex.services.media.webrtc import WebRtcBackend
 from duplex.stores.call_store import TelephonyStore
 
-__all__ = ["Node", "build_node", "build_switch", "media_backend"]
+__all__ = ["Node", "build_node", "build_switch", "media_backend", "webrtc_backend"]
+
+
+def _local_backend(settings: Settings) -> LocalMediaBackend:
+    return LocalMediaBackend(
+        "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
+        (settings.rtp_port_min, settings.rtp_port_max),
+    )
 
 
 def media_backend(settings: Settings) -> MediaBackend:
     """The backend ``settings.media_backend`` names: in-process RTP, or rtpengine legs whose IVR operations
     fall back to in-process endpoints (see `duplex.services.media.rtpengine_backend`)."""
-    local = LocalMediaBackend(
-        "0.0.0.0" if settings.sip_host in ("", "0.0.0.0") else settings.sip_host,
-        (settings.rtp_port_min, settings.rtp_port_max),
-    )
+    local = _local_backend(settings)
     if settings.media_backend == "rtpengine":
         return RtpengineBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip,
                                 fallback=local, stats_interval=settings.media_rtpengine_stats_interval)  # fmt: skip
     return local
+
+
+def webrtc_backend(settings: Settings) -> MediaBackend:
+    """Where browser legs get their media: aiortc in process (ICE host candidates on ``public_ip``)."""
+    return WebRtcBackend(_local_backend(settings), media_address=settings.public_ip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,8 @@ def build_node(settings: Settings, store: TelephonyStore, **options: Any) -> Nod
     ``options`` give one; ``options`` go to `Switch`."""
     if "media" not in options:
         options["media"] = media_backend(settings)
+    if "webrtc_media" not in options:
+        options["webrtc_media"] = webrtc_backend(settings)
     center = ContactCenter(settings, store)
     router = InboundRouter(APPLICATIONS, placeholder=center.run_number, feature_codes=center.feature_code,
                            codes=FEATURE_CODES)  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from duplex.services.calls.call import Leg
+from duplex.services.calls.call import Call, Leg
 from duplex.services.calls.uac import OutboundLeg, dial_trunk, originate
 from duplex.services.calls.uas import InboundLeg
 from duplex.stores.call_store import AgentInfo
@@ -102,6 +102,15 @@ def _reject_status(leg: Leg) -> int:
     return status if status is not None and 400 <= status < 700 and status != 487 else 480
 
 
+def call_info_headers(call: Call) -> tuple[tuple[str, str], ...]:
+    """What the agent's phone shows on ringing besides the caller: the number called, its tracking source,
+    and the call's id (the agent desktop looks the call up by it)."""
+    info = [("X-Duplex-Call-Id", call.id), ("X-Duplex-Called", call.to_number or "")]
+    if call.tracking_source:
+        info.append(("X-Duplex-Tracking-Source", call.tracking_source))
+    return tuple(info)
+
+
 async def connect_to_agent(a: InboundLeg, agent: AgentInfo) -> None:
     """Ring the agent's registered phone(s) (the most recently registered contact) and bridge."""
     control = a.control
@@ -118,7 +127,7 @@ async def connect_to_agent(a: InboundLeg, agent: AgentInfo) -> None:
     name = f'"{caller.display_name}" ' if caller.display_name else ""
     b = await originate(a.call, binding.contact, contact=addr, agent_id=agent.id, kind="agent",
                                from_value=f"{name}<sip:{caller_user}@{control.public_ip}>",
-                               codecs=a.codecs)  # fmt: skip
+                               extra=call_info_headers(a.call), codecs=a.codecs)  # fmt: skip
     if await bridge_when_answered(a, b) == "failed":
         await a.reject(_reject_status(b), b.end_reason)
 

@@ -29,7 +29,7 @@ from duplex.config import Settings
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
-from duplex.media.session import MediaBackend, MediaSession
+from duplex.media.session import MediaBackend, MediaSession, NegotiatingSession
 from duplex.services.media.endpoint import split_frames
 from duplex.services.registrar_service import RegistrationService
 from duplex.sip.dialog import Dialog
@@ -63,6 +63,7 @@ class CallControl(Protocol):
     settings: Settings
     store: TelephonyStore
     media: MediaBackend
+    webrtc_media: MediaBackend | None  # browser legs (ICE, DTLS-SRTP), when the node has such a backend
     rng: random.Random
     public_ip: str
     allow: str
@@ -163,12 +164,17 @@ class Leg:
         self.control.store.emit(type, call_id=self.call.id, leg_id=self.id,
                                agent_id=fields.pop("agent_id", self.agent_id), data=data or {}, **fields)  # fmt: skip
 
-    async def open_media(self) -> MediaSession:
+    async def open_media(self, *, webrtc: bool = False) -> MediaSession:
+        """Open the leg's media; ``webrtc`` (a browser peer) takes it from the node's WebRTC backend."""
         if self.media is None:
-            self.media = await self.control.media.open_session()
-            port = self.media.local_address[1]
-            self.sdp = SdpNegotiator(address=self.control.public_ip, port=port,
-                                     session_id=self.control.rng.getrandbits(31))  # fmt: skip
+            backend = self.control.webrtc_media if webrtc else None
+            self.media = await (backend or self.control.media).open_session()
+            session_id = self.control.rng.getrandbits(31)
+            if isinstance(self.media, NegotiatingSession):
+                self.sdp = self.media.negotiator(session_id)
+            else:
+                self.sdp = SdpNegotiator(address=self.control.public_ip, port=self.media.local_address[1],
+                                         session_id=session_id)  # fmt: skip
             self.media.listeners.append(self._on_media_event)  # rtpengine legs forward their fallback's
         return self.media
 
@@ -361,7 +367,7 @@ class Leg:
     # -- in-dialog requests we receive -----------------------------------------------------------------
     def on_request(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
         handlers = {"BYE": self._on_bye, "INVITE": self._on_reinvite, "REFER": self._on_refer,
-                    "INFO": self._on_ok, "OPTIONS": self._on_ok, "NOTIFY": self._on_notify, "UPDATE": self._on_ok}  # fmt: skip
+                    "INFO": self._on_info, "OPTIONS": self._on_ok, "NOTIFY": self._on_notify, "UPDATE": self._on_ok}  # fmt: skip
         status = self.dialog.receive_request(request) if self.dialog is not None else None
         if status is not None:  # §12.2.2: a lower CSeq is out of order: 500
             self.control.respond(key, request, status)
@@ -374,6 +380,23 @@ class Leg:
 
     def _on_ok(self, request: SipRequest, key: TransactionKey) -> None:
         self.control.respond(key, request, 200)
+
+    def _on_info(self, request: SipRequest, key: TransactionKey) -> None:
+        """A key pressed as SIP INFO (application/dtmf-relay, what browser softphones send): recorded like
+        an RFC 4733 digit and played to the bridged leg as RFC 4733 events."""
+        self.control.respond(key, request, 200)
+        if (request.content_type or "").split(";")[0].strip().lower() != "application/dtmf-relay":
+            return
+        fields = dict(
+            line.partition("=")[::2] for line in request.body.decode("utf-8", "replace").splitlines()
+        )
+        digit = fields.get("Signal", "").strip()
+        if len(digit) != 1 or digit not in "0123456789*#ABCD":
+            return
+        self.emit("dtmf.received", {"digit": digit, "source": "sip_info"})
+        other = self.bridged_to
+        if other is not None and other.media is not None:
+            other.media.send_dtmf(digit)
 
     def _on_bye(self, request: SipRequest, key: TransactionKey) -> None:
         self._finish("remote_bye", "remote")
@@ -429,6 +452,11 @@ class Leg:
             self.control.spawn(self.hangup("no_ack"))
 
     # -- ending ----------------------------------------------------------------------------------------
+    def vanished(self) -> None:
+        """The peer's connection is gone (a browser closed its SIP WebSocket mid-call): the leg ends as if
+        the peer hung up, without a BYE, which nothing could carry; its call then ends the other legs."""
+        self._finish("peer_vanished", "remote")
+
     def _finish(self, reason: str, by: str, status: int | None = None) -> None:
         if self.state is LegState.ENDED:
             return
@@ -487,6 +515,7 @@ class Call:
         self.direction = direction
         self.from_number = from_number
         self.to_number = to_number
+        self.tracking_source = number.tracking_source if number else None  # which advert the number is
         self.legs: list[Leg] = []
         self.ended = asyncio.Event()
         self.hangup_together = True

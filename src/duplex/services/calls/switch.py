@@ -91,6 +91,7 @@ class Switch:
         settings: host/port, public IP, realm, RTP range, data dir.
         store: database side (directory, events, rows).
         media: where legs get their media (`node.media_backend`: in-process RTP or rtpengine).
+        webrtc_media: where browser legs get theirs (`node.webrtc_backend`), None where there are none.
         rng: the only randomness source (tags, branches, Call-IDs).
         timers: SIP timer values (tests may shrink T1).
         ban_exempt: source addresses never throttled or banned for auth failures.
@@ -108,7 +109,7 @@ class Switch:
     """
 
     def __init__(self, settings: Settings, store: TelephonyStore, *, invite_router: InviteRouter,
-                 media: MediaBackend,
+                 media: MediaBackend, webrtc_media: MediaBackend | None = None,
                  rng: random.Random | None = None, timers: TimerConfig = DEFAULT_TIMERS,
                  ban_exempt: tuple[str, ...] = ("127.0.0.1", "::1"), throttle_after: int = 5,
                  ban_after: int = 10,
@@ -131,6 +132,7 @@ class Switch:
         )
         self.ws: WsTransport | None = None  # SIP over WebSocket (RFC 7118), when settings.sip_ws_enabled
         self.media = media
+        self.webrtc_media = webrtc_media
         self.public_ip = settings.public_ip
         self.directory = Directory()
         self.registrations = RegistrationService(
@@ -228,6 +230,8 @@ class Switch:
             task.cancel()
         try:
             await self.media.close()
+            if self.webrtc_media is not None:
+                await self.webrtc_media.close()
         finally:  # the events already emitted are written even when closing some media failed
             await self.store.flush()
 
@@ -320,6 +324,12 @@ class Switch:
         # whose browser went away must not hold the caller for 32 s
         for key in self._flow_clients.pop(addr, set()) & self._clients.keys():
             self.txl.transport_error(key, now)
+        # and an agent whose browser closed mid-call is a phone that vanished: no one is left on a dead call
+        for leg in [
+            leg for call in self.calls.values() for leg in call.legs if leg.peer == addr and leg.is_up
+        ]:
+            log.info("%s: its WebSocket flow closed, ending it", leg)
+            leg.vanished()
         self._pump()
 
     def stream_failed(self, addr: Address, now: float) -> None:

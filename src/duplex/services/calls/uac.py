@@ -54,13 +54,13 @@ class OutboundLeg(Leg):
         uri = SipUri.parse(target)
         if addr is None:
             addr = (uri.host, uri.port or 5060)
-        await self.open_media()
+        transport = control.transport_name(addr)
+        await self.open_media(webrtc=transport.upper() in ("WS", "WSS"))  # SIP over WebSocket: a browser
         assert self.sdp is not None
         self._send_media(False)  # nothing is sent before the callee answers (RFC 3264 §6)
         if codecs:
             self.sdp.codecs = tuple(c.upper() for c in codecs)
         offer = self.sdp.create_offer()
-        transport = control.transport_name(addr)
         secure = uri.scheme == "sips"  # a sips: target gets a sips: Contact (RFC 3261 §8.1.1.8)
         self.peer = addr
         request = initial_invite(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from duplex.media.offer_answer import is_webrtc_offer
 from duplex.media.sdp import SdpError, SessionDescription
 from duplex.services.calls.call import SDP, Call, Leg, LegEvent, LegState
 from duplex.sip.events import Address, TransactionKey
@@ -42,13 +43,16 @@ class InboundLeg(Leg):
         """Open media and answer the SDP offer; returns an error status (400/488) instead of raising."""
         if not self.invite.contacts or self.invite.from_tag is None:
             return 400  # RFC 3261 §8.1.1.8: an INVITE "MUST" carry a Contact (and §8.1.1.3 a From tag)
-        await self.open_media()
+        try:
+            self.offer = SessionDescription.parse(self.invite.body) if self.invite.body else None
+        except SdpError as exc:
+            return exc.status_code
+        await self.open_media(webrtc=self.offer is not None and is_webrtc_offer(self.offer))
         assert self.sdp is not None
-        if not self.invite.body:
+        if self.offer is None:
             self._answer_body = bytes(self.sdp.create_offer(direction))  # offer in 200, answer in ACK
             return None
         try:
-            self.offer = SessionDescription.parse(self.invite.body)
             answer, negotiated = self.sdp.create_answer(self.offer, direction)
         except SdpError as exc:
             return exc.status_code

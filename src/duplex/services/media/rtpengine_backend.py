@@ -246,17 +246,19 @@ class RtpengineSession:
         """Point this leg's inside at ``other``'s and back (``None`` unbridges both).
 
         ``other`` may be an in-process ``RtpEndpoint`` (a leg opened while rtpengine did not answer): this
-        leg's inside then faces its fallback endpoint, bridged in Python to ``other``.
+        leg's inside then faces its fallback endpoint, bridged in Python to ``other``. Another backend's leg
+        (a browser's WebRTC leg) is asked to bridge itself to this one: it reaches it through the in-process
+        endpoint inside it.
 
         Raises:
-            TypeError: ``other`` is neither an rtpengine leg nor an ``RtpEndpoint``.
             RtpengineUnsupported: ``other`` is an ``RtpEndpoint`` and the backend has no fallback.
         """
         if isinstance(other, RtpEndpoint):
             self._bridge_local(other)
             return
         if other is not None and not isinstance(other, RtpengineSession):
-            raise TypeError("an rtpengine leg can only be bridged to an rtpengine leg or an RtpEndpoint")
+            other.bridge(self)
+            return
         if self.local_peer is not None:
             self._bridge_local(None)
         old = self.peer

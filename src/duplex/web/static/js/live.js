@@ -2,7 +2,7 @@
 import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { loadSipLibrary } from "./softphone.js";
+import { createSoftphone, loadSipLibrary } from "./softphone.js";
 
 const AUX_STATES = ["break", "lunch", "meeting", "training"];
 
@@ -145,9 +145,16 @@ export async function desktopView(main, session) {
   }
   const myQueues = h("ul", { id: "my-queues" }, ...mine.map((q) => h("li", {}, q.name)));
   const phone = h("p", { id: "softphone-status" }, t("desktop.loading_phone"));
+  const phonePanel = h("section", { class: "panel" }, h("h2", {}, t("desktop.softphone")), phone);
+  let softphone = null;
+  let gone = false;
   loadSipLibrary().then((lib) => {
     phone.textContent = lib.ok ? t("desktop.phone_ready", { version: lib.version }) : t("desktop.phone_missing");
     session.JsSIP = lib.JsSIP;
+    if (!lib.ok || gone) return;
+    softphone = createSoftphone(lib.JsSIP);
+    phonePanel.append(softphone.element);
+    softphone.start();
   });
   const { list, off } = eventList(session);
   const offState = session.events.on((e) => {
@@ -162,11 +169,15 @@ export async function desktopView(main, session) {
   const timer = setInterval(draw, 1000);
   draw();
   main.append(
+    phonePanel,  // first: the call in hand is what an agent looks at
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_state")), stateText, h("p", {}, t("desktop.time_in_state"), " ", clock),
       h("div", { class: "field" }, h("label", { for: "aux-reason" }, t("desktop.aux_reason")), reason), buttons, error,
       h("p", { class: "hint" }, t("desktop.shortcuts"))),
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_queues")), mine.length ? myQueues : h("p", {}, t("desktop.no_queues"))),
-    h("section", { class: "panel" }, h("h2", {}, t("desktop.softphone")), phone),
     h("h2", {}, t("console.live_events")), list);
-  return () => { off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys); };
+  return () => {
+    off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys);
+    gone = true;
+    softphone?.stop();
+  };
 }

@@ -1,0 +1,220 @@
+"""The agent softphone in Chromium with real audio: the agent signs in, JsSIP registers over SIP/WebSocket, a
+sipp caller (playing recorded speech as PCMA RTP) calls the agent's extension, the agent answers in the page;
+the caller receives non-silent RTP (tshark at the caller's media port) and the browser receives the caller's
+audio (WebRTC inbound-rtp stats: packets and audio level). Closing the page mid-call ends the call.
+
+This module runs its own center with the SIP engine (UDP and WebSocket on free ports) in the server's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import uvicorn
+from live_center import LiveCenter, sign_in, snap
+from playwright.sync_api import Browser, Page, expect
+
+from duplex.api.app import create_app
+from duplex.config import Settings
+from duplex.db.migrate import upgrade
+from duplex.demo import seed
+from duplex.media.codecs import get_codec
+from duplex.server import _start_sip
+from interop.peers import free_even_port, free_port, rtp_capture, sipp_command
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
+
+
+class SipCenter(LiveCenter):
+    sip_port: int = 0
+
+
+@pytest.fixture(scope="module")
+def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
+    root = tmp_path_factory.mktemp("softphone-center")
+    url = f"sqlite:///{root / 'duplex.db'}"
+    upgrade(url)
+    rtp = free_even_port()
+    settings = Settings(data_dir=root / "data", database_url=url, secret_key="web-test-secret", http_port=0,
+                        sip_enabled=True, sip_host="127.0.0.1", sip_port=free_port(), sip_ws_enabled=True,
+                        sip_ws_port=free_port(socket.SOCK_STREAM), public_ip="127.0.0.1",
+                        rtp_port_min=rtp, rtp_port_max=rtp + 200)  # fmt: skip
+    credentials = json.loads(seed(settings).read_text())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+
+    async def serve() -> None:
+        engine = await _start_sip(app, settings)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            await engine.stop()
+            engine.store.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    artifacts = tmp_path_factory.mktemp("softphone-artifacts")
+    center = SipCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts)
+    center.sip_port = settings.sip_port
+    try:
+        yield center
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+def rtp_payloads(pcap: Path, port: int) -> list[tuple[str, str]]:
+    """(payload type, hex payload) of each RTP packet that arrived at ``port``, in order."""
+    out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"udp.port=={port},rtp", "-Y", f"udp.dstport=={port}",
+                          "-T", "fields", "-e", "rtp.p_type", "-e", "rtp.payload"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return [
+        (pt, payload.replace(":", ""))
+        for pt, _, payload in (line.partition("\t") for line in out.splitlines())
+    ]
+
+
+def payload_peaks(pcap: Path, port: int) -> list[int]:
+    """The peak sample of each G.711 RTP payload that arrived at ``port``, in order."""
+    peaks = []
+    for pt, payload in rtp_payloads(pcap, port):
+        if pt in ("0", "8") and payload:
+            pcm = get_codec("PCMU" if pt == "0" else "PCMA").decode(bytes.fromhex(payload))
+            peaks.append(int(np.abs(pcm.astype(np.int32)).max(initial=0)))
+    return peaks
+
+
+INBOUND_AUDIO = """async () => {
+  const pc = window.duplexPeerConnection;
+  if (!pc) return null;
+  const stats = await pc.getStats();
+  for (const report of stats.values()) {
+    if (report.type === "inbound-rtp" && report.kind === "audio") {
+      return { packets: report.packetsReceived, level: report.audioLevel || 0, energy: report.totalAudioEnergy || 0 };
+    }
+  }
+  return null;
+}"""
+
+
+@contextlib.contextmanager
+def sipp_caller(tmp: Path, target: str, number: str, media_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A caller that dials ``number``, plays recorded speech (PCMA) once answered, and hangs up after 8 s."""
+    cmd = sipp_command("uac_pcap.xml", target, local_port=free_port(), media_port=media_port, service=number,
+                       duration_ms=8000)  # fmt: skip
+    with open(tmp / "sipp-caller.log", "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+def open_desktop(page: Page, center: LiveCenter) -> None:
+    sign_in(page, center, "alice")
+    page.locator("#nav").get_by_role("link", name="Agent desktop", exact=True).click()
+    expect(page.locator("#softphone-registration")).to_have_attribute("data-state", "registered")
+
+
+def test_the_agent_answers_in_the_browser_and_audio_flows_both_ways(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    page.on("console", lambda message: print("browser:", message.text))
+    open_desktop(page, center)
+    snap(page, center, "softphone-registered")
+    media = free_even_port()
+    with rtp_capture(tmp_path, media) as pcap:
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", media):
+            answer = page.locator("#phone-answer")
+            expect(answer).to_be_enabled(timeout=15_000)
+            expect(page.locator("#softphone-call")).to_contain_text("caller")
+            snap(page, center, "softphone-ringing")
+            answer.click()
+            expect(page.locator("#softphone-call")).to_have_attribute("data-state", "talking")
+            stats: dict[str, Any] | None = None  # the browser's inbound-rtp report
+            level = 0.0  # the loudest audioLevel seen (speech has pauses)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                stats = page.evaluate(INBOUND_AUDIO)
+                level = max(level, stats["level"] if stats else 0.0)
+                if stats and stats["packets"] > 50 and stats["energy"] > 0 and level > 0:
+                    break
+                page.wait_for_timeout(250)
+            snap(page, center, "softphone-talking")
+            assert stats is not None and stats["packets"] > 50, stats
+            assert stats["energy"] > 0 and level > 0, (stats, level)  # the caller's speech, not silence
+            page.locator(".dtmf-pad button[data-digit='5']").click()  # SIP INFO, relayed as RFC 4733
+            page.wait_for_timeout(1500)
+            page.locator("#phone-hangup").click()
+            expect(page.locator("#softphone-call")).to_have_attribute("data-state", "idle")
+    peaks = payload_peaks(pcap, media)
+    print(f"browser inbound-rtp: {stats}; caller received {len(peaks)} packets, peak {max(peaks, default=0)}")
+    assert len(peaks) > 50, f"{len(peaks)} RTP packets reached the caller"
+    assert max(peaks) > 500, max(peaks)  # the fake microphone's beep, through WebRTC to the caller
+    events = {payload[:2] for pt, payload in rtp_payloads(pcap, media) if pt == "101" and payload}
+    assert events == {"05"}, events  # the keypad's 5 reached the caller as telephone-events
+
+
+def test_hold_mute_keypad_then_the_browser_closes_mid_call_and_the_call_ends(
+    browser: Browser, center: SipCenter, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=center.base_url)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        open_desktop(page, center)
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port()):
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.keyboard.press("Alt+Enter")  # the answer shortcut
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            assert call_id
+            page.locator("#phone-mute").click()
+            expect(page.locator("#phone-mute")).to_have_text("Unmute")
+            page.locator(".dtmf-pad button[data-digit='5']").click()
+            page.locator("#phone-hold").click()  # a re-INVITE from the browser, answered by Duplex
+            expect(page.locator("#phone-hold")).to_have_text("Resume")
+            page.locator("#phone-hold").click()
+            expect(page.locator("#phone-hold")).to_have_text("Hold")
+            snap(page, center, "softphone-after-hold")
+            assert not page.locator("#softphone .field-error").text_content()
+            context.close()  # the agent's browser goes away mid-call
+            api = center.client("admin")
+            call: dict[str, Any] = {}
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                call = api.get(f"/calls/{call_id}").json()
+                if call.get("ended_at"):
+                    break
+                time.sleep(0.25)
+    finally:
+        context.close()
+    assert not errors, errors
+    assert call.get("ended_at"), call
+    agent_leg = next(leg for leg in call["legs"] if leg["kind"] == "agent")
+    assert agent_leg["end_reason"] == "peer_vanished", call["legs"]
+    assert all(leg["ended_at"] for leg in call["legs"]), call["legs"]  # the caller was hung up too
