@@ -1,10 +1,11 @@
-"""The `duplex` command: serve, db upgrade, user create, demo seed, version."""
+"""The `duplex` command: serve, db upgrade, user create, demo seed, simulate, version."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -159,6 +160,35 @@ def demo_seed(**kwargs: Any) -> None:
         )
     for number, description in creds["numbers"].items():
         click.echo(f"  call {number:<13} {description}")
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replications", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Replication r uses seed (SEED, r).")
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write figures here."
+)
+@click.option(
+    "--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG chart."
+)
+def simulate(
+    scenario_file: Path, replications: int, seed: int, json_out: Path | None, plot_out: Path | None
+) -> None:
+    """Simulate a shift per dial mode (keys in docs/simulate.md) and compare talk time and abandons."""
+    from duplex.sim.report import format_table, load_scenario, plot_summary, simulate_scenario
+    from duplex.sim.scenario import ScenarioError
+
+    try:
+        scenario = load_scenario(scenario_file)
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc), param_hint="SCENARIO_FILE") from exc
+    summary = simulate_scenario(scenario, replications=replications, seed=seed)
+    click.echo(format_table(summary))
+    if json_out is not None:
+        json_out.write_text(json.dumps(summary, indent=2) + "\n")
+    if plot_out is not None:
+        plot_summary(summary, plot_out)
 
 
 def _redact(url: str) -> str:
