@@ -11,8 +11,10 @@ import uvicorn
 from duplex.api.app import create_app
 from duplex.config import Settings
 from duplex.services.calls.switch import Switch
+from duplex.services.campaigns.service import CampaignService
 from duplex.services.node import build_switch
 from duplex.stores.call_store import TelephonyStore
+from duplex.stores.campaign_store import CampaignStore
 
 log = logging.getLogger("duplex")
 
@@ -40,6 +42,7 @@ async def serve(settings: Settings) -> None:
         await server.serve()
     finally:
         if sip is not None:
+            await app.state.campaigns.close()
             await sip.stop()
             sip.store.close()
 
@@ -53,6 +56,7 @@ async def _start_sip(app: Any, settings: Settings) -> Switch:
     port = await engine.start()
     app.state.sip_engine = engine
     app.state.sip_status = engine.status
+    app.state.campaigns = CampaignService(engine, CampaignStore(app.state.sessions))
     log.info("SIP listening on %s:%d (UDP and TCP)", settings.sip_host, port)
     return engine
 

@@ -1,0 +1,65 @@
+"""The campaigns running on this node: start, pause and stop by id (what the API calls)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from duplex.dialer.types import CampaignStatus
+from duplex.services.calls.call import CallControl
+from duplex.services.campaigns.agents import AgentPool, RegisteredPhonePool
+from duplex.services.campaigns.runtime import CampaignRuntime, RuntimeOptions
+from duplex.stores.campaign_store import CampaignRow, CampaignStore
+
+__all__ = ["CampaignService", "UnknownCampaign"]
+
+
+class UnknownCampaign(LookupError):
+    pass
+
+
+class CampaignService:
+    def __init__(self, control: CallControl, store: CampaignStore, *, options: RuntimeOptions | None = None,
+                 agent_pool: Callable[[CampaignRow], AgentPool] | None = None) -> None:  # fmt: skip
+        self.control, self.store = control, store
+        self.options = options or RuntimeOptions()
+        self.agent_pool = agent_pool or self._registered_phones
+        self.runtimes: dict[int, CampaignRuntime] = {}
+
+    def _registered_phones(self, campaign: CampaignRow) -> AgentPool:
+        return RegisteredPhonePool(self.control, self.store.queue_agent_ids(campaign.queue_id))
+
+    async def start(self, campaign_id: int) -> CampaignRuntime:
+        runtime = self.runtimes.get(campaign_id)
+        if runtime is None or runtime.stopped.is_set():
+            campaign = await asyncio.to_thread(self.store.campaign, campaign_id)
+            if campaign is None:
+                raise UnknownCampaign(campaign_id)
+            answers = await asyncio.to_thread(self.store.live_answers, campaign_id)
+            pool = await asyncio.to_thread(self.agent_pool, campaign)
+            runtime = CampaignRuntime(self.control, self.store, campaign, pool, options=self.options,
+                                      answers=answers)  # fmt: skip
+            self.runtimes[campaign_id] = runtime
+        await runtime.start()
+        return runtime
+
+    def get(self, campaign_id: int) -> CampaignRuntime:
+        runtime = self.runtimes.get(campaign_id)
+        if runtime is None:
+            raise UnknownCampaign(campaign_id)
+        return runtime
+
+    def pause(self, campaign_id: int) -> CampaignStatus:
+        runtime = self.get(campaign_id)
+        runtime.pause()
+        return runtime.status
+
+    async def stop(self, campaign_id: int) -> CampaignStatus:
+        runtime = self.get(campaign_id)
+        await runtime.stop()
+        return runtime.status
+
+    async def close(self) -> None:
+        for runtime in list(self.runtimes.values()):
+            if not runtime.stopped.is_set():
+                await runtime.stop()
