@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -165,6 +166,7 @@ class CampaignRuntime:
         self.live_calls: set[str] = set()  # calls of this campaign still up (channels in use)
         self.phones: dict[int, LeadRow] = {}
         self.held_for_abandon = False
+        self.decisions: Counter[str] = Counter()  # "dialed" and each skip reason, since start
         self.previews: dict[int, tuple[HopperLead, float]] = {}  # lead id -> (lead, offer deadline)
         self.consents: dict[str, tuple[Consent, ...]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -312,6 +314,7 @@ class CampaignRuntime:
         exclude = [t.id for t in self.control.trunks.trunks if trunk is None or t.id != trunk.id]
         picked = self.control.trunks.pick(self.control.now(), call_id, exclude=exclude)
         if picked is None:
+            self.decisions["trunk_limit"] += 1
             self.emit("lead.skipped", {"reason": "trunk_limit", "detail": "no CPS token or channel"},
                       lead_id=lead.lead_id)  # fmt: skip
             self.hopper.add(replace(lead, status=LeadStatus.RETRY, next_attempt_at=wall))
@@ -319,6 +322,7 @@ class CampaignRuntime:
         call = Call(self.control, direction="outbound", from_number=self.campaign.caller_id or "",
                     to_number=lead.phone, call_id=call_id)  # fmt: skip
         caller_id = local_presence_caller_id(lead.phone, self.options.caller_id_pool, self.campaign.caller_id)
+        self.decisions["dialed"] += 1
         self.emit("lead.dialed", {"phone": lead.phone, "attempt": lead.attempts + 1,
                                   "mode": self.campaign.dial_mode.value, "caller_id": caller_id,
                                   "trunk_id": picked.id}, lead_id=lead.lead_id, call_id=call.id)  # fmt: skip
@@ -371,6 +375,7 @@ class CampaignRuntime:
     def _skipped(self, lead_id: int, reason: SkipReason | None, detail: str,
                  *, hopper_lead: HopperLead | None = None) -> None:  # fmt: skip
         assert reason is not None
+        self.decisions[SKIP_REASONS[reason]] += 1
         self.emit("lead.skipped", {"reason": SKIP_REASONS[reason], "detail": detail or None}, lead_id=lead_id)
         final = _FINAL.get(reason)
         if final is not None:
