@@ -1,0 +1,136 @@
+"""A campaign end to end over real SIP: 20 leads dialed through the demo trunk to sipp callees (busy, no
+answer, a person, an answering machine), a baresip agent registered with digest auth taking the people,
+the safe-harbour message for the person no agent was free for, DNC and out-of-window leads never dialed,
+and every outcome in the event record."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from campaigns.campaign_fixtures import LeadSpec, add_dnc, make_campaign, zone_at_local_hour
+from duplex.db.models import Event
+from duplex.dialer.types import DialMode
+from duplex.services.calls.call import Call
+from duplex.services.campaigns.runtime import RuntimeOptions
+from duplex.services.campaigns.service import CampaignService
+from duplex.stores.campaign_store import CampaignStore
+from interop.conftest import RunningEngine, registered_phone
+from interop.peers import free_even_port, free_port, sipp_background
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
+
+MACHINE_GREETING = (
+    "Hi, you have reached the voicemail of John Smith at Example Company. I cannot take your call right now. "
+    "Please leave your name, your number and a short message after the tone, and I will call you back."
+)
+
+
+def _ulaw(tmp: Path, name: str, text: str, silence_after: float) -> None:
+    """espeak-ng speech, then silence, as the raw 8 kHz mu-law sipp streams (rtp_stream)."""
+    wav = tmp / f"{name}.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True)
+    subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(tmp / f"{name}.ulaw"),
+                    "pad", "0.3", str(silence_after)], check=True)  # fmt: skip
+
+
+def _numbers(last_digit: int, count: int, start: int) -> list[str]:
+    return [f"+1212555{start + i:03d}{last_digit}" for i in range(count)]
+
+
+async def _wait(predicate: object, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+async def test_campaign_of_20_leads_over_sipp_and_baresip(running: RunningEngine, tmp_path: Path) -> None:
+    _ulaw(tmp_path, "human", "Hello?", 8.0)
+    _ulaw(tmp_path, "machine", MACHINE_GREETING, 3.0)
+    carrier = free_port()
+    running.set_trunk(port=carrier, max_cps=50.0, max_channels=30)
+    await running.engine.refresh_directory(force=True)
+    noon, night = zone_at_local_hour(12), zone_at_local_hour(3)
+    busy, ringing, humans, machines = (
+        _numbers(1, 4, 100),
+        _numbers(2, 4, 200),
+        _numbers(3, 2, 300),
+        _numbers(4, 4, 400),
+    )
+    dnc, out_of_window = _numbers(3, 3, 500), _numbers(3, 3, 600)
+    leads = [LeadSpec(p, noon, priority=9) for p in humans]
+    leads += [LeadSpec(p, noon) for p in busy + ringing + machines + dnc] + [
+        LeadSpec(p, night) for p in out_of_window
+    ]
+    assert len(leads) == 20
+    campaign_id, ids = make_campaign(running.sessions, leads, dial_mode=DialMode.POWER, lines_per_agent=20.0,
+                                     amd_enabled=True)  # fmt: skip
+    for phone in dnc:
+        add_dnc(running.sessions, phone)
+    phone_of = {lead_id: phone for phone, lead_id in ids.items()}
+    agent = await registered_phone(running, tmp_path)
+    service = CampaignService(running.engine, CampaignStore(running.sessions),
+                              options=RuntimeOptions(tick=0.1, require_national_dnc=False))  # fmt: skip
+    try:
+        with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=carrier, media_port=free_even_port(),
+                             calls=None):  # fmt: skip
+            runtime = await service.start(campaign_id)
+            dialable = len(busy + ringing + humans + machines)
+
+            def bridged() -> list[Call]:
+                return [
+                    c
+                    for c in running.engine.calls.values()
+                    if any(g.kind == "agent" and g.is_up for g in c.legs)
+                ]
+
+            await _wait(lambda: bridged(), 20)
+            (call,) = bridged()  # one person reached the agent
+            await asyncio.sleep(2.0)  # audio both ways through the bridge
+            lead_leg = next(leg for leg in call.legs if leg.kind == "lead")
+            agent_leg = next(leg for leg in call.legs if leg.kind == "agent")
+            assert lead_leg.media is not None and agent_leg.media is not None
+            assert lead_leg.media.stats().packets_received > 50  # the callee's "Hello?" and silence
+            assert agent_leg.media.stats().packets_received > 50  # baresip's tone
+            assert lead_leg.media.stats().packets_sent > 50  # the agent's audio, relayed to the callee
+            await call.hangup("test_done")
+            # every dialable lead resolved (the ringing ones after the 15-s minimum ring)
+            await _wait(lambda: runtime.decisions["dialed"] >= dialable and not runtime.in_flight, 60)
+            await service.stop(campaign_id)
+    finally:
+        await asyncio.to_thread(agent.stop)
+    await running.engine.store.flush()
+    with running.sessions() as session:
+        rows = list(session.scalars(select(Event).where(Event.campaign_id == campaign_id).order_by(Event.id)))
+    dialed = {phone_of[e.lead_id] for e in rows if e.type == "lead.dialed" and e.lead_id}
+    assert dialed == set(busy + ringing + humans + machines)  # never a DNC or out-of-window lead
+    skipped = {phone_of[e.lead_id]: e.data["reason"] for e in rows if e.type == "lead.skipped" and e.lead_id}
+    assert skipped == dict.fromkeys(dnc, "dnc")
+    outcomes = {
+        phone_of[e.lead_id]: e.data["outcome"] for e in rows if e.type == "call.outcome" and e.lead_id
+    }
+    assert Counter(outcomes.values()) == Counter({"busy": 4, "no_answer": 4, "human": 2, "machine": 4})
+    assert {outcomes[p] for p in humans} == {"human"} and {outcomes[p] for p in machines} == {"machine"}
+    call_of = {e.lead_id: e.call_id for e in rows if e.type == "lead.dialed"}
+    with running.sessions() as session:
+        bridged_ids = set(session.scalars(select(Event.call_id).where(Event.type == "call.bridged")))
+        ended = {e.call_id: e for e in session.scalars(select(Event).where(Event.type == "call.ended"))}
+    connected = [p for p in humans if call_of[ids[p]] in bridged_ids]
+    assert len(connected) == 1
+    (abandoned,) = set(humans) - set(connected)
+    # the safe-harbour message played to the person no agent was free for, then Duplex hung up
+    abandoned_call = call_of[ids[abandoned]]
+    assert ended[abandoned_call].data["hangup_by"] == "duplex", ended[abandoned_call].data
+    with running.sessions() as session:
+        quality = session.scalars(
+            select(Event).where(Event.type == "call.quality", Event.call_id == abandoned_call)
+        )
+        sent = max(e.data["packets_sent"] for e in quality)
+    assert sent >= 150, sent  # AMD's 1.5 s of listening, then at least 1.5 s of the message
