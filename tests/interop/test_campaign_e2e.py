@@ -133,4 +133,5 @@ async def test_campaign_of_20_leads_over_sipp_and_baresip(running: RunningEngine
             select(Event).where(Event.type == "call.quality", Event.call_id == abandoned_call)
         )
         sent = max(e.data["packets_sent"] for e in quality)
-    assert sent >= 150, sent  # AMD's 1.5 s of listening, then at least 1.5 s of the message
+    # a machine's leg, hung up when AMD decided (~2 s), sent ~105 packets of silence; the message adds seconds
+    assert sent >= 250, sent
