@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 DATA_DIR ?= ./data
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test venv install install-test lint typecheck pytest services clean
+.PHONY: run test venv install install-test lint typecheck pytest services clean web-assets
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ venv install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed web-assets
 	$(VENV)/bin/duplex db upgrade --data-dir $(DATA_DIR)
 	$(VENV)/bin/duplex demo seed --data-dir $(DATA_DIR)
 	DUPLEX_SIP_TLS_ENABLED=$${DUPLEX_SIP_TLS_ENABLED:-true} DUPLEX_SIP_WS_ENABLED=$${DUPLEX_SIP_WS_ENABLED:-true} $(VENV)/bin/duplex serve --data-dir $(DATA_DIR)
@@ -43,7 +43,19 @@ typecheck: install-test
 pytest: install-test services
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: install-test services lint typecheck pytest
+# The console's browser libraries (JsSIP), bundled by esbuild from the locked npm packages. Without npm the
+# console still works, without the softphone.
+WEB := src/duplex/web
+web-assets: $(WEB)/static/vendor/duplex-vendor.js
+
+$(WEB)/static/vendor/duplex-vendor.js: $(WEB)/package-lock.json $(WEB)/vendor-entry.js
+	@if command -v npm >/dev/null; then \
+	  cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run -s build; \
+	else \
+	  echo "npm not found: the web console runs without its softphone bundle (install Node.js and npm, then: make web-assets)"; \
+	fi
+
+test: install-test services web-assets lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -173,7 +173,7 @@ def _table(out: dict[str, Any]) -> list[str]:
 
 
 def _targets(out: dict[str, Any]) -> list[str]:
-    """The brief's targets, each checked against the figures."""
+    """The benchmark's targets (issue 10), each checked against the figures."""
     lines = []
     for name, cell in out["cells"].items():
         ours = cell["predictive"]

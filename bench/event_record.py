@@ -36,6 +36,7 @@ from duplex.db.base import make_engine, make_session_factory
 from duplex.db.migrate import upgrade
 from duplex.db.models import Call, CallLeg, Event
 from duplex.events.record import EventRecord
+from duplex.reports import LiveProjection
 from duplex.stores.call_store import TelephonyStore
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -137,7 +138,7 @@ def database(kind: str) -> Iterator[str]:
 def run(url: str, stream: list[tuple[str, dict[str, Any]]], batch: int, calls: int) -> dict[str, Any]:
     db = make_engine(url)
     sessions = make_session_factory(db)
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="bench"))
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="bench", projectors=[LiveProjection()]))
     batches = [stream[i : i + batch] for i in range(0, len(stream), batch)]
     quarters = [0.0, 0.0, 0.0, 0.0]
     wall0, cpu0 = time.perf_counter(), time.process_time()

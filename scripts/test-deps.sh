@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs and starts what the test suite needs: real SIP peers, audio tools, PostgreSQL, NATS, Redis.
+# Installs and starts what the test suite needs: real SIP peers, audio tools, Chromium (browser tests),
+# PostgreSQL, NATS, Redis.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
-APT_PACKAGES=(sip-tester baresip-core espeak-ng sox libsox-fmt-base tshark rtpengine-daemon)
+APT_PACKAGES=(sip-tester baresip-core espeak-ng sox libsox-fmt-base tshark rtpengine-daemon chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

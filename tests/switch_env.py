@@ -21,6 +21,7 @@ from duplex.db.migrate import upgrade
 from duplex.db.models import Event, Trunk
 from duplex.demo import seed
 from duplex.events.record import EventRecord
+from duplex.reports import LiveProjection
 from duplex.services.calls.switch import Switch
 from duplex.services.node import build_switch
 from duplex.services.sip.memory import MemoryNetwork, MemoryTransport
@@ -72,7 +73,7 @@ async def switch_running(
     if trunk is not None:
         with sessions() as session, session.begin():
             session.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**trunk))
-    store = TelephonyStore(sessions, EventRecord(sessions, node_id="test"))
+    store = TelephonyStore(sessions, EventRecord(sessions, node_id="test", projectors=[LiveProjection()]))
     network = MemoryNetwork() if memory else None
     if network is not None:
         options["transport"] = lambda core: MemoryTransport(core, network)
@@ -84,3 +85,4 @@ async def switch_running(
         await engine.stop()
         store.close()
         db.dispose()
+    assert store.errors == 0, "the switch emitted events that could not be recorded (see the log)"

@@ -135,15 +135,21 @@ def test_rebuild_projections_recreates_call_rows_from_events(settings: Settings)
     from sqlalchemy import delete
 
     from duplex.db.models import Call
-    from duplex.events import EventRecord
+    from duplex.events.record import EventRecord
+    from duplex.events.types import CallCreated, CallEnded
+    from duplex.reports import LiveProjection
 
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
-    record = EventRecord(sessions)
-    record.emit(
-        "call.created", call_id="cdr-1", data={"direction": "inbound", "from": "+40700", "to": "1001"}
+    record = EventRecord(sessions, projectors=[LiveProjection()])
+    created = CallCreated(
+        direction="inbound", from_="+40700", to="1001", tracking_source=None, phone_number_id=None
     )
-    record.emit("call.ended", call_id="cdr-1", data={"reason": "caller_hangup"})
+    record.emit(created, call_id="cdr-1")
+    ended = CallEnded(
+        reason="caller_hangup", answered=False, hangup_by="remote", leg_kind="caller", sip_status=None
+    )
+    record.emit(ended, call_id="cdr-1")
     with sessions() as s, s.begin():
         before = s.get(Call, "cdr-1")
         assert before is not None

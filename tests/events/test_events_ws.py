@@ -13,10 +13,23 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from duplex.db.models import Event
-from duplex.events import EventRecord
-from duplex.events.types import EventEnvelope
+from duplex.events.record import EventRecord
+from duplex.events.types import (
+    AgentOffered,
+    AgentStateChanged,
+    CallAnswered,
+    CallCreated,
+    CallEnded,
+    EventEnvelope,
+    QueueEntered,
+    QueueLeft,
+)
 
 WS = "/api/v1/events"
+CREATED = CallCreated(
+    direction="inbound", from_="+40700", to="1000", tracking_source=None, phone_number_id=None
+)
+AVAILABLE = AgentStateChanged(from_="offline", to="available", reason=None, by_user_id=None)
 
 
 def record(app: FastAPI) -> EventRecord:
@@ -54,19 +67,26 @@ def test_header_credentials_and_type_and_queue_filters(client: TestClient, app: 
     with client.websocket_connect(WS + "?types=call.*,queue.entered&queue_id=5", headers=headers) as ws:
         ready(ws)
         rec = record(app)
-        rec.emit("call.created", call_id="c1", queue_id=5)
-        rec.emit("agent.state_changed", queue_id=5)  # wrong type
-        rec.emit("call.answered", call_id="c2", queue_id=6)  # wrong queue
-        rec.emit("queue.entered", call_id="c1", queue_id=5)
-        rec.emit("queue.left", call_id="c1", queue_id=5)  # not asked for
-        last = rec.emit("call.ended", call_id="c1", queue_id=5, data={"reason": "caller_hangup"})
+        rec.emit(CREATED, call_id="c1", queue_id=5)
+        rec.emit(AVAILABLE, queue_id=5)  # wrong type
+        rec.emit(CallAnswered(), call_id="c2", queue_id=6)  # wrong queue
+        rec.emit(QueueEntered(), call_id="c1", queue_id=5)
+        rec.emit(QueueLeft(reason="answered"), call_id="c1", queue_id=5)  # not asked for
+        ended = CallEnded(
+            reason="caller_hangup", answered=True, hangup_by="remote", leg_kind="caller", sip_status=None
+        )
+        last = rec.emit(ended, call_id="c1", queue_id=5)
         got = receive_until(ws, last.id)
     assert [(m["type"], m["call_id"]) for m in got] == [
         ("call.created", "c1"),
         ("queue.entered", "c1"),
         ("call.ended", "c1"),
     ]
-    assert got[-1]["data"] == {"reason": "caller_hangup"} and got[-1]["queue_id"] == 5
+    # a typed payload goes out as the JSON the engine's dict form always sent
+    assert got[-1]["data"] == {
+        "reason": "caller_hangup", "hangup_by": "remote", "leg_kind": "caller", "sip_status": None, "answered": True
+    }  # fmt: skip
+    assert got[-1]["queue_id"] == 5
 
 
 def test_bad_filter_is_refused(client: TestClient, people: Any) -> None:
@@ -87,13 +107,13 @@ def test_agent_sees_only_own_events(client: TestClient, app: FastAPI, people: An
     ):
         ready(ws)
         ready(prying)
-        rec.emit("agent.state_changed", agent_id=people.other_agent_id, data={"state": "available"})
-        rec.emit("queue.entered", call_id="c9", queue_id=1)  # concerns no agent
-        mine = rec.emit("agent.offered", agent_id=people.agent_id, call_id="c9")
+        rec.emit(AVAILABLE, agent_id=people.other_agent_id)
+        rec.emit(QueueEntered(), call_id="c9", queue_id=1)  # concerns no agent
+        mine = rec.emit(AgentOffered(), agent_id=people.agent_id, call_id="c9")
         got = receive_until(ws, mine.id)
         assert [m["id"] for m in got] == [mine.id]
         # Asking for another agent's events yields nothing: the next frame is a keepalive or nothing.
-        rec.emit("agent.offered", agent_id=people.other_agent_id, call_id="c10")
+        rec.emit(AgentOffered(), agent_id=people.other_agent_id, call_id="c10")
         assert prying.receive_json()["type"] == "ping"
 
 
@@ -101,9 +121,9 @@ def test_supervisor_sees_own_team_and_unassigned(client: TestClient, app: FastAP
     rec = record(app)
     with client.websocket_connect(f"{WS}?token={people.supervisor}") as ws:
         ready(ws)
-        rec.emit("agent.state_changed", agent_id=people.other_agent_id)  # team B: hidden
-        q = rec.emit("queue.entered", call_id="c1", queue_id=1)
-        own = rec.emit("agent.state_changed", agent_id=people.agent_id)
+        rec.emit(AVAILABLE, agent_id=people.other_agent_id)  # team B: hidden
+        q = rec.emit(QueueEntered(), call_id="c1", queue_id=1)
+        own = rec.emit(AVAILABLE, agent_id=people.agent_id)
         got = receive_until(ws, own.id)
     assert [m["id"] for m in got] == [q.id, own.id]
 
@@ -113,14 +133,14 @@ def test_since_replays_then_goes_live_without_gaps_or_duplicates(
 ) -> None:
     rec = record(app)
     with app.state.sessions() as s, s.begin():  # several replay pages, so the catch-up overlaps the writer
-        before = [rec.append(s, "call.created", call_id=f"b{i}") for i in range(1300)]
+        before = [rec.append(s, CREATED, call_id=f"b{i}") for i in range(1300)]
     since = before[9].id
     stop = threading.Event()
     emitted: list[EventEnvelope] = []
 
     def writer() -> None:  # keeps committing while the client connects and catches up
         for i in range(60):
-            emitted.append(rec.emit("call.created", call_id=f"w{i}"))
+            emitted.append(rec.emit(CREATED, call_id=f"w{i}"))
         stop.set()
 
     app.state.events_ws_queue_size = 10_000
@@ -128,7 +148,10 @@ def test_since_replays_then_goes_live_without_gaps_or_duplicates(
     thread.start()
     with client.websocket_connect(f"{WS}?token={people.admin}&since={since}") as ws:
         thread.join()
-        last = rec.emit("call.ended", call_id="end")
+        last = rec.emit(
+            CallEnded(reason="done", answered=False, hangup_by=None, leg_kind=None, sip_status=None),
+            call_id="end",
+        )
         got = [m for m in receive_until(ws, last.id)]
     with app.state.sessions() as s:
         expected = list(s.scalars(select(Event.id).where(Event.id > since).order_by(Event.id)))
@@ -140,7 +163,7 @@ def test_since_replays_then_goes_live_without_gaps_or_duplicates(
 
 def test_ready_reports_the_last_replayed_id(client: TestClient, app: FastAPI, people: Any) -> None:
     rec = record(app)
-    evs = [rec.emit("call.created", call_id=f"c{i}", queue_id=i % 2) for i in range(6)]
+    evs = [rec.emit(CREATED, call_id=f"c{i}", queue_id=i % 2) for i in range(6)]
     with client.websocket_connect(f"{WS}?token={people.admin}&since=0&queue_id=1") as ws:
         replayed = [ws.receive_json() for _ in range(3)]
         assert [m["id"] for m in replayed] == [e.id for e in evs if e.queue_id == 1]
@@ -177,9 +200,7 @@ def test_slow_consumer_is_closed_with_its_resume_point(client: TestClient, app: 
 
 def test_rest_list_pages_and_filters(client: TestClient, app: FastAPI, people: Any) -> None:
     rec = record(app)
-    evs = [
-        rec.emit("call.created" if i % 2 else "queue.entered", call_id=f"c{i}", queue_id=3) for i in range(7)
-    ]
+    evs = [rec.emit(CREATED if i % 2 else QueueEntered(), call_id=f"c{i}", queue_id=3) for i in range(7)]
     auth = {"Authorization": f"Bearer {people.admin}"}
     page1 = client.get(WS, params={"limit": 3}, headers=auth).json()
     assert [e["id"] for e in page1["items"]] == [e.id for e in evs[:3]]
@@ -201,8 +222,13 @@ def test_rest_post_records_an_event(client: TestClient, app: FastAPI, people: An
     assert r.status_code == 201, r.text
     with app.state.sessions() as s:
         row = s.get(Event, r.json()["id"])
-    assert row is not None and (row.type, row.call_id, row.data) == ("csat.recorded", "c1", {"score": 5})
+    assert row is not None and (row.type, row.call_id) == ("csat.recorded", "c1")
+    assert row.data == r.json()["data"] == {"score": 5}  # as posted: an unset optional field stays out
     bad = client.post(WS, json={"type": "csat.exploded"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "type"]
+    for data, field in (({"score": "5"}, "score"), ({"score": 5, "stars": 5}, "stars"), ({}, "score")):
+        bad = client.post(WS, json={"type": "csat.recorded", "data": data}, headers=auth)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "data", field], bad.text
+        assert f"csat.recorded payload, field '{field}'" in bad.json()["detail"][0]["msg"]
     sup = {"Authorization": f"Bearer {people.supervisor}"}
     assert client.post(WS, json={"type": "csat.recorded"}, headers=sup).status_code == 403

@@ -12,8 +12,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.models import Call, CallLeg, Queue
-from duplex.events import EventRecord
-from duplex.events.types import EventEnvelope
+from duplex.events.record import EventRecord
+from duplex.events.types import (
+    AgentAccepted,
+    AgentOffered,
+    AgentStateChanged,
+    CallAnswered,
+    CallBridged,
+    CallCreated,
+    CallEnded,
+    CallOutcome,
+    CallTransferred,
+    CsatRecorded,
+    EventEnvelope,
+    LegAnswered,
+    LegCreated,
+    LegEnded,
+    QueueEntered,
+)
 from duplex.reports import apply_events, rebuild_calls
 
 
@@ -39,35 +55,49 @@ def scenario(record: EventRecord, queue_id: int) -> list[EventEnvelope]:
     record._clock_ms = lambda: next(ticks)  # one second per event
     e = record.emit
     return [
-        e(
-            "call.created",
-            call_id="c1",
-            queue_id=None,
-            data={"direction": "inbound", "from": "+4071", "to": "+4021"},
-        ),
-        e(
-            "leg.created",
-            call_id="c1",
-            leg_id="l1",
-            data={"kind": "caller", "sip_call_id": "abc@x", "codec": "PCMU"},
-        ),
-        e("call.answered", call_id="c1"),
-        e("queue.entered", call_id="c1", queue_id=queue_id),
-        e("agent.offered", call_id="c1", agent_id=999),
-        e("agent.answered", call_id="c1", agent_id=999),  # agent 999 does not exist: projected as NULL
-        e("leg.created", call_id="c1", leg_id="l2", agent_id=None, data={"kind": "agent"}),
-        e("call.bridged", call_id="c1"),
-        e("call.transferred", call_id="c1", data={"to": "queue"}),
-        e("call.transferred", call_id="c1", data={"to": "agent"}),
-        e("call.quality", call_id="c1", leg_id="l1", data={"packets_lost": 3, "jitter_ms": 4.5, "mos": 4.2}),
-        e("leg.ended", call_id="c1", leg_id="l2", data={"reason": "agent_hangup", "sip_status": 200}),
-        e("call.ended", call_id="c1", data={"reason": "agent_hangup"}),
-        e("csat.recorded", call_id="c1", data={"score": 5}),
-        e("call.created", call_id="c2", data={"direction": "outbound", "to": "+4031"}),
-        e("call.outcome", call_id="c2", data={"outcome": "voicemail"}),
-        e("call.ended", call_id="c2", data={"reason": "voicemail"}),
-        e("agent.state_changed", agent_id=1),  # not about a call
-    ]
+        e(CallCreated(direction="inbound", from_="+4071", to="+4021", tracking_source=None, phone_number_id=None), call_id="c1", queue_id=None),
+        e(LegCreated(kind="caller", remote_uri="sip:+4071@x", direction="inbound", sip_call_id="abc@x", trunk_id=None),
+          call_id="c1", leg_id="l1"),
+        e(CallAnswered(), call_id="c1"),
+        e(QueueEntered(), call_id="c1", queue_id=queue_id),
+        e(AgentOffered(), call_id="c1", agent_id=999),
+        e(AgentAccepted(), call_id="c1", agent_id=999),  # agent 999 does not exist: projected as NULL
+        e(LegCreated(kind="agent", remote_uri="sip:2001@x", direction="outbound", trunk_id=None, sip_call_id=""), call_id="c1", leg_id="l2",
+          agent_id=None),
+        e(CallBridged(legs=("l1", "l2")), call_id="c1"),
+        e(CallTransferred(target="support", kind="blind", method="REFER"), call_id="c1"),
+        e(CallTransferred(target="2002", kind="attended", method="Replaces"), call_id="c1"),
+        e("call.quality", call_id="c1", leg_id="l1", data=quality(packets_lost=3, jitter_ms=4.5, mos=4.2)),
+        e(LegEnded(reason="agent_hangup", hangup_by="remote", sip_status=200), call_id="c1", leg_id="l2"),
+        e(CallEnded(reason="agent_hangup", answered=True, hangup_by=None, leg_kind=None, sip_status=None), call_id="c1"),
+        e(CsatRecorded(score=5), call_id="c1"),
+        e(CallCreated(direction="outbound", from_="duplex", to="+4031", tracking_source=None, phone_number_id=None), call_id="c2"),
+        e(CallOutcome(outcome="machine"), call_id="c2"),
+        e(CallEnded(reason="machine", answered=True, hangup_by=None, leg_kind=None, sip_status=None), call_id="c2"),
+        e(AgentStateChanged(from_="offline", to="available", reason=None, by_user_id=None), agent_id=1),  # not about a call
+        e(LegAnswered(codec="PCMU"), call_id="c1", leg_id="l1"),
+    ]  # fmt: skip
+
+
+def quality(**measured: float) -> dict[str, Any]:
+    """A call.quality payload as the engine sends it, with the `measured` fields."""
+    fields = (
+        "packets_expected",
+        "packets_received",
+        "packets_lost",
+        "late",
+        "packets_sent",
+        "remote_reports",
+    )
+    data: dict[str, Any] = dict.fromkeys(fields, 0) | {"codec": "PCMU", "loss_ratio": 0.0, "jitter_ms": 0.0}
+    remote = (
+        "remote_fraction_lost",
+        "remote_packets_lost",
+        "remote_loss_ratio",
+        "remote_jitter_ms",
+        "rtt_ms",
+    )
+    return data | dict.fromkeys((*remote, "mos_received", "mos_sent", "mos")) | measured
 
 
 def test_live_projection_rows(sessions: sessionmaker[Session]) -> None:
@@ -76,7 +106,7 @@ def test_live_projection_rows(sessions: sessionmaker[Session]) -> None:
         s.add(queue)
         s.flush()
         queue_id = queue.id
-    events = scenario(EventRecord(sessions, node_id="n1"), queue_id)
+    events = scenario(EventRecord(sessions, node_id="n1", projectors=()), queue_id)
     for env in events:  # as live consumers would: one event at a time
         with sessions() as s, s.begin():
             apply_events(s, [env])
@@ -102,7 +132,7 @@ def test_live_projection_rows(sessions: sessionmaker[Session]) -> None:
     )
     assert [naive(c1.started_at), naive(c1.answered_at), naive(c1.queued_at)] == [at(0), at(2), at(3)]
     assert [naive(c1.agent_answered_at), naive(c1.ended_at)] == [at(5), at(12)]
-    assert (c2.direction, c2.outcome, c2.state, c2.to_number) == ("outbound", "voicemail", "ended", "+4031")
+    assert (c2.direction, c2.outcome, c2.state, c2.to_number) == ("outbound", "machine", "ended", "+4031")
     assert (l1.kind, l1.sip_call_id, l1.codec, l1.packets_lost, l1.jitter_ms, l1.mos) == (
         "caller",
         "abc@x",
@@ -120,7 +150,7 @@ def test_live_projection_rows(sessions: sessionmaker[Session]) -> None:
 
 
 def test_projection_is_idempotent_and_rebuild_is_identical(sessions: sessionmaker[Session]) -> None:
-    events = scenario(EventRecord(sessions, node_id="n1"), queue_id=12345)
+    events = scenario(EventRecord(sessions, node_id="n1", projectors=()), queue_id=12345)
     for env in events:
         with sessions() as s, s.begin():
             apply_events(s, [env])

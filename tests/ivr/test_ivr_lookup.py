@@ -13,7 +13,7 @@ import pytest
 from flowkit import CALLER, MONDAY_10, entered, flow, run, say
 
 from duplex.ivr import HttpLookup, LookupResult
-from duplex.ivr_lookup import MAX_BODY_BYTES, run_lookup
+from duplex.services.ivr_lookup import MAX_BODY_BYTES, run_lookup
 
 seen_paths: list[str] = []
 

@@ -1,13 +1,14 @@
-"""The live CDR projection (`LiveProjection`, the record's default projector) applies only each transaction's
-new events to the calls it keeps in memory. Whatever the events and however they are split into
-transactions (some rolled back), the rows it leaves equal what `rebuild_calls` computes from the table."""
+"""The live CDR projection (`LiveProjection`, the projector the application gives the record) applies only
+each transaction's new events to the calls it keeps in memory. Whatever the events and however they are
+split into transactions (some rolled back), the rows it leaves equal what `rebuild_calls` computes from the
+table."""
 
 from __future__ import annotations
 
 import itertools
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,9 +18,32 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.models import Call, CallLeg, Event, Queue
-from duplex.events import EventRecord
+from duplex.events.record import EventRecord
+from duplex.events.types import (
+    CallAnswered,
+    CallCreated,
+    CallEnded,
+    CallRinging,
+    CallTransferred,
+    CsatRecorded,
+    EventPayload,
+    LegAnswered,
+    LegCreated,
+    LegEnded,
+)
 from duplex.reports import rebuild_calls
 from duplex.reports.live import LiveProjection
+
+TRANSFERRED = CallTransferred(target="2002", kind="blind", method="REFER")
+
+
+def created(direction: Literal["inbound", "outbound"], to: str) -> CallCreated:
+    return CallCreated(direction=direction, from_="+4071", to=to, tracking_source=None, phone_number_id=None)
+
+
+def ended(reason: str) -> CallEnded:
+    return CallEnded(reason=reason, answered=True, hangup_by="remote", leg_kind="trunk", sip_status=None)
+
 
 Batch = list[tuple[str, dict[str, Any]]]
 
@@ -41,9 +65,28 @@ def snapshot(sessions: sessionmaker[Session]) -> tuple[list[dict[str, Any]], lis
     return calls, legs
 
 
-CALL_EVENTS = ("call.ringing", "call.answered", "queue.entered", "agent.offered", "agent.answered",
-               "call.bridged", "call.transferred", "call.outcome", "disposition.set", "csat.recorded",
-               "lead.dialed", "call.ended", "recording.saved", "dtmf.received")  # fmt: skip
+QUALITY = {"codec": "PCMA", "packets_expected": 9, "packets_received": 9, "loss_ratio": 0.0, "jitter_ms": 1.5,
+           "late": 0, "packets_sent": 9, "remote_reports": 0, "remote_fraction_lost": None,
+           "remote_packets_lost": None, "remote_loss_ratio": None, "remote_jitter_ms": None, "rtt_ms": None,
+           "mos_received": 4.1, "mos_sent": None, "mos": 4.1}  # fmt: skip
+# what each type the history draws carries in `data` (the rest comes from the draw)
+CALL_EVENTS: dict[str, dict[str, Any]] = {
+    "call.ringing": {"status": 180},
+    "call.answered": {},
+    "queue.entered": {},
+    "agent.offered": {},
+    "agent.accepted": {},
+    "call.bridged": {"legs": []},
+    "call.transferred": {"target": "2002", "kind": "blind", "method": "REFER"},
+    "call.outcome": {"outcome": "human"},
+    "disposition.set": {"code": "sale", "notes": "n", "revenue": 2.5, "by_user_id": None},
+    "csat.recorded": {},
+    "lead.dialed": {"phone": "+40712", "attempt": 1, "mode": "progressive"},
+    "call.ended": {"reason": "caller_hangup", "answered": True, "hangup_by": "remote", "leg_kind": "caller",
+                   "sip_status": None},
+    "recording.saved": {"path": "r.wav", "duration_ms": 1000, "recording_id": 1},
+    "dtmf.received": {"digit": "5", "source": "rfc4733"},
+}  # fmt: skip
 STEPS = ("new call", "leg.created", "leg", "move", "call", "call", "call", "other")
 
 
@@ -60,22 +103,26 @@ def histories(draw: st.DrawFn) -> Batch:
         if step == "new call" or not calls:
             calls.append(f"c{len(calls)}")
             data = {"direction": draw(st.sampled_from(["inbound", "outbound"])), "from": "+4071",
-                    "to": draw(st.sampled_from(["", "1001", "+40" + "9" * 70])),
+                    "to": draw(st.sampled_from(["", "1001", "+40" + "9" * 70])), "phone_number_id": None,
                     "trunk_id": draw(small), "tracking_source": draw(st.sampled_from([None, "ads"]))}  # fmt: skip
             out.append(("call.created", {"call_id": calls[-1], "queue_id": draw(small), "data": data}))
         elif step == "leg.created":
             call = draw(st.sampled_from(calls))
             legs[leg := f"l{len(legs)}"] = call
             data = {"kind": draw(st.sampled_from(["caller", "agent", "trunk"])), "sip_call_id": f"{leg}@x",
-                    "trunk_id": draw(small), "codec": draw(st.sampled_from([None, "PCMU"]))}  # fmt: skip
+                    "trunk_id": draw(small), "remote_uri": "sip:x", "direction": "inbound"}  # fmt: skip
             out.append(
                 ("leg.created", {"call_id": call, "leg_id": leg, "agent_id": draw(small), "data": data})
             )
         elif step == "leg" and legs:
             leg = draw(st.sampled_from(sorted(legs)))
             type = draw(st.sampled_from(["leg.answered", "leg.ended", "call.quality"]))
-            data = {"codec": "PCMA", "reason": "remote_bye", "sip_status": draw(st.sampled_from([None, 503])),
-                    "packets_lost": draw(st.integers(0, 9)), "jitter_ms": 1.5, "mos": 4.1}  # fmt: skip
+            data = {
+                "leg.answered": {"codec": "PCMA"},
+                "leg.ended": {"reason": "remote_bye", "hangup_by": "remote",
+                              "sip_status": draw(st.sampled_from([None, 503]))},
+                "call.quality": QUALITY | {"packets_lost": draw(st.integers(0, 9))},
+            }[type]  # fmt: skip
             out.append((type, {"call_id": legs[leg], "leg_id": leg, "data": data}))
         elif step == "move" and legs and len(calls) > 1:
             leg = draw(st.sampled_from(sorted(legs)))
@@ -84,13 +131,17 @@ def histories(draw: st.DrawFn) -> Batch:
             out.append(("leg.moved", {"call_id": new, "leg_id": leg, "data": {"from_call_id": old}}))
             legs[leg] = new
         elif step == "call":
-            type = draw(st.sampled_from(CALL_EVENTS))
-            data = {"outcome": "human", "disposition_id": draw(small), "notes": "n", "revenue": 2.5,
-                    "score": draw(st.integers(1, 5)), "reason": "caller_hangup"}  # fmt: skip
+            type = draw(st.sampled_from(sorted(CALL_EVENTS)))
+            data = dict(CALL_EVENTS[type])
+            if type == "disposition.set":
+                data["disposition_id"] = draw(st.sampled_from([1, 7]))
+            elif type == "csat.recorded":
+                data["score"] = draw(st.integers(1, 5))
             out.append((type, {"call_id": draw(st.sampled_from(calls)), "agent_id": draw(small),
                                "queue_id": draw(small), "campaign_id": None, "data": data}))  # fmt: skip
         else:
-            out.append(("agent.state_changed", {"agent_id": 1, "data": {}}))
+            data = {"from": "offline", "to": "available", "reason": None, "by_user_id": None}
+            out.append(("agent.state_changed", {"agent_id": 1, "data": data}))
     return out
 
 
@@ -150,26 +201,27 @@ def test_a_live_call_is_read_from_the_table_once(sessions: sessionmaker[Session]
     record = EventRecord(sessions, node_id="live", projectors=[LiveProjection(keep_ended=1)])
     (live,) = record.projectors
     assert isinstance(live, LiveProjection)
-    steps: Batch = [
-        ("call.created", {"call_id": "c", "data": {"direction": "outbound", "to": "+4031"}}),
-        ("leg.created", {"call_id": "c", "leg_id": "l", "data": {"kind": "trunk", "trunk_id": None}}),
-        ("call.ringing", {"call_id": "c"}),
-        ("leg.answered", {"call_id": "c", "leg_id": "l", "data": {"codec": "PCMU"}}),
-        ("call.answered", {"call_id": "c"}),
-        ("call.ended", {"call_id": "c", "data": {"reason": "trunk_hangup"}}),
-        ("leg.ended", {"call_id": "c", "leg_id": "l", "data": {"reason": "remote_bye", "sip_status": 200}}),
-    ]
-    for type, fields in steps:
+    steps: list[tuple[EventPayload, dict[str, Any]]] = [
+        (created("outbound", "+4031"), {"call_id": "c"}),
+        (LegCreated(kind="trunk", remote_uri="sip:+4031@carrier", direction="outbound", trunk_id=None,
+                    sip_call_id="x@y"), {"call_id": "c", "leg_id": "l"}),
+        (CallRinging(status=180), {"call_id": "c"}),
+        (LegAnswered(codec="PCMU"), {"call_id": "c", "leg_id": "l"}),
+        (CallAnswered(), {"call_id": "c"}),
+        (ended("trunk_hangup"), {"call_id": "c"}),
+        (LegEnded(reason="remote_bye", hangup_by="remote", sip_status=200), {"call_id": "c", "leg_id": "l"}),
+    ]  # fmt: skip
+    for payload, fields in steps:
         with sessions() as s, s.begin():
-            record.append(s, type, **fields)
+            record.append(s, payload, **fields)
     assert (live.reloads, len(live)) == (1, 1)
     with sessions() as s:
         leg = s.get(CallLeg, "l")
         assert leg is not None and (leg.codec, leg.sip_status) == ("PCMU", 200)
-    record.emit("call.created", call_id="d", data={})
-    record.emit("call.ended", call_id="d", data={"reason": "done"})
+    record.emit(created("inbound", "1000"), call_id="d")
+    record.emit(ended("done"), call_id="d")
     assert (live.reloads, len(live)) == (2, 1)  # c made room for d
-    record.emit("csat.recorded", call_id="c", data={"score": 4})  # long after its end: read again
+    record.emit(CsatRecorded(score=4), call_id="c")  # long after its end: read again
     assert live.reloads == 3
     with sessions() as s:
         call = s.get(Call, "c")
@@ -180,12 +232,12 @@ def test_a_live_call_is_read_from_the_table_once(sessions: sessionmaker[Session]
 
 
 def test_a_rolled_back_transaction_leaves_the_kept_state_as_it_was(sessions: sessionmaker[Session]) -> None:
-    record = EventRecord(sessions, node_id="live")
-    record.emit("call.created", call_id="c", data={})
+    record = EventRecord(sessions, node_id="live", projectors=[LiveProjection()])
+    record.emit(created("inbound", "1000"), call_id="c")
     with pytest.raises(RuntimeError), sessions() as s, s.begin():
-        record.append(s, "call.transferred", call_id="c")
+        record.append(s, TRANSFERRED, call_id="c")
         raise RuntimeError("request failed half-way")
-    record.emit("call.transferred", call_id="c")
+    record.emit(TRANSFERRED, call_id="c")
     with sessions() as s:
         call = s.get(Call, "c")
         assert call is not None and call.transfers == 1
@@ -213,9 +265,9 @@ def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
 
     live = LiveProjection()
     record = EventRecord(sessions, node_id="live", projectors=[live, hold_a])
-    record.emit("call.created", call_id="c", data={})
-    a = threading.Thread(name="A", target=lambda: record.emit("call.transferred", call_id="c"))
-    b = threading.Thread(name="B", target=lambda: record.emit("call.ringing", call_id="c"))
+    record.emit(created("inbound", "1000"), call_id="c")
+    a = threading.Thread(name="A", target=lambda: record.emit(TRANSFERRED, call_id="c"))
+    b = threading.Thread(name="B", target=lambda: record.emit(CallRinging(status=180), call_id="c"))
     a.start()
     try:
         assert projected.wait(10)
@@ -236,7 +288,7 @@ def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
         if b.ident is not None:
             b.join(10)
     assert "c" not in live._states and live.reloads == 1
-    record.emit("call.answered", call_id="c")
+    record.emit(CallAnswered(), call_id="c")
     assert live.reloads == 2
     rows = snapshot(sessions)
     rebuild_calls(sessions)

@@ -14,10 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.models import Webhook, WebhookDelivery
-from duplex.events import EventRecord, InProcessBus
+from duplex.events.bus import InProcessBus
+from duplex.events.record import EventRecord
+from duplex.events.types import AgentStateChanged, CallCreated, CallEnded, QueueEntered
 from duplex.webhooks import WebhookDispatcher, signature, verify_signature
 
 BASE = 0.05
+CREATED = CallCreated(
+    direction="inbound", from_="+40700", to="1000", tracking_source=None, phone_number_id=None
+)
 
 
 @pytest.fixture
@@ -61,12 +66,15 @@ def dispatcher(sessions: sessionmaker[Session], bus: InProcessBus | None, **kw: 
 async def test_failing_receiver_gets_retries_until_delivered(sessions, receiver) -> None:  # type: ignore[no-untyped-def]
     receiver.fail_first = 3
     bus = InProcessBus()
-    record = EventRecord(sessions, node_id="n1", bus=bus)
+    record = EventRecord(sessions, node_id="n1", bus=bus, projectors=())
     hook_id = add_webhook(sessions, receiver.url, receiver.secret)
     d = dispatcher(sessions, bus)
     await d.start()
     try:
-        ev = record.emit("call.ended", call_id="c1", queue_id=None, data={"reason": "caller_hangup"})
+        ended = CallEnded(
+            reason="caller_hangup", answered=True, hangup_by="remote", leg_kind="caller", sip_status=None
+        )
+        ev = record.emit(ended, call_id="c1", queue_id=None)
         await until(lambda: deliveries(sessions) and deliveries(sessions)[0].state == "delivered")
     finally:
         await d.close()
@@ -78,6 +86,10 @@ async def test_failing_receiver_gets_retries_until_delivered(sessions, receiver)
     assert {r.headers["x-duplex-delivery"] for r in receiver.requests} == {str(row.id)}
     assert {r.headers["x-duplex-event"] for r in receiver.requests} == {"call.ended"}
     assert receiver.requests[-1].json == ev.to_dict()
+    # a typed payload goes out as the JSON the engine's dict form always sent
+    assert receiver.requests[-1].json["data"] == {
+        "reason": "caller_hangup", "hangup_by": "remote", "leg_kind": "caller", "sip_status": None, "answered": True
+    }  # fmt: skip
     # Exponential backoff: the gap before retry k is at least base * 2**(k-1) * 0.5.
     gaps = [b.at - a.at for a, b in zip(receiver.requests, receiver.requests[1:], strict=False)]
     for k, gap in enumerate(gaps, start=1):
@@ -86,12 +98,16 @@ async def test_failing_receiver_gets_retries_until_delivered(sessions, receiver)
 
 async def test_wrong_secret_fails_verification_and_ends_failed(sessions, receiver) -> None:  # type: ignore[no-untyped-def]
     bus = InProcessBus()
-    record = EventRecord(sessions, node_id="n1", bus=bus)
+    record = EventRecord(sessions, node_id="n1", bus=bus, projectors=())
     add_webhook(sessions, receiver.url, "not-the-receivers-secret-42", max_attempts=3)
     d = dispatcher(sessions, bus)
     await d.start()
     try:
-        record.emit("agent.state_changed", agent_id=None, data={"state": "available"})
+        record.emit(
+            "agent.state_changed",
+            agent_id=None,
+            data={"from": "offline", "to": "available", "reason": None, "by_user_id": None},
+        )
         await until(lambda: deliveries(sessions) and deliveries(sessions)[0].state == "failed")
     finally:
         await d.close()
@@ -108,12 +124,12 @@ async def test_unreachable_receiver_logs_the_error(sessions) -> None:  # type: i
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     bus = InProcessBus()
-    record = EventRecord(sessions, node_id="n1", bus=bus)
+    record = EventRecord(sessions, node_id="n1", bus=bus, projectors=())
     add_webhook(sessions, f"http://127.0.0.1:{port}/x", "s" * 20, max_attempts=2)
     d = dispatcher(sessions, bus)
     await d.start()
     try:
-        record.emit("call.created", call_id="c1")
+        record.emit(CREATED, call_id="c1")
         await until(lambda: deliveries(sessions) and deliveries(sessions)[0].state == "failed")
     finally:
         await d.close()
@@ -123,20 +139,25 @@ async def test_unreachable_receiver_logs_the_error(sessions) -> None:  # type: i
 
 async def test_only_matching_types_after_creation_are_delivered(sessions, receiver) -> None:  # type: ignore[no-untyped-def]
     bus = InProcessBus()
-    record = EventRecord(sessions, node_id="n1", bus=bus)
-    record.emit("call.created", call_id="before-the-webhook")
+    record = EventRecord(sessions, node_id="n1", bus=bus, projectors=())
+    record.emit(CREATED, call_id="before-the-webhook")
     await asyncio.sleep(0.01)
     add_webhook(sessions, receiver.url, receiver.secret, event_types=["call.*", "queue.left"])
     d = dispatcher(sessions, bus)
     await d.start()
     try:
         wanted = [
-            record.emit("call.created", call_id="c1"),
+            record.emit(CREATED, call_id="c1"),
             record.emit("queue.left", call_id="c1", data={"reason": "answered"}),
         ]
-        record.emit("queue.entered", call_id="c1")
-        record.emit("agent.state_changed")
-        wanted.append(record.emit("call.ended", call_id="c1"))
+        record.emit(QueueEntered(), call_id="c1")
+        record.emit(AgentStateChanged(from_="offline", to="available", reason=None, by_user_id=None))
+        wanted.append(
+            record.emit(
+                CallEnded(reason="done", answered=True, hangup_by=None, leg_kind=None, sip_status=None),
+                call_id="c1",
+            )
+        )
         await until(lambda: len([r for r in deliveries(sessions) if r.state == "delivered"]) == 3)
         await asyncio.sleep(0.4)  # a scan has run too: still nothing else
     finally:
@@ -148,15 +169,15 @@ async def test_only_matching_types_after_creation_are_delivered(sessions, receiv
 async def test_restart_picks_up_pending_and_missed_deliveries(sessions, receiver) -> None:  # type: ignore[no-untyped-def]
     receiver.fail_first, receiver.fail_status = 10**6, 503
     bus = InProcessBus()
-    record = EventRecord(sessions, node_id="n1", bus=bus)
+    record = EventRecord(sessions, node_id="n1", bus=bus, projectors=())
     add_webhook(sessions, receiver.url, receiver.secret)
     first = dispatcher(sessions, bus, base_delay=0.3)
     await first.start()
-    e1 = record.emit("call.created", call_id="c1")
+    e1 = record.emit(CREATED, call_id="c1")
     await until(lambda: deliveries(sessions) and deliveries(sessions)[0].attempts >= 1)
     await first.close()
     # Committed while no dispatcher runs (and never seen on any bus): only the scan can find it.
-    e2 = EventRecord(sessions, node_id="n2").emit("call.created", call_id="c2")
+    e2 = EventRecord(sessions, node_id="n2", projectors=()).emit(CREATED, call_id="c2")
     assert [r.event_id for r in deliveries(sessions)] == [e1.id]
     receiver.fail_first = 0
     second = dispatcher(sessions, InProcessBus())
@@ -175,9 +196,9 @@ async def test_restart_picks_up_pending_and_missed_deliveries(sessions, receiver
 
 
 async def test_fan_out_and_scan_never_duplicate(sessions, receiver) -> None:  # type: ignore[no-untyped-def]
-    record = EventRecord(sessions, node_id="n1")
+    record = EventRecord(sessions, node_id="n1", projectors=())
     add_webhook(sessions, receiver.url, receiver.secret)
-    events = [record.emit("call.created", call_id=f"c{i}") for i in range(5)]
+    events = [record.emit(CREATED, call_id=f"c{i}") for i in range(5)]
     d = dispatcher(sessions, None)
     assert d.fan_out(events[:2]) == 2
     assert d.fan_out(events[:2]) == 0
@@ -216,9 +237,9 @@ def test_signature_helper_matches_the_recipe() -> None:
 
 def test_clock_is_injected(sessions, receiver) -> None:  # type: ignore[no-untyped-def]
     fixed = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-    record = EventRecord(sessions, node_id="n1")
+    record = EventRecord(sessions, node_id="n1", projectors=())
     add_webhook(sessions, receiver.url, receiver.secret)
-    ev = record.emit("call.created", call_id="c1")
+    ev = record.emit(CREATED, call_id="c1")
     d = dispatcher(sessions, None, clock=lambda: fixed)
     d.fan_out([ev])
     [row] = deliveries(sessions)

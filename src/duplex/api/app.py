@@ -13,11 +13,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from duplex import __version__
+from duplex.api.validation import validation_error_response
 from duplex.config import Settings
 from duplex.db.base import make_engine, make_session_factory
-from duplex.events import EventBus, EventRecord, InProcessBus
+from duplex.events.bus import EventBus, InProcessBus
+from duplex.events.record import EventRecord
+from duplex.reports.live import LiveProjection
 from duplex.webhooks import WebhookDispatcher
 
 API_PREFIX = "/api/v1"
@@ -52,7 +56,7 @@ def create_app(settings: Settings, *, bus: EventBus | None = None) -> FastAPI:
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     bus = bus if bus is not None else make_bus(settings)
-    record = EventRecord(sessions, node_id=settings.node_id, bus=bus)
+    record = EventRecord(sessions, node_id=settings.node_id, bus=bus, projectors=(LiveProjection(),))
     webhooks = WebhookDispatcher(sessions, bus)
 
     @asynccontextmanager
@@ -74,6 +78,7 @@ def create_app(settings: Settings, *, bus: EventBus | None = None) -> FastAPI:
         docs_url="/docs",
         lifespan=lifespan,
     )
+    app.add_exception_handler(RequestValidationError, validation_error_response)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from duplex.api.audit import client_address, record_write
 from duplex.api.db import DbSession, field_error, flush, forbidden, not_found
 from duplex.api.routing import DuplexRoute
+from duplex.api.validation import document_errors
 from duplex.auth.deps import CurrentPrincipal, Principal, clock, require_role, secret_key
 from duplex.auth.throttle import attempt_login
 from duplex.auth.tokens import issue_api_key, issue_token
@@ -67,6 +68,8 @@ async def _login_request(request: Request) -> LoginRequest:
             data = await request.json()
     except ValueError as exc:
         raise field_error(("body",), "request body is not valid JSON or form data") from exc
+    if errors := document_errors(data, ("body",)):  # NUL in a form field (JSON is checked on parse)
+        raise RequestValidationError(errors)
     try:
         return LoginRequest.model_validate(data)
     except ValidationError as exc:

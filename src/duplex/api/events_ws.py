@@ -35,7 +35,7 @@ from duplex.auth.deps import Principal, principal_from_token, require_role
 from duplex.db.models import Event
 from duplex.events.filters import EventFilter, FilterError, parse_types, scope_for
 from duplex.events.record import EventRecord, envelope_of
-from duplex.events.types import EVENT_TYPES, EventEnvelope
+from duplex.events.types import EVENT_TYPES, EventEnvelope, InvalidEventPayload, payload_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["events"], route_class=DuplexRoute)
@@ -271,7 +271,9 @@ class EventIn(BaseModel):
     queue_id: int | None = None
     campaign_id: int | None = None
     lead_id: int | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="The payload of its type (see the type's fields)."
+    )
 
 
 @router.post("/events", status_code=status.HTTP_201_CREATED)
@@ -285,6 +287,10 @@ def record_event(
     sent only after the event is committed."""
     if body.type not in EVENT_TYPES:
         raise field_error(("body", "type"), "unknown event type", body.type)
+    try:
+        payload = payload_of(body.type, body.data)
+    except InvalidEventPayload as e:
+        raise field_error(("body", "data", e.field), str(e), body.data.get(e.field)) from e
     record: EventRecord = request.app.state.record
-    fields = body.model_dump(exclude={"type"})
-    return record.append(session, body.type, **fields).to_dict()
+    fields = body.model_dump(exclude={"type", "data"})
+    return record.append(session, payload, **fields).to_dict()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
-from typing import Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar, cast
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, ValidationInfo, create_model, field_validator
@@ -18,6 +18,17 @@ class Input(BaseModel):
     """Request bodies: unknown fields are an error (422 naming the field), not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_time(cls, value: Any) -> Any:
+        # PostgreSQL stores timestamptz in UTC: 0001-01-01T00:00+05:00 is before year 1 there (a 500 before).
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            try:
+                value.astimezone(dt.UTC)
+            except OverflowError:
+                raise ValueError("out of range once converted to UTC") from None
+        return value
 
 
 class Output(BaseModel):
@@ -54,7 +65,11 @@ def partial(create: type[BaseModel]) -> type[BaseModel]:
         relaxed = copy.copy(info)
         relaxed.default = None
         relaxed.default_factory = None
-        fields[name] = (info.annotation | None, relaxed)  # type: ignore[operator]
+        # Constraints and validators apply to a value, not to the None that now means "absent" (an
+        # AfterValidator got None and raised: a 500). None itself is refused below if the field is not nullable.
+        relaxed.metadata = []
+        inner: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[name] = (inner | None, relaxed)
         if not _allows_none(info.annotation):
             non_null.add(name)
     name = create.__name__.removesuffix("Create") + "Update"

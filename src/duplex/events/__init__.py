@@ -1,13 +1,28 @@
-"""The event record: every state change is an immutable event, committed before it is acknowledged.
+"""Events: every state change is an immutable event, committed before it is acknowledged.
 
-`EventRecord.append()` writes an event inside the caller's transaction (so a state change and its event
-commit together or not at all); after the commit the event is published on the bus (`bus.py`) for live
-consumers (WebSocket, webhooks, wallboards, other nodes). Consumers that miss a publication catch up from
-the table by id, so the bus may be best-effort while the record never is.
+This package's face is the catalogue of event types with their typed payloads (`duplex.events.types`) and
+the envelope events travel in; it loads no database and no event loop, so the IVR, ACD and dialer cores and
+the simulator can build events. Recording and publishing live in `duplex.events.record` (`EventRecord`: an
+event is written inside the caller's transaction and published after it commits) and `duplex.events.bus`
+(in-process or NATS JetStream); consumers that miss a publication catch up from the table by id.
 """
 
-from duplex.events.bus import EventBus, InProcessBus
-from duplex.events.record import EventRecord
-from duplex.events.types import EVENT_TYPES, EventEnvelope, UnknownEventType
+from duplex.events.types import (
+    EVENT_TYPES,
+    PAYLOADS,
+    EventEnvelope,
+    EventPayload,
+    InvalidEventPayload,
+    UnknownEventType,
+    payload_of,
+)
 
-__all__ = ["EVENT_TYPES", "EventBus", "EventEnvelope", "EventRecord", "InProcessBus", "UnknownEventType"]
+__all__ = [
+    "EVENT_TYPES",
+    "PAYLOADS",
+    "EventEnvelope",
+    "EventPayload",
+    "InvalidEventPayload",
+    "UnknownEventType",
+    "payload_of",
+]

@@ -6,6 +6,11 @@ Two ways in:
 Either way an event is published on the bus only after its commit returned, so nothing is announced that
 a crash could take back. Sequence numbers are per node and monotonic; a rolled-back transaction leaves a
 gap, which consumers must tolerate.
+
+An event is given as a typed payload (`record.emit(CallAnswered(), call_id=...)`) or as its type's name
+and a `data` dict (`record.emit("call.answered", call_id=..., data={})`); either way its payload is checked
+against the catalogue (`duplex.events.types`) before anything is written, and `data` is recorded as the
+payload's JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.models import Event
 from duplex.events.bus import EventBus, InProcessBus
-from duplex.events.types import EVENT_TYPES, EventEnvelope, UnknownEventType
+from duplex.events.types import EventEnvelope, EventPayload, payload_of
 
 _PENDING = "duplex.pending_events"
 _UNPROJECTED = "duplex.unprojected_events"
@@ -35,6 +40,8 @@ _FIELDS = frozenset({"call_id", "leg_id", "agent_id", "queue_id", "campaign_id",
 # A projector brings derived rows (CDRs, ...) up to date with events, inside the transaction that records
 # them, so a projection is never behind or ahead of the record it is derived from.
 Projector = Callable[[Session, Sequence[EventEnvelope]], object]
+# An event as emitters give it: a typed payload, or its type's name (the payload is then `data`)
+EventOrType = EventPayload | str
 
 
 def now_ms() -> int:
@@ -49,14 +56,11 @@ class EventRecord:
         node_id: str = "node1",
         bus: EventBus | None = None,
         clock_ms: Callable[[], int] = now_ms,
-        projectors: Sequence[Projector] | None = None,
+        projectors: Sequence[Projector],
     ) -> None:
-        """`projectors` default to the CDR projection (calls and call_legs from call/leg/queue events),
-        applied incrementally to the live calls' rows (`duplex.reports.live.LiveProjection`)."""
-        if projectors is None:
-            from duplex.reports.live import LiveProjection  # reports builds on events, not the reverse
-
-            projectors = (LiveProjection(),)
+        """`projectors` are applied to every transaction's events before it commits: the composition root
+        passes the CDR projection (`duplex.reports.live.LiveProjection`), which builds on events; `()` records
+        events without derived rows."""
         self.projectors = tuple(projectors)
         self.sessions = sessions
         self.node_id = node_id
@@ -78,7 +82,7 @@ class EventRecord:
     def append(
         self,
         session: Session,
-        type: str,
+        event: EventOrType,
         *,
         call_id: str | None = None,
         leg_id: str | None = None,
@@ -88,22 +92,22 @@ class EventRecord:
         lead_id: int | None = None,
         data: dict[str, Any] | None = None,
     ) -> EventEnvelope:
-        """Add an event to `session`'s transaction; it is published after that transaction commits."""
+        """Add an event (a typed payload, or a type name with `data`) to `session`'s transaction; it is
+        published after that transaction commits."""
         fields = {"call_id": call_id, "leg_id": leg_id, "agent_id": agent_id, "queue_id": queue_id,
                   "campaign_id": campaign_id, "lead_id": lead_id, "data": data}  # fmt: skip
-        return self.append_many(session, [(type, fields)])[0]
+        return self.append_many(session, [(event, fields)])[0]
 
     def append_many(
-        self, session: Session, events: Sequence[tuple[str, Mapping[str, Any]]]
+        self, session: Session, events: Sequence[tuple[EventOrType, Mapping[str, Any]]]
     ) -> list[EventEnvelope]:
-        """Add events (type, fields as for `append`) to `session`'s transaction with one multi-row INSERT.
+        """Add events (event, fields as for `append`) to `session`'s transaction with one multi-row INSERT.
 
-        Raises before anything is written if a type is unknown; the insert itself fails now, not at commit,
-        on a bad row. They are projected before and published after that transaction commits, in order."""
-        for type, _ in events:
-            if type not in EVENT_TYPES:
-                raise UnknownEventType(type)
-        rows = [self._row(type, fields) for type, fields in events]
+        Raises before anything is written if a type is unknown (`UnknownEventType`) or a payload does not
+        match its type (`InvalidEventPayload`); the insert itself fails now, not at commit, on a bad row.
+        They are projected before and published after that transaction commits, in order."""
+        checked = [_checked(event, fields) for event, fields in events]
+        rows = [self._row(type, fields) for type, fields in checked]
         if not rows:
             return []
         ids = {seq: id for id, seq in session.execute(_INSERT, rows)}  # (node_id, seq) is unique
@@ -116,9 +120,6 @@ class EventRecord:
         return envelopes
 
     def _row(self, type: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = fields.keys() - _FIELDS
-        if unknown:
-            raise TypeError(f"append() got unexpected fields {sorted(unknown)}")
         seq, ts = self._next()
         row = dict.fromkeys(_FIELDS) | dict(fields)
         row |= {"node_id": self.node_id, "seq": seq, "type": type, "ts_ms": ts, "data": row["data"] or {}}
@@ -128,10 +129,21 @@ class EventRecord:
         for projector in self.projectors:
             projector(session, envelopes)
 
-    def emit(self, type: str, **fields: Any) -> EventEnvelope:
+    def emit(self, event: EventOrType, **fields: Any) -> EventEnvelope:
         """Record one event in its own transaction; returns once it is durable (and then publishes it)."""
         with self.sessions() as session, session.begin():
-            return self.append(session, type, **fields)
+            return self.append(session, event, **fields)
+
+
+def _checked(event: EventOrType, fields: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The event's type and its fields with `data` replaced by the checked payload's JSON."""
+    if not _FIELDS.issuperset(fields):
+        raise TypeError(f"append() got unexpected fields {sorted(fields.keys() - _FIELDS)}")
+    if isinstance(event, EventPayload):
+        if fields.get("data") is not None:
+            raise TypeError(f"{event.event_type}: give a typed payload or data, not both")
+        return event.event_type, {**fields, "data": event.to_data()}
+    return event, {**fields, "data": payload_of(event, fields.get("data")).to_data()}
 
 
 def envelope_of(row: Event) -> EventEnvelope:

@@ -13,13 +13,13 @@ What the projection reads (fields other than the envelope's correlation ids live
     call.ringing      state -> ringing
     call.answered     answered_at (earliest), state -> answered
     queue.entered     queue_id, queued_at (earliest)
-    agent.answered    agent_id, agent_answered_at (earliest)
+    agent.accepted    agent_id, agent_answered_at (earliest)
     call.bridged      agent_id if given; then also agent_answered_at (earliest): the agent is connected
     call.transferred  transfers = number of such events
     call.outcome      outcome                                     disposition.set: disposition_id, notes
     csat.recorded     score -> csat                               lead.dialed: lead_id, campaign_id
     call.ended        ended_at, reason -> end_reason, state -> ended
-    leg.created       leg_id; kind, sip_call_id, remote_uri, trunk_id, codec; agent_id
+    leg.created       leg_id; kind, sip_call_id, remote_uri, trunk_id; agent_id
     leg.answered      answered_at, codec                          leg.ended: ended_at, reason, sip_status
     call.quality      leg_id; packets_lost, jitter_ms, mos
     leg.left          the leg leaves this call; to_call_id (attended transfer)
@@ -117,7 +117,7 @@ def _on_queue_entered(row: Row, env: EventEnvelope) -> None:
     _earliest(row, "queued_at", _at(env))
 
 
-def _on_agent_answered(row: Row, env: EventEnvelope) -> None:
+def _on_agent_accepted(row: Row, env: EventEnvelope) -> None:
     _earliest(row, "agent_answered_at", _at(env))
 
 
@@ -156,7 +156,7 @@ CALL_HANDLERS: dict[str, Callable[[Row, EventEnvelope], None]] = {
     "call.ringing": _on_ringing,
     "call.answered": _on_answered,
     "queue.entered": _on_queue_entered,
-    "agent.answered": _on_agent_answered,
+    "agent.accepted": _on_agent_accepted,
     "call.bridged": _on_bridged,
     "call.transferred": _on_transferred,
     "call.outcome": _on_outcome,
@@ -168,7 +168,7 @@ CALL_HANDLERS: dict[str, Callable[[Row, EventEnvelope], None]] = {
 _CALL_IDS = {
     "call.created": ("queue_id", "campaign_id", "lead_id", "agent_id"),
     "queue.entered": ("queue_id",),
-    "agent.answered": ("agent_id",),
+    "agent.accepted": ("agent_id",),
     "call.bridged": ("agent_id",),
     "lead.dialed": ("campaign_id", "lead_id"),
 }
@@ -196,7 +196,6 @@ def _apply_leg(legs: dict[str, Row], env: EventEnvelope) -> None:
             ("sip_call_id", 255),
             ("remote_uri", 255),
             ("trunk_id", 0),
-            ("codec", 16),
         ):
             if d.get(key) is not None:
                 leg[key] = _cut(d[key], size) if size else d[key]

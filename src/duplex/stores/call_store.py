@@ -8,20 +8,29 @@ the batch in one transaction (one multi-row INSERT, one commit, one CDR projecti
 touches, applied incrementally to their rows: `duplex.reports.live`). Any other job
 (directory load, recording row, flush) closes the open batch first, so the order of all writes is kept.
 An event is still published only after its commit (the record's after-commit hook).
+
+Nothing is acknowledged that is not recorded: the engine awaits `committed()` before a final response that
+tells a peer a call was answered or ended. A batch that fails on the database's side (locked, down,
+connection lost) is retried until it commits, in order; meanwhile, and while the writer is behind by more
+than `max_backlog` events or `max_commit_delay` seconds, `accepting` is False and new calls are refused
+(503) rather than answered unrecorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.models import Agent, PhoneNumber, Recording, Trunk
@@ -105,7 +114,8 @@ class TelephonyStore:
     There is no call or leg row writer: `calls` and `call_legs` are the CDR projection of the events
     (`duplex.reports.projections`), kept up to date inside each event batch's transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session], record: EventRecord) -> None:
+    def __init__(self, sessions: sessionmaker[Session], record: EventRecord, *, max_backlog: int = 5000,
+                 max_commit_delay: float = 2.0, retry_delays: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0)) -> None:  # fmt: skip
         self.sessions = sessions
         self.record = record
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duplex-telephony-db")
@@ -117,6 +127,15 @@ class TelephonyStore:
         self._batch_lock = threading.Lock()
         self.errors = 0
         self.batches = 0  # transactions that recorded events (for tests and the benchmark)
+        self.max_backlog = max_backlog  # new calls are refused beyond this many uncommitted events
+        self.max_commit_delay = max_commit_delay  # ... or while a batch takes longer than this (seconds)
+        self.retry_delays = retry_delays  # between attempts at a batch the database refused
+        self._last_batch: Future[bool] | None = None  # the batch holding the latest event
+        self._backlog = 0  # events emitted and not yet committed (or given up)
+        self._writing_since: float | None = None  # monotonic start of the batch being written
+        self._retrying = False  # the database refused the current batch; it is being retried
+        self._closing = False
+        self.retries = 0  # batch attempts that failed on the database's side and were retried
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         """Run the write ``fn`` on the writer thread, after the events emitted so far."""
@@ -147,7 +166,35 @@ class TelephonyStore:
         """Wait until everything submitted so far is written."""
         await asyncio.wrap_future(self._submit(lambda: None))
 
+    async def committed(self) -> bool:
+        """Wait until every event emitted so far is committed; False if one of them could not be recorded.
+
+        Cheap when nothing is pending; otherwise the caller shares the commit of the open batch (group
+        commit), so a burst of answers waits for one transaction, not one each."""
+        last = self._last_batch
+        if last is None:
+            return True
+        try:
+            return await asyncio.wrap_future(last)
+        except Exception:
+            return False
+
+    @property
+    def accepting(self) -> bool:
+        """Whether new calls may be taken: the database commits, and the writer keeps up."""
+        since = self._writing_since
+        return not (
+            self._retrying
+            or self._backlog > self.max_backlog
+            or (since is not None and time.monotonic() - since > self.max_commit_delay)
+        )
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the writer thread after everything submitted so far."""
+        return await asyncio.wrap_future(self._submit(fn))
+
     def close(self) -> None:
+        self._closing = True  # a batch being retried gives up after its next attempt
         self._pool.shutdown(wait=True)
         self._reader.shutdown(wait=True)
 
@@ -155,30 +202,63 @@ class TelephonyStore:
     def emit(self, type: str, **fields: Any) -> None:
         """Queue an event; it joins the batch the writer thread has not started yet, or opens a new one."""
         with self._batch_lock:
+            self._backlog += 1
             if self._batch is not None:
                 self._batch.append((type, fields))
                 return
             batch = self._batch = [(type, fields)]
-        self._submit_job(lambda: self._write_batch(batch))
+            # under the lock, so `_last_batch` always holds the batch of the latest event
+            self._last_batch = self._submit_job(lambda: self._write_batch(batch))
 
-    def _write_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    def _write_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Record the batch; True when every event of it is committed."""
         with self._batch_lock:
             if self._batch is batch:
                 self._batch = None  # closed: events emitted from now on open the next batch
         self.batches += 1
+        self._writing_since = time.monotonic()
         try:
-            with self.sessions() as session, session.begin():
-                self.record.append_many(session, batch)  # one INSERT; the CDR rows follow before commit
-        except Exception:
-            if len(batch) == 1:
-                raise
-            log.exception("event batch of %d failed; recording its events one by one", len(batch))
-            for type, fields in batch:  # one bad event must not take the others with it
-                try:
-                    self.record.emit(type, **fields)
-                except Exception:
-                    self.errors += 1
-                    log.exception("event %s could not be recorded", type)
+            return self._write_until_committed(batch)
+        finally:
+            self._writing_since = None
+            self._retrying = False
+            with self._batch_lock:
+                self._backlog -= len(batch)
+
+    def _write_until_committed(self, batch: list[tuple[str, dict[str, Any]]]) -> bool:
+        failure: Exception | None = None
+        for attempt in itertools.count():
+            try:
+                with self.sessions() as session, session.begin():
+                    self.record.append_many(session, batch)  # one INSERT; the CDR rows follow before commit
+                return True
+            except DBAPIError as exc:
+                failure = exc
+                if not _unavailable(exc) or self._closing:
+                    break
+                self._retrying = True  # new calls are refused until this batch commits
+                self.retries += 1
+                delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+                log.warning("event batch of %d not committed (%s); retrying in %.2f s", len(batch),
+                            exc.orig, delay)  # fmt: skip
+                time.sleep(delay)
+            except Exception as exc:
+                failure = exc
+                break
+        if len(batch) == 1 or (isinstance(failure, DBAPIError) and _unavailable(failure)):
+            self.errors += len(batch)  # one by one would fail the same way (closing, the database down)
+            log.error("%d events could not be recorded", len(batch), exc_info=failure)
+            return False
+        log.error("event batch of %d failed; recording its events one by one", len(batch), exc_info=failure)
+        recorded = True
+        for type, fields in batch:  # one bad event must not take the others with it
+            try:
+                self.record.emit(type, **fields)
+            except Exception:
+                self.errors += 1
+                recorded = False
+                log.exception("event %s could not be recorded", type)
+        return recorded
 
     def add_recording(self, call_id: str, leg_id: str | None, path: str, duration_ms: int, size: int) -> None:
         def write() -> None:
@@ -191,6 +271,18 @@ class TelephonyStore:
                                    data={"path": path, "duration_ms": duration_ms, "recording_id": rec.id})  # fmt: skip
 
         self._submit(write)
+
+
+def _unavailable(exc: DBAPIError) -> bool:
+    """The database could not take the write now (locked, down, connection lost), as opposed to a write
+    it refuses (a constraint, bad data): the first kind is retried, the second is not."""
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):  # sqlite3 also says OperationalError for bad SQL
+        return any(word in str(exc.orig) for word in ("locked", "busy", "unable to open", "disk I/O"))
+    return True
 
 
 def utcnow() -> dt.datetime:

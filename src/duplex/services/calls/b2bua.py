@@ -57,7 +57,7 @@ async def bridge_when_answered(a: InboundLeg, b: OutboundLeg) -> str:
     ringing: asyncio.Future[object] = asyncio.ensure_future(b.ringing.wait())
     early: asyncio.Future[object] = asyncio.ensure_future(b.early_media.wait())
     cancelled: asyncio.Future[object] = asyncio.ensure_future(a.ended.wait())
-    early_bridged = False
+    early_bridged = joined = False
     try:
         while not answered.done():
             waiting: set[asyncio.Future[object]] = {answered, ringing, early, cancelled}  # type: ignore[arg-type]
@@ -78,15 +78,20 @@ async def bridge_when_answered(a: InboundLeg, b: OutboundLeg) -> str:
                 a.media.bridge(None)
                 a.end_early_media()
             return "failed"
-        await a.answer()
+        # bridged, and one call again, before the caller's 200, which waits for its events to commit: a
+        # REFER from the callee, who is already talking, must find its peer and the call as it will stay
+        # (the caller's RTP is gated until that 200)
         if early_bridged:  # the media already flows: only the leg state and the event
             a.bridged_to, b.bridged_to = b, a
             a.emit("call.bridged", {"legs": [a.id, b.id]}, agent_id=a.agent_id or b.agent_id)
         else:
             await a.bridge(b)
+        call.hangup_together = joined = True
+        await a.answer()
         return "answered"
     finally:
-        call.hangup_together = True
+        if not joined:  # once joined, a transfer under way may hold it False (`transfer._kept_apart`)
+            call.hangup_together = True
         for fut in (answered, ringing, early, cancelled):
             if not fut.done():
                 fut.cancel()

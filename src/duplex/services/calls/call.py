@@ -313,6 +313,7 @@ class Leg:
         """End the leg: BYE when answered; reject/CANCEL before (subclasses)."""
         if self.state is LegState.ANSWERED:
             self._finish(reason, "duplex")
+            await self.control.store.committed()  # the BYE tells the peer the call ended: record it first
             await self.request("BYE", extra=(("Reason", f'SIP;cause=200;text="{reason}"'),))
         elif self.state is not LegState.ENDED:
             await self._hangup_early(reason)
@@ -374,8 +375,15 @@ class Leg:
         self.control.respond(key, request, 200)
 
     def _on_bye(self, request: SipRequest, key: TransactionKey) -> None:
-        self.control.respond(key, request, 200)
         self._finish("remote_bye", "remote")
+        self.control.spawn(self._respond_when_recorded(key, request, 200))
+
+    async def _respond_when_recorded(self, key: TransactionKey, request: SipRequest, status: int) -> None:
+        """Answer once the events so far are committed: the 200 to a BYE tells the peer the call is over, and
+        a crash must not lose an end the peer saw (retransmissions of the BYE meanwhile are absorbed by its
+        server transaction)."""
+        await self.control.store.committed()
+        self.control.respond(key, request, status)
 
     def _on_reinvite(self, request: SipRequest, key: TransactionKey) -> None:
         if self.sdp is None or self.peer is None:

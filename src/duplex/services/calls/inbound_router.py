@@ -95,6 +95,9 @@ class InboundRouter:
         allowed, agent, trunk = await _authorize(control, request, key, addr, user)
         if not allowed:
             return
+        if not control.store.accepting:  # the record cannot keep up: refuse rather than answer unrecorded
+            control.respond(key, request, 503, headers=(("Retry-After", "2"),))
+            return
         channel = None
         if trunk is not None and (channel := reserve_channel(control, trunk, request)) is None:
             control.respond(

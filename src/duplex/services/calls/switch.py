@@ -49,6 +49,7 @@ from duplex.stores.call_store import Directory, TelephonyStore
 from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.flood import FloodGuard
 from duplex.telephony.legdialog import USER_AGENT
+from duplex.telephony.recovery import close_left_open
 from duplex.telephony.registrar import Source
 from duplex.telephony.security import RequestRateLimiter
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
@@ -171,6 +172,8 @@ class Switch:
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
+        # before any new call: what this node's previous run left open can no longer be up
+        await self.store.run(lambda: close_left_open(self.store.sessions, self.store.record))
         await self.refresh_directory(force=True)
         await self.registrations.restore(loop.time())
         if isinstance(self.transport, SipTransport):

@@ -136,9 +136,10 @@ class OutboundLeg(Leg):
         self._finish(failure_reason(status), "remote", status if status is not None else 408)
 
     async def _hangup_early(self, reason: str) -> None:
-        if self.key is not None:
-            self.control.cancel(self.key)
         self._finish(reason, "duplex", 487)
+        if self.key is not None:
+            await self.control.store.committed()  # the CANCEL ends the call for the callee: record it first
+            self.control.cancel(self.key)
 
 
 async def originate(call: Call, target: str, *, contact: Address | None = None, trunk_id: int | None = None,

@@ -118,10 +118,21 @@ class InboundLeg(Leg):
                 return
         self.dialog = uas_dialog(self.invite, self.local_tag, self._contact())
         self.control.register_dialog((self.dialog.call_id, self.dialog.local_tag), self)
-        self.control.send_2xx(self.key, self._response(200, self._answer_body), self.addr)
-        self._send_media(True)
         self._mark_answered()
         self.call.mark_answered(self)
+        # the 200 tells the caller the call is answered: only once that is recorded (a crash in between
+        # leaves a call the caller never saw answered, which the next start closes)
+        recorded = await self.control.store.committed()
+        if not self.is_up:  # ended while the answer was being recorded: the caller never saw it
+            if self.end_reason != "caller_cancel":  # (a CANCEL got its 487 from the transaction layer)
+                self._respond(480)
+            return
+        if not recorded:
+            self._respond(503)
+            self._finish("not_recorded", "duplex", 503)
+            return
+        self.control.send_2xx(self.key, self._response(200, self._answer_body), self.addr)
+        self._send_media(True)
 
     def on_ack(self, request: SipRequest) -> None:
         self.acked = True
