@@ -357,12 +357,14 @@ class CampaignRuntime:
         return offered is not None and self._consider(offered[0], self.options.clock()) == 1
 
     def skip_preview(self, lead_id: int, *, why: str = "agent") -> bool:
-        """The agent passed (or the offer timed out): the lead goes back to the hopper, due again now."""
+        """The agent passed (or the offer timed out): the lead goes back to the hopper."""
         offered = self.previews.pop(lead_id, None)
         if offered is None:
             return False
         lead = offered[0]
-        self.hopper.add(replace(lead, status=LeadStatus.RETRY, next_attempt_at=self.options.clock()))
+        # an agent's pass defers the lead (the next offer is another one); a timed-out offer is due again now
+        due = self.options.clock() + (self.options.recheck_after if why == "agent" else dt.timedelta(0))
+        self.hopper.add(replace(lead, status=LeadStatus.RETRY, next_attempt_at=due))
         self.emit("lead.updated", {"action": f"preview_{why}_skip", "id": lead_id, "phone": lead.phone,
                                    "status": LeadStatus.RETRY.value}, lead_id=lead_id)  # fmt: skip
         return True
