@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from campaigns.campaign_fixtures import LeadSpec, add_dnc, make_campaign, zone_at_local_hour
-from duplex.db.models import Event
-from duplex.dialer.types import DialMode
+from duplex.db.models import DncEntry, Event, Lead
+from duplex.dialer.types import DialMode, LeadStatus
 from duplex.services.calls.call import Call
 from duplex.services.campaigns.runtime import RuntimeOptions
 from duplex.services.campaigns.service import CampaignService
@@ -39,6 +39,12 @@ def _ulaw(tmp: Path, name: str, text: str, silence_after: float) -> None:
                     "pad", "0.3", str(silence_after)], check=True)  # fmt: skip
 
 
+def _callee_audio(tmp: Path) -> None:
+    """What the sipp callees say (the scenario loads both files at start)."""
+    _ulaw(tmp, "human", "Hello?", 8.0)
+    _ulaw(tmp, "machine", MACHINE_GREETING, 3.0)
+
+
 def _numbers(last_digit: int, count: int, start: int) -> list[str]:
     return [f"+1212555{start + i:03d}{last_digit}" for i in range(count)]
 
@@ -52,8 +58,7 @@ async def _wait(predicate: object, timeout: float) -> None:
 
 
 async def test_campaign_of_20_leads_over_sipp_and_baresip(running: RunningEngine, tmp_path: Path) -> None:
-    _ulaw(tmp_path, "human", "Hello?", 8.0)
-    _ulaw(tmp_path, "machine", MACHINE_GREETING, 3.0)
+    _callee_audio(tmp_path)
     carrier = free_port()
     running.set_trunk(port=carrier, max_cps=50.0, max_channels=30)
     await running.engine.refresh_directory(force=True)
@@ -135,3 +140,44 @@ async def test_campaign_of_20_leads_over_sipp_and_baresip(running: RunningEngine
         sent = max(e.data["packets_sent"] for e in quality)
     # a machine's leg, hung up when AMD decided (~2 s), sent ~105 packets of silence; the message adds seconds
     assert sent >= 250, sent
+
+
+async def test_agentless_message_and_opt_out_by_dtmf(running: RunningEngine, tmp_path: Path) -> None:
+    """Agentless: each person hears the message; the ones who press 9 are on the internal DNC list at once."""
+    _callee_audio(tmp_path)
+    carrier = free_port()
+    running.set_trunk(port=carrier, max_cps=50.0, max_channels=30)
+    await running.engine.refresh_directory(force=True)
+    noon = zone_at_local_hour(12)
+    opt_outs, listener = _numbers(5, 2, 700), _numbers(3, 1, 800)
+    campaign_id, ids = make_campaign(running.sessions, [LeadSpec(p, noon) for p in opt_outs + listener],
+                                     dial_mode=DialMode.AGENTLESS,
+                                     broadcast_prompt="This is Example Company. Press 9 to stop our calls.")  # fmt: skip
+    service = CampaignService(running.engine, CampaignStore(running.sessions),
+                              options=RuntimeOptions(tick=0.1, require_national_dnc=False))  # fmt: skip
+    with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=carrier, media_port=free_even_port(),
+                         calls=None):  # fmt: skip
+        runtime = await service.start(campaign_id)
+        await _wait(lambda: runtime.decisions["dialed"] >= 3 and not runtime.in_flight, 40)
+        await asyncio.sleep(0.5)
+        assert runtime.compliance.internal_dnc >= set(opt_outs)
+        await service.stop(campaign_id)
+    await running.engine.store.flush()
+    with running.sessions() as session:
+        added = {
+            e.data["phone"]: e.data for e in session.scalars(select(Event).where(Event.type == "dnc.added"))
+        }
+        entries = {d.phone: d.source for d in session.scalars(select(DncEntry))}
+        statuses = {
+            lead.phone: lead.status for lead in session.scalars(select(Lead).where(Lead.id.in_(ids.values())))
+        }
+        outcomes = [e.data["outcome"] for e in session.scalars(
+            select(Event).where(Event.type == "call.outcome", Event.campaign_id == campaign_id))]  # fmt: skip
+    assert set(added) == set(opt_outs) and {d["source"] for d in added.values()} == {"dtmf"}
+    assert {p: entries.get(p) for p in opt_outs + listener} == {
+        **dict.fromkeys(opt_outs, "internal"),
+        listener[0]: None,
+    }
+    assert {p: statuses[p] for p in opt_outs} == dict.fromkeys(opt_outs, LeadStatus.DNC)
+    assert statuses[listener[0]] == LeadStatus.DONE
+    assert outcomes == ["human"] * 3
