@@ -17,7 +17,8 @@ from campaigns.campaign_fixtures import LeadSpec, make_campaign, zone_at_local_h
 from duplex.api.app import create_app
 from duplex.auth.deps import secret_key
 from duplex.auth.tokens import issue_token
-from duplex.db.models import Campaign, Event, User
+from duplex.db.models import Call as CallRow
+from duplex.db.models import Campaign, Disposition, DncEntry, Event, User
 from duplex.dialer.types import CampaignStatus, DialMode
 from duplex.services.campaigns.runtime import RuntimeOptions
 from duplex.services.campaigns.service import CampaignService
@@ -112,3 +113,30 @@ async def test_a_node_without_a_switch_answers_503(env: RunningSwitch) -> None:
     client, _ = _client(env, with_service=False)
     async with client:
         assert (await client.post("/api/v1/campaigns/1/start")).status_code == 503
+
+
+async def test_opt_out_disposition_puts_the_number_on_the_dnc_list_at_once(env: RunningSwitch) -> None:
+    phone = "+12125550181"
+    campaign_id, ids = make_campaign(env.sessions, [LeadSpec(phone, zone_at_local_hour(3))])  # not dialed now
+    with env.sessions() as session, session.begin():
+        disposition = Disposition(code="OPTOUT", label="Do not call", campaign_id=campaign_id, marks_dnc=True)
+        session.add(disposition)
+        session.add(CallRow(id="c0ffee00-0000-4000-8000-000000000001", direction="outbound", to_number=phone,
+                            campaign_id=campaign_id, lead_id=ids[phone]))  # fmt: skip
+        session.flush()
+        disposition_id = disposition.id
+    client, service = _client(env)
+    async with client:
+        assert (await client.post(f"/api/v1/campaigns/{campaign_id}/start")).status_code == 200
+        runtime = service.get(campaign_id)
+        assert phone not in runtime.compliance.internal_dnc
+        response = await client.post("/api/v1/calls/c0ffee00-0000-4000-8000-000000000001/disposition",
+                                     json={"disposition_id": disposition_id})  # fmt: skip
+        assert response.status_code == 200, response.text
+        assert phone in runtime.compliance.internal_dnc  # the running campaign knows at once
+        await client.post(f"/api/v1/campaigns/{campaign_id}/stop")
+    with env.sessions() as session:
+        entry = session.scalar(select(DncEntry).where(DncEntry.phone == phone))
+        added = session.scalar(select(Event).where(Event.type == "dnc.added"))
+    assert entry is not None and entry.source == "internal"
+    assert added is not None and added.data == {"phone": phone, "id": entry.id, "source": "disposition"}

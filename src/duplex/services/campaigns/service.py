@@ -59,6 +59,11 @@ class CampaignService:
         await runtime.stop()
         return runtime.status
 
+    def dnc_added(self, phone: str) -> None:
+        """A number went on the internal DNC list (an opt-out disposition): no running campaign dials it again."""
+        for runtime in self.runtimes.values():
+            runtime.compliance.add_internal_dnc(phone)
+
     async def close(self) -> None:
         for runtime in list(self.runtimes.values()):
             if not runtime.stopped.is_set():
