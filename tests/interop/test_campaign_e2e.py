@@ -181,3 +181,41 @@ async def test_agentless_message_and_opt_out_by_dtmf(running: RunningEngine, tmp
     assert {p: statuses[p] for p in opt_outs} == dict.fromkeys(opt_outs, LeadStatus.DNC)
     assert statuses[listener[0]] == LeadStatus.DONE
     assert outcomes == ["human"] * 3
+
+
+async def test_machine_gets_the_message_after_its_greeting(running: RunningEngine, tmp_path: Path) -> None:
+    """AMD on, machine_message: a machine's greeting is heard out, then the campaign's message is left."""
+    _callee_audio(tmp_path)
+    carrier = free_port()
+    running.set_trunk(port=carrier, max_cps=50.0, max_channels=30)
+    await running.engine.refresh_directory(force=True)
+    machine = _numbers(4, 1, 900)
+    campaign_id, ids = make_campaign(running.sessions, [LeadSpec(machine[0], zone_at_local_hour(12))],
+                                     dial_mode=DialMode.AGENTLESS, amd_enabled=True,
+                                     broadcast_prompt="This is Example Company about your renewal.")  # fmt: skip
+    options = RuntimeOptions(tick=0.1, require_national_dnc=False, machine_message=True)
+    service = CampaignService(running.engine, CampaignStore(running.sessions), options=options)
+    loop = asyncio.get_running_loop()
+    with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=carrier, media_port=free_even_port(),
+                         calls=None):  # fmt: skip
+        runtime = await service.start(campaign_id)
+        started = loop.time()
+        await _wait(lambda: runtime.decisions["dialed"] >= 1 and not runtime.in_flight, 60)
+        elapsed = loop.time() - started
+        await service.stop(campaign_id)
+    await running.engine.store.flush()
+    greeting = (
+        tmp_path / "machine.ulaw"
+    ).stat().st_size / 8000 - 3.0  # the speech, without the silence after
+    assert elapsed > greeting + 1.0, (elapsed, greeting)  # the greeting was heard out before the message
+    with running.sessions() as session:
+        outcome = session.scalar(
+            select(Event).where(Event.type == "call.outcome", Event.lead_id == ids[machine[0]])
+        )
+        call_id = session.scalar(select(Event.call_id).where(Event.type == "lead.dialed"))
+        quality = session.scalar(select(Event).where(Event.type == "call.quality", Event.call_id == call_id))
+    assert outcome is not None and outcome.data["outcome"] == "machine"
+    assert quality is not None
+    # the leg sends 50 packets a second from the answer: the greeting, 1 s of silence that ends it, then the
+    # message (about 2.5 s); hanging up without the message would end it at greeting + 1 s
+    assert quality.data["packets_sent"] > 50 * (greeting + 2.5), quality.data
