@@ -304,6 +304,10 @@ class CampaignRuntime:
 
     def _consider(self, lead: HopperLead, wall: dt.datetime, *, agent_id: int | None = None) -> int:
         decision = self.compliance.check(self._to_check(lead.lead_id, lead.phone), wall)
+        if decision.reason is SkipReason.ABANDON_LIMIT:  # the campaign holds, the lead is not at fault
+            self.hopper.add(replace(lead, status=LeadStatus.RETRY, next_attempt_at=wall))
+            self._over_abandon_limit(wall)
+            return 0
         if not decision.dial:
             assert decision.reason is not None
             self._skipped(lead.lead_id, decision.reason, decision.detail, hopper_lead=lead)
@@ -401,7 +405,7 @@ class CampaignRuntime:
         finally:
             self.control.trunks.release(call.id)
             flight = self.in_flight.pop(lead.lead_id, None)
-        self._resolved(lead, call, result, flight.placed_at if flight else self.control.now())
+        await self._resolved(lead, call, result, flight.placed_at if flight else self.control.now())
         if result.connected and result.agent_id is not None:
             started = self.control.now()
             await call.ended.wait()
@@ -412,7 +416,7 @@ class CampaignRuntime:
             await call.ended.wait()
         self.live_calls.discard(call.id)
 
-    def _resolved(self, lead: HopperLead, call: Call, result: AttemptResult, placed_at: float) -> None:
+    async def _resolved(self, lead: HopperLead, call: Call, result: AttemptResult, placed_at: float) -> None:
         wall = self.options.clock()
         self.emit("call.outcome", {"outcome": result.outcome, "amd_ms": result.amd_ms},
                   lead_id=lead.lead_id, call_id=call.id)  # fmt: skip
@@ -424,8 +428,9 @@ class CampaignRuntime:
             self.opt_out(lead.phone, source="dtmf", lead_id=lead.lead_id)
         retry = for_retry(result.outcome, connected=result.connected, opted_out=result.opted_out)
         updated = self.hopper.record(lead.lead_id, retry, wall)
-        self.store.update_lead(lead.lead_id, status=updated.status, attempts=updated.attempts,
-                               next_attempt_at=updated.next_attempt_at, last_attempt_at=wall)  # fmt: skip
+        values = {"status": updated.status, "attempts": updated.attempts,
+                  "next_attempt_at": updated.next_attempt_at, "last_attempt_at": wall}  # fmt: skip
+        await asyncio.to_thread(self.store.update_lead, lead.lead_id, **values)
         self.emit("lead.updated", {"action": "status", "id": lead.lead_id, "phone": lead.phone,
                                    "status": updated.status.value}, lead_id=lead.lead_id)  # fmt: skip
 
