@@ -10,7 +10,10 @@ Reports the status histogram, every 5xx with its request, transport errors, the 
 after (and after a pause), and whether the server still answers /health and an authenticated request.
 
     .venv/bin/python bench/fuzz_http.py --db sqlite --requests 20000
-    .venv/bin/python bench/fuzz_http.py --db postgres --requests 20000 --write   # also docs/benchmarks.md
+    .venv/bin/python bench/fuzz_http.py --db postgres --requests 20000
+    PYTHONPATH=/tmp/before/src .venv/bin/python bench/fuzz_http.py ...   # another checkout's server, as a baseline
+
+Prints a markdown section; docs/benchmarks.md has the runs side by side with a baseline.
 """
 
 from __future__ import annotations
@@ -197,9 +200,6 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=1000, help="schemathesis requests to draw from")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument(
-        "--write", action="store_true", help="append/replace the section in docs/benchmarks.md"
-    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -233,14 +233,6 @@ def main() -> None:
                 content = r.content.decode("latin-1") if r.content is not None else None
                 f.write(json.dumps({"answer": answer, **asdict(r), "content": content}) + "\n")
         print(f"5xx requests in full: {out}")
-    if args.write:
-        path = ROOT / "docs" / "benchmarks.md"
-        text = path.read_text()
-        start = text.find(heading(args.db))
-        if start != -1:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + (text[end + 1 :] if end != -1 else "")
-        path.write_text(text.rstrip("\n") + "\n\n" + section)
     if results.server_errors or not alive or any(code >= 500 for code in checks.values()):
         sys.exit(1)
 

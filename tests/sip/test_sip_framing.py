@@ -80,3 +80,22 @@ def test_bad_message_is_consumed_and_stream_continues() -> None:
         framer.next_message()
     (msg,) = drain(framer)
     assert msg.max_forwards == 0
+
+
+def test_header_line_limit_is_a_framing_error() -> None:
+    """A stream from an untrusted peer gets a limit on head lines: thousands of header lines cost tens of
+    milliseconds to parse, so such a message closes the connection instead."""
+    head = (
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:x@h>;tag=1\r\n"
+        b"To: <sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n"
+        + b"X-A: 1\r\n" * 50
+        + b"Content-Length: 0\r\n\r\n"
+    )
+    framer = StreamFramer(max_headers=20)
+    framer.receive_data(head)
+    with pytest.raises(SipParseError) as error:
+        framer.next_message()
+    assert error.value.status_code == 513
+    relaxed = StreamFramer(max_headers=100)
+    relaxed.receive_data(head)
+    assert relaxed.next_message() is not None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,13 @@ def engine_options() -> dict[str, Any]:
 @pytest.fixture
 async def engine_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[EngineEnv]:
     """A switch on a free UDP/TCP port (`switch_env.switch_running`)."""
+    async with running_engine(tmp_path, engine_options) as env:
+        yield env
+
+
+@contextlib.asynccontextmanager
+async def running_engine(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIterator[EngineEnv]:
+    """The switch of `engine_env` on the running loop (for tests that choose their own loop)."""
     async with switch_running(make_settings(tmp_path), **engine_options) as env:
         yield env
 
@@ -99,3 +107,28 @@ def request(method: str, uri: str, port: int, *, call_id: str = "c1", cseq: int 
             f"Max-Forwards: 70\nContact: <sip:alice@127.0.0.1:{port}>\n{extra}")  # fmt: skip
     body = body.replace("\n", "\r\n")
     return f"{head}Content-Length: {len(body.encode())}\n\n" + body.replace("\r\n", "\n")
+
+
+async def options_answered_within(port: int, seconds: float, *, branch: str) -> float | None:
+    """An OPTIONS transaction from 127.0.0.1 as a UAC runs it (RFC 3261 §17.1.2.2: retransmitted after T1 =
+    0.5 s, then doubling up to T2 = 4 s): seconds until its 200, or None if none came within ``seconds``."""
+    client = UdpClient(port)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    interval, resend_at = 0.5, start
+    try:
+        while (left := start + seconds - loop.time()) > 0:
+            if loop.time() >= resend_at:
+                client.send(
+                    request("OPTIONS", f"sip:127.0.0.1:{port}", client.port, call_id=branch, branch=branch)
+                )
+                resend_at, interval = resend_at + interval, min(interval * 2, 4.0)
+            try:
+                data = await client.recv(min(left, max(0.01, resend_at - loop.time())))
+            except TimeoutError:
+                continue
+            if branch.encode() in data and data.startswith(b"SIP/2.0 200"):
+                return loop.time() - start
+    finally:
+        client.close()
+    return None

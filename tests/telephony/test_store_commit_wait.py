@@ -47,15 +47,26 @@ def store(db_path: Path) -> Iterator[TelephonyStore]:
 
 def recorded(store: TelephonyStore) -> list[str]:
     with store.sessions() as session:
-        return [f"{e.type}:{e.data['n']}" for e in session.scalars(select(Event).order_by(Event.id))]
+        return [f"{e.type}:{e.call_id}" for e in session.scalars(select(Event).order_by(Event.id))]
+
+
+def created(caller: str) -> dict[str, object]:
+    """A complete call.created payload (the record checks it against its type)."""
+    return {
+        "direction": "inbound",
+        "from": caller,
+        "to": "1000",
+        "tracking_source": None,
+        "phone_number_id": None,
+    }
 
 
 async def test_committed_returns_once_the_events_so_far_are_in_the_table(store: TelephonyStore) -> None:
     assert await store.committed()  # nothing pending
-    store.emit("call.created", call_id="c1", data={"n": 1})
-    store.emit("call.answered", call_id="c1", data={"n": 2})
+    store.emit("call.created", call_id="c1", data=created("100"))
+    store.emit("call.answered", call_id="c1", data={})
     assert await store.committed()
-    assert recorded(store) == ["call.created:1", "call.answered:2"]
+    assert recorded(store) == ["call.created:c1", "call.answered:c1"]
 
 
 async def test_a_locked_database_is_retried_refuses_new_calls_and_recovers(
@@ -64,20 +75,20 @@ async def test_a_locked_database_is_retried_refuses_new_calls_and_recovers(
     lock = sqlite3.connect(db_path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another writer holds the database
     try:
-        store.emit("call.created", call_id="c1", data={"n": 1})
+        store.emit("call.created", call_id="c1", data=created("100"))
         waiter = asyncio.ensure_future(store.committed())
         await asyncio.sleep(0.6)
         assert not waiter.done()  # nothing is acknowledged before it is recorded
         assert not store.accepting  # new calls are refused meanwhile
         assert store.retries >= 2
-        store.emit("call.answered", call_id="c1", data={"n": 2})  # queued behind, in order
+        store.emit("call.answered", call_id="c1", data={})  # queued behind, in order
     finally:
         lock.execute("ROLLBACK")
         lock.close()
     assert await asyncio.wait_for(waiter, 5)
     assert await asyncio.wait_for(store.committed(), 5)
     assert store.accepting
-    assert recorded(store) == ["call.created:1", "call.answered:2"]
+    assert recorded(store) == ["call.created:c1", "call.answered:c1"]
     assert store.errors == 0
 
 
@@ -86,9 +97,9 @@ async def test_a_backlog_over_the_bound_refuses_new_calls(store: TelephonyStore)
     gate = threading.Event()
     store._submit(gate.wait)  # the writer is busy: events pile up
     for n in range(10):
-        store.emit("call.created", call_id=f"c{n}", data={"n": n})
+        store.emit("call.created", call_id=f"c{n}", data=created("100"))
     assert store.accepting
-    store.emit("call.created", call_id="c10", data={"n": 10})
+    store.emit("call.created", call_id="c10", data=created("100"))
     assert not store.accepting
     gate.set()
     assert await store.committed()
@@ -99,6 +110,6 @@ async def test_a_backlog_over_the_bound_refuses_new_calls(store: TelephonyStore)
 async def test_committed_is_false_when_an_event_cannot_be_recorded(store: TelephonyStore) -> None:
     store.emit("no.such.type", call_id="x", data={"n": 1})
     assert not await store.committed()  # the caller must not acknowledge it (the answer becomes a 503)
-    store.emit("call.created", call_id="y", data={"n": 2})
+    store.emit("call.created", call_id="y", data=created("100"))
     assert await store.committed()
-    assert recorded(store) == ["call.created:2"]
+    assert recorded(store) == ["call.created:y"]

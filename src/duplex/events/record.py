@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.models import Event
 from duplex.events.bus import EventBus, InProcessBus
+from duplex.events.storable import storable
 from duplex.events.types import EventEnvelope, EventPayload, payload_of
 
 _PENDING = "duplex.pending_events"
@@ -122,7 +123,13 @@ class EventRecord:
     def _row(self, type: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         seq, ts = self._next()
         row = dict.fromkeys(_FIELDS) | dict(fields)
-        row |= {"node_id": self.node_id, "seq": seq, "type": type, "ts_ms": ts, "data": row["data"] or {}}
+        row |= {
+            "node_id": self.node_id,
+            "seq": seq,
+            "type": type,
+            "ts_ms": ts,
+            "data": storable(row["data"] or {}),
+        }
         return row
 
     def project(self, session: Session, envelopes: Sequence[EventEnvelope]) -> None:

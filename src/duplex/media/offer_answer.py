@@ -7,6 +7,7 @@ return a ``NegotiatedMedia`` that configures an ``RtpStream``.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -86,10 +87,22 @@ def _audio(desc: SessionDescription) -> tuple[int, SdpMedia]:
     raise SdpNegotiationError("SDP has no active audio stream")
 
 
+def _check_address(conn: SdpConnection) -> None:
+    # Our media sockets are IPv4: RFC 3264 §6 lets the answerer refuse an offer it cannot use, and RFC 3261
+    # §21.4.26 names 488 for it (sending RTP to an IPv6 or garbage address would fail on every packet).
+    if conn.net_type != "IN" or conn.addr_type != "IP4":
+        raise SdpNegotiationError(f"unsupported connection {conn.net_type} {conn.addr_type}")
+    try:
+        ipaddress.IPv4Address(conn.address)
+    except ValueError:
+        raise SdpNegotiationError(f"bad IPv4 connection address {conn.address[:64]!r}") from None
+
+
 def _remote(desc: SessionDescription, media: SdpMedia) -> tuple[str, int, str]:
     conn = desc.media_connection(media)
     if conn is None:
         raise SdpParseError("SDP audio stream has no c= line")
+    _check_address(conn)
     direction = media.direction
     if conn.is_hold and direction == "sendrecv":
         direction = "sendonly"  # RFC 3264 §8.4 legacy hold: the peer does not want to receive

@@ -47,6 +47,7 @@ class RegistrarHost(Protocol):
     async def refresh_directory(self, *, force: bool = False) -> Directory: ...
     def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
                 headers: tuple[tuple[str, str], ...] = (), to_tag: str | None = None) -> None: ...  # fmt: skip
+    def abandon(self, key: TransactionKey) -> None: ...
 
 
 def _wall() -> dt.datetime:
@@ -100,11 +101,14 @@ class RegistrationService:
         host, now, ip = self.host, self.host.now(), addr[0]
         verdict = self.failures.check(ip, now)
         if verdict.action is VerdictAction.DROP:
+            host.abandon(key)
             return None
         if verdict.action is VerdictAction.REJECT:
             # attempts while throttled count too, so a persistent guesser ends up banned
             if self.failures.record_failure(ip, now).action is not VerdictAction.DROP:
                 host.respond(key, request, 403, reason="Forbidden (too many failures)")
+            else:
+                host.abandon(key)
             return None
         header = request.headers.get("Proxy-Authorization" if proxy else "Authorization")
         if header is None:
@@ -126,6 +130,7 @@ class RegistrationService:
         log.info("digest authentication failed from %s: %s", ip, result.reason)
         after = self.failures.record_failure(ip, now)
         if after.action is VerdictAction.DROP:
+            host.abandon(key)
             return None
         if after.action is VerdictAction.REJECT:
             host.respond(key, request, 403, reason="Forbidden (too many failures)")

@@ -28,9 +28,12 @@ _PONG = b"\r\n"
 class StreamFramer:
     """Split a byte stream into SIP messages using Content-Length framing."""
 
-    def __init__(self, *, max_message_size: int = MAX_STREAM_MESSAGE_SIZE) -> None:
+    def __init__(
+        self, *, max_message_size: int = MAX_STREAM_MESSAGE_SIZE, max_headers: int | None = None
+    ) -> None:
         self._buffer = bytearray()
         self._max = max_message_size
+        self._max_headers = max_headers  # lines in a message head; None: no limit
         self._error: SipParseError | None = None
         self._pongs = 0
         self._pings_seen = 0
@@ -105,6 +108,8 @@ class StreamFramer:
                 raise self._fail("message head exceeds the size limit", 513)
             return None
         head, rest = parts
+        if self._max_headers is not None and head.count(b"\n") > self._max_headers:
+            raise self._fail(f"message head has more than {self._max_headers} lines", 513)
         head_len = len(self._buffer) - len(rest)
         try:
             length = Headers(parse_head(head)[1]).content_length()

@@ -355,8 +355,8 @@ def _validate_headers(headers: Headers, method: str | None) -> None:
         raise SipParseError(f"CSeq method {cseq.method!r} does not match request method {method!r}")
     if not headers.vias():
         raise SipParseError("missing Via header")
-    headers.name_addr("From")
-    headers.name_addr("To")
+    for name in ("From", "To"):
+        _check_tag(name, headers.name_addr(name))
     headers.max_forwards()
     headers.contacts()
     headers.name_addrs("Route")
@@ -365,6 +365,13 @@ def _validate_headers(headers: Headers, method: str | None) -> None:
     if date is not None and not _DATE_RE.fullmatch(date):
         # RFC 3261 §20.17: "SIP only supports recent dates ... the time zone MUST be GMT" (rfc1123-date).
         raise SipParseError(f"bad Date {date!r}")
+
+
+def _check_tag(name: str, value: NameAddr) -> None:
+    # RFC 3261 §25.1: "tag-param = "tag" EQUAL token" and a token has at least one character: an empty
+    # ``;tag=`` (or a bare ``;tag``) could never be echoed in a later request of the dialog.
+    if "tag" in value.params and not is_token(value.params["tag"] or ""):
+        raise SipParseError(f"{name} tag must be a token: {value.params['tag']!r}")
 
 
 def build_message(head: bytes, body: bytes) -> SipMessage:

@@ -60,6 +60,8 @@ class TransactionLayer:
         reliable: default transport reliability (True for TCP/TLS/WS: no retransmissions); `send_request` and
             `receive` take a per-transaction ``reliable`` that overrides it.
         send_trying: let INVITE server transactions answer 100 Trying at once (§17.2.1).
+        max_transactions: hard bound on the transaction table. A new request arriving when it is full gets a
+            stateless 503 with Retry-After and creates no transaction, so no input can grow it without limit.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class TransactionLayer:
         timers: TimerConfig = DEFAULT_TIMERS,
         reliable: bool = False,
         send_trying: bool = True,
+        max_transactions: int = 50_000,
     ) -> None:
         self.rng = rng
         self.timers = timers
@@ -76,6 +79,8 @@ class TransactionLayer:
         self.send_trying = send_trying
         self.transactions: dict[TransactionKey, Transaction] = {}
         self.dropped = 0
+        self.max_transactions = max_transactions
+        self.overloaded = 0  # requests refused because the table was full
         self._peers: dict[TransactionKey, Address] = {}
         self._pending_cancel: set[TransactionKey] = set()
         self._datagrams: list[tuple[bytes, Address]] = []
@@ -223,6 +228,13 @@ class TransactionLayer:
             txn.transport_error(now)
             self._flush(txn)
 
+    def abandon(self, key: TransactionKey) -> None:
+        """Drop the server transaction ``key`` that the TU decided never to answer (a banned source gets
+        silence). Trying and Proceeding have no timer, so without this it would hold its request forever."""
+        txn = self.transactions.get(key)
+        if isinstance(txn, ServerTransaction) and txn.state in (State.TRYING, State.PROCEEDING):
+            self._forget(key)
+
     # -- network inputs --------------------------------------------------------------------------------
     def receive_data(self, data: bytes, addr: Address, now: float, *, reliable: bool | None = None) -> None:
         """Parse one datagram and feed it; malformed datagrams are dropped and counted (RFC 3261 §16.3)."""
@@ -281,11 +293,22 @@ class TransactionLayer:
             # §17.2.3: an ACK matching no transaction "is passed to the TU" (the ACK for a 2xx).
             self._events.append(AckReceived(request=request, addr=addr))
             return
+        if len(self.transactions) >= self.max_transactions:
+            self._refuse_overloaded(request, addr)
+            return
         txn = self._new_server_transaction(request, key, addr, now, reliable)
         if request.method == "CANCEL":
             self._on_cancel(request, txn, now)
         else:
             self._events.append(RequestReceived(request=request, key=key, addr=addr))
+
+    def _refuse_overloaded(self, request: SipRequest, addr: Address) -> None:
+        # RFC 3261 §21.5.4: 503 "The server is temporarily unable to process the request due to a temporary
+        # overloading"; stateless, since holding state for it is what we cannot afford.
+        self.overloaded += 1
+        response = make_response(request, 503, tag=self.new_token(8))
+        response.headers.add("Retry-After", "5")
+        self.send_stateless(response, addr)
 
     def _new_server_transaction(
         self, request: SipRequest, key: TransactionKey, addr: Address, now: float, reliable: bool
@@ -338,9 +361,12 @@ class TransactionLayer:
             self._datagrams.append((bytes(message), addr))
         self._events.extend(txn.events())
         if txn.terminated:
-            self.transactions.pop(txn.key, None)
-            self._peers.pop(txn.key, None)
-            self._pending_cancel.discard(txn.key)
-            self._armed.pop(txn.key, None)
+            self._forget(txn.key)
         else:
             self._rearm(txn)
+
+    def _forget(self, key: TransactionKey) -> None:
+        self.transactions.pop(key, None)
+        self._peers.pop(key, None)
+        self._pending_cancel.discard(key)
+        self._armed.pop(key, None)

@@ -39,6 +39,7 @@ async def _authorize(control: CallControl, request: SipRequest, key: Transaction
     regs = control.registrations
     verdict = regs.failures.check(addr[0], control.now())
     if verdict.action is VerdictAction.DROP:
+        control.abandon(key)
         return False, None, None
     if verdict.action is VerdictAction.REJECT:
         control.respond(key, request, 403)
@@ -90,6 +91,8 @@ class InboundRouter:
         if "Replaces" in request.headers:  # RFC 3891: takes over one of our dialogs (attended transfer)
             if control.registrations.failures.check(addr[0], control.now()).action is VerdictAction.ALLOW:
                 await on_replacing_invite(control, request, key, addr)
+            else:
+                control.abandon(key)
             return
         user = getattr(request.uri, "user", None) or ""
         allowed, agent, trunk = await _authorize(control, request, key, addr, user)

@@ -46,12 +46,14 @@ from duplex.sip.timers import DEFAULT_TIMERS, TimerConfig
 from duplex.sip.transaction import ServerTransaction
 from duplex.sip.transaction_layer import TransactionLayer
 from duplex.stores.call_store import Directory, TelephonyStore
+from duplex.stores.recovery import close_left_open
 from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.flood import FloodGuard
+from duplex.telephony.front_door import FrontDoor
+from duplex.telephony.invite_screen import screen_invite
 from duplex.telephony.legdialog import USER_AGENT
-from duplex.telephony.recovery import close_left_open
-from duplex.telephony.registrar import Source
-from duplex.telephony.security import RequestRateLimiter
+from duplex.telephony.registrar import Registrar, Source
+from duplex.telephony.security import AuthFailureTracker, RequestRateLimiter
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
 __all__ = ["ALLOW", "InviteRouter", "Switch", "SwitchTransport"]
@@ -142,6 +144,10 @@ class Switch:
         self.trunks = TrunkSelector([])
         self.flood = FloodGuard(request_limits, trusted=lambda ip: self.trunks.match_inbound(ip) is not None)
         self.trunk_service = TrunkService(self)
+        self.front = FrontDoor(self)  # trust, bans and floods before the transaction layer
+        if isinstance(self.transport, SipTransport):  # sockets: screen raw datagrams before parsing
+            self.transport.screen = self.front.screen
+            self.transport.stream_limits = self.front.stream_limits
         self.calls: dict[str, Call] = {}
         self.dialogs: dict[tuple[str, str], Leg] = {}
         self.server_legs: dict[TransactionKey, Leg] = {}
@@ -160,6 +166,15 @@ class Switch:
         self.allow = ALLOW
         self.status: dict[str, Any] = {"udp": 0, "tcp": 0, "registrations": 0,
                                        "trunks": self.trunk_service.status}  # fmt: skip
+
+    @property
+    def auth_failures(self) -> AuthFailureTracker:
+        """Who failed to authenticate, throttled or banned (the front door and the INVITE router read it)."""
+        return self.registrations.failures
+
+    @property
+    def registrar(self) -> Registrar:
+        return self.registrations.registrar
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     @property
@@ -211,8 +226,10 @@ class Switch:
         await self.transport.stop()
         for task in list(self._tasks):
             task.cancel()
-        await self.media.close()
-        await self.store.flush()
+        try:
+            await self.media.close()
+        finally:  # the events already emitted are written even when closing some media failed
+            await self.store.flush()
 
     async def _housekeep(self) -> None:
         while True:
@@ -220,6 +237,7 @@ class Switch:
             now = asyncio.get_running_loop().time()
             self.registrations.expire(now)
             self.flood.handle_timer(now)
+            self.front.handle_timer(now)
             self.status["registrations"] = self.registrations.count
             self._hang_up_silent_legs(now)
             if now - self.directory.loaded_at > DIRECTORY_TTL:
@@ -280,7 +298,7 @@ class Switch:
 
     # -- SipCore -----------------------------------------------------------------------------------------
     def receive(self, message: SipMessage, addr: Address, now: float) -> None:
-        if isinstance(message, SipRequest) and not self.flood.admit(self.txl, message, addr, now):
+        if isinstance(message, SipRequest) and not self.front.admit(message, addr, now):
             return
         # Server transactions take the reliability of the transport the request came on (RFC 3261 §17.2:
         # no retransmissions and zero Timers I/J over TCP).
@@ -419,10 +437,31 @@ class Switch:
                                                  ("Supported", "replaces"), ("Accept-Language", "en")))  # fmt: skip
 
     def _on_register(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        self.spawn(self.registrations.handle(request, key, addr))
+        self.spawn(self._answered(self.registrations.handle(request, key, addr), key, request))
 
     def _on_invite(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        self.spawn(self.invite_router(self, request, key, addr))
+        rejection = screen_invite(request)
+        if rejection is not None:
+            self.respond(key, request, rejection.status, reason=rejection.reason)
+            return
+        self.spawn(self._answered(self.invite_router(self, request, key, addr), key, request))
+
+    async def _answered(
+        self, handling: Coroutine[Any, Any, None], key: TransactionKey, request: SipRequest
+    ) -> None:
+        """Run ``handling``; if it fails before a final response, answer 500 (RFC 3261 §21.5.1) so that the
+        server transaction ends instead of holding its request forever, and the caller is not left ringing."""
+        try:
+            await handling
+        except Exception:
+            last = self.last_response(key)
+            if key in self.txl.transactions and (last is None or last.status < 200):
+                self.respond(key, request, 500)
+            raise  # logged by _task_done
+
+    def abandon(self, key: TransactionKey) -> None:
+        """Forget a server transaction that will never be answered (a banned source): no timer would end it."""
+        self.txl.abandon(key)
 
     # -- helpers for legs and apps -----------------------------------------------------------------------
     def contact(self, transport: str = "UDP", *, secure: bool = False) -> str:

@@ -62,6 +62,7 @@ def identify_trunk(
     regs, now, ip = control.registrations, control.now(), addr[0]
     verdict = regs.failures.check(ip, now)
     if verdict.action is VerdictAction.DROP:
+        control.abandon(key)
         return TrunkMatch(handled=True)
     if verdict.action is VerdictAction.REJECT:
         control.respond(key, request, 403, reason="Forbidden (too many failures)")
@@ -84,6 +85,8 @@ def identify_trunk(
         control.respond(key, request, 403, reason="Forbidden (too many failures)")
     elif after.action is VerdictAction.ALLOW:
         regs.authenticate_challenge(request, key)
+    else:
+        control.abandon(key)  # now banned: silence, and no transaction left waiting for an answer
     return TrunkMatch(handled=True)
 
 

@@ -9,6 +9,7 @@ the out-of-process one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections import deque
@@ -29,6 +30,8 @@ from duplex.services.media.ports import bind_port_pair
 from duplex.services.media.tts import TextToSpeech
 
 __all__ = ["MediaBackend", "MediaSession", "RtpEndpoint", "split_frames"]
+
+log = logging.getLogger("duplex.media.endpoint")
 
 Pcm = npt.NDArray[np.int16]
 Addr = tuple[str, int]
@@ -494,21 +497,33 @@ class RtpEndpoint:
             self._update_relays()
 
     async def close(self) -> None:
-        """Send RTCP BYE, stop the pacer and timers, close sockets and any recording."""
-        if self._rtcp is not None and self.remote_rtcp is not None:
+        """Send RTCP BYE, stop the pacer and timers, close sockets and any recording.
+
+        The sockets are closed and the port released whatever fails before: a leg whose far end gave an
+        address we cannot send to must not keep two sockets and its ports for the life of the process."""
+        try:
+            self._send_rtcp_bye()
+            self.bridge(None)
+            self.stop_playback()
+            self.stop_recording()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._pacer is not None:
+                self._pacer.cancel()
+                await asyncio.gather(self._pacer, return_exceptions=True)
+            for t in (self._rtp, self._rtcp):
+                if t is not None:
+                    t.close()
+            self._rtp = self._rtcp = None
+            if self._on_closed is not None:
+                self._on_closed(self)
+                self._on_closed = None
+
+    def _send_rtcp_bye(self) -> None:
+        if self._rtcp is None or self.remote_rtcp is None:
+            return
+        try:  # a courtesy to the far end (RFC 3550 §6.6): an unreachable or unusable address only loses it
             self._rtcp.sendto(self.stream.build_rtcp(self._loop.time(), bye=True), self.remote_rtcp)
-        self.bridge(None)
-        self.stop_playback()
-        self.stop_recording()
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._pacer is not None:
-            self._pacer.cancel()
-            await asyncio.gather(self._pacer, return_exceptions=True)
-        for t in (self._rtp, self._rtcp):
-            if t is not None:
-                t.close()
-        self._rtp = self._rtcp = None
-        if self._on_closed is not None:
-            self._on_closed(self)
-            self._on_closed = None
+        except (OSError, ValueError, TypeError) as exc:
+            log.debug("RTCP BYE to %s not sent: %s", self.remote_rtcp, exc)

@@ -4,12 +4,15 @@ range (the other implementation of the ``MediaBackend`` seam is `duplex.services
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from duplex.media.session import MediaBackend, MediaSession
 from duplex.services.media.endpoint import RtpEndpoint
 from duplex.services.media.tts import TextToSpeech
 
 __all__ = ["LocalMediaBackend"]
+
+log = logging.getLogger("duplex.media.local_backend")
 
 
 class LocalMediaBackend:
@@ -48,7 +51,10 @@ class LocalMediaBackend:
 
     async def close(self) -> None:
         for ep in list(self.sessions):
-            await ep.close()
+            try:
+                await ep.close()
+            except Exception:  # one broken leg must not keep the others' sockets open
+                log.exception("closing %s failed", ep)
         self.sessions.clear()
 
 

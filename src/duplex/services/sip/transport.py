@@ -23,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
@@ -58,6 +61,8 @@ class TransportStats:
     sent: int = 0
     malformed_answered: int = 0
     malformed_dropped: int = 0
+    screened: int = 0  # datagrams the screen dropped before parsing
+    rcvbuf: int = 0  # the UDP socket's receive buffer as the kernel set it
     send_errors: int = 0
     tcp_connections: int = 0
     tls_connections: int = 0
@@ -101,6 +106,24 @@ def bad_request_for(data: bytes, error: SipError) -> SipResponse | None:
         return None
 
 
+def _grow_receive_buffer(sock: socket.socket | None, size: int) -> int:
+    """Ask for a ``size`` receive buffer (SO_RCVBUFFORCE passes net.core.rmem_max when we may); the size set."""
+    if sock is None or size <= 0:
+        return 0
+    # SO_RCVBUFFORCE (Linux, 33; Python does not name it) may exceed net.core.rmem_max with CAP_NET_ADMIN;
+    # without it SO_RCVBUF is capped at rmem_max, which the deployment guide asks to raise
+    force = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform == "linux" else None)
+    for option in (force, socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, size)
+            break
+        except OSError:
+            continue
+    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+
 class _Udp(asyncio.DatagramProtocol):
     def __init__(self, owner: SipTransport) -> None:
         self.owner = owner
@@ -125,10 +148,12 @@ class SipTransport:
         tls: the server context; None means no TLS listener.
         tls_port: where TLS listens (0 picks a free one); `tls_port` holds the bound port after `start`.
         tls_client: the context for outbound TLS connections (to `tls_targets`).
+        rcvbuf: the UDP receive buffer to ask for (SO_RCVBUF): a burst must wait in the kernel, not be lost.
     """
 
     def __init__(self, core: SipCore, *, host: str = "0.0.0.0", port: int = 5060, tls: ssl.SSLContext | None = None,
-                 tls_port: int = 5061, tls_client: ssl.SSLContext | None = None) -> None:  # fmt: skip
+                 tls_port: int = 5061, tls_client: ssl.SSLContext | None = None,
+                 rcvbuf: int = 16 * 1024 * 1024) -> None:  # fmt: skip
         self.core = core
         self.host = host
         self.port = port
@@ -149,6 +174,11 @@ class SipTransport:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Optional cheap check of a raw datagram and its source IP before it is parsed (False: drop it).
+        self.screen: Callable[[bytes, str, float], bool] | None = None
+        # Optional (max message size, max header lines) for a connection from a source IP; None: the defaults.
+        self.stream_limits: Callable[[str], tuple[int, int] | None] | None = None
+        self.rcvbuf = rcvbuf
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -176,6 +206,7 @@ class SipTransport:
                     raise
                 continue
             self._udp, self.port = proto, port
+            self.stats.rcvbuf = _grow_receive_buffer(udp.get_extra_info("socket"), self.rcvbuf)
             await self._start_tls()
             return port
         raise OSError("no port free for both UDP and TCP")
@@ -205,8 +236,11 @@ class SipTransport:
 
     # -- input -----------------------------------------------------------------------------------------
     def on_datagram(self, data: bytes, addr: Address) -> None:
-        if data.strip(b"\r\n") == b"":
-            return  # RFC 5626 keep-alive
+        if len(data) <= 4 and data.strip(b"\r\n") == b"":
+            return  # RFC 5626 keep-alive (CRLF or CRLFCRLF; no copy of large datagrams)
+        if self.screen is not None and not self.screen(data, addr[0], self.now()):
+            self.stats.screened += 1
+            return
         try:
             message = parse_message(data)
         except RemoteProtocolError as exc:
@@ -252,7 +286,12 @@ class SipTransport:
             self.stats.tls_connections += 1
         else:
             self.stats.tcp_connections += 1
-        framer = StreamFramer()
+        limits = self.stream_limits(addr[0]) if self.stream_limits is not None else None
+        framer = (
+            StreamFramer()
+            if limits is None
+            else StreamFramer(max_message_size=limits[0], max_headers=limits[1])
+        )
         try:
             while data := await reader.read(65536):
                 framer.receive_data(data)

@@ -24,7 +24,7 @@ from duplex.events.record import EventRecord
 
 __all__ = ["REASON", "close_left_open"]
 
-log = logging.getLogger("duplex.telephony.recovery")
+log = logging.getLogger("duplex.stores.recovery")
 
 REASON = "node_restart"
 _CHUNK = 500  # ids per IN (...) list

@@ -1,0 +1,42 @@
+"""Event data from SIP headers that is not valid UTF-8 (decoded with surrogateescape), lone surrogates and NUL
+are recorded escaped, never dropped, on SQLite and PostgreSQL, together with the CDR rows projected from them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from duplex.db.base import make_engine, make_session_factory
+from duplex.db.models import Call, CallLeg, Event
+from duplex.events import EventRecord, InProcessBus
+
+LATIN1_USER = b"Jos\xe9".decode("utf-8", "surrogateescape")  # what the SIP parser makes of a Latin-1 byte
+
+
+def test_storable_escapes_only_what_cannot_be_stored() -> None:
+    from duplex.events.storable import storable  # imported here: the record test also runs on older code
+
+    assert storable(LATIN1_USER) == "Jos\\xe9"
+    assert storable({"a": ["x\x00y", "\ud800", ("é",)], "n": 5, "ok": "plain"}) == {
+        "a": ["x\\x00y", "\\ud800", ["é"]],
+        "n": 5,
+        "ok": "plain",
+    }
+
+
+def test_call_and_leg_rows_survive_non_utf8_header_text(db_url: str) -> None:
+    record = EventRecord(make_session_factory(make_engine(db_url)), node_id="n1", bus=InProcessBus())
+    record.emit(
+        "call.created", call_id="c-8bit", data={"direction": "inbound", "from": LATIN1_USER, "to": "1001"}
+    )
+    display = b'"Ren\xe9 \xff" <sip:rene@192.0.2.1>;tag=a'.decode("utf-8", "surrogateescape")
+    record.emit(
+        "leg.created", call_id="c-8bit", leg_id="l-8bit", data={"kind": "caller", "remote_uri": display}
+    )
+    record.emit("call.ended", call_id="c-8bit", data={"reason": "nul\x00in\ud800text"})
+    with record.sessions() as session:
+        call = session.get(Call, "c-8bit")
+        leg = session.get(CallLeg, "l-8bit")
+        types = list(session.scalars(select(Event.type).where(Event.call_id == "c-8bit").order_by(Event.id)))
+    assert types == ["call.created", "leg.created", "call.ended"]
+    assert call is not None and call.from_number == "Jos\\xe9"
+    assert leg is not None and leg.remote_uri == '"Ren\\xe9 \\xff" <sip:rene@192.0.2.1>;tag=a'
