@@ -27,7 +27,8 @@ def make_campaign(sessions: Any, leads: list[LeadSpec], **values: Any) -> tuple[
         fields: dict[str, Any] = {"name": f"test-{dt.datetime.now().timestamp()}", "status": CampaignStatus.DRAFT,
                                   "dial_mode": DialMode.AGENTLESS, "trunk_id": trunk.id, "caller_id": "+12125550100",
                                   "calling_hours_start": "08:00", "calling_hours_end": "21:00",
-                                  "max_attempts": 3, "amd_enabled": False}  # fmt: skip
+                                  "max_attempts": 3, "amd_enabled": False,
+                                  "broadcast_prompt": "This is a test call."}  # fmt: skip
         campaign = Campaign(**(fields | values))
         session.add(campaign)
         session.flush()

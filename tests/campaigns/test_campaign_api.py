@@ -109,10 +109,26 @@ async def test_preview_mode_dials_only_what_the_agent_accepts(env: RunningSwitch
         await client.post(f"/api/v1/campaigns/{campaign_id}/stop")
 
 
-async def test_a_node_without_a_switch_answers_503(env: RunningSwitch) -> None:
+async def test_a_node_without_a_switch_refuses_to_dial(env: RunningSwitch) -> None:
     client, _ = _client(env, with_service=False)
     async with client:
-        assert (await client.post("/api/v1/campaigns/1/start")).status_code == 503
+        assert (await client.post("/api/v1/campaigns/1/start")).status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [({"calling_hours_start": "20:00", "calling_hours_end": "09:00"}, "calling_hours_start"),
+     ({"trunk_id": None}, "trunk_id"), ({"broadcast_prompt": None}, "broadcast_prompt")],
+)  # fmt: skip
+async def test_a_broken_campaign_is_refused_naming_the_key(env: RunningSwitch, values: dict[str, object],
+                                                           key: str) -> None:  # fmt: skip
+    campaign_id, _ = make_campaign(env.sessions, [LeadSpec("+12125550191", zone_at_local_hour(12))], **values)
+    client, service = _client(env)
+    async with client:
+        response = await client.post(f"/api/v1/campaigns/{campaign_id}/start")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["campaign", key]
+    assert campaign_id not in service.runtimes
 
 
 async def test_opt_out_disposition_puts_the_number_on_the_dnc_list_at_once(env: RunningSwitch) -> None:

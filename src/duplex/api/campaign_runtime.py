@@ -1,7 +1,7 @@
 """Running campaigns: start, pause, stop, preview offers, and the compliance report (JSON or CSV).
 
 The node's `CampaignService` is on `app.state.campaigns` (set where the SIP switch starts); without it this
-node places no calls and the control endpoints answer 503.
+node places no calls and the control endpoints answer 409.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from duplex.api.db import field_error
 from duplex.api.outbound import CAMPAIGNS
 from duplex.api.routing import DuplexRoute
 from duplex.auth.deps import CurrentPrincipal
 from duplex.reports.compliance import compliance_report, report_csv
-from duplex.services.campaigns.service import CampaignService, UnknownCampaign
+from duplex.services.campaigns.service import CampaignConfigError, CampaignService, UnknownCampaign
 from duplex.stores.campaign_store import CampaignStore
 
 router = APIRouter(route_class=DuplexRoute)
@@ -25,7 +26,7 @@ router = APIRouter(route_class=DuplexRoute)
 def _service(request: Request) -> CampaignService:
     service: CampaignService | None = getattr(request.app.state, "campaigns", None)
     if service is None:
-        raise HTTPException(503, "this node runs no SIP switch: campaigns cannot dial here")
+        raise HTTPException(409, "this node runs no SIP switch: campaigns cannot dial here")
     return service
 
 
@@ -52,6 +53,8 @@ async def control_campaign(
         return _state(service, campaign_id)
     except UnknownCampaign:
         raise HTTPException(404, f"campaign {campaign_id} is not known or not running") from None
+    except CampaignConfigError as exc:
+        raise field_error(("campaign", exc.key), str(exc)) from None
 
 
 @router.post("/campaigns/{campaign_id}/preview/next", tags=["campaigns"])

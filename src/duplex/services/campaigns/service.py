@@ -5,17 +5,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from duplex.dialer.types import CampaignStatus
+from duplex.dialer.types import CampaignStatus, DialMode
 from duplex.services.calls.call import CallControl
 from duplex.services.campaigns.agents import AgentPool, RegisteredPhonePool
 from duplex.services.campaigns.runtime import CampaignRuntime, RuntimeOptions
 from duplex.stores.campaign_store import CampaignRow, CampaignStore
 
-__all__ = ["CampaignService", "UnknownCampaign"]
+__all__ = ["CampaignConfigError", "CampaignService", "UnknownCampaign", "check_config"]
 
 
 class UnknownCampaign(LookupError):
     pass
+
+
+class CampaignConfigError(ValueError):
+    """A campaign that cannot run as configured; `key` names the column at fault."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+def check_config(campaign: CampaignRow, trunk_ids: set[int]) -> None:
+    """Refuse, naming the key, what would leave a started campaign dialing nothing or dialing wrongly."""
+    if campaign.calling_hours_start >= campaign.calling_hours_end:
+        raise CampaignConfigError("calling_hours_start", "must be before calling_hours_end")
+    if campaign.trunk_id is None or campaign.trunk_id not in trunk_ids:
+        raise CampaignConfigError("trunk_id", "the campaign needs an enabled trunk to dial through")
+    if campaign.dial_mode is DialMode.AGENTLESS and not campaign.broadcast_prompt:
+        raise CampaignConfigError("broadcast_prompt", "an agentless campaign needs the message it plays")
 
 
 class CampaignService:
@@ -35,6 +53,7 @@ class CampaignService:
             campaign = await asyncio.to_thread(self.store.campaign, campaign_id)
             if campaign is None:
                 raise UnknownCampaign(campaign_id)
+            check_config(campaign, {t.id for t in self.control.trunks.trunks if t.enabled})
             answers = await asyncio.to_thread(self.store.live_answers, campaign_id)
             pool = await asyncio.to_thread(self.agent_pool, campaign)
             runtime = CampaignRuntime(self.control, self.store, campaign, pool, options=self.options,
