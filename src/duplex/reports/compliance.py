@@ -15,7 +15,7 @@ import io
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from duplex.dialer.compliance import callee_time_zones
 from duplex.dialer.compliance_abandon import AbandonLedger
@@ -59,7 +59,10 @@ def _dial_check(campaign: CampaignRow, at: dt.datetime, phone: str, zone: str | 
     start = dt.time.fromisoformat(campaign.calling_hours_start)
     end = dt.time.fromisoformat(campaign.calling_hours_end)
     zones = (zone,) if zone else callee_time_zones(phone)
-    local = [at.astimezone(ZoneInfo(z)) for z in zones]
+    try:
+        local = [at.astimezone(ZoneInfo(z)) for z in zones]
+    except (ZoneInfoNotFoundError, ValueError):  # a zone nobody can check counts as a violation
+        zones, local = (), []
     in_window = bool(local) and all(start <= t.time() < end for t in local)
     before = [d for d in imports if d <= at]
     age = (at - max(before)).total_seconds() / 86400 if before else None
