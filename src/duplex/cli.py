@@ -1,9 +1,10 @@
-"""The `duplex` command: serve, db upgrade, user create, demo seed, simulate, version."""
+"""The `duplex` command: serve, db upgrade, user create, demo seed, leads import/recycle, simulate, version."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,145 @@ def simulate(
         json_out.write_text(json.dumps(summary, indent=2) + "\n")
     if plot_out is not None:
         plot_summary(summary, plot_out)
+
+
+@main.group()
+def leads() -> None:
+    """Lead lists: import files, recycle exhausted lists."""
+
+
+class _Progress:
+    """A progress bar on a terminal (percent of the file's bytes, or of an XLSX sheet's rows, and rows/s);
+    nothing when the output is not a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.started = time.monotonic()
+        self.rows = 0
+
+    def __call__(self, source: Any, counts: Any) -> None:
+        self.rows = counts.imported + counts.updated + counts.skipped_duplicates + counts.rejected
+        if self.bar is None:
+            if not sys.stdout.isatty() or not source.total:
+                return
+            self.bar = click.progressbar(length=source.total, label="importing", show_percent=True,
+                                         item_show_func=self._rate)  # fmt: skip
+            self.bar.__enter__()
+        self.bar.update(source.done() - self.bar.pos, current_item=self.rows)
+
+    def _rate(self, rows: int | None) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        return f"{self.rows} rows, {self.rows / elapsed:,.0f} rows/s"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@leads.command("import")
+@_settings_options
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--list", "list_id", type=int, required=True, help="The lead list to import into.")
+@click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD",
+              help="File column -> lead field, custom.<key>, or - to drop it (repeatable).")  # fmt: skip
+@click.option("--region", help="ISO 3166 region for national numbers, e.g. RO.")
+@click.option("--on-duplicate", type=click.Choice(["skip", "update"]), default="skip", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Validate and count, write nothing.")
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every row error to this CSV (row, field, message).")  # fmt: skip
+def leads_import(
+    file: Path,
+    list_id: int,
+    mappings: tuple[str, ...],
+    region: str | None,
+    on_duplicate: str,
+    dry_run: bool,
+    errors_path: Path | None,
+    **kwargs: Any,
+) -> None:
+    """Import a CSV or XLSX file of leads into a list, streaming (any size, bounded memory).
+
+    The columns and rules are those of POST /api/v1/lead-lists/{id}/import; all rows are written in one
+    transaction. Exits 1 when the file cannot be imported at all."""
+    from duplex.api.lead_csv import CsvFileError, valid_region
+    from duplex.api.lead_import import ImportOptions, OnDuplicate
+    from duplex.api.lead_jobs import parse_mapping
+    from duplex.lead_commands import MissingList, import_file
+
+    if region is not None and not valid_region(region):
+        raise click.BadParameter(
+            f"unknown region {region!r} (ISO 3166 alpha-2, e.g. RO)", param_hint="--region"
+        )
+    try:
+        mapping = parse_mapping(list(mappings))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--map") from None
+    options = ImportOptions(list_id=list_id, region=region, mapping=mapping,
+                            on_duplicate=OnDuplicate(on_duplicate), dry_run=dry_run)  # fmt: skip
+    progress = _Progress()
+    errors_file = errors_path.open("w", newline="", encoding="utf-8") if errors_path else None
+    try:
+        outcome = import_file(_settings(**kwargs), file, options, progress=progress, errors_to=errors_file)
+    except (CsvFileError, MissingList) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        progress.close()
+        if errors_file is not None:
+            errors_file.close()
+    counts, elapsed = outcome.counts, max(time.monotonic() - progress.started, 1e-6)
+    click.echo(f"{'dry run: ' if dry_run else ''}{progress.rows} data rows in {elapsed:.1f} s "
+               f"({progress.rows / elapsed:,.0f} rows/s)")  # fmt: skip
+    click.echo(f"  imported {counts.imported}, updated {counts.updated}, skipped duplicates "
+               f"{counts.skipped_duplicates}, rejected {counts.rejected}, flagged dnc {counts.dnc_flagged}")  # fmt: skip
+    for error in outcome.first_errors:
+        click.echo(f"  line {error.row}: {error.field or 'row'}: {error.message}")
+    if outcome.error_count > len(outcome.first_errors):
+        more = outcome.error_count - len(outcome.first_errors)
+        click.echo(
+            f"  ... {more} more error(s)" + (f"; all in {errors_path}" if errors_path else "; see --errors")
+        )
+
+
+@leads.command("recycle")
+@_settings_options
+@click.option("--list", "list_id", type=int, required=True, help="The lead list to recycle.")
+@click.option("--status", "statuses", multiple=True, required=True,
+              type=click.Choice(["new", "callback", "retry", "done", "invalid"]),
+              help="Recycle leads in this status (repeatable).")  # fmt: skip
+@click.option(
+    "--outcome", "outcomes", multiple=True, help="Only leads whose last outcome is this (repeatable)."
+)
+@click.option("--after-days", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Only leads last dialed at least this many days ago.")  # fmt: skip
+@click.option("--filter", "lead_filter", help='Narrow it down, e.g. custom.interest == "solar".')
+@click.option("--dry-run", is_flag=True, help="Count, change nothing.")
+def leads_recycle(
+    list_id: int,
+    statuses: tuple[str, ...],
+    outcomes: tuple[str, ...],
+    after_days: float,
+    lead_filter: str | None,
+    dry_run: bool,
+    **kwargs: Any,
+) -> None:
+    """Reset a list's leads in the given end states to new, so the dialer takes them again."""
+    from duplex.api.lead_filter import FilterError, parse_filter
+    from duplex.api.lead_recycle import RecycleRule
+    from duplex.dialer.types import LeadStatus
+    from duplex.lead_commands import MissingList, recycle_list
+
+    if lead_filter is not None:
+        try:
+            parse_filter(lead_filter)
+        except FilterError as exc:
+            raise click.BadParameter(str(exc), param_hint="--filter") from None
+    rule = RecycleRule(statuses=frozenset(LeadStatus(s) for s in statuses), outcomes=frozenset(outcomes),
+                       after_days=after_days, lead_filter=lead_filter)  # fmt: skip
+    try:
+        count = recycle_list(_settings(**kwargs), list_id, rule, dry_run=dry_run)
+    except MissingList as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{'would recycle' if dry_run else 'recycled'} {count} lead(s) of list {list_id}")
 
 
 def _redact(url: str) -> str:

@@ -1,14 +1,22 @@
-"""Lead CSV: parsing an upload into validated rows plus per-row errors, and writing an export. No I/O, no DB.
+"""Lead files: reading a CSV (or the records of an XLSX sheet) into validated rows plus per-row errors, as a
+stream, and writing an export. No I/O beyond the file object it is handed, no DB.
 
-Input rules (the import route documents them to integrators too):
+Input rules (the import route and the CLI document them to integrators too):
 - UTF-8 (a BOM is accepted), a header row, delimiter `,` (or `;`, tab or `|` when the header row uses that
   instead). Header names are matched case-insensitively, spaces read as `_` ("First Name" = first_name).
 - `phone` is required; `first_name, last_name, email, company, timezone, priority, external_id` are lead
   fields; the read-only fields of an export (`id, list_id, status, attempts, ...`) are ignored so an export can
-  be imported again; any other named column goes to `custom` (empty cells are left out).
+  be imported again; any other named column goes to `custom` (empty cells are left out). A column mapping
+  (`{"Mobile": "phone", "Interest": "custom.interest", "Notes": "-"}`) renames or drops columns first.
 - Row numbers are 1-based physical line numbers (the header is line 1; a quoted field spanning lines counts
   each line), so they match what an editor shows. Blank lines are skipped.
 - A broken row is rejected with one error per broken field and never stops the others.
+- The callee's time zone: the `timezone` cell when given; else the zone of the number when the numbering plan
+  maps it to one zone; when it maps to several, the preferred zone (the campaign's default) if it is one of
+  them, else none - the dialer then skips the lead with reason `no_timezone` rather than guess.
+
+The reader holds one record at a time (plus the csv module's 128 KB field limit), so a file of any size is
+read in bounded memory.
 """
 
 from __future__ import annotations
@@ -17,26 +25,34 @@ import csv
 import datetime as dt
 import functools
 import io
+import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 from zoneinfo import available_timezones
 
 import phonenumbers
+from phonenumbers import timezone as phone_zones
 
 __all__ = [
     "EXPORT_FIELDS",
+    "Column",
     "CsvFileError",
     "LeadRow",
+    "LeadStream",
     "ParsedCsv",
+    "Record",
     "RowError",
     "TooManyRows",
+    "csv_records",
     "export_header",
     "export_row",
     "parse_leads",
+    "read_leads",
     "valid_region",
+    "zone_of",
 ]
 
 TEXT_FIELDS: dict[str, int] = {  # lead field -> maximum length (the model's column sizes)
@@ -49,7 +65,7 @@ TEXT_FIELDS: dict[str, int] = {  # lead field -> maximum length (the model's col
 LEAD_FIELDS = frozenset({"phone", "timezone", "priority", *TEXT_FIELDS})
 READ_ONLY_FIELDS = frozenset(
     {"id", "list_id", "status", "attempts", "last_attempt_at", "next_attempt_at", "callback_agent_id",
-     "created_at"}
+     "created_at", "last_outcome"}
 )  # fmt: skip
 EXPORT_FIELDS: tuple[str, ...] = (
     "id", "phone", "first_name", "last_name", "email", "company", "timezone", "priority", "external_id",
@@ -57,7 +73,12 @@ EXPORT_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 DELIMITERS = ",;\t|"
+CUSTOM_PREFIX = "custom."
+IGNORE = "-"
+UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers answers for a number it has no zone for
 _SURROGATE = re.compile("[\udc80-\udcff]")
+
+Record = tuple[int, list[str], str | None]  # (first line number, cells, syntax error or None)
 
 
 class CsvFileError(ValueError):
@@ -79,12 +100,23 @@ class RowError:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeadRow:
-    """A valid row: `phone` in E.164, `values` the lead fields that had a value, `custom` the other columns."""
+    """A valid row: `phone` in E.164, `values` the lead fields that had a value, `custom` the other columns,
+    `zone` the time zone derived from the number (None when a `timezone` cell was given or none is known)."""
 
     line: int
     phone: str
     values: dict[str, Any]
     custom: dict[str, str]
+    zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """Where a file column goes: `kind` is "lead" (a lead field), "custom" (a custom key) or "ignore"."""
+
+    kind: str
+    key: str
+    label: str  # the header cell, as row errors name it
 
 
 @dataclass(slots=True, kw_only=True)
@@ -108,8 +140,8 @@ def valid_region(region: str) -> bool:
     return region.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
-def _e164(value: str, region: str | None) -> str:
-    """The number in E.164, or ValueError with the reason."""
+def _parse_number(value: str, region: str | None) -> phonenumbers.PhoneNumber:
+    """The parsed valid number, or ValueError with the reason."""
     try:
         parsed = phonenumbers.parse(value, region.upper() if region else None)
     except phonenumbers.NumberParseException as exc:
@@ -117,7 +149,16 @@ def _e164(value: str, region: str | None) -> str:
         raise ValueError(f"not a phone number: {exc}{hint}") from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"not a valid phone number: {value!r}")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return parsed
+
+
+def zone_of(number: phonenumbers.PhoneNumber, preferred: str | None = None) -> str | None:
+    """The callee's IANA zone from the numbering plan: its only zone, or `preferred` when the number maps to
+    several and `preferred` is one of them, else None (the dialer skips such a lead: `no_timezone`)."""
+    zones = [z for z in phone_zones.time_zones_for_number(number) if z != UNKNOWN_ZONE]
+    if len(zones) == 1:
+        return zones[0]
+    return preferred if preferred in zones else None
 
 
 def _column_key(name: str) -> str:
@@ -132,9 +173,14 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str], str | None]]:
-    """(first line number, cells, CSV syntax error or None) of every record; blank lines are skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+def csv_records(stream: IO[bytes]) -> Iterator[Record]:
+    """The records of a CSV byte stream, read as it goes; blank lines are skipped. The stream is wrapped,
+    not copied: a file, an upload or a socket-backed reader all work, in whatever pieces they return."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    first = text.readline()
+    delimiter = _delimiter(first.split("\n", 1)[0])
+    lines = itertools.chain([first], text) if first else iter(())
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     while True:
         start = reader.line_num + 1
         try:
@@ -148,25 +194,50 @@ def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str], str | 
             yield start, cells, None
 
 
-def _header(first: list[str]) -> list[str]:
+def _target(label: str, target: str) -> Column:
+    if target == IGNORE or target == "":
+        return Column("ignore", "", label)
+    if target.startswith(CUSTOM_PREFIX) and len(target) > len(CUSTOM_PREFIX):
+        return Column("custom", target[len(CUSTOM_PREFIX) :], label)
+    if target in LEAD_FIELDS:
+        return Column("lead", target, label)
+    fields = ", ".join(sorted(LEAD_FIELDS))
+    raise CsvFileError(f"column {label!r} is mapped to {target!r}: use one of {fields}, custom.<name> or -")
+
+
+def _column(cell: str, mapping: Mapping[str, str]) -> Column:
+    label = cell.strip()
+    mapped = mapping.get(label.lower())
+    if mapped is not None:
+        return _target(label, mapped)
+    key = _column_key(cell)
+    if not key or key in READ_ONLY_FIELDS:
+        return Column("ignore", key, label)
+    return Column("lead" if key in LEAD_FIELDS else "custom", key, label)
+
+
+def _header(first: list[str], mapping: Mapping[str, str]) -> list[Column]:
     if any(_SURROGATE.search(c) for c in first):
         raise CsvFileError("the header row is not valid UTF-8")
     if any("\x00" in c for c in first):
         raise CsvFileError("the header row contains a NUL character")
-    columns = [_column_key(c) for c in first]
-    named = [c for c in columns if c]
-    duplicates = sorted({c for c in named if named.count(c) > 1})
+    labels = {c.strip().lower() for c in first}
+    missing = sorted(k for k in mapping if k not in labels)
+    if missing:
+        raise CsvFileError(f"mapped column(s) not in the header row: {', '.join(missing)}")
+    columns = [_column(c, mapping) for c in first]
+    named = [f"{c.kind}:{c.key}" for c in columns if c.key and c.kind != "ignore"]
+    duplicates = sorted({n.split(":", 1)[1] for n in named if named.count(n) > 1})
     if duplicates:
         raise CsvFileError(f"duplicate column(s) in the header row: {', '.join(duplicates)}")
-    if "phone" not in columns:
-        raise CsvFileError(f"the header row has no 'phone' column (found: {', '.join(named) or 'nothing'})")
+    if not any(c.kind == "lead" and c.key == "phone" for c in columns):
+        found = ", ".join(c.label for c in columns if c.label) or "nothing"
+        raise CsvFileError(f"the header row has no 'phone' column (found: {found})")
     return columns
 
 
-def _check_value(key: str, value: str, region: str | None) -> Any:
-    """The stored value of lead field `key`, or ValueError with the reason."""
-    if key == "phone":
-        return _e164(value, region)
+def _check_value(key: str, value: str) -> Any:
+    """The stored value of lead field `key` (not phone), or ValueError with the reason."""
     if key == "timezone":
         if value not in _zones():
             raise ValueError(f"unknown IANA time zone {value!r}")
@@ -184,55 +255,90 @@ def _check_value(key: str, value: str, region: str | None) -> Any:
     return value
 
 
-def _row(line: int, columns: list[str], cells: list[str], region: str | None) -> LeadRow | list[RowError]:
-    if len(cells) != len(columns):
-        message = f"expected {len(columns)} columns, got {len(cells)}"
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _RowRules:
+    columns: list[Column]
+    region: str | None
+    preferred_zone: str | None
+
+
+def _row(line: int, rules: _RowRules, cells: list[str]) -> LeadRow | list[RowError]:
+    if len(cells) != len(rules.columns):
+        message = f"expected {len(rules.columns)} columns, got {len(cells)}"
         return [RowError(row=line, field=None, message=message)]
     errors: list[RowError] = []
     values: dict[str, Any] = {}
     custom: dict[str, str] = {}
-    for key, raw in zip(columns, cells, strict=True):
-        value = raw.strip()
+    number: phonenumbers.PhoneNumber | None = None
+    for column, raw in zip(rules.columns, cells, strict=True):
+        value, key = raw.strip(), column.key
         if _SURROGATE.search(value):
             errors.append(RowError(row=line, field=key or None, message="not valid UTF-8"))
         elif "\x00" in value:  # PostgreSQL text cannot hold it
             errors.append(RowError(row=line, field=key or None, message="contains a NUL character"))
-        elif not key or key in READ_ONLY_FIELDS or (not value and key != "phone"):
+        elif column.kind == "ignore" or (not value and key != "phone"):
             continue
-        elif key not in LEAD_FIELDS:
+        elif column.kind == "custom":
             custom[key] = value
         elif not value:
             errors.append(RowError(row=line, field="phone", message="phone is required"))
         else:
             try:
-                values[key] = _check_value(key, value, region)
+                if key == "phone":
+                    number = _parse_number(value, rules.region)
+                else:
+                    values[key] = _check_value(key, value)
             except ValueError as exc:
                 errors.append(RowError(row=line, field=key, message=str(exc)))
-    if errors:
+    if errors or number is None:
         return errors
-    return LeadRow(line=line, phone=values.pop("phone"), values=values, custom=custom)
+    phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    zone = None if "timezone" in values else zone_of(number, rules.preferred_zone)
+    return LeadRow(line=line, phone=phone, values=values, custom=custom, zone=zone)
+
+
+@dataclass(slots=True)
+class LeadStream:
+    """The header's columns and, lazily, every data row: a LeadRow or the row's errors."""
+
+    columns: list[Column]
+    rows: Iterator[LeadRow | list[RowError]]
+
+
+def read_leads(
+    records: Iterable[Record],
+    *,
+    region: str | None,
+    mapping: Mapping[str, str] | None = None,
+    preferred_zone: str | None = None,
+) -> LeadStream:
+    """Read the header now (CsvFileError for a file-level problem) and the rows as they are iterated.
+    `mapping` maps header cells (case-insensitive) to a lead field, `custom.<key>` or `-` (drop)."""
+    source = iter(records)
+    first = next(source, None)
+    if first is None:
+        raise CsvFileError("the file is empty: a header row with a 'phone' column is needed")
+    line, cells, syntax = first
+    if syntax is not None:
+        raise CsvFileError(f"the header row (line {line}) is not valid CSV: {syntax}")
+    lowered = {k.strip().lower(): v.strip() for k, v in (mapping or {}).items()}
+    rules = _RowRules(columns=_header(cells, lowered), region=region, preferred_zone=preferred_zone)
+
+    def rows() -> Iterator[LeadRow | list[RowError]]:
+        for line, cells, syntax in source:
+            yield [RowError(row=line, field=None, message=syntax)] if syntax else _row(line, rules, cells)
+
+    return LeadStream(columns=rules.columns, rows=rows())
 
 
 def parse_leads(data: bytes, *, region: str | None, max_rows: int) -> ParsedCsv:
-    """Parse and validate a lead CSV. Raises CsvFileError for a file-level problem, TooManyRows when it has
-    more than `max_rows` data rows (checked before any row is validated)."""
-    text = data.decode("utf-8-sig", errors="surrogateescape")
-    newline = text.find("\n")
-    records = list(_records(text, _delimiter(text[: newline if newline >= 0 else len(text)])))
-    if not records:
-        raise CsvFileError("the file is empty: a header row with a 'phone' column is needed")
-    if len(records) - 1 > max_rows:
-        raise TooManyRows(max_rows)
-    line, first, syntax = records[0]
-    if syntax is not None:
-        raise CsvFileError(f"the header row (line {line}) is not valid CSV: {syntax}")
-    parsed = ParsedCsv(columns=_header(first))
-    for line, cells, syntax in records[1:]:
-        result = (
-            [RowError(row=line, field=None, message=syntax)]
-            if syntax
-            else _row(line, parsed.columns, cells, region)
-        )
+    """Parse and validate a whole lead CSV held in memory (the streaming reader, collected). Raises
+    CsvFileError for a file-level problem, TooManyRows when it has more than `max_rows` data rows."""
+    stream = read_leads(csv_records(io.BytesIO(data)), region=region)
+    parsed = ParsedCsv(columns=[c.key for c in stream.columns])
+    for result in stream.rows:
+        if parsed.data_rows >= max_rows:
+            raise TooManyRows(max_rows)
         if isinstance(result, LeadRow):
             parsed.rows.append(result)
         else:

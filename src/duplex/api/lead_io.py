@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncGenerator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -25,27 +25,21 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from duplex.api.audit import audit, record_write
 from duplex.api.db import DbSession, field_error, not_found
-from duplex.api.lead_csv import (
-    CsvFileError,
-    ParsedCsv,
-    TooManyRows,
-    export_header,
-    export_row,
-    parse_leads,
-    valid_region,
-)
-from duplex.api.lead_import import ImportCounts, OnDuplicate, write_leads
+from duplex.api.lead_csv import CsvFileError, RowError, TooManyRows, export_header, export_row, valid_region
+from duplex.api.lead_import import ImportCounts, ImportOptions, OnDuplicate, run_import
+from duplex.api.lead_source import open_source
 from duplex.api.routing import DuplexRoute
 from duplex.auth.deps import Principal, clock, require_role
-from duplex.db.models import Lead, LeadList, Role
+from duplex.db.models import Campaign, Lead, LeadList, Role
 from duplex.dialer.types import LeadStatus
 
-__all__ = ["ImportLimits", "router"]
+__all__ = ["ImportLimits", "Staff", "load_list", "preferred_zone", "read_upload", "record_import", "router"]
 
 router = APIRouter(route_class=DuplexRoute)
 Staff = Annotated[Principal, Depends(require_role(Role.ADMIN, Role.SUPERVISOR))]
 
-CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"})
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel", XLSX_TYPE})
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 MAX_REPORTED_ERRORS = 1000
 
@@ -56,6 +50,8 @@ class ImportLimits:
 
     max_bytes: int = 20 * 1024 * 1024
     max_rows: int = 200_000
+    max_job_bytes: int = 1024 * 1024 * 1024  # an import job (lead_jobs.py) streams from a temporary file
+    max_job_rows: int = 5_000_000
 
 
 def limits_of(app_state: Any) -> ImportLimits:
@@ -97,7 +93,7 @@ def _size_message(limit: int) -> str:
     )
 
 
-async def _capped(request: Request, cap: int, message: str) -> AsyncGenerator[bytes, None]:
+async def capped_body(request: Request, cap: int, message: str) -> AsyncGenerator[bytes, None]:
     """The request body, chunk by chunk; 413 as soon as it passes `cap` bytes."""
     received = 0
     async for chunk in request.stream():
@@ -108,7 +104,7 @@ async def _capped(request: Request, cap: int, message: str) -> AsyncGenerator[by
 
 
 async def _from_multipart(request: Request, limits: ImportLimits) -> tuple[bytes, str]:
-    stream = _capped(request, limits.max_bytes + MULTIPART_OVERHEAD, _size_message(limits.max_bytes))
+    stream = capped_body(request, limits.max_bytes + MULTIPART_OVERHEAD, _size_message(limits.max_bytes))
     parser = MultiPartParser(request.headers, stream, max_files=1, max_fields=16)
     try:
         form = await parser.parse()
@@ -142,50 +138,67 @@ async def read_upload(request: Request, limits: ImportLimits) -> tuple[bytes, st
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             "send the CSV as multipart/form-data (a part named 'file') or as a text/csv body",
         )
-    chunks = [c async for c in _capped(request, limits.max_bytes, _size_message(limits.max_bytes))]
+    chunks = [c async for c in capped_body(request, limits.max_bytes, _size_message(limits.max_bytes))]
     return b"".join(chunks), ""
 
 
-def _load_list(session: Session, list_id: int) -> LeadList:
+def load_list(session: Session, list_id: int) -> LeadList:
     lead_list = session.get(LeadList, list_id)
     if lead_list is None:
         raise not_found("lead_list", list_id)
     return lead_list
 
 
-def _report(list_id: int, parsed: ParsedCsv, counts: ImportCounts, dry_run: bool) -> ImportReport:
+def preferred_zone(session: Session, lead_list: LeadList) -> str | None:
+    """The zone given to a number that spans several when it is one of them: the list's campaign's."""
+    if lead_list.campaign_id is None:
+        return None
+    return session.scalar(select(Campaign.default_timezone).where(Campaign.id == lead_list.campaign_id))
+
+
+def counts_out(counts: ImportCounts) -> ImportCountsOut:
+    return ImportCountsOut(
+        imported=counts.imported,
+        updated=counts.updated,
+        skipped_duplicates=counts.skipped_duplicates,
+        rejected=counts.rejected,
+        dnc_flagged=counts.dnc_flagged,
+    )
+
+
+def data_rows(counts: ImportCounts) -> int:
+    return counts.imported + counts.updated + counts.skipped_duplicates + counts.rejected
+
+
+def _report(list_id: int, counts: ImportCounts, errors: list[RowError], dry_run: bool) -> ImportReport:
     return ImportReport(
         list_id=list_id,
         dry_run=dry_run,
-        data_rows=parsed.data_rows,
-        counts=ImportCountsOut(
-            imported=counts.imported,
-            updated=counts.updated,
-            skipped_duplicates=counts.skipped_duplicates,
-            rejected=parsed.rejected,
-            dnc_flagged=counts.dnc_flagged,
-        ),
+        data_rows=data_rows(counts),
+        counts=counts_out(counts),
         errors=[
-            RowErrorOut(row=e.row, field=e.field, message=e.message)
-            for e in parsed.errors[:MAX_REPORTED_ERRORS]
+            RowErrorOut(row=e.row, field=e.field, message=e.message) for e in errors[:MAX_REPORTED_ERRORS]
         ],
-        errors_truncated=len(parsed.errors) > MAX_REPORTED_ERRORS,
+        errors_truncated=len(errors) > MAX_REPORTED_ERRORS,
         duplicate_rows=counts.duplicate_rows,
     )
 
 
 IMPORT_DESCRIPTION = """\
-Import leads from a CSV file with a header row: `multipart/form-data` with a part named `file`, or the CSV
-as a `text/csv` body. UTF-8 (BOM accepted); `,` `;` tab or `|` as the delimiter.
+Import leads from a CSV file with a header row, or the first sheet of an XLSX workbook: `multipart/form-data`
+with a part named `file`, or the file as the body (`text/csv`, or the XLSX media type). UTF-8 (BOM
+accepted); `,` `;` tab or `|` as the delimiter. Larger files go to `POST /lead-lists/{id}/import-jobs`.
 
 Columns: `phone` (required; normalised to E.164, national numbers read in `?region=`), `first_name`,
-`last_name`, `email`, `company`, `timezone` (IANA name), `priority` (integer), `external_id`; any other column
-is stored in the lead's `custom`. The read-only columns of an export (`id`, `status`, `attempts`, ...) are
+`last_name`, `email`, `company`, `timezone` (IANA name; when absent, derived from the number if its
+numbering plan has one zone, or the campaign's default zone when that is one of several), `priority`
+(integer), `external_id`; any other column is stored in the lead's `custom`. The read-only columns of an export (`id`, `status`, `attempts`, ...) are
 ignored, so an export can be imported again.
 
 A broken row (bad phone, unknown time zone, non-integer priority, wrong column count, invalid UTF-8) never
 aborts the import: it is listed in `errors` as `{row, field, message}` (`row` is the 1-based line number, the
-header being line 1; at most 1000 errors are listed, `counts.rejected` is exact) and the good rows are written
+header being line 1, or the sheet's row number; at most 1000 errors and duplicate lines are listed, the
+counts are exact) and the good rows are written
 in one transaction. Numbers on the do-not-call list are imported with `status=dnc`. A duplicate number (already
 in the list, or earlier in the file) is skipped (`on_duplicate=skip`) or updates the lead
 (`on_duplicate=update`: non-empty cells overwrite, custom columns merge). `dry_run=true` validates and counts
@@ -230,41 +243,58 @@ async def import_leads(
         raise field_error(
             ("query", "region"), f"unknown region {region!r} (ISO 3166 alpha-2, e.g. RO)", region
         )
-    lead_list = await run_in_threadpool(_load_list, session, list_id)
+    lead_list = await run_in_threadpool(load_list, session, list_id)
     limits = limits_of(request.app.state)
     data, filename = await read_upload(request, limits)
-    try:
-        parsed = await run_in_threadpool(parse_leads, data, region=region, max_rows=limits.max_rows)
-    except TooManyRows as exc:
-        raise too_large(str(exc)) from exc
-    except CsvFileError as exc:
-        raise field_error(("body", "file"), str(exc)) from exc
-    return await run_in_threadpool(
-        _write, request, principal, session, lead_list, parsed, on_duplicate, dry_run, filename
+    options = ImportOptions(
+        list_id=list_id, region=region, on_duplicate=on_duplicate, dry_run=dry_run, max_rows=limits.max_rows
     )
+    return await run_in_threadpool(_import, request, principal, session, lead_list, data, filename, options)
 
 
-def _write(
+def _import(
     request: Request,
     principal: Principal,
     session: Session,
     lead_list: LeadList,
-    parsed: ParsedCsv,
-    on_duplicate: OnDuplicate,
-    dry_run: bool,
+    data: bytes,
     filename: str,
+    options: ImportOptions,
 ) -> ImportReport:
-    counts = write_leads(
-        session,
-        list_id=lead_list.id,
-        rows=parsed.rows,
-        on_duplicate=on_duplicate,
-        now=clock(request.app.state),
-        dry_run=dry_run,
-    )
-    report = _report(lead_list.id, parsed, counts, dry_run)
-    if dry_run:
-        return report
+    errors: list[RowError] = []
+
+    def keep(row_errors: list[RowError]) -> None:
+        if len(errors) <= MAX_REPORTED_ERRORS:
+            errors.extend(row_errors)
+
+    options = replace(options, preferred_zone=preferred_zone(session, lead_list))
+    now = clock(request.app.state)
+    try:
+        records = open_source(io.BytesIO(data), filename=filename).records
+        if options.max_rows is not None and sum(1 for _ in records) - 1 > options.max_rows:
+            raise TooManyRows(options.max_rows)  # counted first: records are cheap, validated rows are not
+        source = open_source(io.BytesIO(data), filename=filename)
+        counts = run_import(session, source, options, now=now, on_errors=keep)
+    except TooManyRows as exc:
+        raise too_large(str(exc)) from exc
+    except CsvFileError as exc:
+        raise field_error(("body", "file"), str(exc)) from exc
+    report = _report(lead_list.id, counts, errors, options.dry_run)
+    if not options.dry_run:
+        record_import(request, principal, session, lead_list, report, options.on_duplicate, filename)
+    return report
+
+
+def record_import(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    lead_list: LeadList,
+    report: ImportReport,
+    on_duplicate: OnDuplicate,
+    filename: str,
+) -> None:
+    """One `lead.imported` event and the audit row, in the import's transaction."""
     summary = {
         "list_id": lead_list.id,
         **report.counts.model_dump(),
@@ -277,7 +307,6 @@ def _write(
     record_write(
         session, request, principal, entity="lead_list", ident=lead_list.id, action="import", detail=summary
     )
-    return report
 
 
 # ---- export ---------------------------------------------------------------------------------------------
@@ -325,7 +354,7 @@ def export_leads(
 ) -> StreamingResponse:
     """Streams the list's leads (optionally only those with `?status=`) as UTF-8 CSV, sorted by id: the lead
     fields, then one column per custom key. The export can be imported again. Roles: admin, supervisor."""
-    _load_list(session, list_id)
+    load_list(session, list_id)
     audit(session, request, principal, "lead_list.export", target_type="lead_list", target_id=list_id,
           detail={"status": lead_status.value if lead_status else None})  # fmt: skip
     return StreamingResponse(

@@ -19,8 +19,11 @@ from sqlalchemy import ColumnElement, or_, select
 
 from duplex.api.audit import record_write
 from duplex.api.crud import ALL_ROLES, STAFF, Ctx, Resource, crud_router, set_attributes
-from duplex.api.db import DbSession
+from duplex.api.db import DbSession, field_error
+from duplex.api.lead_filter import FilterError, parse_filter, to_sql
 from duplex.api.lead_io import router as lead_io_router
+from duplex.api.lead_jobs import router as lead_jobs_router
+from duplex.api.lead_recycle import router as lead_recycle_router
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output, partial, to_e164
 from duplex.auth.deps import CurrentPrincipal, clock
@@ -80,6 +83,21 @@ def uncorrelated(row: Any) -> dict[str, Any]:
     return {}
 
 
+LEAD_FILTER_HELP = (
+    'Which leads are selected, e.g. custom.interest == "solar" and priority >= 5 and status in ("new", "retry"); '
+    "fields: status, priority, attempts, list_id, phone, first_name, last_name, email, company, timezone, "
+    "external_id, last_outcome, custom.<key>."
+)
+
+
+def lead_filter_clause(text: str) -> ColumnElement[bool]:
+    """`?filter=` of GET /leads: the filter language (duplex.api.lead_filter); a 422 naming it when wrong."""
+    try:
+        return to_sql(parse_filter(text))
+    except FilterError as exc:
+        raise field_error(("query", "filter"), str(exc), text) from exc
+
+
 # ---- campaigns ------------------------------------------------------------------------------------------
 
 
@@ -102,6 +120,14 @@ class CampaignCreate(Input):
     amd_enabled: bool = False
     broadcast_prompt: Annotated[str | None, Field(max_length=255)] = None
     cost_per_minute: Annotated[float, Field(ge=0)] = 0.0
+    lead_filter: Annotated[str | None, Field(max_length=2000, description=LEAD_FILTER_HELP)] = None
+
+    @field_validator("lead_filter")
+    @classmethod
+    def _valid_filter(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_filter(value)  # FilterError is a ValueError: a 422 naming the field
+        return value
 
     @field_validator("default_timezone")
     @classmethod
@@ -211,6 +237,8 @@ crud_router(
     router,
 )
 router.include_router(lead_io_router)  # POST /lead-lists/{id}/import, GET /lead-lists/{id}/export
+router.include_router(lead_jobs_router)  # POST /lead-lists/{id}/import-jobs, GET /lead-imports/{id}[/errors]
+router.include_router(lead_recycle_router)  # POST /lead-lists/{id}/recycle
 
 
 class LeadCreate(Input):
@@ -240,6 +268,7 @@ class LeadRead(Output):
     priority: int
     status: LeadStatus
     attempts: int
+    last_outcome: str | None
     last_attempt_at: dt.datetime | None
     next_attempt_at: dt.datetime | None
     callback_agent_id: int | None
@@ -253,6 +282,7 @@ class LeadFilters(BaseModel):
     status: LeadStatus | None = None
     phone: str | None = None
     external_id: str | None = None
+    filter: Annotated[str | None, Field(max_length=2000, description=LEAD_FILTER_HELP)] = None
 
 
 crud_router(
@@ -264,7 +294,7 @@ crud_router(
         create=LeadCreate,
         update=partial(LeadCreate),
         filters=LeadFilters,
-        filter_clauses={"phone": phone_filter(Lead.phone)},
+        filter_clauses={"phone": phone_filter(Lead.phone), "filter": lead_filter_clause},
         read_roles=STAFF,
         write_roles=STAFF,
         apply=with_phone,

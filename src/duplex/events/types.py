@@ -25,7 +25,7 @@ __all__ = [
     "CampaignStatusChanged", "ConfigChanged", "ConsentRecorded", "CsatRecorded", "DispositionSet", "DncAdded",
     "DncRemoved", "DtmfReceived", "EVENT_TYPES", "EventEnvelope", "EventPayload", "InvalidEventPayload",
     "IvrEntered", "IvrLeft", "IvrNodeEntered", "LeadCallbackScheduled", "LeadCreated", "LeadDialed",
-    "LeadImported", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
+    "LeadImported", "LeadRecycled", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
     "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QueueEntered", "QueueEscalated",
     "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "SipRegistered",
     "SipUnregistered", "TrunkStatusChanged", "UnknownEventType", "payload_of", "type_matches_any"
@@ -421,6 +421,21 @@ class LeadImported(EventPayload):
     on_duplicate: str  # what a duplicate did: skip, update, ...
     filename: str  # the uploaded file's name
     by_user_id: int | None  # who imported it
+    via: str | None = None  # "cli" for `duplex leads import`; absent for the API
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeadRecycled(EventPayload):
+    """A list's leads in chosen end states were reset to be dialed again."""
+
+    event_type: ClassVar[str] = "lead.recycled"
+    list_id: int  # the lead list
+    recycled: int  # how many leads were reset
+    statuses: tuple[str, ...]  # the end states that were recycled (no_answer, busy, ...)
+    outcomes: tuple[str, ...]  # only leads whose last outcome is one of these (empty: any)
+    after_days: float  # only leads last dialed at least this long ago
+    filter: str | None  # the lead filter that narrowed it (docs/leads.md)
+    via: str | None = None  # "cli" for `duplex leads recycle`; absent for the API
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -595,7 +610,7 @@ PAYLOADS: Mapping[str, type[EventPayload]] = _catalogue(
     MonitorStarted, MonitorEnded,
     QueueEntered, QueueLeft, QueueEscalated, AgentOffered, AgentAccepted, AgentRejected, AgentNoAnswer,
     AgentStateChanged, AgentLoggedIn, AgentLoggedOut,
-    CampaignCreated, CampaignStatusChanged, CampaignPacing, LeadCreated, LeadImported, LeadUpdated,
+    CampaignCreated, CampaignStatusChanged, CampaignPacing, LeadCreated, LeadImported, LeadRecycled, LeadUpdated,
     LeadDialed, LeadSkipped, LeadCallbackScheduled, DispositionSet, DncAdded, DncRemoved, ConsentRecorded,
     CsatRecorded,
     ConfigChanged, SipRegistered, SipUnregistered, TrunkStatusChanged, NodeStarted,

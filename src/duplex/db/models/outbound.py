@@ -42,6 +42,7 @@ class Campaign(Base):
     amd_enabled: Mapped[bool] = mapped_column(default=False)
     broadcast_prompt: Mapped[str | None] = mapped_column(String(255))
     cost_per_minute: Mapped[float] = mapped_column(default=0.0)
+    lead_filter: Mapped[str | None] = mapped_column(Text)  # which leads it dials (duplex.api.lead_filter)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -75,6 +76,7 @@ class Lead(Base):
         Enum(LeadStatus, native_enum=False, length=16), default=LeadStatus.NEW, index=True
     )
     attempts: Mapped[int] = mapped_column(default=0)
+    last_outcome: Mapped[str | None] = mapped_column(String(32))  # the last dial's: no_answer, busy, ...
     last_attempt_at: Mapped[dt.datetime | None]
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     callback_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 03:58:48.047946
+Create Date: 2026-12-07 05:28:01.503203
 """
 
 from __future__ import annotations
@@ -419,6 +419,7 @@ def upgrade() -> None:
         sa.Column("amd_enabled", sa.Boolean(), nullable=False),
         sa.Column("broadcast_prompt", sa.String(length=255), nullable=True),
         sa.Column("cost_per_minute", sa.Double(), nullable=False),
+        sa.Column("lead_filter", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "max_abandon_rate >= 0 AND max_abandon_rate <= 1", name=op.f("ck_campaigns_abandon_rate_range")
@@ -582,6 +583,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("attempts", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("last_outcome", sa.String(length=32), nullable=True),
         sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("callback_agent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
