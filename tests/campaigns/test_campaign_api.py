@@ -118,7 +118,8 @@ async def test_a_node_without_a_switch_refuses_to_dial(env: RunningSwitch) -> No
 @pytest.mark.parametrize(
     ("values", "key"),
     [({"calling_hours_start": "20:00", "calling_hours_end": "09:00"}, "calling_hours_start"),
-     ({"trunk_id": None}, "trunk_id"), ({"broadcast_prompt": None}, "broadcast_prompt")],
+     ({"trunk_id": None}, "trunk_id"), ({"broadcast_prompt": None}, "broadcast_prompt"),
+     ({"lead_filter": "priority >>> 3"}, "lead_filter")],
 )  # fmt: skip
 async def test_a_broken_campaign_is_refused_naming_the_key(env: RunningSwitch, values: dict[str, object],
                                                            key: str) -> None:  # fmt: skip

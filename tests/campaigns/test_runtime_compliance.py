@@ -170,3 +170,11 @@ async def test_abandon_limit_holds_every_dial(
     assert _dialed(events) == set()
     (pacing,) = events["campaign.pacing"]
     assert pacing.data["lines_per_agent"] == 0.0 and pacing.data["abandon_rate"] > 0.03
+
+
+async def test_the_campaign_dials_only_the_leads_its_filter_selects(memory_env: EngineEnv) -> None:
+    high, low = "+12125550201", "+12125550202"
+    campaign_id, _ = make_campaign(memory_env.sessions, [LeadSpec(high, NOON, priority=7), LeadSpec(low, NOON)],
+                                   lead_filter="priority >= 5")  # fmt: skip
+    events = await _run(memory_env, campaign_id, _options(), decisions=1)
+    assert _dialed(events) == {high}

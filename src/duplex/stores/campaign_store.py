@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from duplex.api.lead_filter import FilterError, parse_filter, to_sql
 from duplex.db.models import Agent, Campaign, ConsentRecord, DncEntry, Event, Lead, LeadList, QueueMember
 from duplex.dialer.compliance import Consent, NationalDncList
 from duplex.dialer.types import CampaignStatus, DialMode, LeadStatus
 
-__all__ = ["CampaignRow", "CampaignStore", "DncLists", "LeadRow", "RecordedEvent"]
+__all__ = ["CampaignRow", "CampaignStore", "DncLists", "LeadRow", "RecordedEvent", "filter_problem"]
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -43,6 +44,7 @@ class CampaignRow:
     retry_delay_minutes: int
     amd_enabled: bool
     broadcast_prompt: str | None
+    lead_filter: str | None
     created_at: dt.datetime
 
 
@@ -75,6 +77,17 @@ class RecordedEvent:
 _COMPLIANCE_TYPES = ("lead.dialed", "lead.skipped", "call.outcome", "dnc.added", "campaign.pacing")
 
 
+def filter_problem(lead_filter: str | None) -> str | None:
+    """Why a campaign's lead filter cannot select leads, or None when it can (or there is none)."""
+    if not lead_filter:
+        return None
+    try:
+        parse_filter(lead_filter)
+    except FilterError as exc:
+        return str(exc)
+    return None
+
+
 class CampaignStore:
     def __init__(self, sessions: Callable[[], Session]) -> None:
         self.sessions = sessions
@@ -93,21 +106,24 @@ class CampaignStore:
                 calling_hours_start=row.calling_hours_start, calling_hours_end=row.calling_hours_end,
                 default_timezone=row.default_timezone, max_attempts=row.max_attempts,
                 retry_delay_minutes=row.retry_delay_minutes, amd_enabled=row.amd_enabled,
-                broadcast_prompt=row.broadcast_prompt, created_at=created,
+                broadcast_prompt=row.broadcast_prompt, lead_filter=row.lead_filter, created_at=created,
             )  # fmt: skip
 
     def set_status(self, campaign_id: int, status: CampaignStatus) -> None:
         with self.sessions() as session, session.begin():
             session.execute(update(Campaign).where(Campaign.id == campaign_id).values(status=status))
 
-    def leads(self, campaign_id: int) -> list[LeadRow]:
-        """The leads of the campaign's active lists."""
+    def leads(self, campaign_id: int, lead_filter: str | None = None) -> list[LeadRow]:
+        """The leads of the campaign's active lists that its filter selects (`api.lead_filter`; a broken
+        filter raises its `FilterError`)."""
         query = (
             select(Lead)
             .join(LeadList, Lead.list_id == LeadList.id)
             .where(LeadList.campaign_id == campaign_id, LeadList.active.is_(True))
             .order_by(Lead.id)
         )
+        if lead_filter:
+            query = query.where(to_sql(parse_filter(lead_filter)))
         with self.sessions() as session:
             return [
                 LeadRow(

@@ -216,7 +216,7 @@ class CampaignRuntime:
         dnc = self.store.dnc_lists(self.options.clock())
         self.compliance.internal_dnc.update(dnc.internal)
         self.compliance.national_dnc = dnc.national
-        leads = [lead for lead in self.store.leads(self.campaign.id)
+        leads = [lead for lead in self.store.leads(self.campaign.id, self.campaign.lead_filter)
                  if lead.status in (LeadStatus.NEW, LeadStatus.RETRY, LeadStatus.CALLBACK, LeadStatus.DIALING)]  # fmt: skip
         self.consents = self.store.consents(lead.phone for lead in leads)
         for lead in leads:

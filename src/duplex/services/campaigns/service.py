@@ -9,7 +9,7 @@ from duplex.dialer.types import CampaignStatus, DialMode
 from duplex.services.calls.call import CallControl
 from duplex.services.campaigns.agents import AgentPool, RegisteredPhonePool
 from duplex.services.campaigns.runtime import CampaignRuntime, RuntimeOptions
-from duplex.stores.campaign_store import CampaignRow, CampaignStore
+from duplex.stores.campaign_store import CampaignRow, CampaignStore, filter_problem
 
 __all__ = ["CampaignConfigError", "CampaignService", "UnknownCampaign", "check_config"]
 
@@ -32,6 +32,9 @@ def check_config(campaign: CampaignRow, trunk_ids: set[int]) -> None:
         raise CampaignConfigError("calling_hours_start", "must be before calling_hours_end")
     if campaign.trunk_id is None or campaign.trunk_id not in trunk_ids:
         raise CampaignConfigError("trunk_id", "the campaign needs an enabled trunk to dial through")
+    problem = filter_problem(campaign.lead_filter)
+    if problem is not None:
+        raise CampaignConfigError("lead_filter", problem)
     if campaign.dial_mode is DialMode.AGENTLESS and not campaign.broadcast_prompt:
         raise CampaignConfigError("broadcast_prompt", "an agentless campaign needs the message it plays")
 
