@@ -19,8 +19,10 @@ import uvicorn
 
 from duplex.api.app import create_app
 from duplex.config import Settings
+from duplex.services.campaigns.service import CampaignService
 from duplex.services.node import Node, build_node
 from duplex.stores.call_store import TelephonyStore
+from duplex.stores.campaign_store import CampaignStore
 
 log = logging.getLogger("duplex")
 STOP_TIMEOUT = 20.0  # seconds for the SIP engine to hang up, flush and close
@@ -71,7 +73,7 @@ async def serve(settings: Settings) -> None:
         nonlocal stopping
         if sip is not None:
             if stopping is None:  # once, whoever asks first
-                stopping = asyncio.ensure_future(_stop_sip(sip))
+                stopping = asyncio.ensure_future(_stop_sip(sip, app.state.campaigns))
             await stopping
 
     server = _GracefulServer(config, stop_sip)
@@ -90,11 +92,12 @@ async def serve(settings: Settings) -> None:
         await stop_sip()
 
 
-async def _stop_sip(node: Node) -> None:
+async def _stop_sip(node: Node, campaigns: CampaignService) -> None:
     sip = node.switch
     log.info("stopping the SIP engine: hanging up %d calls", len(sip.calls))
-    await node.center.stop()
     try:
+        await asyncio.wait_for(campaigns.close(), STOP_TIMEOUT)  # no new calls while the switch stops
+        await node.center.stop()
         # bounded: with the database down the last events cannot be flushed, and the process must still end
         # before the supervisor's kill (Kubernetes waits 30 s by default)
         await asyncio.wait_for(sip.stop(), STOP_TIMEOUT)
@@ -118,6 +121,7 @@ async def _start_sip(app: Any, settings: Settings) -> Node:
     app.state.sip_engine = engine
     app.state.contact_center = node.center
     app.state.sip_status = engine.status
+    app.state.campaigns = CampaignService(engine, CampaignStore(app.state.sessions))
     log.info("SIP listening on %s:%d (UDP and TCP)", settings.sip_host, port)
     return node
 

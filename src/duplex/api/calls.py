@@ -10,6 +10,7 @@ from anyio import from_thread
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from duplex.api.audit import AUDITED_ROLES, audit
 from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, STAFF, Ctx, Resource, crud_router
@@ -18,7 +19,7 @@ from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output
 from duplex.api.scopes import own_calls, own_recordings
 from duplex.auth.deps import CurrentPrincipal
-from duplex.db.models import AuditLog, Call, Disposition, Recording, Role
+from duplex.db.models import AuditLog, Call, Disposition, DncEntry, Recording, Role
 
 router = APIRouter(route_class=DuplexRoute)
 
@@ -131,9 +132,26 @@ def set_disposition(
             "by_user_id": principal.user_id,
         },
     )
+    if disposition.marks_dnc:
+        _opt_out(session, request, call)
     if principal.role in AUDITED_ROLES:
         audit(session, request, principal, "call.disposition", target_type="call", target_id=call.id)
     return call
+
+
+def _opt_out(session: Any, request: Request, call: Call) -> None:
+    """An opt-out disposition puts the callee on the internal DNC list at once, running campaigns included."""
+    phone = call.to_number if call.direction == "outbound" else call.from_number
+    if session.scalar(select(DncEntry.id).where(DncEntry.phone == phone)) is None:
+        entry = DncEntry(phone=phone, source="internal", reason=f"opt-out disposition on call {call.id}")
+        session.add(entry)
+        session.flush()
+        request.app.state.record.append(session, "dnc.added", call_id=call.id, campaign_id=call.campaign_id,
+                                        lead_id=call.lead_id,
+                                        data={"phone": phone, "id": entry.id, "source": "disposition"})  # fmt: skip
+    campaigns = getattr(request.app.state, "campaigns", None)
+    if campaigns is not None:
+        campaigns.dnc_added(phone)
 
 
 # ---- recordings -----------------------------------------------------------------------------------------
