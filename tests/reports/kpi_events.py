@@ -31,7 +31,9 @@ def ev(t_s: float, type_: str, call: str | None = None, **kw: Any) -> EventEnvel
     )  # fmt: skip
 
 
-def created(t: float, call: str, frm: str, source: str | None, direction: str = "inbound", **kw: Any) -> EventEnvelope:
+def created(
+    t: float, call: str, frm: str, source: str | None, direction: str = "inbound", **kw: Any
+) -> EventEnvelope:
     return ev(t, "call.created", call, direction=direction, **{"from": frm}, to="+40215550100",
               tracking_source=source, phone_number_id=None, **kw)  # fmt: skip
 

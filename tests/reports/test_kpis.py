@@ -7,13 +7,22 @@ from kpi_events import DAY, DAY_END, SALE, campaign_day, inbound_day
 
 from duplex.reports.kpis import KpiInputs, agent_kpis, campaign_kpis, queue_kpis, source_kpis
 
-INPUTS = KpiInputs(service_level_seconds={1: 20}, success_dispositions=frozenset({SALE}), cost_per_minute={5: 0.5})
+INPUTS = KpiInputs(
+    service_level_seconds={1: 20}, success_dispositions=frozenset({SALE}), cost_per_minute={5: 0.5}
+)
 
 
 def test_queue_counts_service_level_and_waits() -> None:
     [q] = queue_kpis(inbound_day(), DAY, DAY_END, INPUTS)
     # entered a, b, c, d, e, f (g entered the day before); c is a short abandon, e still waits
-    assert (q.queue_id, q.entered, q.answered, q.abandoned, q.short_abandoned, q.waiting) == (1, 6, 3, 1, 1, 1)
+    assert (q.queue_id, q.entered, q.answered, q.abandoned, q.short_abandoned, q.waiting) == (
+        1,
+        6,
+        3,
+        1,
+        1,
+        1,
+    )
     counted = 6 - 1 - 1  # ended visits less the short abandon
     assert q.abandon_rate == 1 / counted
     assert q.service_level == 2 / counted  # a (10 s) and f (15 s) within 20 s; b waited 30 s

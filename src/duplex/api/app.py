@@ -38,6 +38,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.web.routes",
     "duplex.api.events_ws",
     "duplex.api.webhooks",
+    "duplex.api.reports",
 ]
 
 

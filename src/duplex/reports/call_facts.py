@@ -224,5 +224,7 @@ def agent_intervals(events: Iterable[EventEnvelope], start_ms: int, end_ms: int)
             a = max(env.ts_ms, start_ms)
             b = min(nxt.ts_ms if nxt is not None else end_ms, end_ms)
             if b > a:
-                out.append(AgentInterval(agent_id=agent_id, state=str(env.data.get("to")), start_ms=a, end_ms=b))
+                out.append(
+                    AgentInterval(agent_id=agent_id, state=str(env.data.get("to")), start_ms=a, end_ms=b)
+                )
     return out

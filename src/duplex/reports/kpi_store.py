@@ -76,12 +76,16 @@ def load_report_events(
 def kpi_inputs(session: Session) -> KpiInputs:
     """The configuration the KPIs read: service levels, success dispositions, campaign costs."""
     return KpiInputs(
-        service_level_seconds=dict(session.execute(select(Queue.id, Queue.service_level_seconds)).tuples()),
+        service_level_seconds={
+            q: sl for q, sl in session.execute(select(Queue.id, Queue.service_level_seconds))
+        },
         success_dispositions=frozenset(session.scalars(select(Disposition.id).where(Disposition.is_success))),
         unresolved_dispositions=frozenset(
             session.scalars(select(Disposition.id).where(Disposition.resolves_contact.is_(False)))
         ),
-        cost_per_minute=dict(session.execute(select(Campaign.id, Campaign.cost_per_minute)).tuples()),
+        cost_per_minute={
+            c: cost for c, cost in session.execute(select(Campaign.id, Campaign.cost_per_minute))
+        },
     )
 
 
@@ -94,10 +98,12 @@ def load_wallboard_events(session: Session, now_ms: int) -> list[EventEnvelope]:
 def campaign_abandon_since(session: Session, since: dt.datetime) -> dict[int, float | None]:
     """Campaign id -> abandoned / human-answered over the CDR rows of calls started since `since`."""
     humans = func.count()
-    abandoned = func.sum(case((and_(Call.agent_answered_at.is_(None), Call.ended_at.is_not(None)), 1), else_=0))
+    abandoned = func.sum(
+        case((and_(Call.agent_answered_at.is_(None), Call.ended_at.is_not(None)), 1), else_=0)
+    )
     stmt = (
         select(Call.campaign_id, humans, abandoned)
         .where(Call.campaign_id.is_not(None), Call.outcome == "human", Call.started_at >= since)
         .group_by(Call.campaign_id)
     )
-    return {cid: (int(a or 0) / n if n else None) for cid, n, a in session.execute(stmt).tuples()}
+    return {cid: (int(a or 0) / n if n else None) for cid, n, a in session.execute(stmt)}

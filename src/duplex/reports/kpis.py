@@ -72,7 +72,9 @@ class Outcomes:
     revenue: float  # sum of those dispositions' revenue
 
 
-def _outcomes(calls: list[CallFacts], wrap_ms: Mapping[str, int], repeats: set[str], inputs: KpiInputs) -> Outcomes:
+def _outcomes(
+    calls: list[CallFacts], wrap_ms: Mapping[str, int], repeats: set[str], inputs: KpiInputs
+) -> Outcomes:
     handled = [c for c in calls if c.agent_answered_ms is not None and c.ended_ms is not None]
     ended = [c for c in calls if c.ended_ms is not None]
     transferred = [c for c in handled if c.transfer_ms]
@@ -128,17 +130,19 @@ def _wrap_by_call(calls: Iterable[CallFacts], intervals: Iterable[AgentInterval]
         lst.sort()
     out: dict[str, int] = {}
     for iv in intervals:
-        lst = ends.get(iv.agent_id)
-        if iv.state != "wrap_up" or not lst:
+        agent_ends = ends.get(iv.agent_id)
+        if iv.state != "wrap_up" or not agent_ends:
             continue
-        i = bisect.bisect_right(lst, (iv.start_ms, "\uffff")) - 1
+        i = bisect.bisect_right(agent_ends, (iv.start_ms, "\uffff")) - 1
         if i >= 0:
-            out[lst[i][1]] = out.get(lst[i][1], 0) + iv.ms
+            out[agent_ends[i][1]] = out.get(agent_ends[i][1], 0) + iv.ms
     return out
 
 
 class _Prepared:
-    def __init__(self, events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs) -> None:
+    def __init__(
+        self, events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+    ) -> None:
         evs = list(events)
         self.all_calls = calls_of(evs)
         self.calls = [c for c in self.all_calls.values() if _in_range(c, start_ms, end_ms)]
@@ -169,7 +173,9 @@ class QueueKpis:
         return _flat(self)
 
 
-def queue_kpis(events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs) -> list[QueueKpis]:
+def queue_kpis(
+    events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+) -> list[QueueKpis]:
     p = _Prepared(events, start_ms, end_ms, inputs)
     visits_by_queue: dict[int, list[Any]] = {}
     for c in p.all_calls.values():
@@ -230,7 +236,9 @@ class AgentKpis:
         return _flat(self)
 
 
-def agent_kpis(events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs) -> list[AgentKpis]:
+def agent_kpis(
+    events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+) -> list[AgentKpis]:
     p = _Prepared(events, start_ms, end_ms, inputs)
     counts: dict[int, dict[str, int]] = {}
     for env in p.events:
@@ -325,8 +333,9 @@ def campaign_kpis(
                 human_rate=_ratio(len(humans), len(calls)),
                 abandoned=len(abandoned),
                 abandon_rate=_ratio(len(abandoned), len(humans)),
-                first_call_close=_ratio(sum(1 for c in first if c.disposition_id in inputs.success_dispositions),
-                                        len(first)),  # fmt: skip
+                first_call_close=_ratio(
+                    sum(1 for c in first if c.disposition_id in inputs.success_dispositions), len(first)
+                ),  # fmt: skip
                 billed_minutes=minutes,
                 cost=cost,
                 cost_per_call=_ratio(cost, len(calls)),
@@ -347,7 +356,9 @@ class SourceKpis:
         return _flat(self)
 
 
-def source_kpis(events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs) -> list[SourceKpis]:
+def source_kpis(
+    events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+) -> list[SourceKpis]:
     p = _Prepared(events, start_ms, end_ms, inputs)
     by_source: dict[str, list[CallFacts]] = {}
     for c in p.calls:
@@ -357,8 +368,12 @@ def source_kpis(events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inp
         SourceKpis(
             tracking_source=src,
             answered=sum(1 for c in calls if c.answered_ms is not None),
-            abandoned=sum(1 for c in calls if c.agent_answered_ms is None and any(
-                v.reason == "abandoned" and not v.short_abandon for v in c.visits)),  # fmt: skip
+            abandoned=sum(
+                1
+                for c in calls
+                if c.agent_answered_ms is None
+                and any(v.reason == "abandoned" and not v.short_abandon for v in c.visits)
+            ),  # fmt: skip
             outcomes=_outcomes(calls, p.wrap, p.repeats, inputs),
         )
         for src, calls in sorted(by_source.items())

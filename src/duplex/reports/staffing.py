@@ -14,7 +14,15 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["IntervalStaffing", "Staffing", "erlang_b", "erlang_c", "forecast_intervals", "staffing", "staff_for"]
+__all__ = [
+    "IntervalStaffing",
+    "Staffing",
+    "erlang_b",
+    "erlang_c",
+    "forecast_intervals",
+    "staffing",
+    "staff_for",
+]
 
 INTERVAL_S = 1800
 MAX_AGENTS = 10_000
@@ -49,8 +57,10 @@ class Staffing:
 def staff_for(agents: int, calls_per_hour: float, aht_s: float, target_seconds: float) -> Staffing:
     """The figures for a given number of agents."""
     traffic = calls_per_hour * aht_s / 3600
-    pw = erlang_c(agents, traffic)
-    if agents <= traffic:
+    pw = erlang_c(agents, traffic) if traffic > 0 else 0.0
+    if traffic == 0:
+        sl, asa = 1.0, 0.0  # nobody calls, nobody waits
+    elif agents <= traffic:
         sl, asa = 0.0, math.inf
     else:
         sl = 1 - pw * math.exp(-(agents - traffic) * target_seconds / aht_s)

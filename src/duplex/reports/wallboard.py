@@ -109,4 +109,6 @@ def snapshot(
     overall: dict[str, int] = {}
     for state in state_of.values():
         overall[state] = overall.get(state, 0) + 1
-    return Wallboard(now_ms=now_ms, queues=queues, campaigns=campaigns, agents_by_state=dict(sorted(overall.items())))
+    return Wallboard(
+        now_ms=now_ms, queues=queues, campaigns=campaigns, agents_by_state=dict(sorted(overall.items()))
+    )
