@@ -27,11 +27,11 @@ from duplex.reports.kpi_store import (
     campaign_abandon_since,
     kpi_inputs,
     load_report_events,
-    load_wallboard_events,
 )
 from duplex.reports.kpis import agent_kpis, campaign_kpis, queue_kpis, source_kpis
 from duplex.reports.staffing import forecast_intervals, staffing
 from duplex.reports.wallboard import snapshot
+from duplex.reports.wallboard_feed import WallboardFeed
 
 router = APIRouter(route_class=DuplexRoute, tags=["reports"])
 
@@ -188,29 +188,35 @@ def wallboard(request: Request, session: DbSession, principal: Staff) -> JSONRes
     campaign dial level, abandon rate 24 h and 30 days, connects today. Today is the UTC day."""
     now = clock(request.app.state)
     now_ms = int(now.timestamp() * 1000)
+    feed: WallboardFeed | None = getattr(request.app.state, "wallboard_feed", None)
+    if feed is None:
+        feed = request.app.state.wallboard_feed = WallboardFeed()
+    key = (principal.role, principal.team_ids, principal.agent_id)
+    return JSONResponse(feed.board(key, now_ms, lambda: _board(session, principal, feed, now)))
+
+
+def _board(session: Any, principal: Principal, feed: WallboardFeed, now: dt.datetime) -> dict[str, Any]:
+    now_ms = int(now.timestamp() * 1000)
     scope = _Scope(session, principal)
-    events = scope.events(load_wallboard_events(session, now_ms))
+    events = scope.events(feed.refresh(session, now_ms))
     members: dict[int, set[int]] = {}
     for qid, aid in session.execute(select(QueueMember.queue_id, QueueMember.agent_id)):
         members.setdefault(qid, set()).add(aid)
     queue_ids = set(session.scalars(select(Queue.id)))
-    campaign_ids = set(session.scalars(select(Campaign.id))) if scope.agents is None else set()
     board = snapshot(
         events,
         now_ms,
         kpi_inputs(session),
         queue_members={q: frozenset(a) for q, a in members.items()},
         queue_ids=queue_ids if scope.queues is None else queue_ids & scope.queues,
-        campaign_ids=campaign_ids,
-        abandon_30d=campaign_abandon_since(session, now - dt.timedelta(days=30))
-        if scope.agents is None
-        else {},
+        campaign_ids=set(session.scalars(select(Campaign.id))),
+        abandon_30d=campaign_abandon_since(session, now - dt.timedelta(days=30)),
     )
     body = asdict(board)
     if scope.queues is not None:
         body["queues"] = [q for q in body["queues"] if q["queue_id"] in scope.queues]
     body["at"] = _iso(now_ms)
-    return JSONResponse(body)
+    return body
 
 
 @router.get("/reports/staffing")

@@ -22,29 +22,32 @@ from duplex.db.models import Call, Campaign, Disposition, Event, Queue
 from duplex.events.types import EventEnvelope
 from duplex.reports.kpis import REPEAT_WINDOW_MS, KpiInputs
 
-__all__ = ["campaign_abandon_since", "kpi_inputs", "load_report_events", "load_wallboard_events"]
+__all__ = [
+    "COLUMNS", "DAY_MS", "campaign_abandon_since", "envelopes", "kpi_inputs", "load_report_events", "load_wallboard_events",
+]  # fmt: skip
 
 SEED_TYPES = (
     "call.created", "queue.entered", "lead.dialed", "lead.skipped", "agent.offered",
     "agent.accepted", "agent.rejected", "agent.no_answer", "agent.state_changed",
 )  # fmt: skip
+CALLLESS_TYPES = ("agent.state_changed", "lead.skipped")  # recorded without a call id
 DAY_MS = 86_400_000
 _CHUNK = 500  # call ids per IN (...) query
-_COLUMNS = (
+COLUMNS = (
     Event.id, Event.node_id, Event.seq, Event.type, Event.ts_ms, Event.call_id, Event.leg_id, Event.agent_id,
     Event.queue_id, Event.campaign_id, Event.lead_id, Event.data,
 )  # fmt: skip
 
 
-def _envelopes(rows: Iterable[Any]) -> list[EventEnvelope]:
+def envelopes(rows: Iterable[Any]) -> list[EventEnvelope]:
     return [EventEnvelope(**{**r._mapping, "data": dict(r.data or {})}) for r in rows]
 
 
 def _by_type(session: Session, types: Sequence[str], start_ms: int, end_ms: int) -> list[EventEnvelope]:
     out: list[EventEnvelope] = []
     for t in types:  # one equality per query keeps each an index range scan on (type, ts_ms)
-        stmt = select(*_COLUMNS).where(Event.type == t, Event.ts_ms >= start_ms, Event.ts_ms < end_ms)
-        out.extend(_envelopes(session.execute(stmt)))
+        stmt = select(*COLUMNS).where(Event.type == t, Event.ts_ms >= start_ms, Event.ts_ms < end_ms)
+        out.extend(envelopes(session.execute(stmt)))
     return out
 
 
@@ -57,11 +60,18 @@ def load_report_events(
     repeat_window_ms: int = REPEAT_WINDOW_MS,
 ) -> list[EventEnvelope]:
     """The events `duplex.reports.kpis` needs for [start_ms, end_ms), each once."""
-    seen: dict[int, EventEnvelope] = {e.id: e for e in _by_type(session, SEED_TYPES, start_ms, end_ms)}
-    call_ids = sorted({e.call_id for e in seen.values() if e.call_id is not None})
-    for i in range(0, len(call_ids), _CHUNK):
-        stmt = select(*_COLUMNS).where(Event.call_id.in_(call_ids[i : i + _CHUNK]))
-        seen.update((e.id, e) for e in _envelopes(session.execute(stmt)))
+    call_ids: set[str] = set()
+    for t in SEED_TYPES:  # ids only: the calls' rows are read whole below, once
+        stmt = select(Event.call_id).where(Event.type == t, Event.ts_ms >= start_ms, Event.ts_ms < end_ms)
+        call_ids.update(c for c in session.scalars(stmt.distinct()) if c is not None)
+    seen: dict[int, EventEnvelope] = {}
+    ordered = sorted(call_ids)
+    for i in range(0, len(ordered), _CHUNK):
+        stmt = select(*COLUMNS).where(Event.call_id.in_(ordered[i : i + _CHUNK]))
+        seen.update((e.id, e) for e in envelopes(session.execute(stmt)))
+    for e in _by_type(session, CALLLESS_TYPES, start_ms, end_ms):
+        if e.call_id is None:
+            seen[e.id] = e
     last_state: dict[int, EventEnvelope] = {}
     for e in _by_type(session, ("agent.state_changed",), start_ms - lookback_ms, start_ms):
         if e.agent_id is not None:

@@ -23,7 +23,7 @@ __all__ = [
 ]  # fmt: skip
 
 REPEAT_WINDOW_MS = 7 * 24 * 3600 * 1000  # a caller calling again within 7 days was not resolved first time
-WORKING_STATES = frozenset({"available", "reserved", "ringing", "on_call", "wrap_up", "break", "away"})
+WRAP_GAP_MS = 10_000  # a wrap_up begins when the call ends; allow for the ACD's reaction time
 NOT_LOGGED_IN = frozenset({"offline", "logged_out"})
 
 
@@ -121,7 +121,8 @@ def _repeated(calls: Iterable[CallFacts], window_ms: int) -> set[str]:
 
 
 def _wrap_by_call(calls: Iterable[CallFacts], intervals: Iterable[AgentInterval]) -> dict[str, int]:
-    """Each wrap_up interval goes to the agent's call that ended last at or before it began."""
+    """Each wrap_up interval goes to the agent's call that ended last at or before it began, if that was
+    at most WRAP_GAP_MS before (a wrap-up long after any call of the agent is no call's after-call work)."""
     ends: dict[int, list[tuple[int, str]]] = {}
     for c in calls:
         if c.agent_id is not None and c.ended_ms is not None:
@@ -134,7 +135,7 @@ def _wrap_by_call(calls: Iterable[CallFacts], intervals: Iterable[AgentInterval]
         if iv.state != "wrap_up" or not agent_ends:
             continue
         i = bisect.bisect_right(agent_ends, (iv.start_ms, "\uffff")) - 1
-        if i >= 0:
+        if i >= 0 and iv.start_ms - agent_ends[i][0] <= WRAP_GAP_MS:
             out[agent_ends[i][1]] = out.get(agent_ends[i][1], 0) + iv.ms
     return out
 
@@ -145,7 +146,8 @@ class _Prepared:
     ) -> None:
         evs = list(events)
         self.all_calls = calls_of(evs)
-        self.calls = [c for c in self.all_calls.values() if _in_range(c, start_ms, end_ms)]
+        in_range = [c for c in self.all_calls.values() if _in_range(c, start_ms, end_ms)]
+        self.calls = sorted(in_range, key=lambda c: (c.started_ms, c.call_id))  # sums in a fixed order
         self.intervals = agent_intervals(evs, start_ms, end_ms)
         self.wrap = _wrap_by_call(self.all_calls.values(), self.intervals)
         self.repeats = _repeated(self.all_calls.values(), inputs.repeat_window_ms)
@@ -178,7 +180,7 @@ def queue_kpis(
 ) -> list[QueueKpis]:
     p = _Prepared(events, start_ms, end_ms, inputs)
     visits_by_queue: dict[int, list[Any]] = {}
-    for c in p.all_calls.values():
+    for c in sorted(p.all_calls.values(), key=lambda c: (c.started_ms, c.call_id)):
         for v in c.visits:
             if start_ms <= v.entered_ms < end_ms:
                 visits_by_queue.setdefault(v.queue_id, []).append(v)
