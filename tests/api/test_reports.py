@@ -131,3 +131,16 @@ async def test_staffing_endpoint(day: World) -> None:
     assert (len(intervals), intervals[0]["expected_calls"], intervals[47]["expected_calls"]) == (48, 5, 1)
     assert (await day.as_("admin", "GET", "/reports/staffing", params={"aht": 180})).status_code == 422
     assert (await day.as_("agent", "GET", "/reports/staffing", params=params)).status_code == 403
+
+
+async def test_wallboard_polls_see_new_events_and_share_a_snapshot_for_two_seconds(day: World) -> None:
+    day.clock.now = dt.datetime.fromtimestamp(DAY / 1000 + 6000, dt.UTC)
+    first = (await day.as_("admin", "GET", "/wallboard")).json()
+    _record(day, [ev(6000, "queue.entered", "n", queue=1)])
+    again = (await day.as_("admin", "GET", "/wallboard")).json()
+    assert again == first  # within 2 s: the same snapshot
+    day.clock.advance(3)
+    later = (await day.as_("admin", "GET", "/wallboard")).json()
+    assert (later["queues"][0]["waiting"], later["queues"][0]["longest_wait_s"]) == (2, 6003 - 500)
+    sup = (await day.as_("sup", "GET", "/wallboard")).json()
+    assert sup["queues"] == []  # queue 1 is not of their teams
