@@ -142,10 +142,15 @@ def _wrap_by_call(calls: Iterable[CallFacts], intervals: Iterable[AgentInterval]
 
 class _Prepared:
     def __init__(
-        self, events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+        self,
+        events: Iterable[EventEnvelope],
+        start_ms: int,
+        end_ms: int,
+        inputs: KpiInputs,
+        facts: Mapping[str, CallFacts] | None,  # calls_of(events), if the caller has it already
     ) -> None:
         evs = list(events)
-        self.all_calls = calls_of(evs)
+        self.all_calls = facts if facts is not None else calls_of(evs)
         in_range = [c for c in self.all_calls.values() if _in_range(c, start_ms, end_ms)]
         self.calls = sorted(in_range, key=lambda c: (c.started_ms, c.call_id))  # sums in a fixed order
         self.intervals = agent_intervals(evs, start_ms, end_ms)
@@ -176,9 +181,14 @@ class QueueKpis:
 
 
 def queue_kpis(
-    events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+    events: Iterable[EventEnvelope],
+    start_ms: int,
+    end_ms: int,
+    inputs: KpiInputs,
+    *,
+    facts: Mapping[str, CallFacts] | None = None,
 ) -> list[QueueKpis]:
-    p = _Prepared(events, start_ms, end_ms, inputs)
+    p = _Prepared(events, start_ms, end_ms, inputs, facts)
     visits_by_queue: dict[int, list[Any]] = {}
     for c in sorted(p.all_calls.values(), key=lambda c: (c.started_ms, c.call_id)):
         for v in c.visits:
@@ -239,9 +249,14 @@ class AgentKpis:
 
 
 def agent_kpis(
-    events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+    events: Iterable[EventEnvelope],
+    start_ms: int,
+    end_ms: int,
+    inputs: KpiInputs,
+    *,
+    facts: Mapping[str, CallFacts] | None = None,
 ) -> list[AgentKpis]:
-    p = _Prepared(events, start_ms, end_ms, inputs)
+    p = _Prepared(events, start_ms, end_ms, inputs, facts)
     counts: dict[int, dict[str, int]] = {}
     for env in p.events:
         if env.agent_id is not None and env.type.startswith("agent.") and start_ms <= env.ts_ms < end_ms:
@@ -304,9 +319,14 @@ class CampaignKpis:
 
 
 def campaign_kpis(
-    events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+    events: Iterable[EventEnvelope],
+    start_ms: int,
+    end_ms: int,
+    inputs: KpiInputs,
+    *,
+    facts: Mapping[str, CallFacts] | None = None,
 ) -> list[CampaignKpis]:
-    p = _Prepared(events, start_ms, end_ms, inputs)
+    p = _Prepared(events, start_ms, end_ms, inputs, facts)
     skipped: dict[int, int] = {}
     for env in p.events:
         if env.type == "lead.skipped" and env.campaign_id is not None and start_ms <= env.ts_ms < end_ms:
@@ -359,9 +379,14 @@ class SourceKpis:
 
 
 def source_kpis(
-    events: Iterable[EventEnvelope], start_ms: int, end_ms: int, inputs: KpiInputs
+    events: Iterable[EventEnvelope],
+    start_ms: int,
+    end_ms: int,
+    inputs: KpiInputs,
+    *,
+    facts: Mapping[str, CallFacts] | None = None,
 ) -> list[SourceKpis]:
-    p = _Prepared(events, start_ms, end_ms, inputs)
+    p = _Prepared(events, start_ms, end_ms, inputs, facts)
     by_source: dict[str, list[CallFacts]] = {}
     for c in p.calls:
         if c.direction == "inbound":

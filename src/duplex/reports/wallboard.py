@@ -61,9 +61,10 @@ def snapshot(
     evs = list(events)
     midnight = now_ms - now_ms % DAY_MS
     end = now_ms + 1
-    today_q = {q.queue_id: q for q in queue_kpis(evs, midnight, end, inputs)}
+    calls = calls_of(evs)  # once: the costly step, shared by the three projections below
+    today_q = {q.queue_id: q for q in queue_kpis(evs, midnight, end, inputs, facts=calls)}
     waiting: dict[int, list[int]] = {}
-    for call in calls_of(evs).values():
+    for call in calls.values():
         for v in call.visits:
             if v.left_ms is None and now_ms - DAY_MS <= v.entered_ms <= now_ms:
                 waiting.setdefault(v.queue_id, []).append(v.entered_ms)
@@ -88,8 +89,8 @@ def snapshot(
                 agents_by_state=dict(sorted(by_state.items())),
             )
         )
-    day = {c.campaign_id: c for c in campaign_kpis(evs, now_ms - DAY_MS, end, inputs)}
-    today = {c.campaign_id: c for c in campaign_kpis(evs, midnight, end, inputs)}
+    day = {c.campaign_id: c for c in campaign_kpis(evs, now_ms - DAY_MS, end, inputs, facts=calls)}
+    today = {c.campaign_id: c for c in campaign_kpis(evs, midnight, end, inputs, facts=calls)}
     level: dict[int, tuple[int, float]] = {}
     for env in evs:
         if env.type == "campaign.pacing" and env.campaign_id is not None:
