@@ -198,7 +198,9 @@ def wallboard(request: Request, session: DbSession, principal: Staff) -> JSONRes
 def _board(session: Any, principal: Principal, feed: WallboardFeed, now: dt.datetime) -> dict[str, Any]:
     now_ms = int(now.timestamp() * 1000)
     scope = _Scope(session, principal)
-    events = scope.events(feed.refresh(session, now_ms))
+    kept, facts = feed.refresh(session, now_ms)
+    events = scope.events(kept)
+    in_scope = {e.call_id for e in events if e.call_id is not None}
     members: dict[int, set[int]] = {}
     for qid, aid in session.execute(select(QueueMember.queue_id, QueueMember.agent_id)):
         members.setdefault(qid, set()).add(aid)
@@ -211,6 +213,7 @@ def _board(session: Any, principal: Principal, feed: WallboardFeed, now: dt.date
         queue_ids=queue_ids if scope.queues is None else queue_ids & scope.queues,
         campaign_ids=set(session.scalars(select(Campaign.id))),
         abandon_30d=campaign_abandon_since(session, now - dt.timedelta(days=30)),
+        facts={c: f for c, f in facts.items() if c in in_scope},
     )
     body = asdict(board)
     if scope.queues is not None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from duplex.events.types import EventEnvelope
-from duplex.reports.call_facts import agent_intervals, calls_of
+from duplex.reports.call_facts import CallFacts, agent_intervals, calls_of
 from duplex.reports.kpis import KpiInputs, campaign_kpis, queue_kpis
 
 __all__ = ["CampaignBoard", "QueueBoard", "Wallboard", "snapshot"]
@@ -55,13 +55,16 @@ def snapshot(
     queue_ids: Iterable[int] = (),
     campaign_ids: Iterable[int] = (),
     abandon_30d: Mapping[int, float | None] | None = None,
+    facts: Mapping[str, CallFacts] | None = None,
 ) -> Wallboard:
     """The board at `now_ms` from the events of the 24 hours before it (and the agents' states before).
-    `queue_ids`/`campaign_ids` are listed even without events."""
+    `queue_ids`/`campaign_ids` are listed even without events; `facts` is calls_of(events) if known."""
     evs = list(events)
     midnight = now_ms - now_ms % DAY_MS
     end = now_ms + 1
-    calls = calls_of(evs)  # once: the costly step, shared by the three projections below
+    calls = (
+        facts if facts is not None else calls_of(evs)
+    )  # once: the costly step, shared by the three projections below
     today_q = {q.queue_id: q for q in queue_kpis(evs, midnight, end, inputs, facts=calls)}
     waiting: dict[int, list[int]] = {}
     for call in calls.values():

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from duplex.db.models import Event
 from duplex.events.types import EventEnvelope
+from duplex.reports.call_facts import CallFacts, calls_of
 from duplex.reports.kpi_store import COLUMNS, DAY_MS, envelopes, load_wallboard_events
 
 __all__ = ["WallboardFeed"]
@@ -30,25 +31,41 @@ class WallboardFeed:
         self.overlap_ms = overlap_ms
         self.min_interval_ms = min_interval_ms
         self._events: dict[int, EventEnvelope] = {}
+        self._by_call: dict[str, dict[int, EventEnvelope]] = {}  # call id -> its kept events
+        self._facts: dict[str, CallFacts] = {}  # call id -> calls_of its kept events, kept up to date
         self._newest_ts: int | None = None
         self._lock = threading.Lock()
         self._boards: dict[Hashable, tuple[int, object]] = {}  # scope key -> (computed at, board)
 
-    def refresh(self, session: Session, now_ms: int) -> list[EventEnvelope]:
-        """The events of the 24 hours before `now_ms` (and the agents' latest states), brought up to date."""
+    def refresh(self, session: Session, now_ms: int) -> tuple[list[EventEnvelope], dict[str, CallFacts]]:
+        """The events of the 24 hours before `now_ms` (and the agents' latest states), brought up to date,
+        and each of their calls' facts (recomputed only for the calls with new or dropped events)."""
         with self._lock:
             if self._newest_ts is None:
                 found = load_wallboard_events(session, now_ms)
             else:
                 stmt = select(*COLUMNS).where(Event.ts_ms >= self._newest_ts - self.overlap_ms)
                 found = envelopes(session.execute(stmt))
+            touched: set[str] = set()
             for e in found:
-                self._events.setdefault(e.id, e)
+                if e.id not in self._events:
+                    self._events[e.id] = e
+                    if e.call_id is not None:
+                        self._by_call.setdefault(e.call_id, {})[e.id] = e
+                        touched.add(e.call_id)
             self._newest_ts = max([self._newest_ts or 0, *(e.ts_ms for e in found)])
-            self._prune(now_ms - DAY_MS)
-            return list(self._events.values())
+            touched |= self._prune(now_ms - DAY_MS)
+            for call_id in touched:
+                kept = self._by_call.get(call_id)
+                if kept:
+                    self._facts.update(calls_of(kept.values()))
+                else:
+                    self._by_call.pop(call_id, None)
+                    self._facts.pop(call_id, None)
+            return list(self._events.values()), dict(self._facts)
 
-    def _prune(self, oldest_ms: int) -> None:
+    def _prune(self, oldest_ms: int) -> set[str]:
+        """Drop events older than `oldest_ms`; returns the calls that lost events."""
         latest_state: dict[int, EventEnvelope] = {}
         for e in self._events.values():
             if e.type == "agent.state_changed" and e.agent_id is not None:
@@ -56,7 +73,12 @@ class WallboardFeed:
                 if prev is None or (e.ts_ms, e.id) > (prev.ts_ms, prev.id):
                     latest_state[e.agent_id] = e
         keep = {e.id for e in latest_state.values()}
-        self._events = {i: e for i, e in self._events.items() if e.ts_ms >= oldest_ms or i in keep}
+        dropped = [e for i, e in self._events.items() if e.ts_ms < oldest_ms and i not in keep]
+        for e in dropped:
+            del self._events[e.id]
+            if e.call_id is not None:
+                self._by_call.get(e.call_id, {}).pop(e.id, None)
+        return {e.call_id for e in dropped if e.call_id is not None}
 
     def board(self, key: Hashable, now_ms: int, compute: Callable[[], T]) -> T:
         """The board for `key` computed at most every `min_interval_ms`."""
