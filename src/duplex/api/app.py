@@ -40,6 +40,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.events_ws",
     "duplex.api.webhooks",
     "duplex.api.softphone",
+    "duplex.api.reports",
 ]
 
 
