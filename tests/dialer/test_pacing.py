@@ -189,17 +189,19 @@ def test_predictive_counts_agents_about_to_be_released() -> None:
 
 
 def test_predictive_warmup_dials_fewer_at_first_then_fades() -> None:
-    talking = PacingState(
-        now=0.0,
-        agents_ready=2,
-        agents_talking=18,
-        agents_wrapping=0,
-        calls_dialing=0,
-        talk_started=(-60.0,) * 18,
-    )
+    def half_ready(now: float) -> PacingState:
+        return PacingState(
+            now=now,
+            agents_ready=10,
+            agents_talking=10,
+            agents_wrapping=0,
+            calls_dialing=0,
+            talk_started=(now - 60.0,) * 10,
+        )
+
     plain = PredictivePacer(PredictiveConfig(wrap_seconds=20.0))
     cautious = PredictivePacer(PredictiveConfig(wrap_seconds=20.0, warmup_z=2.0, warmup_seconds=3600.0))
-    assert plain.calls_to_place(talking) > cautious.calls_to_place(talking) >= 2
+    assert plain.calls_to_place(half_ready(0.0)) > cautious.calls_to_place(half_ready(0.0)) >= 10
     assert cautious.warmup_z_at(0.0) == pytest.approx(2.0)
     assert cautious.warmup_z_at(1800.0) == pytest.approx(1.0)
     assert cautious.warmup_z_at(3600.0) == 0.0
