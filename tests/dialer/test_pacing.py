@@ -199,7 +199,7 @@ def test_predictive_warmup_dials_fewer_at_first_then_fades() -> None:
             talk_started=(now - 60.0,) * 10,
         )
 
-    plain = PredictivePacer(PredictiveConfig(wrap_seconds=20.0))
+    plain = PredictivePacer(PredictiveConfig(wrap_seconds=20.0, warmup_z=0.0))
     cautious = PredictivePacer(PredictiveConfig(wrap_seconds=20.0, warmup_z=2.0, warmup_seconds=3600.0))
     assert plain.calls_to_place(half_ready(0.0)) > cautious.calls_to_place(half_ready(0.0)) >= 10
     assert cautious.warmup_z_at(0.0) == pytest.approx(2.0)
