@@ -165,16 +165,16 @@ class _NoPool:
 
 def _table(out: dict[str, Any]) -> list[str]:
     lines = [
-        "| cell | mode | talk min / agent-h | x progressive | abandon mean | abandon p95 | <= 3% in | drops | "
+        "| cell | mode | reps | talk min / agent-h | x progressive | abandon mean | abandon p95 | <= 3% in | drops | "
         "dials / connect | agent wait p95 s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, cell in out["cells"].items():
         for mode in [m for m in (*MODES, "predictive_before") if m in cell]:
             s = cell[mode]
             label = LABELS[mode] + (f" ({s['ratio']:.2f}:1)" if "ratio" in s else "")
             lines.append(
-                f"| {name} | {label} | {s['talk_minutes_per_agent_hour']:.1f} | {s['ratio_to_progressive']:.3f} | "
+                f"| {name} | {label} | {s['replications']} | {s['talk_minutes_per_agent_hour']:.1f} | {s['ratio_to_progressive']:.3f} | "
                 f"{s['abandon_rate']['mean'] * 100:.2f}% | {s['abandon_rate']['p95'] * 100:.2f}% | "
                 f"{s['abandon_compliant_share'] * 100:.0f}% | {s['drop_rate_mean'] * 100:.2f}% | "
                 f"{s['dials_per_connect']:.2f} | {s['agent_wait_p95']:.0f} |"
@@ -233,8 +233,8 @@ def write_report(out: dict[str, Any], command: str, elapsed: float) -> None:
         f"## Dialer pacing ({time.strftime('%Y-%m-%d')}, simulator)",
         "",
         f"Command: `{command}` ({elapsed / 60:.0f} min on 2 workers of a shared 2-core machine). "
-        f"{out['replications']} replications of an 8-hour shift per mode in the N=20 cells, "
-        f"{out.get('grid_replications', out['replications'])} in the others; common random numbers (replication "
+        f"{out['replications']} replications of an 8-hour shift per mode in the N=20 p_human 0.30 cells, "
+        "fewer in the others (column 'reps'); common random numbers (replication "
         "r is the same callees, answer times, AMD errors and talk times in every mode). Scenario in the script's "
         "docstring. Abandon = (dropped humans + humans hung up on by AMD false positives) / live answers, per "
         "replication; 'drops' is the first part alone. The parameter oracle is the best fixed lines-per-free-agent "
