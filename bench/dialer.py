@@ -104,12 +104,20 @@ def run_bench(
     workers: int,
     oracle_steps: int,
     json_path: Path | None,
+    earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"replications": replications, "grid_replications": grid_replications, "cells": {}}
+    """Run every cell, or with `earlier` (a finished run's figures) only the cells it lacks, added to it."""
+    out: dict[str, Any] = earlier or {
+        "replications": replications,
+        "grid_replications": grid_replications,
+        "cells": {},
+    }
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) if workers > 1 else _NoPool() as pool:
         runner = Runner(pool if workers > 1 else None)
         for name, keys, headline in _cells(quick):
+            if name in out["cells"]:
+                continue
             seeds = replication_seeds(SEED, replications if headline else grid_replications)
             scenario = parse_scenario({"shift_hours": 8, **keys})
             started = time.monotonic()
@@ -133,8 +141,10 @@ def refresh(out: dict[str, Any], mode: str, workers: int) -> None:
     with ctx.Pool(workers) as pool:
         runner = Runner(pool)
         for name, cell in out["cells"].items():
-            keys, headline = cells[name]
-            seeds = replication_seeds(SEED, out["replications"] if headline else out["grid_replications"])
+            keys, _ = cells[name]
+            seeds = replication_seeds(
+                SEED, cell["progressive"]["replications"]
+            )  # cells may differ (--add-missing)
             scenario = parse_scenario({"shift_hours": 8, **keys})
             runs = runner.run(scenario, mode, seeds)
             summary = summarize(runs, scenario.abandon_target)
@@ -155,16 +165,16 @@ class _NoPool:
 
 def _table(out: dict[str, Any]) -> list[str]:
     lines = [
-        "| cell | mode | talk min / agent-h | x progressive | abandon mean | abandon p95 | <= 3% in | drops | "
+        "| cell | mode | reps | talk min / agent-h | x progressive | abandon mean | abandon p95 | <= 3% in | drops | "
         "dials / connect | agent wait p95 s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, cell in out["cells"].items():
         for mode in [m for m in (*MODES, "predictive_before") if m in cell]:
             s = cell[mode]
             label = LABELS[mode] + (f" ({s['ratio']:.2f}:1)" if "ratio" in s else "")
             lines.append(
-                f"| {name} | {label} | {s['talk_minutes_per_agent_hour']:.1f} | {s['ratio_to_progressive']:.3f} | "
+                f"| {name} | {label} | {s['replications']} | {s['talk_minutes_per_agent_hour']:.1f} | {s['ratio_to_progressive']:.3f} | "
                 f"{s['abandon_rate']['mean'] * 100:.2f}% | {s['abandon_rate']['p95'] * 100:.2f}% | "
                 f"{s['abandon_compliant_share'] * 100:.0f}% | {s['drop_rate_mean'] * 100:.2f}% | "
                 f"{s['dials_per_connect']:.2f} | {s['agent_wait_p95']:.0f} |"
@@ -223,8 +233,8 @@ def write_report(out: dict[str, Any], command: str, elapsed: float) -> None:
         f"## Dialer pacing ({time.strftime('%Y-%m-%d')}, simulator)",
         "",
         f"Command: `{command}` ({elapsed / 60:.0f} min on 2 workers of a shared 2-core machine). "
-        f"{out['replications']} replications of an 8-hour shift per mode in the N=20 cells, "
-        f"{out.get('grid_replications', out['replications'])} in the others; common random numbers (replication "
+        f"{out['replications']} replications of an 8-hour shift per mode in the N=20 p_human 0.30 cells, "
+        "fewer in the others (column 'reps'); common random numbers (replication "
         "r is the same callees, answer times, AMD errors and talk times in every mode). Scenario in the script's "
         "docstring. Abandon = (dropped humans + humans hung up on by AMD false positives) / live answers, per "
         "replication; 'drops' is the first part alone. The parameter oracle is the best fixed lines-per-free-agent "
@@ -258,6 +268,11 @@ def main() -> None:
         choices=MODES,
         help="with --report-from: re-run this mode on the same seeds (after a change)",
     )
+    parser.add_argument(
+        "--add-missing",
+        type=Path,
+        help="run only the cells this JSON lacks (with --grid-replications) and add them to it",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (at most 2 on a shared machine)")
     parser.add_argument("--oracle-steps", type=int, default=6, help="bisection steps of the oracle's ratio")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
@@ -273,12 +288,19 @@ def main() -> None:
     replications = args.replications or (4 if args.quick else 30)
     grid = args.grid_replications or replications
     started = time.monotonic()
+    earlier = json.loads(args.add_missing.read_text()) if args.add_missing else None
+    json_path = args.json or args.add_missing
     out = run_bench(
-        replications, grid, args.quick, min(2, max(1, args.workers)), args.oracle_steps, args.json
+        replications, grid, args.quick, min(2, max(1, args.workers)), args.oracle_steps, json_path, earlier
     )
     elapsed = time.monotonic() - started
-    out["elapsed"] = elapsed
-    out["command"] = "python " + " ".join(["bench/dialer.py", *sys.argv[1:]])
+    command = "python " + " ".join(["bench/dialer.py", *sys.argv[1:]])
+    if earlier is not None:  # keep the first run's command and time, list the additions after them
+        out.setdefault("additions", []).append({"command": command, "elapsed": elapsed})
+    else:
+        out["elapsed"] = elapsed
+        out["command"] = command
+    args.json = json_path
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     if not args.no_report:

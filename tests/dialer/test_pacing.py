@@ -186,3 +186,25 @@ def test_predictive_counts_agents_about_to_be_released() -> None:
     assert pacer.calls_to_place(ending) > 0  # their wrap ends before a new call's human answers
     assert far.calls_to_place(far_state) == 0  # still 59 s of wrap: nothing to dial for yet
     assert pacer.calls_to_place(base) >= 0
+
+
+def test_predictive_warmup_dials_fewer_at_first_then_fades() -> None:
+    def half_ready(now: float) -> PacingState:
+        return PacingState(
+            now=now,
+            agents_ready=10,
+            agents_talking=10,
+            agents_wrapping=0,
+            calls_dialing=0,
+            talk_started=(now - 60.0,) * 10,
+        )
+
+    plain = PredictivePacer(PredictiveConfig(wrap_seconds=20.0, warmup_z=0.0))
+    cautious = PredictivePacer(PredictiveConfig(wrap_seconds=20.0, warmup_z=2.0, warmup_seconds=3600.0))
+    assert plain.calls_to_place(half_ready(0.0)) > cautious.calls_to_place(half_ready(0.0)) >= 10
+    assert cautious.warmup_z_at(0.0) == pytest.approx(2.0)
+    assert cautious.warmup_z_at(1800.0) == pytest.approx(1.0)
+    assert cautious.warmup_z_at(3600.0) == 0.0
+    assert plain.warmup_z_at(0.0) == 0.0
+    with pytest.raises(ValueError, match="warmup"):
+        PredictiveConfig(warmup_z=-1.0)
