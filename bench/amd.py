@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _markdown import update_section
+
 from duplex.media.amd import AmdOutcome, AmdParameters, AnsweringMachineDetector
 from duplex.services.media.amd_corpus import LabelledClip, labelled_clips
 
@@ -128,17 +130,6 @@ def render(scores: list[Score], args: argparse.Namespace, seconds: float) -> str
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = doc.find(SECTION)
-    if start >= 0:
-        end = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + (doc[end + 1 :] if end >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    path.write_text(doc)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -159,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(scores, args, time.monotonic() - started)
     print(text)
     if args.write:
-        write_section(args.write, text)
+        update_section(args.write, SECTION, text)
     return 0
 
 

@@ -27,6 +27,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from _markdown import update_section
+
 SECTION = "## Lead import (bench/lead_import.py)"
 BASELINE_REV = "ae29378"  # the last commit with the whole-file import (lead_csv.parse_leads on bytes)
 PG_ADMIN_URL = os.environ.get("DUPLEX_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -184,17 +186,6 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, load: str) -
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = doc.find(SECTION)
-    if start >= 0:
-        end = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + (doc[end + 1 :] if end >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    path.write_text(doc)
-
-
 def main(argv: list[str] | None = None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, url, path, rev = sys.argv[2:6]
@@ -225,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(results, args, load)
     print(text)
     if args.write:
-        write_section(args.write, text)
+        update_section(args.write, SECTION, text)
     return 0
 
 

@@ -51,6 +51,7 @@ from _load import (  # noqa: E402
     read_sipp_stats,
     system_busy,
 )
+from _markdown import update_section  # noqa: E402
 from _rtpengine import media_backend  # noqa: E402
 from tests.interop.peers import free_even_port, free_port, run_sipp, sipp_background, sipp_command  # noqa: E402
 
@@ -295,22 +296,6 @@ def main() -> None:
 
 def _single(t: Target) -> Target:
     return Target("duplex-single", t.sip_port, t.scenario, t.service, t.extra, t.pid)
-
-
-def update_section(path: Path, heading: str, section: str) -> None:
-    """Replace this benchmark's section in docs/benchmarks.md, keeping the other benchmarks' sections."""
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nFigures are ratios to a baseline run side by side.\n\n"
-    )
-    start = text.find(heading)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    path.write_text(text)
 
 
 if __name__ == "__main__":
