@@ -45,7 +45,21 @@ async def memory_env(tmp_path: Path, engine_options: dict[str, Any]) -> AsyncIte
         yield env
 
 
-class MemoryClient:
+class SipTextClient:
+    """What the phone-side test clients share: the next (final) response to what they sent."""
+
+    async def recv(self, timeout: float = 2.0) -> bytes:
+        raise NotImplementedError
+
+    async def response(self, *, skip_provisional: bool = True, timeout: float = 2.0) -> SipResponse:
+        while True:
+            message = parse_message(await self.recv(timeout))
+            assert isinstance(message, SipResponse)
+            if not (skip_provisional and message.status < 200):
+                return message
+
+
+class MemoryClient(SipTextClient):
     """`UdpClient`'s interface on the switch's `MemoryNetwork`."""
 
     def __init__(self, env: EngineEnv) -> None:
@@ -60,18 +74,11 @@ class MemoryClient:
     async def recv(self, timeout: float = 2.0) -> bytes:
         return await self.peer.recv(timeout)
 
-    async def response(self, *, skip_provisional: bool = True, timeout: float = 2.0) -> SipResponse:
-        while True:
-            message = parse_message(await self.recv(timeout))
-            assert isinstance(message, SipResponse)
-            if not (skip_provisional and message.status < 200):
-                return message
-
     def close(self) -> None:
         self.peer.close()
 
 
-class UdpClient:
+class UdpClient(SipTextClient):
     """A plain UDP socket speaking SIP text to the engine."""
 
     def __init__(self, server_port: int) -> None:
@@ -87,13 +94,6 @@ class UdpClient:
     async def recv(self, timeout: float = 2.0) -> bytes:
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(loop.sock_recv(self.sock, 65535), timeout)
-
-    async def response(self, *, skip_provisional: bool = True, timeout: float = 2.0) -> SipResponse:
-        while True:
-            message = parse_message(await self.recv(timeout))
-            assert isinstance(message, SipResponse)
-            if not (skip_provisional and message.status < 200):
-                return message
 
     def close(self) -> None:
         self.sock.close()
