@@ -102,7 +102,7 @@ async def test_carrier_call_from_an_allow_listed_name_reaches_the_did(
     await _wait(lambda: running.engine.trunks.resolved.get("localhost"), timeout=5)
     assert "127.0.0.1" in running.engine.trunks.resolved["localhost"]
     result = await asyncio.to_thread(
-        run_sipp, tmp_path, "uac_wait_bye.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+        run_sipp, tmp_path, "uac_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
         media_port=free_even_port(), service="+40215550100", timeout=30,
     )  # fmt: skip
     assert result.successful == 1, result.output

@@ -84,10 +84,10 @@ async def test_carrier_call_from_the_trunk_address_reaches_the_did(
     running: RunningEngine, tmp_path: Path
 ) -> None:
     result = await asyncio.to_thread(
-        run_sipp, tmp_path, "uac_wait_bye.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+        run_sipp, tmp_path, "uac_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
         media_port=free_even_port(), service="+40215550100", timeout=30,
     )  # fmt: skip
-    assert result.successful == 1, result.output  # answered, prompt played, BYE from Duplex
+    assert result.successful == 1, result.output  # answered by the DID's flow; the carrier hangs up
     await running.engine.store.flush()
     with running.sessions() as session:
         trunk = session.scalars(select(Trunk).where(Trunk.name == "demo-carrier")).one()
