@@ -30,7 +30,7 @@ from duplex.config import Settings
 from duplex.db.migrate import upgrade
 from duplex.demo import seed
 from duplex.media.codecs import get_codec
-from duplex.server import _start_sip
+from duplex.server import _start_sip, _stop_sip
 from interop.peers import free_even_port, free_port, rtp_capture, sipp_command
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
@@ -58,12 +58,11 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
 
     async def serve() -> None:
-        engine = await _start_sip(app, settings)
+        node = await _start_sip(app, settings)
         try:
             await server.serve(sockets=[sock])
         finally:
-            await engine.stop()
-            engine.store.close()
+            await _stop_sip(node, app.state.campaigns)  # campaigns, contact center, switch; closes the store
 
     thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
     thread.start()
