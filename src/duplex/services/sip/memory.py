@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from duplex.services.sip.core_timer import CoreTimer
 from duplex.services.sip.transport import SipCore, TransportStats
 from duplex.sip.errors import SipError
 from duplex.sip.events import Address
@@ -69,8 +70,7 @@ class MemoryTransport:
         self.tls_port = 0
         self.address: Address | None = None
         self.stats = TransportStats()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = CoreTimer(self._on_timer)
 
     async def start(self) -> int:
         self.address = self.network.attach(self._on_bytes)
@@ -80,9 +80,7 @@ class MemoryTransport:
     async def stop(self) -> None:
         if self.address is not None:
             self.network.detach(self.address)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
 
     def _on_bytes(self, data: bytes, source: Address) -> None:
         self.stats.received += 1
@@ -114,18 +112,9 @@ class MemoryTransport:
         """Send what the core queued and re-arm the timer to its earliest deadline."""
         for data, addr in self.core.datagrams_to_send():
             self.send(data, addr)
-        deadline = self.core.get_timer()
-        if deadline == self._timer_at and self._timer is not None:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+        self._timer.arm(asyncio.get_running_loop(), self.core.get_timer())
 
     def _on_timer(self) -> None:
-        self._timer = self._timer_at = None
         self.core.handle_timer(asyncio.get_running_loop().time())
         self.flush()
 

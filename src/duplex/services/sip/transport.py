@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from duplex.services.sip.core_timer import CoreTimer
 from duplex.sip.errors import RemoteProtocolError, SipError
 from duplex.sip.events import Address
 from duplex.sip.framing import StreamFramer
@@ -171,8 +172,7 @@ class SipTransport:
         self._conns: dict[Address, asyncio.StreamWriter] = {}
         self._pending: dict[Address, list[bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = CoreTimer(self._on_timer)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Optional cheap check of a raw datagram and its source IP before it is parsed (False: drop it).
         self.screen: Callable[[bytes, str, float], bool] | None = None
@@ -220,8 +220,7 @@ class SipTransport:
         log.info("SIP over TLS listening on %s:%d", self.host, self.tls_port)
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self._timer.cancel()
         if self._udp is not None and self._udp.transport is not None:
             self._udp.transport.close()
         for writer in list(self._conns.values()):
@@ -399,19 +398,9 @@ class SipTransport:
         """Send what the core has queued and re-arm the timer to its earliest deadline."""
         for data, addr in self.core.datagrams_to_send():
             self.send(data, addr)
-        deadline = self.core.get_timer()
-        if deadline == self._timer_at and self._timer is not None:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+        self._timer.arm(self.loop, self.core.get_timer())
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
         try:
             self.core.handle_timer(self.now())
         except Exception:
