@@ -48,8 +48,8 @@ async def test_echo_1001_returns_the_callers_audio(running: RunningEngine, tmp_p
 
 async def test_voicemail_1002_records_a_non_silent_message(running: RunningEngine, tmp_path: Path) -> None:
     result = await asyncio.to_thread(
-        run_sipp, tmp_path, "uac_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
-        media_port=free_even_port(), service="1002", duration_ms=12000, timeout=40,
+        run_sipp, tmp_path, "uac_voicemail.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
+        media_port=free_even_port(), service="1002", duration_ms=7000, timeout=40,
     )  # fmt: skip
     assert result.successful == 1, result.output
     await asyncio.sleep(0.3)
