@@ -22,7 +22,7 @@ from sqlalchemy import select
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.models import Event
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 DUPLEX = [str(Path(sys.executable).parent / "duplex")]
 
 

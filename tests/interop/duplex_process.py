@@ -61,7 +61,7 @@ class DuplexProcess:
         log = open(self.tmp / f"duplex-{self.runs}.log", "wb")  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen([DUPLEX, *args], cwd=self.tmp, env=env, stdout=log, stderr=log)
         log.close()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # about 3 s on an idle machine; far more while the suite runs
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 assert "address already in use" in self.log(), f"duplex serve exited: {self.log()[-3000:]}"

@@ -30,7 +30,7 @@ from interop.peers import (
 )
 from interop.test_cdr_rebuild import _transfers
 
-pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(90), pytest.mark.serial]
 
 SIPP_PCAP = Path("/usr/share/sip-tester/g711a.pcap")
 _GLOBAL = 24  # libpcap file header

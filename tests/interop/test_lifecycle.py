@@ -34,7 +34,7 @@ from interop.duplex_process import (
 )
 from interop.peers import free_even_port, free_port, read_sipp_stats, sipp_command
 
-pytestmark = [pytest.mark.interop, pytest.mark.slow]
+pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.serial]
 
 ECHO = "1001"  # the demo center's echo test number
 
@@ -51,6 +51,14 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
 def answered_open_calls(db_url: str) -> int:
     _, open_calls, _ = call_records(db_url)
     return sum(1 for c in open_calls if c.state == "answered")
+
+
+def calls_ended_and_up(db_url: str, ended: int, up: int) -> bool:
+    """At least ``ended`` calls over and ``up`` answered calls in progress, as recorded: the moment to strike
+    (waited for rather than slept, so a slow machine still has live calls when the test acts)."""
+    records, open_calls, _ = call_records(db_url)
+    done = sum(1 for r in records.values() if r.ended)
+    return done >= ended and sum(1 for c in open_calls if c.state == "answered") >= up
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -130,7 +138,7 @@ def test_kill_9_under_load_loses_no_call_and_leaves_none_open(db_url: str, tmp_p
     with duplex_process(tmp_path, db_url) as node:
         node.start()
         with logged_callers(tmp_path, node, service=ECHO, calls=200, rate=12, talk_ms=2000):
-            time.sleep(5)  # about 60 calls placed, 20-odd up
+            wait_for(lambda: calls_ended_and_up(db_url, 12, 8), 40, "12 calls over and 8 up")
             node.stop()  # SIGKILL
             time.sleep(0.5)
         seen = read_logged_calls(tmp_path)
@@ -150,7 +158,7 @@ def test_kill_9_while_the_database_is_write_locked_answers_nothing_unrecorded(
     with duplex_process(tmp_path, db_url) as node:
         node.start()
         with logged_callers(tmp_path, node, service=ECHO, calls=200, rate=12, talk_ms=1500) as sipp:
-            time.sleep(3)
+            wait_for(lambda: calls_ended_and_up(db_url, 12, 5), 40, "12 calls over and 5 up")
             with write_lock(db_url):
                 time.sleep(4)  # calls keep arriving and ending while nothing can commit
                 node.stop()  # SIGKILL, the lock still held

@@ -15,7 +15,7 @@ from engine_fixtures import EngineEnv, options_answered_within, running_engine
 
 from duplex.sip.transaction import ServerTransaction, State
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.serial]
 
 RATE = 3000
 SECONDS = 6.0

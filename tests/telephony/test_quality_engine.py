@@ -39,10 +39,11 @@ async def test_each_answered_leg_reports_quality_once_before_it_ends(memory_env:
         (end,) = [e for e in ended if e.leg_id == q.leg_id]
         assert q.id < end.id and q.call_id == end.call_id
         d = q.data
-        # 1.5 s of 20 ms packets each way over loopback, none lost
+        # 1.5 s of 20 ms packets each way over loopback, none lost. Jitter here is the event loop's send timing,
+        # a few ms on an idle machine and more on a busy one (the jitter arithmetic has its own tests in media/)
         assert d["codec"] in ("PCMU", "PCMA") and d["packets_received"] >= 50 and d["packets_sent"] >= 50
-        assert d["packets_lost"] == 0 and d["loss_ratio"] == 0.0 and d["jitter_ms"] < 5.0
-        assert d["mos"] is not None and d["mos"] >= 4.3 and d["mos"] == d["mos_received"]
+        assert d["packets_lost"] == 0 and d["loss_ratio"] == 0.0 and d["jitter_ms"] < 40.0
+        assert d["mos"] is not None and d["mos"] >= 4.0 and d["mos"] == d["mos_received"]
     with memory_env.sessions() as session:
         rows = {r.id: r for r in session.scalars(select(CallLeg))}
     for q in quality:  # the CDR leg rows carry it

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from live_center import LiveCenter
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from duplex.api.app import create_app
 from duplex.config import Settings
@@ -28,6 +28,9 @@ from duplex.demo import seed
 from duplex.web.routes import vendor_bundle_built
 
 CHROMIUM = "/usr/bin/chromium"
+
+# expect() waits for what a user would see; 5 s (its default) is short when the suite runs on every core
+expect.set_options(timeout=15_000)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -250,8 +250,10 @@ async def test_close_returns_even_if_a_cancel_is_swallowed(sessions) -> None:  #
     """Python 3.11's asyncio.wait_for may swallow a cancellation; close() must still stop the task."""
     d = dispatcher(sessions, InProcessBus())
     swallowed = []
+    waiting = asyncio.Event()
 
     async def wait_swallowing_one_cancel(seconds: float) -> None:
+        waiting.set()
         try:
             await asyncio.sleep(seconds)
         except asyncio.CancelledError:
@@ -262,6 +264,8 @@ async def test_close_returns_even_if_a_cancel_is_swallowed(sessions) -> None:  #
 
     d._wait_for_events = wait_swallowing_one_cancel  # type: ignore[method-assign]
     await d.start()
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(
+        waiting.wait(), timeout=10
+    )  # cancel it in the wait, not in its first database poll
     await asyncio.wait_for(d.close(), timeout=10)
     assert swallowed == [True]
