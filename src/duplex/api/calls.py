@@ -1,8 +1,10 @@
-"""Calls (read-only, with legs; dispositions), recordings (every access audited) and the audit log."""
+"""Calls (read-only, with legs; dispositions), recordings (searched by their calls; every access audited) and
+the audit log."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -10,10 +12,10 @@ from anyio import from_thread
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 
 from duplex.api.audit import AUDITED_ROLES, audit
-from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, STAFF, Ctx, Resource, crud_router
+from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, Ctx, Resource, crud_router
 from duplex.api.db import DbSession, field_error, not_found
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output
@@ -157,6 +159,20 @@ def _opt_out(session: Any, request: Request, call: Call) -> None:
 # ---- recordings -----------------------------------------------------------------------------------------
 
 
+class RecordingCall(Output):
+    """What a recordings search shows of the recorded call."""
+
+    direction: str
+    from_number: str
+    to_number: str
+    agent_id: int | None
+    queue_id: int | None
+    campaign_id: int | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    disposition_id: int | None
+
+
 class RecordingRead(Output):
     id: int
     call_id: str
@@ -167,10 +183,39 @@ class RecordingRead(Output):
     duration_ms: int
     size_bytes: int
     created_at: dt.datetime
+    call: RecordingCall
 
 
 class RecordingFilters(BaseModel):
     call_id: str | None = None
+    since: dt.datetime | None = Field(None, description="Calls started at or after this time.")
+    until: dt.datetime | None = Field(None, description="Calls started before this time.")
+    agent_id: int | None = Field(None, description="The call's agent.")
+    queue_id: int | None = None
+    campaign_id: int | None = None
+    disposition_id: int | None = None
+    number: str | None = Field(
+        None, min_length=1, max_length=64, description="Part of the caller's or called number."
+    )
+    min_duration_s: float | None = Field(None, ge=0, le=86_400, description="Recordings at least this long.")
+
+
+def _of_calls(condition: Callable[[Any], ColumnElement[bool]]) -> Callable[[Any], ColumnElement[bool]]:
+    """A recording filter on a column of its call."""
+    return lambda value: Recording.call_id.in_(select(Call.id).where(condition(value)))
+
+
+RECORDING_FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "since": _of_calls(lambda v: Call.started_at >= v),
+    "until": _of_calls(lambda v: Call.started_at < v),
+    "agent_id": _of_calls(lambda v: Call.agent_id == v),
+    "queue_id": _of_calls(lambda v: Call.queue_id == v),
+    "campaign_id": _of_calls(lambda v: Call.campaign_id == v),
+    "disposition_id": _of_calls(lambda v: Call.disposition_id == v),
+    "number": _of_calls(lambda v: or_(Call.from_number.contains(v.strip(), autoescape=True),
+                                      Call.to_number.contains(v.strip(), autoescape=True))),
+    "min_duration_s": lambda v: Recording.duration_ms >= round(v * 1000),
+}  # fmt: skip
 
 
 def recording_accessed(ctx: Ctx, row: Any, how: str = "metadata") -> None:
@@ -191,7 +236,8 @@ RECORDINGS = Resource(
     model=Recording,
     read=RecordingRead,
     filters=RecordingFilters,
-    read_roles=STAFF,
+    filter_clauses=RECORDING_FILTERS,
+    read_roles=ALL_ROLES,  # agents: the recordings of their own calls (own_recordings)
     scope=own_recordings,
     after_read=recording_accessed,
 )
