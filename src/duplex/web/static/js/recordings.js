@@ -83,7 +83,7 @@ export async function recordingsView(main, session) {
   };
 
   const score = async (rec) => {
-    await play(rec);
+    if (player.dataset.recording !== String(rec.id)) await play(rec); // each playback is audited: not twice
     clear(scoring).append(await scoreForm(rec, session));
   };
 
