@@ -124,7 +124,7 @@ def test_supervisor_searches_plays_and_scores_a_recording(page: Page, center: Li
     page.wait_for_function("() => { const a = document.getElementById('recording-player');"
                            " return a.readyState >= 1 && a.duration > 0; }")  # fmt: skip
     assert abs(page.evaluate("document.getElementById('recording-player').duration") - SECONDS) < 0.1
-    sup_id = center.client("supervisor").get("/auth/me").json()["id"]
+    sup_id = center.client("supervisor").get("/auth/me").json()["user_id"]
     audits = admin.get(
         "/audit-log", params={"action": "recording.read", "target_id": str(recording_id)}
     ).json()
@@ -155,9 +155,9 @@ def test_supervisor_searches_plays_and_scores_a_recording(page: Page, center: Li
     report_row = page.locator(f"#quality-report tr[data-agent='{alice}']")
     expect(report_row.locator("td[data-figure=avg_score_pct]")).to_have_text("78.0")
     expect(report_row.locator("td[data-figure=evaluations]")).to_have_text("1")
-    expect(
-        page.locator(f"#quality-evaluations details[data-evaluation='{evaluation['id']}']")
-    ).to_be_visible()
+    details = page.locator(f"#quality-evaluations details[data-evaluation='{evaluation['id']}']")
+    details.locator("summary").click()
+    expect(details.get_by_role("row").first).to_contain_text("Greeting4 / 5warm greeting")
     snap(page, center, "quality-report")
 
     # Alice sees her own evaluation and her recording, not Bob's.

@@ -9,7 +9,7 @@ import { scoreForm } from "./scoring.js";
 
 const PAGE = 20;
 
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" }) : "");
 const length = (ms) => `${Math.floor(ms / 60000)}:${String(Math.floor((ms % 60000) / 1000)).padStart(2, "0")}`;
 
 function select(id, rows, label) {
@@ -52,9 +52,9 @@ export async function recordingsView(main, session) {
   const player = h("audio", { id: "recording-player", controls: true, preload: "auto" });
   const nowPlaying = h("p", { id: "now-playing", class: "hint" }, t("recordings.pick"));
   const scoring = h("div", { id: "scoring" });
-  const side = h("section", { class: "panel", "aria-labelledby": "player-title" },
-    h("h2", { id: "player-title" }, t("recordings.player")), nowPlaying, player, scoring);
-  main.append(form, h("div", { class: "admin-layout" }, results, side));
+  const side = h("section", { class: "panel player-panel", "aria-labelledby": "player-title" },
+    h("div", {}, h("h2", { id: "player-title" }, t("recordings.player")), nowPlaying, player), scoring);
+  main.append(form, results, side);
 
   let offset = 0;
   let objectUrl = null;
@@ -101,7 +101,7 @@ export async function recordingsView(main, session) {
       return;
     }
     for (const c of Object.values(controls)) c.removeAttribute("aria-invalid");
-    const cols = ["id", "started", "from", "to", "agent", "queue", "campaign", "duration", "disposition"];
+    const cols = ["started", "from", "to", "agent", "queue", "campaign", "duration", "disposition"];
     const first = page.total ? page.offset + 1 : 0;
     const last = page.offset + page.items.length;
     const prev = h("button", { type: "button", class: "secondary", disabled: page.offset === 0 }, t("recordings.previous"));
@@ -116,11 +116,11 @@ export async function recordingsView(main, session) {
         h("thead", {}, h("tr", {}, ...cols.map((c) => h("th", { scope: "col" }, t(`recordings.col.${c}`))),
           h("th", { scope: "col" }, h("span", { class: "sr-only" }, t("admin.actions"))))),
         h("tbody", {}, ...page.items.map((rec) => h("tr", { "data-recording": rec.id },
-          h("td", {}, String(rec.id)), h("td", {}, when(rec.call.started_at)), h("td", {}, rec.call.from_number),
+          h("td", {}, when(rec.call.started_at)), h("td", {}, rec.call.from_number),
           h("td", {}, rec.call.to_number), h("td", {}, names.agent.get(rec.call.agent_id) ?? ""),
           h("td", {}, names.queue.get(rec.call.queue_id) ?? ""), h("td", {}, names.campaign.get(rec.call.campaign_id) ?? ""),
           h("td", {}, length(rec.duration_ms)), h("td", {}, names.disposition.get(rec.call.disposition_id) ?? ""),
-          h("td", { class: "actions" },
+          h("td", { class: "row-actions" },
             h("button", { type: "button", class: "link", "data-action": "play", onclick: () => play(rec) }, t("recordings.play")),
             staff ? h("button", { type: "button", class: "link", "data-action": "score", onclick: () => score(rec) }, t("recordings.score")) : null)))),
       ));
