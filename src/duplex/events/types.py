@@ -26,8 +26,8 @@ __all__ = [
     "DncRemoved", "DtmfReceived", "EVENT_TYPES", "EventEnvelope", "EventPayload", "InvalidEventPayload",
     "IvrEntered", "IvrLeft", "IvrNodeEntered", "LeadCallbackScheduled", "LeadCreated", "LeadDialed",
     "LeadImported", "LeadRecycled", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
-    "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QueueEntered", "QueueEscalated",
-    "QualityEvaluated", "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "SipRegistered",
+    "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QualityEvaluated", "QueueEntered",
+    "QueueEscalated", "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "SipRegistered",
     "SipUnregistered", "TrunkStatusChanged", "UnknownEventType", "payload_of", "type_matches_any"
 ]  # fmt: skip
 
