@@ -143,6 +143,15 @@ def test_supervisor_searches_plays_and_scores_a_recording(page: Page, center: Li
     expect(page.locator("#score-status")).to_have_text("Saved: 78.0 %.")
     expect(page.locator("#call-evaluations p")).to_have_count(1)
     snap(page, center, "recordings-scorecard")
+    # The scorecard changes while a form is open: the API's 422 names the criterion, shown next to it.
+    rows.first.locator("[data-action=score]").click()
+    form.get_by_label("Scorecard").select_option(label="web card")
+    renamed = [{"name": "Welcome", "max_score": 5}, {"name": "Solution", "weight": 3, "max_score": 10}]
+    admin.patch(f"/scorecards/{card.json()['id']}", json={"criteria": renamed}).raise_for_status()
+    form.get_by_role("button", name="Save the evaluation").click()
+    greeting = form.locator("fieldset.criterion[data-index='0']")
+    expect(greeting.locator(".field-error")).to_have_text("not a criterion of this scorecard")
+    expect(greeting.locator("select")).to_have_attribute("aria-invalid", "true")
     [evaluation] = admin.get("/evaluations", params={"call_id": "web-call-1"}).json()["items"]
     assert (evaluation["score_pct"], evaluation["agent_id"], evaluation["recording_id"]) == (
         78.0,
@@ -171,3 +180,26 @@ def test_supervisor_searches_plays_and_scores_a_recording(page: Page, center: Li
     open_page(page, "Recordings")
     expect(page.locator("#recordings-table tbody tr")).to_have_count(1)
     expect(page.locator("#recordings-table [data-action=score]")).to_have_count(0)
+
+
+def test_admin_builds_a_scorecard_in_the_generated_form(page: Page, center: LiveCenter) -> None:
+    sign_in(page, center, "admin")
+    open_page(page, "Scorecards")
+    form = page.locator("#scorecards-form")
+    form.get_by_label("Name *", exact=True).first.fill("web form card")
+    criteria = form.locator("[data-field=criteria]")
+    criteria.get_by_role("button", name="Add").click()
+    criteria.get_by_role("button", name="Add").click()
+    names = criteria.locator("[data-field=name] input")
+    names.nth(0).fill("Empathy")
+    names.nth(1).fill("empathy")
+    criteria.locator("[data-field=weight] input").nth(1).fill("2")
+    criteria.locator("[data-field=auto_fail] input").nth(1).check()
+    form.get_by_role("button", name="Create").click()
+    expect(criteria.locator(".field-error").last).to_contain_text("each criterion needs its own name")
+    names.nth(1).fill("Accuracy")
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("#scorecards-table")).to_contain_text("Empathy, Accuracy")
+    card = center.client().get("/scorecards", params={"name": "web form card"}).json()["items"][0]
+    assert [(c["name"], c["weight"], c["max_score"], c["auto_fail"]) for c in card["criteria"]] == [
+        ("Empathy", 1.0, 5, False), ("Accuracy", 2.0, 5, True)]  # fmt: skip
