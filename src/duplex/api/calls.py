@@ -12,7 +12,7 @@ from anyio import from_thread
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from duplex.api.audit import AUDITED_ROLES, audit
 from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, Ctx, Resource, crud_router
@@ -200,22 +200,28 @@ class RecordingFilters(BaseModel):
     min_duration_s: float | None = Field(None, ge=0, le=86_400, description="Recordings at least this long.")
 
 
-def _of_calls(condition: Callable[[Any], ColumnElement[bool]]) -> Callable[[Any], ColumnElement[bool]]:
-    """A recording filter on a column of its call."""
-    return lambda value: Recording.call_id.in_(select(Call.id).where(condition(value)))
-
-
-RECORDING_FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
-    "since": _of_calls(lambda v: Call.started_at >= v),
-    "until": _of_calls(lambda v: Call.started_at < v),
-    "agent_id": _of_calls(lambda v: Call.agent_id == v),
-    "queue_id": _of_calls(lambda v: Call.queue_id == v),
-    "campaign_id": _of_calls(lambda v: Call.campaign_id == v),
-    "disposition_id": _of_calls(lambda v: Call.disposition_id == v),
-    "number": _of_calls(lambda v: or_(Call.from_number.contains(v.strip(), autoescape=True),
-                                      Call.to_number.contains(v.strip(), autoescape=True))),
-    "min_duration_s": lambda v: Recording.duration_ms >= round(v * 1000),
+# Filters on the recorded call, by field: all of them go into one subquery on calls (one IN, not one per filter).
+CALL_CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "since": lambda v: Call.started_at >= v,
+    "until": lambda v: Call.started_at < v,
+    "agent_id": lambda v: Call.agent_id == v,
+    "queue_id": lambda v: Call.queue_id == v,
+    "campaign_id": lambda v: Call.campaign_id == v,
+    "disposition_id": lambda v: Call.disposition_id == v,
+    "number": lambda v: or_(Call.from_number.contains(v.strip(), autoescape=True),
+                            Call.to_number.contains(v.strip(), autoescape=True)),
 }  # fmt: skip
+
+
+def recording_search(stmt: Select[Any], given: dict[str, Any]) -> Select[Any]:
+    on_call = [CALL_CONDITIONS[name](value) for name, value in given.items() if name in CALL_CONDITIONS]
+    if on_call:
+        stmt = stmt.where(Recording.call_id.in_(select(Call.id).where(*on_call)))
+    if "call_id" in given:
+        stmt = stmt.where(Recording.call_id == given["call_id"])
+    if "min_duration_s" in given:
+        stmt = stmt.where(Recording.duration_ms >= round(given["min_duration_s"] * 1000))
+    return stmt
 
 
 def recording_accessed(ctx: Ctx, row: Any, how: str = "metadata") -> None:
@@ -236,7 +242,7 @@ RECORDINGS = Resource(
     model=Recording,
     read=RecordingRead,
     filters=RecordingFilters,
-    filter_clauses=RECORDING_FILTERS,
+    filter_stmt=recording_search,
     read_roles=ALL_ROLES,  # agents: the recordings of their own calls (own_recordings)
     scope=own_recordings,
     after_read=recording_accessed,
