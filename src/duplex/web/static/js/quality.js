@@ -5,6 +5,7 @@ import { h, clear } from "./dom.js";
 import { t } from "./i18n.js";
 
 const DAY_MS = 86400000;
+const LATEST = 100;
 const dateInput = (id, ms) => h("input", { id, type: "date", value: new Date(ms).toISOString().slice(0, 10) });
 
 export async function qualityView(main) {
@@ -31,8 +32,11 @@ export async function qualityView(main) {
     try {
       const params = new URLSearchParams({ from: start.toISOString(), to: end.toISOString() });
       rows = (await api(`/reports/quality?${params}`)).rows;
-      const range = new URLSearchParams({ since: start.toISOString(), until: end.toISOString(), limit: "500" });
-      evaluations = (await api(`/evaluations?${range}`)).items.reverse();
+      // the newest 100 (the list is in id order): read the total, then the last page
+      const range = { since: start.toISOString(), until: end.toISOString(), limit: String(LATEST) };
+      let page = await api(`/evaluations?${new URLSearchParams(range)}`);
+      if (page.total > LATEST) page = await api(`/evaluations?${new URLSearchParams({ ...range, offset: String(page.total - LATEST) })}`);
+      evaluations = page.items.reverse();
     } catch (err) {
       error.textContent = err.message;
       return;
