@@ -34,6 +34,7 @@ from duplex.db.models import (
     QueueMember,
     QueueSkill,
     Role,
+    Scorecard,
     Skill,
     Team,
     TeamSupervisor,
@@ -44,6 +45,17 @@ from duplex.dialer.types import CampaignStatus, DialMode
 from duplex.ivr import demo_flow
 
 M = TypeVar("M", bound=Base)
+
+# The demo scorecard's criteria (what the scoring form on the recordings page shows).
+DEMO_SCORECARD = [
+    {"name": "Greeting", "description": "Greets, gives their name", "weight": 1, "max_score": 5, "auto_fail": False},
+    {"name": "Understanding", "description": "Finds out what the caller needs", "weight": 2, "max_score": 5,
+     "auto_fail": False},
+    {"name": "Solution", "description": "Solves it, or says what happens next", "weight": 3, "max_score": 5,
+     "auto_fail": False},
+    {"name": "Compliance", "description": "Recording notice; no card data read back", "weight": 2, "max_score": 1,
+     "auto_fail": True},
+]  # fmt: skip
 
 AGENTS = [
     # username, full name, extension, skills {name: proficiency}
@@ -287,6 +299,8 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
     _upsert(
         session, DncEntry, {"phone": "+40721999999"}, source="internal", reason="demo: asked not to be called"
     )
+    _upsert(session, Scorecard, {"name": "Demo call quality"}, description="Scored by supervisors from recordings",
+            criteria=DEMO_SCORECARD)  # fmt: skip
 
     return {
         "http": f"http://localhost:{settings.http_port}",

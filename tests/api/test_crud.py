@@ -105,7 +105,7 @@ async def test_recording_access_is_audited(world: World) -> None:
     audio = await world.as_("sup", "GET", "/recordings/1/audio")
     assert audio.status_code == 200 and audio.content == RECORDING_BYTES
     assert audio.headers["content-type"] == "audio/wav"
-    assert (await world.as_("agent", "GET", "/recordings/1/audio")).status_code == 403
+    assert (await world.as_("agent2", "GET", "/recordings/1/audio")).status_code == 404  # not agent 2's call
     rows = world.rows(AuditLog, AuditLog.action == "recording.read")
     assert [(r.user_id, r.target_id, r.detail["how"]) for r in rows] == [
         (2, "1", "metadata"),

@@ -144,3 +144,10 @@ async def test_wallboard_polls_see_new_events_and_share_a_snapshot_for_two_secon
     assert (later["queues"][0]["waiting"], later["queues"][0]["longest_wait_s"]) == (2, 6003 - 500)
     sup = (await day.as_("sup", "GET", "/wallboard")).json()
     assert sup["queues"] == []  # queue 1 is not of their teams
+
+
+async def test_supervisor_wallboard_shows_every_campaigns_dial_level(day: World) -> None:
+    day.clock.now = dt.datetime.fromtimestamp(DAY / 1000 + 6000, dt.UTC)
+    [c] = (await day.as_("sup", "GET", "/wallboard")).json()["campaigns"]
+    # campaign.pacing has no call or agent: a supervisor's scope must not drop it
+    assert (c["campaign_id"], c["dial_level"]) == (1, 1.5)

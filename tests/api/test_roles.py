@@ -50,7 +50,9 @@ FAMILIES: dict[str, tuple[str, set[str], set[str], Callable[[], dict[str, Any]] 
     "dnc": ("/dnc", STAFF, STAFF, lambda: {"phone": f"+4072200{uniq():04d}"}),
     "consent": ("/consent", STAFF, STAFF, lambda: {"phone": f"+4072300{uniq():04d}"}),
     "calls": ("/calls", ALL, set(), None),
-    "recordings": ("/recordings", STAFF, set(), None),
+    "recordings": ("/recordings", ALL, set(), None),
+    "scorecards": ("/scorecards", STAFF, STAFF, lambda: {"name": f"sc{uniq()}", "criteria": [{"name": "x"}]}),
+    "evaluations": ("/evaluations", ALL, set(), None),
     "audit-log": ("/audit-log", ADMIN, set(), None),
     "api-keys": ("/api-keys", STAFF, STAFF, lambda: {"name": f"k{uniq()}"}),
 }

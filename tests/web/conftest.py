@@ -61,7 +61,8 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
     artifacts = Path(os.environ.get("DUPLEX_WEB_ARTIFACTS") or tmp_path_factory.mktemp("web-artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     try:
-        yield LiveCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts)
+        yield LiveCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts,
+                         data_dir=settings.data_dir, database_url=url)  # fmt: skip
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -16,6 +16,8 @@ class LiveCenter:
     base_url: str
     credentials: dict[str, Any]
     artifacts: Path
+    data_dir: Path | None = None  # the server's data directory (recordings live under it)
+    database_url: str = ""  # the server's database, for arranging rows no API writes (recordings)
 
     def password(self, username: str) -> str:
         if username in ("admin", "supervisor"):

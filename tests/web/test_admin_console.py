@@ -44,7 +44,7 @@ def test_login_failure_is_explained_and_roles_see_their_pages(page: Page, center
 
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, center, "alice")
-    assert nav_links(page) == ["Console", "Agent desktop"]
+    assert nav_links(page) == ["Console", "Agent desktop", "Recordings", "Quality"]
 
 
 def test_admin_creates_a_queue_with_skills_and_members(page: Page, center: LiveCenter) -> None:

@@ -1,8 +1,10 @@
-"""Calls (read-only, with legs; dispositions), recordings (every access audited) and the audit log."""
+"""Calls (read-only, with legs; dispositions), recordings (searched by their calls; every access audited) and
+the audit log."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -10,10 +12,10 @@ from anyio import from_thread
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from duplex.api.audit import AUDITED_ROLES, audit
-from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, STAFF, Ctx, Resource, crud_router
+from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, Ctx, Resource, crud_router
 from duplex.api.db import DbSession, field_error, not_found
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output
@@ -157,6 +159,20 @@ def _opt_out(session: Any, request: Request, call: Call) -> None:
 # ---- recordings -----------------------------------------------------------------------------------------
 
 
+class RecordingCall(Output):
+    """What a recordings search shows of the recorded call."""
+
+    direction: str
+    from_number: str
+    to_number: str
+    agent_id: int | None
+    queue_id: int | None
+    campaign_id: int | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    disposition_id: int | None
+
+
 class RecordingRead(Output):
     id: int
     call_id: str
@@ -167,10 +183,45 @@ class RecordingRead(Output):
     duration_ms: int
     size_bytes: int
     created_at: dt.datetime
+    call: RecordingCall
 
 
 class RecordingFilters(BaseModel):
     call_id: str | None = None
+    since: dt.datetime | None = Field(None, description="Calls started at or after this time.")
+    until: dt.datetime | None = Field(None, description="Calls started before this time.")
+    agent_id: int | None = Field(None, description="The call's agent.")
+    queue_id: int | None = None
+    campaign_id: int | None = None
+    disposition_id: int | None = None
+    number: str | None = Field(
+        None, min_length=1, max_length=64, description="Part of the caller's or called number."
+    )
+    min_duration_s: float | None = Field(None, ge=0, le=86_400, description="Recordings at least this long.")
+
+
+# Filters on the recorded call, by field: all of them go into one subquery on calls (one IN, not one per filter).
+CALL_CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "since": lambda v: Call.started_at >= v,
+    "until": lambda v: Call.started_at < v,
+    "agent_id": lambda v: Call.agent_id == v,
+    "queue_id": lambda v: Call.queue_id == v,
+    "campaign_id": lambda v: Call.campaign_id == v,
+    "disposition_id": lambda v: Call.disposition_id == v,
+    "number": lambda v: or_(Call.from_number.contains(v.strip(), autoescape=True),
+                            Call.to_number.contains(v.strip(), autoescape=True)),
+}  # fmt: skip
+
+
+def recording_search(stmt: Select[Any], given: dict[str, Any]) -> Select[Any]:
+    on_call = [CALL_CONDITIONS[name](value) for name, value in given.items() if name in CALL_CONDITIONS]
+    if on_call:
+        stmt = stmt.where(Recording.call_id.in_(select(Call.id).where(*on_call)))
+    if "call_id" in given:
+        stmt = stmt.where(Recording.call_id == given["call_id"])
+    if "min_duration_s" in given:
+        stmt = stmt.where(Recording.duration_ms >= round(given["min_duration_s"] * 1000))
+    return stmt
 
 
 def recording_accessed(ctx: Ctx, row: Any, how: str = "metadata") -> None:
@@ -191,7 +242,8 @@ RECORDINGS = Resource(
     model=Recording,
     read=RecordingRead,
     filters=RecordingFilters,
-    read_roles=STAFF,
+    filter_stmt=recording_search,
+    read_roles=ALL_ROLES,  # agents: the recordings of their own calls (own_recordings)
     scope=own_recordings,
     after_read=recording_accessed,
 )

@@ -92,6 +92,8 @@ class Resource:
     deletable: bool = True
     filters: type[BaseModel] = NoFilters
     filter_clauses: dict[str, Callable[[Any], ColumnElement[bool]]] = field(default_factory=dict)
+    # Instead of one clause per filter: (stmt, the filters given) -> stmt, e.g. one subquery for several
+    filter_stmt: Callable[[Select[Any], dict[str, Any]], Select[Any]] | None = None
     read_roles: frozenset[Role] = ALL_ROLES
     write_roles: frozenset[Role] = ADMIN_ONLY
     scope: ScopeFn | None = None
@@ -167,7 +169,10 @@ def crud_router(res: Resource, router: APIRouter | None = None) -> APIRouter:
         page: Annotated[PageParams, Depends(page_params)],
     ) -> dict[str, Any]:
         stmt = res.visible(principal, select(res.model))
-        for name, value in filters.model_dump(exclude_none=True).items():
+        given = filters.model_dump(exclude_none=True)
+        if res.filter_stmt is not None:
+            given, stmt = {}, res.filter_stmt(stmt, given)
+        for name, value in given.items():
             clause = res.filter_clauses.get(name)
             stmt = stmt.where(clause(value) if clause else getattr(res.model, name) == value)
         return list_page(session, stmt, res.model, res.read, page)

@@ -200,6 +200,8 @@ def _board(session: Any, principal: Principal, feed: WallboardFeed, now: dt.date
     scope = _Scope(session, principal)
     kept, facts = feed.refresh(session, now_ms)
     events = scope.events(kept)
+    if scope.agents is not None:  # campaign.pacing belongs to no call or agent; staff see every campaign
+        events += [e for e in kept if e.type == "campaign.pacing"]
     in_scope = {e.call_id for e in events if e.call_id is not None}
     members: dict[int, set[int]] = {}
     for qid, aid in session.execute(select(QueueMember.queue_id, QueueMember.agent_id)):

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, or_, select
 
 from duplex.auth.deps import Principal
-from duplex.db.models import Agent, Call, CallLeg, Queue, Recording, Role
+from duplex.db.models import Agent, Call, CallLeg, Evaluation, Queue, Recording, Role
 
-__all__ = ["own_agents", "own_calls", "own_recordings"]
+__all__ = ["own_agents", "own_calls", "own_evaluations", "own_recordings"]
 
 
 def _team_agent_ids(principal: Principal) -> Select[Any]:
@@ -57,3 +57,9 @@ def own_calls(principal: Principal, stmt: Select[Any]) -> Select[Any]:
 def own_recordings(principal: Principal, stmt: Select[Any]) -> Select[Any]:
     clause = _call_visible(principal)
     return stmt if clause is None else stmt.where(Recording.call_id.in_(select(Call.id).where(clause)))
+
+
+def own_evaluations(principal: Principal, stmt: Select[Any]) -> Select[Any]:
+    """Quality evaluations are read like the calls they score (an agent: the evaluations of their calls)."""
+    clause = _call_visible(principal)
+    return stmt if clause is None else stmt.where(Evaluation.call_id.in_(select(Call.id).where(clause)))

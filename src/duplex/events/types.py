@@ -26,8 +26,8 @@ __all__ = [
     "DncRemoved", "DtmfReceived", "EVENT_TYPES", "EventEnvelope", "EventPayload", "InvalidEventPayload",
     "IvrEntered", "IvrLeft", "IvrNodeEntered", "LeadCallbackScheduled", "LeadCreated", "LeadDialed",
     "LeadImported", "LeadRecycled", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
-    "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QueueEntered", "QueueEscalated",
-    "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "SipRegistered",
+    "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QualityEvaluated", "QueueEntered",
+    "QueueEscalated", "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "SipRegistered",
     "SipUnregistered", "TrunkStatusChanged", "UnknownEventType", "payload_of", "type_matches_any"
 ]  # fmt: skip
 
@@ -543,6 +543,20 @@ class CsatRecorded(EventPayload):
     source: str | None = None  # ivr_survey, or the integration that posted it
 
 
+# -- quality scoring ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QualityEvaluated(EventPayload):
+    """A supervisor scored a call against a scorecard (the envelope's call and agent: the agent scored)."""
+
+    event_type: ClassVar[str] = "quality.evaluated"
+    evaluation_id: int  # the evaluation's row (its scores and comments per criterion)
+    scorecard_id: int  # the scorecard used
+    recording_id: int | None  # the recording listened to, if any
+    score_pct: float  # the weighted score, 0..100 (0 when an auto-fail criterion failed)
+    auto_failed: bool  # an auto-fail criterion scored 0
+    by_user_id: int | None  # the evaluator
+
+
 # -- configuration and system ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConfigChanged(EventPayload):
@@ -612,7 +626,7 @@ PAYLOADS: Mapping[str, type[EventPayload]] = _catalogue(
     AgentStateChanged, AgentLoggedIn, AgentLoggedOut,
     CampaignCreated, CampaignStatusChanged, CampaignPacing, LeadCreated, LeadImported, LeadRecycled, LeadUpdated,
     LeadDialed, LeadSkipped, LeadCallbackScheduled, DispositionSet, DncAdded, DncRemoved, ConsentRecorded,
-    CsatRecorded,
+    CsatRecorded, QualityEvaluated,
     ConfigChanged, SipRegistered, SipUnregistered, TrunkStatusChanged, NodeStarted,
 )  # fmt: skip
 # type -> what it means (each class's docstring)

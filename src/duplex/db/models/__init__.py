@@ -23,6 +23,7 @@ from duplex.db.models.outbound import (
     Lead,
     LeadList,
 )
+from duplex.db.models.quality import Evaluation, Scorecard
 from duplex.db.models.routing import (
     IvrFlow,
     IvrFlowVersion,
@@ -46,6 +47,7 @@ __all__ = [
     "ConsentRecord",
     "Disposition",
     "DncEntry",
+    "Evaluation",
     "Event",
     "IvrFlow",
     "IvrFlowVersion",
@@ -58,6 +60,7 @@ __all__ = [
     "QueueSkill",
     "Recording",
     "Role",
+    "Scorecard",
     "SipRegistration",
     "Skill",
     "Team",

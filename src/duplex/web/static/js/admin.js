@@ -12,6 +12,7 @@ const cell = (value, labels) => {
   if (Array.isArray(value) && value.length && value[0].skill_id !== undefined) {
     return value.map((s) => `${labels?.get(s.skill_id) ?? `#${s.skill_id}`} ${s.proficiency ?? s.min_proficiency ?? ""}`.trim()).join(", ");
   }
+  if (Array.isArray(value) && value.length && value[0].name !== undefined) return value.map((v) => v.name).join(", ");
   if (typeof value === "boolean") return value ? t("common.yes") : t("common.no");
   if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? Object.values(v).join(":") : v)).join(", ");
   if (typeof value === "object") return JSON.stringify(value);

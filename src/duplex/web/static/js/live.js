@@ -3,6 +3,7 @@ import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { createSoftphone, loadSipLibrary } from "./softphone.js";
+import { QUEUE_FIGURES, boardFeed, campaignBoard, queueFigureCells } from "./wallboard_figures.js";
 
 const AUX_STATES = ["break", "lunch", "meeting", "training"];
 
@@ -55,7 +56,6 @@ export async function wallboardView(main, session) {
   const members = new Map();
   await Promise.all(queues.map(async (q) => members.set(q.id, await api(`/queues/${q.id}/members`).catch(() => []))));
   const since = new Map(); // agent id -> ms when the current state began (known once an event is seen)
-  const waiting = new Map(); // queue id -> calls waiting, counted from queue.entered/left since this page opened
   const byId = new Map(agents.map((a) => [a.id, a]));
 
   const staffOf = (queue) => agents.filter((a) => serves(a, queue, members.get(queue.id)));
@@ -66,11 +66,11 @@ export async function wallboardView(main, session) {
     const states = ["available", "on_call", "wrap_up", ...AUX_STATES, "offline"];
     clear(queueTable).append(
       h("caption", {}, t("wallboard.queues")),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("field.name")), h("th", { scope: "col" }, t("wallboard.waiting")),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("field.name")), ...QUEUE_FIGURES.map((f) => h("th", { scope: "col" }, t(`wallboard.${f}`))),
         ...states.map((s) => h("th", { scope: "col" }, t(`state.${s}`))))),
       h("tbody", {}, ...queues.map((q) => {
         const staff = staffOf(q);
-        return h("tr", { "data-queue": q.id }, h("th", { scope: "row" }, q.name), h("td", { "data-waiting": q.id }, String(waiting.get(q.id) || 0)),
+        return h("tr", { "data-queue": q.id }, h("th", { scope: "row" }, q.name), ...queueFigureCells(feed, q.id),
           ...states.map((s) => h("td", { "data-count": s }, String(staff.filter((a) => a.state === s).length))));
       })));
     clear(agentTable).append(
@@ -95,15 +95,17 @@ export async function wallboardView(main, session) {
     if (e.type === "agent.state_changed" && byId.has(e.agent_id)) {
       byId.get(e.agent_id).state = e.data.to;
       since.set(e.agent_id, e.ts_ms);
-    } else if (e.type === "queue.entered" && e.queue_id != null) waiting.set(e.queue_id, (waiting.get(e.queue_id) || 0) + 1);
-    else if (e.type === "queue.left" && e.queue_id != null) waiting.set(e.queue_id, Math.max(0, (waiting.get(e.queue_id) || 0) - 1));
-    else return;
+    } else return;
     draw();
   });
+  let campaigns = null;
+  const feed = boardFeed(session, () => { draw(); campaigns?.draw(); });
+  campaigns = await campaignBoard(feed);
+  await feed.ready;
   const timer = setInterval(draw, 1000);
   draw();
-  main.append(queueTable, agentTable, h("h2", {}, t("console.live_events")), list);
-  return () => { off(); offState(); clearInterval(timer); };
+  main.append(queueTable, campaigns.table, agentTable, h("h2", {}, t("console.live_events")), list);
+  return () => { off(); offState(); clearInterval(timer); feed.stop(); };
 }
 
 // The agent's own state with time in state, the softphone library status and the agent's events.

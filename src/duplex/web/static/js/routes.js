@@ -4,6 +4,8 @@ import { campaignStatus, queueMembers, resourceView, teamSupervisors } from "./a
 import { hoursView, ivrView } from "./ivr.js";
 import { leadImportView } from "./leads.js";
 import { consoleView, desktopView, wallboardView } from "./live.js";
+import { qualityView } from "./quality.js";
+import { recordingsView } from "./recordings.js";
 
 const ALL = ["admin", "supervisor", "agent"];
 const STAFF = ["admin", "supervisor"];
@@ -22,12 +24,15 @@ const RESOURCES = [
   { path: "lead-lists", schema: "LeadList", columns: ["id", "name", "campaign_id", "source", "active"], labelField: "name", read: STAFF, write: STAFF },
   { path: "dnc", schema: "Dnc", columns: ["id", "phone", "source", "reason", "expires_at"], labelField: "phone", read: STAFF, write: STAFF },
   { path: "dispositions", schema: "Disposition", columns: ["id", "code", "label", "campaign_id", "is_success", "is_final"], labelField: "code", read: STAFF, write: STAFF },
+  { path: "scorecards", schema: "Scorecard", columns: ["id", "name", "active", "criteria"], labelField: "name", read: STAFF, write: STAFF },
 ];
 
 export const ROUTES = [
   { path: "/", title: "nav.console", group: "nav.group.center", roles: ALL, view: consoleView },
   { path: "/desktop", title: "nav.desktop", group: "nav.group.center", roles: ["agent"], view: desktopView },
   { path: "/wallboard", title: "nav.wallboard", group: "nav.group.center", roles: STAFF, view: wallboardView },
+  { path: "/recordings", title: "nav.recordings", group: "nav.group.center", roles: ALL, view: recordingsView },
+  { path: "/quality", title: "nav.quality", group: "nav.group.center", roles: ALL, view: qualityView },
   ...RESOURCES.map((r) => ({
     path: `/admin/${r.path}`, title: `nav.${r.path}`, group: "nav.group.admin", roles: r.read,
     view: resourceView({ ...r, title: `nav.${r.path}`, create: `${r.schema}Create`, update: `${r.schema}Update`, writeRoles: r.write }),
