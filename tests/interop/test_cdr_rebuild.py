@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from duplex.db.models import Call as CallRow
-from duplex.db.models import CallLeg, Trunk
+from cdr_snapshot import cdr_snapshot
+from duplex.db.models import Trunk
 from duplex.reports.projections import rebuild_calls
 from duplex.services.calls.apps import APPLICATIONS
 from duplex.services.calls.call import Call, Leg
@@ -25,17 +25,6 @@ from interop.conftest import RunningEngine, agent_calls_out_with_failover
 from interop.peers import free_even_port
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
-
-
-def snapshot(running: RunningEngine) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    with running.sessions() as session:
-        for model in (CallRow, CallLeg):
-            columns = [c.key for c in model.__table__.columns]
-            out[model.__tablename__] = {
-                row.id: {c: getattr(row, c) for c in columns} for row in session.scalars(select(model))
-            }
-    return out
 
 
 async def _until(predicate: Any, timeout: float = 5.0) -> None:
@@ -119,7 +108,7 @@ async def test_rebuilt_cdrs_equal_the_live_ones(
     await _agent_out_via_failover(running, tmp_path)
     moved_call_legs = await _transfers(running, monkeypatch)
     await running.engine.stop()  # hangs up what is left; everything is written
-    live = snapshot(running)
+    live = cdr_snapshot(running.sessions)
 
     calls, legs = live["calls"], live["call_legs"]
     assert len(calls) >= 12 and all(c["state"] == "ended" for c in calls.values())
@@ -137,4 +126,4 @@ async def test_rebuilt_cdrs_equal_the_live_ones(
     assert sum(c["transfers"] for c in calls.values()) >= 3
 
     assert rebuild_calls(running.sessions) == len(calls)
-    assert snapshot(running) == live
+    assert cdr_snapshot(running.sessions) == live

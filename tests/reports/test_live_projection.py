@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cdr_snapshot import cdr_snapshot
 from duplex.db.base import make_engine, make_session_factory
 from duplex.db.models import Call, CallLeg, Event, Queue
 from duplex.events.record import EventRecord
@@ -53,16 +54,6 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(db_url)
     yield make_session_factory(engine)
     engine.dispose()
-
-
-def snapshot(sessions: sessionmaker[Session]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    def cols(row: Any) -> dict[str, Any]:
-        return {c.key: getattr(row, c.key) for c in row.__table__.columns}
-
-    with sessions() as s:
-        calls = [cols(r) for r in s.scalars(select(Call).order_by(Call.id))]
-        legs = [cols(r) for r in s.scalars(select(CallLeg).order_by(CallLeg.id))]
-    return calls, legs
 
 
 QUALITY = {"codec": "PCMA", "packets_expected": 9, "packets_received": 9, "loss_ratio": 0.0, "jitter_ms": 1.5,
@@ -187,12 +178,12 @@ def test_live_rows_equal_a_rebuild_for_any_batch_split(
     live = LiveProjection(max_calls=room[0], keep_ended=room[1])
     record = EventRecord(sessions, node_id="live", clock_ms=lambda: next(clock), projectors=[live])
     record_in_batches(record, events, splits, rollbacks)
-    live = snapshot(sessions)
+    live = cdr_snapshot(sessions)
     with sessions() as s:
         recorded = s.scalars(select(Event.call_id).where(Event.call_id.is_not(None))).all()
     rebuild_calls(sessions)
-    assert snapshot(sessions) == live
-    assert {c["id"] for c in live[0]} <= set(recorded)
+    assert cdr_snapshot(sessions) == live
+    assert set(live["calls"]) <= set(recorded)
 
 
 def test_a_live_call_is_read_from_the_table_once(sessions: sessionmaker[Session]) -> None:
@@ -226,9 +217,9 @@ def test_a_live_call_is_read_from_the_table_once(sessions: sessionmaker[Session]
     with sessions() as s:
         call = s.get(Call, "c")
         assert call is not None and (call.state, call.csat, call.end_reason) == ("ended", 4, "trunk_hangup")
-    live_rows = snapshot(sessions)
+    live_rows = cdr_snapshot(sessions)
     rebuild_calls(sessions)
-    assert snapshot(sessions) == live_rows
+    assert cdr_snapshot(sessions) == live_rows
 
 
 def test_a_rolled_back_transaction_leaves_the_kept_state_as_it_was(sessions: sessionmaker[Session]) -> None:
@@ -290,8 +281,8 @@ def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
     assert "c" not in live._states and live.reloads == 1
     record.emit(CallAnswered(), call_id="c")
     assert live.reloads == 2
-    rows = snapshot(sessions)
+    rows = cdr_snapshot(sessions)
     rebuild_calls(sessions)
-    assert snapshot(sessions) == rows
-    assert (rows[0][0]["transfers"], rows[0][0]["state"]) == (1, "answered")
+    assert cdr_snapshot(sessions) == rows
+    assert (rows["calls"]["c"]["transfers"], rows["calls"]["c"]["state"]) == (1, "answered")
     db.dispose()
