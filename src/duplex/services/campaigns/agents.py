@@ -32,8 +32,13 @@ class AgentPool(Protocol):
         """Agents on a call of this campaign (the pacer counts them as logged in)."""
         ...
 
-    def reserve(self) -> AgentInfo | None:
-        """Take one free agent for a call about to be connected; None when none is free."""
+    def free_agent_ids(self) -> frozenset[int]:
+        """Which agents are free (a personal callback waits for its agent)."""
+        ...
+
+    def reserve(self, agent_id: int | None = None) -> AgentInfo | None:
+        """Take one free agent (that one, when `agent_id` is given) for a call about to be connected; None
+        when none is free."""
         ...
 
     async def connect(self, agent: AgentInfo, lead: Leg, *, within: float) -> Leg | None:
@@ -64,8 +69,12 @@ class RegisteredPhonePool:
     def busy_agents(self) -> int:
         return len(self._busy)
 
-    def reserve(self) -> AgentInfo | None:
-        agent = next((a for a in self._registered() if a.id not in self._busy), None)
+    def free_agent_ids(self) -> frozenset[int]:
+        return frozenset(a.id for a in self._registered() if a.id not in self._busy)
+
+    def reserve(self, agent_id: int | None = None) -> AgentInfo | None:
+        free = (a for a in self._registered() if a.id not in self._busy and agent_id in (None, a.id))
+        agent = next(free, None)
         if agent is not None:
             self._busy.add(agent.id)
         return agent
