@@ -146,7 +146,7 @@ def set_disposition(
         if lead is None:
             raise field_error(("body", "callback"), "only a call to a lead can be called back")
         schedule_callback(session, request, principal, lead, campaign_of_lead(session, lead), body.callback,
-                          call_id=call.id)  # fmt: skip
+                          call_id=call.id, loc=("body", "callback"))  # fmt: skip
     if principal.role in AUDITED_ROLES:
         audit(session, request, principal, "call.disposition", target_type="call", target_id=call.id)
     return call

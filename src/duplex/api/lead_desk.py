@@ -137,26 +137,27 @@ class CallbackOut(BaseModel):
     agent_id: int | None  # a personal callback's agent
 
 
-def callback_due(body: CallbackIn, zone: str) -> dt.datetime:
+def callback_due(body: CallbackIn, zone: str, loc: tuple[str, ...] = ("body",)) -> dt.datetime:
     if body.at is not None:
         return body.at.astimezone(dt.UTC)
     try:
         local = dt.datetime.fromisoformat(str(body.local))
     except ValueError:
-        raise field_error(("body", "local"), "a date and time as YYYY-MM-DDTHH:MM", body.local) from None
+        raise field_error((*loc, "local"), "a date and time as YYYY-MM-DDTHH:MM", body.local) from None
     if local.tzinfo is not None:
-        raise field_error(("body", "local"), "the callee's wall-clock time, without an offset", body.local)
+        raise field_error((*loc, "local"), "the callee's wall-clock time, without an offset", body.local)
     return local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
 
 
 def schedule_callback(session: Session, request: Request, principal: Principal, lead: Lead,
-                      campaign: Campaign | None, body: CallbackIn, *, call_id: str | None = None) -> CallbackOut:  # fmt: skip
+                      campaign: Campaign | None, body: CallbackIn, *, call_id: str | None = None,
+                      loc: tuple[str, ...] = ("body",)) -> CallbackOut:  # fmt: skip
     """Set the lead's callback (status callback, its time, its agent when personal), after checking it lies in
     the future and inside the campaign's calling window on the callee's clock; record it; tell the running
     campaign so its hopper dials it then."""
     zone = callee_zone(lead, campaign)
-    due = callback_due(body, zone)
-    field = ("body", "local" if body.local is not None else "at")
+    due = callback_due(body, zone, loc)
+    field = (*loc, "local" if body.local is not None else "at")
     if due <= clock(request.app.state):
         raise field_error(field, "the callback time has passed", body.local or str(body.at))
     local = due.astimezone(ZoneInfo(zone))
@@ -169,7 +170,7 @@ def schedule_callback(session: Session, request: Request, principal: Principal, 
     if body.personal:  # staff may set another agent's personal callback; an agent sets their own
         agent_id = body.agent_id if principal.role is not Role.AGENT and body.agent_id else principal.agent_id
     if body.personal and (agent_id is None or session.get(Agent, agent_id) is None):
-        raise field_error(("body", "personal"), "a personal callback needs an agent", body.personal)
+        raise field_error((*loc, "personal"), "a personal callback needs an agent", body.personal)
     lead.status, lead.next_attempt_at, lead.callback_agent_id = LeadStatus.CALLBACK, due, agent_id
     request.app.state.record.append(
         session, "lead.callback_scheduled", lead_id=lead.id, call_id=call_id, agent_id=agent_id,
@@ -208,3 +209,24 @@ def require_disposition(session: Session, agent_id: int) -> None:
     call = undisposed_call(session, agent_id)
     if call is not None:
         raise HTTPException(409, f"set a disposition for call {call.id} before becoming available again")
+
+
+@router.get("/desktop/wrap-up", tags=["agent-desktop"])
+def pending_wrap_up(request: Request, principal: CurrentPrincipal, session: DbSession) -> dict[str, Any]:
+    """The caller's (an agent's) last call while it still needs a disposition: the call, its lead with the
+    callee's zone (for a callback), and the dispositions to choose from; `call` null when none is needed."""
+    if principal.agent_id is None:
+        return {"call": None, "lead": None, "dispositions": []}
+    call = undisposed_call(session, principal.agent_id)
+    if call is None:
+        return {"call": None, "lead": None, "dispositions": []}
+    lead = session.get(Lead, call.lead_id) if call.lead_id is not None else None
+    campaign = session.get(Campaign, call.campaign_id) if call.campaign_id is not None else None
+    about = None
+    if lead is not None:
+        about = {"id": lead.id, "first_name": lead.first_name, "last_name": lead.last_name, "phone": lead.phone,
+                 "time_zone": callee_zone(lead, campaign)}  # fmt: skip
+    return {"call": {"id": call.id, "direction": call.direction, "from_number": call.from_number,
+                     "to_number": call.to_number, "campaign_id": call.campaign_id, "ended_at": _utc(call.ended_at)},
+            "lead": about,
+            "dispositions": [_disposition(d) for d in dispositions_for(session, call.campaign_id)]}  # fmt: skip

@@ -94,8 +94,14 @@ class RegisteredPhonePool:
         call = lead.call
         call.hangup_together = False  # an agent phone that does not answer must not end the lead's call
         try:
+            # answer-after=0: the phone answers at once (a person is on the line and the safe-harbour rule
+            # gives 2 s to connect them); the call id lets the agent's desktop tie its forms to this call
+            headers = (
+                ("Call-Info", f"<sip:{control.public_ip}>;answer-after=0"),
+                ("X-Duplex-Call-Id", call.id),
+            )
             leg = await originate(call, binding.contact, contact=addr, agent_id=agent.id, kind="agent",
-                                  from_value=f"<sip:{call.to_number}@{control.public_ip}>")  # fmt: skip
+                                  from_value=f"<sip:{call.to_number}@{control.public_ip}>", extra=headers)  # fmt: skip
             try:
                 answered = await asyncio.wait_for(asyncio.shield(leg.answered), within)
             except TimeoutError:
