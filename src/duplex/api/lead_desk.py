@@ -196,9 +196,10 @@ def set_callback(lead_id: int, body: CallbackIn, request: Request, principal: Cu
 
 
 def undisposed_call(session: Session, agent_id: int) -> Call | None:
-    """The agent's last ended call, when it has no disposition and there are dispositions it could have."""
-    call = session.scalar(select(Call).where(Call.agent_id == agent_id, Call.ended_at.is_not(None))
-                          .order_by(Call.ended_at.desc(), Call.started_at.desc()).limit(1))  # fmt: skip
+    """The agent's last call (the one a wrap-up follows; it may still be closing), when it has no disposition
+    and there are dispositions it could have."""
+    call = session.scalar(select(Call).where(Call.agent_id == agent_id)
+                          .order_by(Call.started_at.desc(), Call.id.desc()).limit(1))  # fmt: skip
     if call is None or call.disposition_id is not None or not dispositions_for(session, call.campaign_id):
         return None
     return call
