@@ -206,7 +206,9 @@ def answer_rows(session: Session, campaign: Campaign) -> tuple[list[str], list[d
             if key not in keys:
                 keys.append(key)  # a question since removed from the script keeps its column
     phones = dict(
-        session.execute(select(Lead.id, Lead.phone).where(Lead.id.in_({k[1] for k in rows if k[1]}))).all()
+        session.execute(
+            select(Lead.id, Lead.phone).where(Lead.id.in_(sorted({k[1] for k in rows if k[1]})))
+        ).all()
     )
     for row in rows.values():
         row["phone"] = phones.get(row["lead_id"], "")

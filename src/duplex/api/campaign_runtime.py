@@ -73,7 +73,8 @@ async def preview_next(campaign_id: int, request: Request, principal: CurrentPri
         "phone": lead.phone,
         "attempts": lead.attempts,
         "priority": lead.priority,
-        "callback": lead.status.value == "callback" or lead.agent_id is not None,
+        "personal_callback": lead.agent_id
+        is not None,  # the agent's own callback (the card's status says callback)
         "expires_in": runtime.options.preview_timeout,  # seconds to accept or skip
     }
 

@@ -272,6 +272,13 @@ def get_agent_state(agent_id: int, request: Request, principal: CurrentPrincipal
     )
 
 
+def _in_wrap_up(center: Any, agent_id: int) -> bool:
+    try:
+        return bool(from_thread.run_sync(center.agent_state, agent_id)[0].value == "wrap_up")
+    except AcdError:  # an agent the ACD has not loaded: the change below answers for it
+        return False
+
+
 @router.post("/agents/{agent_id}/state", response_model=AgentRead, tags=["agents"])
 def set_agent_state(
     agent_id: int, body: AgentStateChange, request: Request, principal: CurrentPrincipal, session: DbSession
@@ -290,7 +297,7 @@ def set_agent_state(
             state = "logged_out"
         if state == "wrap_up":
             raise HTTPException(409, "wrap-up follows a call; it cannot be chosen")
-        if state == "available" and from_thread.run_sync(center.agent_state, agent.id)[0].value == "wrap_up":
+        if state == "available" and _in_wrap_up(center, agent.id):
             require_disposition(session, agent.id)
         try:
             new = from_thread.run_sync(

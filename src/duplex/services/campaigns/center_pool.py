@@ -33,9 +33,11 @@ class _Acd(Protocol):
 
 
 class AgentStates(Protocol):
-    """What the pool needs of the contact center: its ACD, its clock, and `drain` to record the ACD's events."""
+    """What the pool needs of the contact center: its ACD, its clock, `drain` to record the ACD's events, and
+    `talking` (agent id -> leg), which keeps a configuration reload from resetting agents on a call."""
 
     acd: _Acd
+    talking: dict[str, Leg]
 
     def now(self) -> float: ...
     def drain(self) -> None: ...
@@ -69,12 +71,14 @@ class ContactCenterPool(RegisteredPhonePool):
                 "campaign call %s: agent %s not put on call in the ACD: %s", lead.call.id, agent.id, exc
             )
             return leg
+        self.center.talking[key] = leg
         self.center.drain()
         lead.call.control.spawn(self._wrap_up_after(key, leg))
         return leg
 
     async def _wrap_up_after(self, key: str, leg: Leg) -> None:
         await leg.ended.wait()
+        self.center.talking.pop(key, None)
         try:
             self.center.acd.call_ended(key, self.center.now())
             if self.center.acd.agent_state(key) is AgentState.WRAP_UP:

@@ -56,7 +56,7 @@ export function outboundPanel(session, agentId) {
         status.textContent = err.message;
       }
     };
-    clear(offer).append(h("section", { class: "panel" }, h("h2", {}, t(lead.callback ? "preview.callback_offer" : "preview.offer")),
+    clear(offer).append(h("section", { class: "panel" }, h("h2", {}, t(card.status === "callback" ? "preview.callback_offer" : "preview.offer")),
       leadCard(card), countdown,
       h("div", { class: "actions" },
         h("button", { type: "button", id: "preview-accept", onclick: () => choose("accept") }, t("preview.accept")),

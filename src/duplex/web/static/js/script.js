@@ -48,7 +48,7 @@ export function scriptPanel(card, getCallId) {
     });
     const status = h("p", { class: "field-error", role: "alert" });
     const next = h("button", { type: "submit", id: "script-next" }, t("script.next"));
-    const form = h("form", { class: "script-page", "data-page": page.id }, page.title ? h("h3", {}, page.title) : null,
+    const form = h("form", { class: "script-page", "data-page": page.id, novalidate: true }, page.title ? h("h3", {}, page.title) : null,
       h("p", { class: "script-text" }, page.text), ...fields, h("div", { class: "actions" }, next), status);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

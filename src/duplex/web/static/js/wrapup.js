@@ -53,7 +53,7 @@ export function wrapupPanel(pending, { onDone }) {
   choice.addEventListener("change", () => { scheduler.hidden = !wantsCallback(); });
   const save = h("button", { type: "submit", id: "wrapup-save" }, t("wrapup.save"));
   const who = lead ? [lead.first_name, lead.last_name].filter(Boolean).join(" ") || lead.phone : call.to_number || call.from_number;
-  const form = h("form", { id: "wrapup", class: "panel", "aria-labelledby": "wrapup-title" },
+  const form = h("form", { id: "wrapup", class: "panel", "aria-labelledby": "wrapup-title", novalidate: true },
     h("h2", { id: "wrapup-title" }, t("wrapup.title")),
     h("p", {}, t("wrapup.needed", { who })),
     h("div", { class: "field" }, h("label", { for: "wrapup-disposition" }, t("wrapup.disposition")), choice),
