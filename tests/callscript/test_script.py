@@ -129,6 +129,12 @@ def broken(change: Any) -> list[ScriptError]:
             "questions.3.key",
             "lowercase",
         ),
+        (
+            lambda d: d["pages"]["order"]["questions"][3].update(key="phone"),
+            "order",
+            "questions.3.key",
+            "reserved",
+        ),
         (lambda d: d["pages"]["bye"].update(text="Bye {{lead.first_name}"), "bye", "text", "unclosed"),
         (lambda d: d["pages"]["bye"].update(text="Bye {{password}}"), "bye", "text", "unknown field"),
         (lambda d: d["pages"]["bye"].update(colour="red"), "bye", "colour", "unknown field"),

@@ -30,6 +30,8 @@ __all__ = [
 QUESTION_TYPES = ("text", "number", "choice", "yes_no", "date")
 TEMPLATE_ROOTS = ("lead", "agent", "campaign")
 MAX_TEXT_ANSWER = 2000
+# Columns the answers export puts before the questions: a question may not take their names.
+RESERVED_KEYS = frozenset({"call_id", "lead_id", "phone", "agent_id", "answered_at"})
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PAGE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -131,6 +133,10 @@ def _question_errors(page: str, where: str, q: Any, keys_seen: set[str]) -> list
     if not isinstance(key, str) or not _KEY.match(key):
         errors.append(ScriptError(page=page, field=f"{where}.key",
                                   reason="a key of lowercase letters, digits and _ (starting with a letter)"))  # fmt: skip
+    elif key in RESERVED_KEYS:
+        errors.append(
+            ScriptError(page=page, field=f"{where}.key", reason=f"{key!r} is reserved for the answers export")
+        )
     elif key in keys_seen:
         errors.append(
             ScriptError(page=page, field=f"{where}.key", reason=f"{key!r} is asked twice in the script")
