@@ -6,8 +6,8 @@ callee's time zone, and the rule that a call is dispositioned before its agent l
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, model_validator
@@ -39,7 +39,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def callee_zone(lead: Lead, campaign: Campaign | None) -> str:
     """The lead's own zone, else the one zone its number rings in, else the campaign's default."""
-    if lead.timezone:
+    if lead.timezone and lead.timezone in available_timezones():
         return lead.timezone
     zones = set(callee_time_zones(lead.phone))
     if len(zones) == 1:
@@ -114,9 +114,9 @@ class CallbackIn(Input):
     at: dt.datetime | None = Field(
         None, description="When, with its offset (e.g. 2026-12-08T10:30:00+02:00)."
     )
-    local: Annotated[
-        str | None, Field(None, description="Or the callee's wall-clock time, YYYY-MM-DDTHH:MM.")
-    ]
+    local: str | None = Field(
+        None, max_length=32, description="Or the callee's wall-clock time, YYYY-MM-DDTHH:MM."
+    )
     personal: bool = Field(False, description="Only this agent gets the callback (else any agent).")
     agent_id: int | None = Field(None, description="Staff: whose personal callback it is.")
 
@@ -146,7 +146,10 @@ def callback_due(body: CallbackIn, zone: str, loc: tuple[str, ...] = ("body",)) 
         raise field_error((*loc, "local"), "a date and time as YYYY-MM-DDTHH:MM", body.local) from None
     if local.tzinfo is not None:
         raise field_error((*loc, "local"), "the callee's wall-clock time, without an offset", body.local)
-    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+    try:
+        return local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+    except OverflowError:
+        raise field_error((*loc, "local"), "out of range once converted to UTC", body.local) from None
 
 
 def schedule_callback(session: Session, request: Request, principal: Principal, lead: Lead,
