@@ -117,7 +117,12 @@ async def test_the_card_fills_the_script_and_answers_land_on_call_lead_and_csv(w
     events = world.rows(Event, Event.type == "script.answered")
     assert [(e.call_id, e.lead_id, e.campaign_id, e.agent_id, e.data["page"]) for e in events] == [
         ("c-1", 1, 1, 1, "greet"), ("c-1", 1, 1, 1, "order")]  # fmt: skip
+    selected = await world.as_(
+        "sup", "GET", "/leads", params={"filter": 'custom.address == "Str. Lunga 1, Cluj"'}
+    )
+    assert [lead["id"] for lead in selected.json()["items"]] == [1]  # a lead filter selects on an answer
     again = await world.as_("agent", "GET", "/leads/1/card")
+
     assert again.json()["answers"]["panels"] == 12
 
     assert (await world.as_("agent", "GET", "/campaigns/1/answers.csv")).status_code == 403

@@ -209,9 +209,7 @@ const ro = {
   "field.register": "Înregistrare", "field.from_domain": "Domeniu From", "field.allowed_ips": "IP-uri permise",
   "field.max_cps": "Apeluri maxime pe secundă", "field.max_channels": "Canale maxime",
   "field.failover_order": "Ordine de rezervă", "field.created_at": "Creat",
-};
-
-export const MESSAGES = { en, ro   // birou agent, apeluri ieșite: previzualizare, fișa contactului, script, încheiere și reveniri
+  // birou agent, apeluri ieșite: previzualizare, fișa contactului, script, încheiere și reveniri
   "nav.call-scripts": "Scripturi de apel", "field.script_id": "Script de apel", "field.definition": "Definiție (JSON)",
   "preview.title": "Apeluri ieșite", "preview.campaign": "Campanie cu previzualizare", "preview.next": "Contactul următor",
   "preview.no_campaign": "Nu rulează nicio campanie cu previzualizare.", "preview.none": "Niciun contact nu este de sunat acum.",
@@ -231,3 +229,5 @@ export const MESSAGES = { en, ro   // birou agent, apeluri ieșite: previzualiza
   "callback.personal": "Doar eu (revenire personală)", "callback.when": "Alegeți când să reveniți.",
   "callback.both_clocks": "Persoana sunată: {callee} ({zone}) · dvs.: {agent} ({here})",
 };
+
+export const MESSAGES = { en, ro };
