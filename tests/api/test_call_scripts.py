@@ -10,7 +10,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from conftest_api import World
+from conftest_api import World, issue_tokens
 from sqlalchemy import select, update
 
 from duplex.db.models import Agent, Call, Disposition, Event, Lead
@@ -37,6 +37,13 @@ SCRIPT: dict[str, Any] = {
         "bye": {"text": "Thank you."},
     },
 }
+
+
+def freeze(world: World, at: dt.datetime) -> None:
+    """The app's clock at `at`, with tokens issued then (a token from the real now would be expired or not
+    yet valid)."""
+    world.clock.now = at
+    world.headers.update(issue_tokens(world.app))
 
 
 async def make_script(world: World, definition: dict[str, Any] | None = None) -> int:
@@ -76,7 +83,7 @@ async def test_an_invalid_script_is_refused_naming_the_page_and_field(world: Wor
 
 async def test_the_card_fills_the_script_and_answers_land_on_call_lead_and_csv(world: World) -> None:
     await make_script(world)
-    world.clock.now = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
+    freeze(world, dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC))
     card = await world.as_("agent", "GET", "/leads/1/card")
     assert card.status_code == 200, card.text
     body = card.json()
@@ -147,7 +154,7 @@ async def test_answers_need_a_script_and_a_lead_of_a_campaign(world: World) -> N
 
 async def test_a_callback_is_set_on_the_callee_clock_inside_the_window(world: World) -> None:
     await make_script(world)
-    world.clock.now = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
+    freeze(world, dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC))
     late = await world.as_("agent", "POST", "/leads/1/callback", json={"local": "2026-12-08T21:30"})
     assert (
         late.status_code == 422
@@ -191,7 +198,7 @@ async def test_wrap_up_needs_a_disposition_and_a_callback_disposition_needs_its_
         callback_id = s.scalar(select(Disposition.id).where(Disposition.code == "callback"))
     no_time = await world.as_("agent", "POST", "/calls/c-1/disposition", json={"disposition_id": callback_id})
     assert no_time.status_code == 422 and no_time.json()["detail"][0]["loc"] == ["body", "callback"]
-    world.clock.now = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
+    freeze(world, dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC))
     done = await world.as_("agent", "POST", "/calls/c-1/disposition", json={
         "disposition_id": callback_id, "notes": "call after lunch",
         "callback": {"local": "2026-12-08T14:00", "personal": True}})  # fmt: skip
