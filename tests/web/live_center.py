@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from duplex.api.app import create_app
 from duplex.config import Settings
@@ -55,15 +55,16 @@ def sign_in(page: Page, center: LiveCenter, username: str) -> None:
     page.locator("#live-status[data-status='live']").wait_for()
 
 
-def snap(page: Page, center: LiveCenter, name: str) -> None:
-    """A screenshot of the current screen in the test artifacts; with DUPLEX_DOCS_SCREENSHOTS=<folder> also
-    there (how the pictures in docs/screenshots are refreshed)."""
+def snap(page: Page, center: LiveCenter, name: str, *, of: Locator | None = None) -> None:
+    """A screenshot of the current screen (or of the element `of`) in the test artifacts; with
+    DUPLEX_DOCS_SCREENSHOTS=<folder> also there (how the pictures in docs/screenshots are refreshed)."""
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(center.artifacts / f"{name}.png"))
+    shoot = of.screenshot if of is not None else page.screenshot
+    shoot(path=str(center.artifacts / f"{name}.png"))
     docs = os.environ.get("DUPLEX_DOCS_SCREENSHOTS")
     if docs:
         Path(docs).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(docs) / f"{name}.png"))
+        shoot(path=str(Path(docs) / f"{name}.png"))
 
 
 @contextlib.contextmanager

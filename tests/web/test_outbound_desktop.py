@@ -124,7 +124,7 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
     expect(card).to_contain_text(zone)
     expect(card).to_contain_text("south")  # a custom field
     expect(page.locator("#preview-countdown")).to_contain_text("within")
-    snap(page, center, "outbound-preview")
+    snap(page, center, "outbound-preview", of=page.locator("#outbound"))
 
     with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=CARRIER_PORT,
                          media_port=free_even_port(), calls=None):  # fmt: skip
@@ -145,8 +145,10 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
         page.locator("#q-panels").fill("12")
         page.locator("#q-colour").select_option("blue")
         page.locator("#q-address").fill("Str. Lunga 1, Cluj")
-        snap(page, center, "outbound-script")
+        snap(page, center, "outbound-script", of=page.locator("#outbound"))
         page.locator("#script-next").click()
+        expect(script.locator("h3")).to_have_text("Close")
+        page.locator("#script-next").click()  # "Finish": the last page
         expect(page.locator("#script-done")).to_be_visible()
 
         page.locator("#phone-hangup").click()
@@ -162,7 +164,7 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
     page.locator("#callback-at").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
     expect(page.locator("#callback-clocks")).to_contain_text(zone)
     page.locator("#wrapup-notes").fill("Wants the installer to call first")
-    snap(page, center, "outbound-wrapup")
+    snap(page, center, "outbound-wrapup", of=page.locator("#outbound"))
     page.locator("#wrapup-save").click()
     expect(page.locator("#wrapup-done")).to_be_visible()
     page.locator("#go-available").click()

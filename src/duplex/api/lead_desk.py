@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from duplex.api.call_scripts import load_workable_lead, script_of
@@ -49,7 +49,7 @@ def callee_zone(lead: Lead, campaign: Campaign | None) -> str:
 
 def dispositions_for(session: Session, campaign_id: int | None) -> list[Disposition]:
     """The campaign's own dispositions and the shared ones (no campaign)."""
-    clause = Disposition.campaign_id.is_(None)
+    clause: ColumnElement[bool] = Disposition.campaign_id.is_(None)
     if campaign_id is not None:
         clause = or_(clause, Disposition.campaign_id == campaign_id)
     return list(session.scalars(select(Disposition).where(clause).order_by(Disposition.id)))
@@ -93,7 +93,8 @@ def lead_card(
         row, script = found
         context = _template_context(session, lead, campaign, principal)
         card["script"] = {"id": row.id, "name": row.name, "start": script.start, "pages": [
-            {"id": p.id, "title": render(p.title, context), "text": render(p.text, context),
+            {"id": p.id, "title": render(p.title, context), "text": render(p.text, context), "next": p.next,
+             "branches": [{"if": b.question, "equals": b.equals, "goto": b.goto} for b in p.branches],
              "questions": [{"key": q.key, "label": render(q.label, context), "type": q.type, "required": q.required,
                             "options": list(q.options), "min": q.min, "max": q.max} for q in p.questions]}
             for p in script.pages.values()]}  # fmt: skip

@@ -187,7 +187,8 @@ def _branch_errors(
         for k in b
         if k not in _BRANCH_KEYS
     ]
-    question = asked.get(b.get("if")) if isinstance(b.get("if"), str) else None
+    named = b.get("if")
+    question = asked.get(named) if isinstance(named, str) else None
     if question is None:
         errors.append(ScriptError(page=page, field=f"{where}.if", reason="must name a question of this page"))
     elif "equals" not in b:

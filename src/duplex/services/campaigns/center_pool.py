@@ -36,8 +36,10 @@ class AgentStates(Protocol):
     """What the pool needs of the contact center: its ACD, its clock, `drain` to record the ACD's events, and
     `talking` (agent id -> leg), which keeps a configuration reload from resetting agents on a call."""
 
-    acd: _Acd
     talking: dict[str, Leg]
+
+    @property
+    def acd(self) -> _Acd: ...
 
     def now(self) -> float: ...
     def drain(self) -> None: ...

@@ -47,7 +47,8 @@ export function scriptPanel(card, getCallId) {
       return h("div", { class: "field" }, h("label", { for: id }, q.label + (q.required ? " *" : "")), input, error);
     });
     const status = h("p", { class: "field-error", role: "alert" });
-    const next = h("button", { type: "submit", id: "script-next" }, t("script.next"));
+    const last = !page.next && !page.branches?.length;  // the card's pages carry next/branches
+    const next = h("button", { type: "submit", id: "script-next" }, t(last ? "script.finish" : "script.next"));
     const form = h("form", { class: "script-page", "data-page": page.id, novalidate: true }, page.title ? h("h3", {}, page.title) : null,
       h("p", { class: "script-text" }, page.text), ...fields, h("div", { class: "actions" }, next), status);
     form.addEventListener("submit", async (event) => {
