@@ -117,7 +117,7 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
 
     page.locator("#preview-campaign").select_option(label="solar-preview")
-    page.locator("#preview-next").click()
+    page.keyboard.press("Alt+n")  # the "Next lead" shortcut
     card = page.locator("#preview-offer #lead-card")
     expect(card).to_contain_text("Maria Popescu")
     expect(card).to_contain_text(CALLEE)
@@ -128,7 +128,7 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
 
     with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=CARRIER_PORT,
                          media_port=free_even_port(), calls=None):  # fmt: skip
-        page.locator("#preview-accept").click()
+        page.keyboard.press("Alt+y")  # the "Accept" shortcut
         expect(page.locator("#preview-status")).to_contain_text("Dialing")
         script = page.locator("#call-script")
         expect(script.locator("h3")).to_have_text("Hello Maria")

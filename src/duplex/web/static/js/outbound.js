@@ -59,8 +59,8 @@ export function outboundPanel(session, agentId) {
     clear(offer).append(h("section", { class: "panel" }, h("h2", {}, t(card.status === "callback" ? "preview.callback_offer" : "preview.offer")),
       leadCard(card), countdown,
       h("div", { class: "actions" },
-        h("button", { type: "button", id: "preview-accept", onclick: () => choose("accept") }, t("preview.accept")),
-        h("button", { type: "button", id: "preview-skip", class: "secondary", onclick: () => choose("skip") }, t("preview.skip")))));
+        h("button", { type: "button", id: "preview-accept", "aria-keyshortcuts": "Alt+Y", onclick: () => choose("accept") }, t("preview.accept")),
+        h("button", { type: "button", id: "preview-skip", class: "secondary", "aria-keyshortcuts": "Alt+S", onclick: () => choose("skip") }, t("preview.skip")))));
     tick();
     timer = setInterval(tick, 1000);
   };
@@ -79,13 +79,22 @@ export function outboundPanel(session, agentId) {
     if (!preview.length) status.textContent = t("preview.no_campaign");
   }).catch(() => null);
   api(`/agents/${agentId}/state`).then((s) => { if (s.state === "wrap_up") checkWrapUp(); }).catch(() => null);
+  // Alt+N next lead, Alt+Y accept, Alt+S skip (the softphone and the state buttons keep their own keys)
+  const keys = (event) => {
+    if (!event.altKey) return;
+    const id = { n: "preview-next", y: "preview-accept", s: "preview-skip" }[event.key];
+    const button = id && document.getElementById(id);
+    if (button && !button.disabled) { event.preventDefault(); button.click(); }
+  };
+  document.addEventListener("keydown", keys);
   const off = session.events.on((e) => {
     if (e.type === "agent.state_changed" && e.agent_id === agentId && e.data.to === "wrap_up") checkWrapUp();
   });
   const element = h("div", { id: "outbound" }, wrap,
     h("section", { class: "panel" }, h("h2", {}, t("preview.title")),
       h("div", { class: "field inline" }, h("label", { for: "preview-campaign" }, t("preview.campaign")), campaign,
-        h("button", { type: "button", id: "preview-next", onclick: next }, t("preview.next"))), status, offer),
+        h("button", { type: "button", id: "preview-next", "aria-keyshortcuts": "Alt+N", onclick: next }, t("preview.next"))),
+      status, offer, h("p", { class: "hint" }, t("preview.shortcuts"))),
     work);
-  return { element, stop: () => { stopCountdown(); off(); } };
+  return { element, stop: () => { stopCountdown(); off(); document.removeEventListener("keydown", keys); } };
 }
