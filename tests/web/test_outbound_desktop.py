@@ -136,6 +136,7 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
         # the callee answered: the call came to the softphone, which answered at once
         expect(page.locator("#phone-hangup")).to_be_enabled(timeout=30_000)
         expect(page.locator("#phone-mute")).to_be_enabled()
+        expect(page.locator("#preview-status")).to_have_text(f"On the call with {CALLEE}.")
 
         page.locator("#script-next").click()  # the required question left blank: refused by the API
         expect(page.locator("#q-interested-error")).to_have_text("an answer is required")

@@ -11,6 +11,7 @@ import { wrapupPanel } from "./wrapup.js";
 export function outboundPanel(session, agentId) {
   let timer = null;
   let callId = null;
+  let dialed = null;  // the phone number of the accepted lead, while its call is on
   const campaign = h("select", { id: "preview-campaign" });
   const status = h("p", { id: "preview-status", "aria-live": "polite" });
   const offer = h("div", { id: "preview-offer" });
@@ -50,6 +51,7 @@ export function outboundPanel(session, agentId) {
         clear(offer);
         if (choice === "skip") { status.textContent = t("preview.skipped"); return; }
         callId = done.call_id;
+        dialed = lead.phone;
         status.textContent = done.dialed ? t("preview.dialing", { phone: lead.phone }) : t("preview.not_dialed");
         if (done.dialed) await showWork(lead.lead_id);
       } catch (err) {
@@ -88,7 +90,9 @@ export function outboundPanel(session, agentId) {
   };
   document.addEventListener("keydown", keys);
   const off = session.events.on((e) => {
-    if (e.type === "agent.state_changed" && e.agent_id === agentId && e.data.to === "wrap_up") checkWrapUp();
+    if (e.type !== "agent.state_changed" || e.agent_id !== agentId) return;
+    if (e.data.to === "on_call" && dialed) status.textContent = t("preview.connected", { phone: dialed });
+    if (e.data.to === "wrap_up") { dialed = null; checkWrapUp(); }
   });
   const element = h("div", { id: "outbound" }, wrap,
     h("section", { class: "panel" }, h("h2", {}, t("preview.title")),
