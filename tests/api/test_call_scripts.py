@@ -132,6 +132,11 @@ async def test_the_card_fills_the_script_and_answers_land_on_call_lead_and_csv(w
 
     assert again.json()["answers"]["panels"] == 12
 
+    on_call = await world.as_("agent", "GET", "/calls/c-1/answers")
+    assert on_call.status_code == 200 and on_call.json() == {
+        "call_id": "c-1", "lead_id": 1, "pages": ["greet", "order"],
+        "answers": {"interested": True, "panels": 12, "delivery_date": "2026-12-24", "address": "Str. Lunga 1, Cluj"}}  # fmt: skip
+    assert (await world.as_("agent2", "GET", "/calls/c-1/answers")).status_code == 404  # another agent's call
     assert (await world.as_("agent", "GET", "/campaigns/1/answers.csv")).status_code == 403
     export = await world.as_("sup", "GET", "/campaigns/1/answers.csv")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")

@@ -26,6 +26,7 @@ from duplex.api.outbound import CAMPAIGNS
 from duplex.api.routing import DuplexRoute
 from duplex.api.routing_config import parse_flow_text
 from duplex.api.schemas import Input, Output, partial
+from duplex.api.scopes import own_calls
 from duplex.auth.deps import CurrentPrincipal
 from duplex.callscript import CallScript as Script
 from duplex.callscript import ScriptError, check_answers, load_script, next_page, validate_script
@@ -231,3 +232,21 @@ def campaign_answers_csv(
         writer.writerow({k: ("yes" if v is True else "no" if v is False else v) for k, v in row.items()})
     return PlainTextResponse(out.getvalue(), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}-answers.csv"'})  # fmt: skip
+
+
+@router.get("/calls/{call_id}/answers", tags=["call-scripts"])
+def call_answers(
+    call_id: str, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> dict[str, Any]:
+    """The script answers given on a call (the latest per question), from its `script.answered` events; agents
+    see their own calls only."""
+    call = session.scalar(own_calls(principal, select(Call).where(Call.id == call_id)))
+    if call is None:
+        raise not_found("call", call_id)
+    answers: dict[str, Any] = {}
+    pages: list[str] = []
+    for event in session.scalars(select(Event).where(Event.type == "script.answered", Event.call_id == call.id)
+                                 .order_by(Event.id)):  # fmt: skip
+        answers.update((event.data or {}).get("answers", {}))
+        pages.append(str((event.data or {}).get("page")))
+    return {"call_id": call.id, "lead_id": call.lead_id, "pages": pages, "answers": answers}
