@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from duplex.acd.types import RoutingStrategy
 from duplex.auth.passwords import hash_password, verify_password
+from duplex.callscript.demo import demo_script
 from duplex.config import Settings
 from duplex.db.base import Base, make_engine, make_session_factory, transaction
 from duplex.db.models import (
     Agent,
     AgentSkill,
+    CallScript,
     Campaign,
     Disposition,
     DncEntry,
@@ -249,6 +251,8 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
     for number, description, extra in numbers:
         _upsert(session, PhoneNumber, {"number": number}, description=description, trunk_id=trunk.id, **extra)
 
+    script = _upsert(session, CallScript, {"name": "demo-renewals-script"}, definition=demo_script(),
+                     description="Renewal offer: greeting, offer or reason, close")  # fmt: skip
     campaign = _upsert(
         session,
         Campaign,
@@ -260,6 +264,7 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
         trunk_id=trunk.id,
         caller_id="+40215550100",
         script="Hello {first_name}, this is {agent} from Duplex about renewing your plan...",
+        script_id=script.id,
     )
     for code, label, success, final, callback, dnc in [
         ("SALE", "Sale", True, True, False, False),

@@ -100,11 +100,12 @@ async def test_preview_mode_dials_only_what_the_agent_accepts(env: RunningSwitch
         offered = (await client.post(f"/api/v1/campaigns/{campaign_id}/preview/next")).json()
         assert offered["phone"] == phones[0]
         skip = await client.post(f"/api/v1/campaigns/{campaign_id}/preview/{offered['lead_id']}/skip")
-        assert skip.json() == {"lead_id": ids[phones[0]], "dialed": False}
+        assert skip.json() == {"lead_id": ids[phones[0]], "dialed": False, "call_id": None}
         offered = (await client.post(f"/api/v1/campaigns/{campaign_id}/preview/next")).json()
         assert offered["phone"] == phones[1]  # the skipped lead waits
         accept = await client.post(f"/api/v1/campaigns/{campaign_id}/preview/{offered['lead_id']}/accept")
         assert accept.json()["dialed"] is True
+        assert accept.json()["call_id"] == service.get(campaign_id).in_flight[offered["lead_id"]].call.id
         assert service.get(campaign_id).decisions["dialed"] == 1
         await client.post(f"/api/v1/campaigns/{campaign_id}/stop")
 

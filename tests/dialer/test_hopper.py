@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -89,3 +90,40 @@ def test_callback_disposition_overrides_the_rule() -> None:
 def test_unknown_zone_is_refused_on_add() -> None:
     with pytest.raises(ZoneInfoNotFoundError):
         LeadHopper().add(HopperLead(lead_id=1, phone="+12125550001", time_zone="Mars/Olympus"))
+
+
+class FakeClock:
+    """Wall time moved by hand: the hopper never reads a clock of its own."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+
+def test_callbacks_wait_for_their_time_then_go_first_and_personal_ones_wait_for_their_agent() -> None:
+    clock = FakeClock(datetime(2026, 3, 9, 14, 0, tzinfo=UTC))  # 10:00 in New York
+    h = hopper(
+        HopperLead(lead_id=1, phone="+12125550001", time_zone="America/New_York", priority=9),
+        HopperLead(lead_id=2, phone="+12125550002", time_zone="America/New_York"),
+        HopperLead(lead_id=3, phone="+12125550003", time_zone="America/New_York"),
+    )
+    h.schedule_callback(h.get(2), clock.now + timedelta(minutes=30), agent_id=None)  # any agent
+    h.schedule_callback(h.get(3), clock.now + timedelta(minutes=30), agent_id=7)  # agent 7's own
+    assert ids(h.next_batch(clock.now, 10, free_agents={7})) == [1]  # callbacks are not due yet
+    h.add(replace(h.get(1), status=LeadStatus.RETRY, next_attempt_at=None))  # lead 1 back in the hopper
+    clock.advance(timedelta(minutes=30))
+    # due: the callbacks before lead 1's higher priority; agent 7 is busy, so only the any-agent one
+    assert ids(h.next_batch(clock.now, 10, free_agents={5})) == [2, 1]
+    assert ids(h.next_batch(clock.now, 10)) == []  # lead 3 still waits for agent 7
+    assert ids(h.next_batch(clock.now, 10, free_agents={5, 7})) == [3]
+
+
+def test_a_callback_outside_the_callee_window_waits_for_the_window() -> None:
+    clock = FakeClock(datetime(2026, 3, 9, 11, 0, tzinfo=UTC))  # 07:00 in New York, before the 08:00 start
+    h = hopper(HopperLead(lead_id=1, phone="+12125550001", time_zone="America/New_York"))
+    h.schedule_callback(h.get(1), clock.now, agent_id=None)
+    assert ids(h.next_batch(clock.now, 1)) == []
+    assert ids(h.next_batch(clock.advance(timedelta(hours=1)), 1)) == [1]

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page
+import uvicorn
+from playwright.sync_api import Locator, Page
+
+from duplex.api.app import create_app
+from duplex.config import Settings
+from duplex.db.migrate import upgrade
+from duplex.demo import seed
+from duplex.server import _start_sip, _stop_sip
+from interop.peers import free_even_port, free_port
 
 
 @dataclass
@@ -42,12 +57,56 @@ def sign_in(page: Page, center: LiveCenter, username: str) -> None:
     page.locator("#live-status[data-status='live']").wait_for()
 
 
-def snap(page: Page, center: LiveCenter, name: str) -> None:
-    """A screenshot of the current screen in the test artifacts; with DUPLEX_DOCS_SCREENSHOTS=<folder> also
-    there (how the pictures in docs/screenshots are refreshed)."""
+def snap(page: Page, center: LiveCenter, name: str, *, of: Locator | None = None) -> None:
+    """A screenshot of the current screen (or of the element `of`) in the test artifacts; with
+    DUPLEX_DOCS_SCREENSHOTS=<folder> also there (how the pictures in docs/screenshots are refreshed)."""
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(center.artifacts / f"{name}.png"))
+    shoot = of.screenshot if of is not None else page.screenshot
+    shoot(path=str(center.artifacts / f"{name}.png"))
     docs = os.environ.get("DUPLEX_DOCS_SCREENSHOTS")
     if docs:
         Path(docs).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(docs) / f"{name}.png"))
+        shoot(path=str(Path(docs) / f"{name}.png"))
+
+
+@contextlib.contextmanager
+def sip_center(
+    root: Path, artifacts: Path, prepare: Callable[[str], None] | None = None
+) -> Iterator[LiveCenter]:
+    """The app with its SIP engine (UDP and WebSocket on free ports, in the server's loop) on a seeded SQLite
+    database in `root`; `prepare(database_url)` may change the seeded rows before the engine loads them."""
+    url = f"sqlite:///{root / 'duplex.db'}"
+    upgrade(url)
+    rtp = free_even_port()
+    settings = Settings(data_dir=root / "data", database_url=url, secret_key="web-test-secret", http_port=0,
+                        sip_enabled=True, sip_host="127.0.0.1", sip_port=free_port(), sip_ws_enabled=True,
+                        sip_ws_port=free_port(socket.SOCK_STREAM), public_ip="127.0.0.1",
+                        rtp_port_min=rtp, rtp_port_max=rtp + 200)  # fmt: skip
+    credentials = json.loads(seed(settings).read_text())
+    if prepare is not None:
+        prepare(url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+
+    async def serve() -> None:
+        node = await _start_sip(app, settings)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            await _stop_sip(node, app.state.campaigns)  # campaigns, contact center, switch; closes the store
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield LiveCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()

@@ -34,6 +34,8 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.outbound",
     "duplex.api.campaign_runtime",  # after outbound: its /campaigns/{id}/status comes first
     "duplex.api.calls",
+    "duplex.api.call_scripts",
+    "duplex.api.lead_desk",
     "duplex.api.health",
     "duplex.api.metrics",
     "duplex.web.routes",

@@ -15,13 +15,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, or_, select
 
 from duplex.api.audit import AUDITED_ROLES, audit
+from duplex.api.call_scripts import campaign_of_lead
 from duplex.api.crud import ADMIN_ONLY, ALL_ROLES, Ctx, Resource, crud_router
 from duplex.api.db import DbSession, field_error, not_found
+from duplex.api.lead_desk import CallbackIn, schedule_callback
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output
 from duplex.api.scopes import own_calls, own_recordings
 from duplex.auth.deps import CurrentPrincipal
-from duplex.db.models import AuditLog, Call, Disposition, DncEntry, Recording, Role
+from duplex.db.models import AuditLog, Call, Disposition, DncEntry, Lead, Recording, Role
 
 router = APIRouter(route_class=DuplexRoute)
 
@@ -104,6 +106,9 @@ class DispositionSet(Input):
     disposition_id: int
     notes: Annotated[str, Field(max_length=4000)] = ""
     revenue: Annotated[float | None, Field(ge=0)] = None
+    callback: CallbackIn | None = Field(
+        None, description="Required by a disposition that schedules a callback."
+    )
 
 
 @router.post("/calls/{call_id}/disposition", response_model=CallRead, tags=["calls"])
@@ -117,6 +122,8 @@ def set_disposition(
         raise field_error(("body", "disposition_id"), f"disposition {body.disposition_id} does not exist")
     if disposition.campaign_id is not None and disposition.campaign_id != call.campaign_id:
         raise field_error(("body", "disposition_id"), "this disposition belongs to another campaign")
+    if disposition.schedules_callback and body.callback is None:
+        raise field_error(("body", "callback"), f"{disposition.label!r} schedules a callback: give its time")
     call.disposition_id, call.disposition_notes, call.revenue = disposition.id, body.notes, body.revenue
     request.app.state.record.append(
         session,
@@ -136,6 +143,12 @@ def set_disposition(
     )
     if disposition.marks_dnc:
         _opt_out(session, request, call)
+    if body.callback is not None:
+        lead = session.get(Lead, call.lead_id) if call.lead_id is not None else None
+        if lead is None:
+            raise field_error(("body", "callback"), "only a call to a lead can be called back")
+        schedule_callback(session, request, principal, lead, campaign_of_lead(session, lead), body.callback,
+                          call_id=call.id, loc=("body", "callback"))  # fmt: skip
     if principal.role in AUDITED_ROLES:
         audit(session, request, principal, "call.disposition", target_type="call", target_id=call.id)
     return call

@@ -62,7 +62,8 @@ async def preview_next(campaign_id: int, request: Request, principal: CurrentPri
     """Preview mode: the next lead for the agent to accept or skip (within the preview timeout)."""
     CAMPAIGNS.check_role(principal, write=False)
     try:
-        lead = _service(request).get(campaign_id).preview_next()
+        runtime = _service(request).get(campaign_id)
+        lead = runtime.preview_next(principal.agent_id)
     except UnknownCampaign:
         raise HTTPException(404, f"campaign {campaign_id} is not running") from None
     if lead is None:
@@ -72,6 +73,9 @@ async def preview_next(campaign_id: int, request: Request, principal: CurrentPri
         "phone": lead.phone,
         "attempts": lead.attempts,
         "priority": lead.priority,
+        "personal_callback": lead.agent_id
+        is not None,  # the agent's own callback (the card's status says callback)
+        "expires_in": runtime.options.preview_timeout,  # seconds to accept or skip
     }
 
 
@@ -86,10 +90,18 @@ async def preview_choice(
         runtime = _service(request).get(campaign_id)
     except UnknownCampaign:
         raise HTTPException(404, f"campaign {campaign_id} is not running") from None
-    done = runtime.accept_preview(lead_id) if choice == "accept" else runtime.skip_preview(lead_id)
+    if choice == "accept":
+        done = runtime.accept_preview(lead_id, principal.agent_id)
+    else:
+        done = runtime.skip_preview(lead_id)
     if not done and lead_id not in runtime.in_flight:
         raise HTTPException(409, "the lead was not offered, timed out, or was skipped by the rules")
-    return {"lead_id": lead_id, "dialed": choice == "accept" and done}
+    flight = runtime.in_flight.get(lead_id) if choice == "accept" else None
+    return {
+        "lead_id": lead_id,
+        "dialed": choice == "accept" and done,
+        "call_id": flight.call.id if flight else None,
+    }
 
 
 @router.get("/campaigns/{campaign_id}/compliance", tags=["campaigns"], response_model=None)

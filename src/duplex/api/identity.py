@@ -15,6 +15,7 @@ from duplex.acd import AcdError
 from duplex.api.audit import AUDITED_ROLES, audit
 from duplex.api.crud import ALL_ROLES, STAFF, Ctx, Resource, add_link_routes, crud_router, set_attributes
 from duplex.api.db import DbSession, forbidden
+from duplex.api.lead_desk import require_disposition
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output, partial
 from duplex.api.scopes import own_agents
@@ -271,6 +272,13 @@ def get_agent_state(agent_id: int, request: Request, principal: CurrentPrincipal
     )
 
 
+def _in_wrap_up(center: Any, agent_id: int) -> bool:
+    try:
+        return bool(from_thread.run_sync(center.agent_state, agent_id)[0].value == "wrap_up")
+    except AcdError:  # an agent the ACD has not loaded: the change below answers for it
+        return False
+
+
 @router.post("/agents/{agent_id}/state", response_model=AgentRead, tags=["agents"])
 def set_agent_state(
     agent_id: int, body: AgentStateChange, request: Request, principal: CurrentPrincipal, session: DbSession
@@ -289,6 +297,8 @@ def set_agent_state(
             state = "logged_out"
         if state == "wrap_up":
             raise HTTPException(409, "wrap-up follows a call; it cannot be chosen")
+        if state == "available" and _in_wrap_up(center, agent.id):
+            require_disposition(session, agent.id)
         try:
             new = from_thread.run_sync(
                 functools.partial(
@@ -299,6 +309,8 @@ def set_agent_state(
             raise HTTPException(409, str(exc)) from exc
         agent.state = new.value
     else:
+        if state == "available" and agent.state == "wrap_up":
+            require_disposition(session, agent.id)
         previous, agent.state = agent.state, state
         request.app.state.record.append(
             session,

@@ -110,6 +110,7 @@ class CampaignCreate(Input):
     flow_id: int | None = None
     caller_id: Annotated[str | None, Field(max_length=32)] = None
     script: str = ""
+    script_id: int | None = Field(None, description="The call script agents follow (/call-scripts).")
     lines_per_agent: Annotated[float, Field(gt=0, le=20)] = 1.0
     max_abandon_rate: Annotated[float, Field(ge=0, le=1)] = 0.03
     calling_hours_start: HourMinute = "09:00"

@@ -1,9 +1,11 @@
 """The lead hopper: which leads to dial next, and when a lead is tried again after each outcome.
 
-Leads that are due (new, or their retry time has come) are ordered by priority (higher first), then by how soon
+Leads that are due (new, or their retry time has come) are ordered: callbacks that have come due first (an agent
+promised the callee that time), then by priority (higher first), then by how soon
 their calling window closes in their own time zone (a lead whose evening ends sooner goes first, so it is not lost
-for the day), then by retry time and lead id. A lead outside its window is not offered at all. Every outcome
-applies its `RetryRule`: a delay before the next attempt, or done; `max_attempts` ends any lead.
+for the day), then by retry time and lead id. A lead outside its window is not offered at all. A personal
+callback (`agent_id`) is only handed out when that agent is among the free agents the caller names. Every
+outcome applies its `RetryRule`: a delay before the next attempt, or done; `max_attempts` ends any lead.
 
 Sans-IO: `now` is an aware datetime argument.
 """
@@ -11,7 +13,7 @@ Sans-IO: `now` is an aware datetime argument.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -60,6 +62,7 @@ class HopperLead:
     attempts: int = 0
     next_attempt_at: datetime | None = None  # None: due now
     status: LeadStatus = LeadStatus.NEW
+    agent_id: int | None = None  # a personal callback: only this agent may get the call
 
 
 @dataclass
@@ -87,18 +90,22 @@ class LeadHopper:
         end = local.replace(hour=window.end.hour, minute=window.end.minute, second=0, microsecond=0)
         return end - local
 
-    def next_batch(self, now: datetime, count: int) -> list[HopperLead]:
-        """Up to `count` due leads, best first; they are marked DIALING until `record()`."""
-        ready: list[tuple[int, timedelta, datetime, int]] = []
+    def next_batch(self, now: datetime, count: int, *, free_agents: Collection[int] = ()) -> list[HopperLead]:
+        """Up to `count` due leads, best first; they are marked DIALING until `record()`. A personal callback
+        is only among them when its agent is in `free_agents`."""
+        ready: list[tuple[bool, int, timedelta, datetime, int]] = []
         for lead in self._leads.values():
             if lead.status not in (LeadStatus.NEW, LeadStatus.RETRY, LeadStatus.CALLBACK):
                 continue
             if lead.next_attempt_at is not None and lead.next_attempt_at > now:
                 continue
+            if lead.agent_id is not None and lead.agent_id not in free_agents:
+                continue
             closes = self._closes_in(lead, now)
             if closes is None:
                 continue
-            ready.append((-lead.priority, closes, lead.next_attempt_at or now, lead.lead_id))
+            callback = lead.status is LeadStatus.CALLBACK
+            ready.append((not callback, -lead.priority, closes, lead.next_attempt_at or now, lead.lead_id))
         ready.sort()
         batch = []
         for *_, lead_id in ready[: max(0, count)]:
@@ -106,6 +113,13 @@ class LeadHopper:
             self._leads[lead_id] = lead
             batch.append(lead)
         return batch
+
+    def schedule_callback(self, lead: HopperLead, at: datetime, agent_id: int | None) -> HopperLead:
+        """An agent promised a call at `at` (personal when `agent_id` is set): the lead waits until then."""
+        updated = replace(self._leads.get(lead.lead_id, lead), status=LeadStatus.CALLBACK, next_attempt_at=at,
+                          agent_id=agent_id)  # fmt: skip
+        self.add(updated)
+        return updated
 
     def record(
         self, lead_id: int, result: DialResult, now: datetime, *, callback_at: datetime | None = None

@@ -27,7 +27,8 @@ __all__ = [
     "IvrEntered", "IvrLeft", "IvrNodeEntered", "LeadCallbackScheduled", "LeadCreated", "LeadDialed",
     "LeadImported", "LeadRecycled", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
     "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QualityEvaluated", "QueueEntered",
-    "QueueEscalated", "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "SipRegistered",
+    "QueueEscalated", "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "ScriptAnswered",
+    "SipRegistered",
     "SipUnregistered", "TrunkStatusChanged", "UnknownEventType", "payload_of", "type_matches_any"
 ]  # fmt: skip
 
@@ -491,6 +492,17 @@ class LeadCallbackScheduled(EventPayload):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScriptAnswered(EventPayload):
+    """An agent saved the answers of one page of a call script (on the call and the lead of the envelope)."""
+
+    event_type: ClassVar[str] = "script.answered"
+    script_id: int  # the call script's row
+    page: str  # the page whose questions were answered
+    answers: dict[str, Any]  # question key -> the normalised answer (text, number, choice, true/false, date)
+    by_user_id: int | None  # who answered
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DispositionSet(EventPayload):
     """An outcome code was set on a call."""
 
@@ -625,8 +637,8 @@ PAYLOADS: Mapping[str, type[EventPayload]] = _catalogue(
     QueueEntered, QueueLeft, QueueEscalated, AgentOffered, AgentAccepted, AgentRejected, AgentNoAnswer,
     AgentStateChanged, AgentLoggedIn, AgentLoggedOut,
     CampaignCreated, CampaignStatusChanged, CampaignPacing, LeadCreated, LeadImported, LeadRecycled, LeadUpdated,
-    LeadDialed, LeadSkipped, LeadCallbackScheduled, DispositionSet, DncAdded, DncRemoved, ConsentRecorded,
-    CsatRecorded, QualityEvaluated,
+    LeadDialed, LeadSkipped, LeadCallbackScheduled, ScriptAnswered, DispositionSet, DncAdded, DncRemoved,
+    ConsentRecorded, CsatRecorded, QualityEvaluated,
     ConfigChanged, SipRegistered, SipUnregistered, TrunkStatusChanged, NodeStarted,
 )  # fmt: skip
 # type -> what it means (each class's docstring)

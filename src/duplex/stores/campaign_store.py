@@ -57,6 +57,7 @@ class LeadRow:
     status: LeadStatus
     attempts: int
     next_attempt_at: dt.datetime | None
+    callback_agent_id: int | None = None  # a personal callback's agent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +135,7 @@ class CampaignStore:
                     status=LeadStatus(lead.status),
                     attempts=lead.attempts,
                     next_attempt_at=_aware(lead.next_attempt_at),
+                    callback_agent_id=lead.callback_agent_id,
                 )  # fmt: skip
                 for lead in session.scalars(query)
             ]

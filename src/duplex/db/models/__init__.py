@@ -16,6 +16,7 @@ from duplex.db.models.identity import (
     User,
 )
 from duplex.db.models.outbound import (
+    CallScript,
     Campaign,
     ConsentRecord,
     Disposition,
@@ -43,6 +44,7 @@ __all__ = [
     "AuthToken",
     "Call",
     "CallLeg",
+    "CallScript",
     "Campaign",
     "ConsentRecord",
     "Disposition",

@@ -12,6 +12,18 @@ from duplex.db.base import Base, utcnow
 from duplex.dialer.types import CampaignStatus, DialMode, LeadStatus
 
 
+class CallScript(Base):
+    """What agents read and ask on a campaign's calls (pages, questions, branches: duplex.callscript)."""
+
+    __tablename__ = "call_scripts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)  # validated on every save
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Campaign(Base):
     __tablename__ = "campaigns"
     __table_args__ = (
@@ -31,7 +43,8 @@ class Campaign(Base):
     trunk_id: Mapped[int | None] = mapped_column(ForeignKey("trunks.id", ondelete="SET NULL"))
     flow_id: Mapped[int | None] = mapped_column(ForeignKey("ivr_flows.id", ondelete="SET NULL"))
     caller_id: Mapped[str | None] = mapped_column(String(32))
-    script: Mapped[str] = mapped_column(Text, default="")
+    script: Mapped[str] = mapped_column(Text, default="")  # free text; `script_id` is the structured script
+    script_id: Mapped[int | None] = mapped_column(ForeignKey("call_scripts.id", ondelete="SET NULL"))
     lines_per_agent: Mapped[float] = mapped_column(default=1.0)  # power mode ratio / predictive ceiling
     max_abandon_rate: Mapped[float] = mapped_column(default=0.03)  # FCC 3%; Ofcom 3% per 24 h
     calling_hours_start: Mapped[str] = mapped_column(String(5), default="09:00")  # callee's local time

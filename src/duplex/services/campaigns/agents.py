@@ -32,8 +32,13 @@ class AgentPool(Protocol):
         """Agents on a call of this campaign (the pacer counts them as logged in)."""
         ...
 
-    def reserve(self) -> AgentInfo | None:
-        """Take one free agent for a call about to be connected; None when none is free."""
+    def free_agent_ids(self) -> frozenset[int]:
+        """Which agents are free (a personal callback waits for its agent)."""
+        ...
+
+    def reserve(self, agent_id: int | None = None) -> AgentInfo | None:
+        """Take one free agent (that one, when `agent_id` is given) for a call about to be connected; None
+        when none is free."""
         ...
 
     async def connect(self, agent: AgentInfo, lead: Leg, *, within: float) -> Leg | None:
@@ -64,8 +69,12 @@ class RegisteredPhonePool:
     def busy_agents(self) -> int:
         return len(self._busy)
 
-    def reserve(self) -> AgentInfo | None:
-        agent = next((a for a in self._registered() if a.id not in self._busy), None)
+    def free_agent_ids(self) -> frozenset[int]:
+        return frozenset(a.id for a in self._registered() if a.id not in self._busy)
+
+    def reserve(self, agent_id: int | None = None) -> AgentInfo | None:
+        free = (a for a in self._registered() if a.id not in self._busy and agent_id in (None, a.id))
+        agent = next(free, None)
         if agent is not None:
             self._busy.add(agent.id)
         return agent
@@ -85,8 +94,14 @@ class RegisteredPhonePool:
         call = lead.call
         call.hangup_together = False  # an agent phone that does not answer must not end the lead's call
         try:
+            # answer-after=0: the phone answers at once (a person is on the line and the safe-harbour rule
+            # gives 2 s to connect them); the call id lets the agent's desktop tie its forms to this call
+            headers = (
+                ("Call-Info", f"<sip:{control.public_ip}>;answer-after=0"),
+                ("X-Duplex-Call-Id", call.id),
+            )
             leg = await originate(call, binding.contact, contact=addr, agent_id=agent.id, kind="agent",
-                                  from_value=f"<sip:{call.to_number}@{control.public_ip}>")  # fmt: skip
+                                  from_value=f"<sip:{call.to_number}@{control.public_ip}>", extra=headers)  # fmt: skip
             try:
                 answered = await asyncio.wait_for(asyncio.shield(leg.answered), within)
             except TimeoutError:

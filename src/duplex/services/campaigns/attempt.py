@@ -46,6 +46,7 @@ class AttemptPlan:
     message: str | None  # agentless mode's message (TTS text or a WAV path)
     safe_harbour: str
     connect_within: float = 2.0
+    agent_id: int | None = None  # the agent who accepted the preview, or a personal callback's agent
 
 
 @dataclass(slots=True)
@@ -122,7 +123,7 @@ async def _answered(leg: OutboundLeg, plan: AttemptPlan, agents: AgentPool, resu
 
 async def _connect(leg: OutboundLeg, plan: AttemptPlan, agents: AgentPool, result: AttemptResult) -> None:
     """A person is on the line: an agent within `connect_within`, or the safe-harbour message."""
-    agent = agents.reserve()
+    agent = agents.reserve(plan.agent_id)
     if agent is not None:
         agent_leg = await agents.connect(agent, leg, within=plan.connect_within)
         if agent_leg is not None:

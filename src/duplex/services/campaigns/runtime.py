@@ -231,7 +231,8 @@ class CampaignRuntime:
             status = LeadStatus.NEW if lead.status is LeadStatus.DIALING else lead.status
             self.hopper.add(HopperLead(lead_id=lead.id, phone=lead.phone, time_zone=zones[0],
                                        priority=lead.priority, attempts=lead.attempts,
-                                       next_attempt_at=lead.next_attempt_at, status=status))  # fmt: skip
+                                       next_attempt_at=lead.next_attempt_at, status=status,
+                                       agent_id=lead.callback_agent_id if status is LeadStatus.CALLBACK else None))  # fmt: skip
         trunk = self._trunk()
         if trunk is not None:
             self.gate = DialGate(TrunkLimits(cps=trunk.max_cps, channels=trunk.max_channels))
@@ -285,8 +286,8 @@ class CampaignRuntime:
             return 0
         allowed = self.gate.admit(now, wanted, len(self.live_calls))
         placed = 0
-        for lead in self.hopper.next_batch(wall, allowed):
-            placed += self._consider(lead, wall)
+        for lead in self.hopper.next_batch(wall, allowed, free_agents=self.agents.free_agent_ids()):
+            placed += self._consider(lead, wall, agent_id=lead.agent_id)
         if isinstance(self.pacer, PredictivePacer):
             self.pacer.placed(now, placed)
         return placed
@@ -336,7 +337,7 @@ class CampaignRuntime:
             amd=self.options.amd if self.campaign.amd_enabled else None,
             machine_message=self.campaign.broadcast_prompt if self.options.machine_message else None,
             agentless=self.campaign.dial_mode is DialMode.AGENTLESS, message=self.campaign.broadcast_prompt,
-            safe_harbour=self.options.safe_harbour, connect_within=self.options.connect_within,
+            safe_harbour=self.options.safe_harbour, connect_within=self.options.connect_within, agent_id=agent_id,
         )  # fmt: skip
         self.in_flight[lead.lead_id] = _InFlight(lead=lead, placed_at=self.control.now(), call=call)
         self.live_calls.add(call.id)
@@ -346,19 +347,38 @@ class CampaignRuntime:
         return 1
 
     # -- preview mode: an agent sees the lead first ---------------------------------------------------
-    def preview_next(self) -> HopperLead | None:
-        """The next due lead for an agent to accept or skip within `preview_timeout`."""
+    def preview_next(self, agent_id: int | None = None) -> HopperLead | None:
+        """The next due lead for an agent to accept or skip within `preview_timeout` (that agent's personal
+        callbacks included)."""
         wall = self.options.clock()
-        batch = self.hopper.next_batch(wall, 1)
+        batch = self.hopper.next_batch(wall, 1, free_agents=() if agent_id is None else (agent_id,))
         if not batch:
             return None
         self.previews[batch[0].lead_id] = (batch[0], self.control.now() + self.options.preview_timeout)
         return batch[0]
 
-    def accept_preview(self, lead_id: int) -> bool:
-        """The agent accepted: the lead is checked and dialed now; False when it was skipped."""
+    def accept_preview(self, lead_id: int, agent_id: int | None = None) -> bool:
+        """The agent accepted: the lead is checked and dialed now, and connected to that agent when answered;
+        False when it was skipped."""
         offered = self.previews.pop(lead_id, None)
-        return offered is not None and self._consider(offered[0], self.options.clock()) == 1
+        if offered is None:
+            return False
+        return self._consider(offered[0], self.options.clock(), agent_id=agent_id or offered[0].agent_id) == 1
+
+    def schedule_callback(self, lead_id: int, at: dt.datetime, agent_id: int | None) -> None:
+        """A callback set by an agent (a disposition or the desktop): the hopper dials it at `at`."""
+        row = self.phones.get(lead_id)
+        try:
+            known = self.hopper.get(lead_id)
+        except KeyError:
+            if row is None:
+                return  # not a lead this run loaded (another list or filter): the next start reads its row
+            zones = (row.timezone,) if row.timezone else callee_time_zones(row.phone)
+            if len(set(zones)) != 1:
+                return
+            known = HopperLead(lead_id=lead_id, phone=row.phone, time_zone=zones[0], priority=row.priority,
+                               attempts=row.attempts)  # fmt: skip
+        self.hopper.schedule_callback(known, at, agent_id)
 
     def skip_preview(self, lead_id: int, *, why: str = "agent") -> bool:
         """The agent passed (or the offer timed out): the lead goes back to the hopper."""
@@ -428,7 +448,7 @@ class CampaignRuntime:
             self.opt_out(lead.phone, source="dtmf", lead_id=lead.lead_id)
         retry = for_retry(result.outcome, connected=result.connected, opted_out=result.opted_out)
         updated = self.hopper.record(lead.lead_id, retry, wall)
-        values = {"status": updated.status, "attempts": updated.attempts,
+        values = {"status": updated.status, "attempts": updated.attempts, "last_outcome": result.outcome,
                   "next_attempt_at": updated.next_attempt_at, "last_attempt_at": wall}  # fmt: skip
         await asyncio.to_thread(self.store.update_lead, lead.lead_id, **values)
         self.emit("lead.updated", {"action": "status", "id": lead.lead_id, "phone": lead.phone,

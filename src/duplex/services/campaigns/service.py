@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 
 from duplex.dialer.types import CampaignStatus, DialMode
@@ -46,11 +47,13 @@ class CampaignService:
         self.options = options or RuntimeOptions()
         self.agent_pool = agent_pool or self._registered_phones
         self.runtimes: dict[int, CampaignRuntime] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _registered_phones(self, campaign: CampaignRow) -> AgentPool:
         return RegisteredPhonePool(self.control, self.store.queue_agent_ids(campaign.queue_id))
 
     async def start(self, campaign_id: int) -> CampaignRuntime:
+        self._loop = asyncio.get_running_loop()
         runtime = self.runtimes.get(campaign_id)
         if runtime is None or runtime.stopped.is_set():
             campaign = await asyncio.to_thread(self.store.campaign, campaign_id)
@@ -85,6 +88,16 @@ class CampaignService:
         """A number went on the internal DNC list (an opt-out disposition): no running campaign dials it again."""
         for runtime in self.runtimes.values():
             runtime.compliance.add_internal_dnc(phone)
+
+    def callback_scheduled(
+        self, campaign_id: int, lead_id: int, at: dt.datetime, agent_id: int | None
+    ) -> None:
+        """A callback was set on a lead (API): the campaign, when it runs here, dials it then."""
+        runtime = self.runtimes.get(campaign_id)
+        if runtime is None or runtime.stopped.is_set() or self._loop is None:
+            return  # not running here: its next start reads the lead's callback from the database
+        # the API calls from its worker threads; the hopper belongs to the loop that ticks it
+        self._loop.call_soon_threadsafe(runtime.schedule_callback, lead_id, at, agent_id)
 
     async def close(self) -> None:
         for runtime in list(self.runtimes.values()):

@@ -39,6 +39,7 @@ const REFERENCES = {
   campaign_id: ["/campaigns", (r) => r.name],
   trunk_id: ["/trunks", (r) => r.name],
   flow_id: ["/ivr-flows", (r) => r.name],
+  script_id: ["/call-scripts", (r) => r.name],
   lead_list_id: ["/lead-lists", (r) => r.name],
   list_id: ["/lead-lists", (r) => r.name],
 };

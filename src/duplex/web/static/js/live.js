@@ -2,6 +2,7 @@
 import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
+import { outboundPanel } from "./outbound.js";
 import { createSoftphone, loadSipLibrary } from "./softphone.js";
 import { QUEUE_FIGURES, boardFeed, campaignBoard, queueFigureCells } from "./wallboard_figures.js";
 
@@ -170,15 +171,17 @@ export async function desktopView(main, session) {
   document.addEventListener("keydown", keys);
   const timer = setInterval(draw, 1000);
   draw();
+  const outbound = outboundPanel(session, agentId);  // preview, lead card, script, wrap-up form
   main.append(
     phonePanel,  // first: the call in hand is what an agent looks at
+    outbound.element,
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_state")), stateText, h("p", {}, t("desktop.time_in_state"), " ", clock),
       h("div", { class: "field" }, h("label", { for: "aux-reason" }, t("desktop.aux_reason")), reason), buttons, error,
       h("p", { class: "hint" }, t("desktop.shortcuts"))),
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_queues")), mine.length ? myQueues : h("p", {}, t("desktop.no_queues"))),
     h("h2", {}, t("console.live_events")), list);
   return () => {
-    off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys);
+    off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys); outbound.stop();
     gone = true;
     softphone?.stop();
   };

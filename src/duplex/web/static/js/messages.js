@@ -120,6 +120,25 @@ const en = {
   "field.register": "Register", "field.from_domain": "From domain", "field.allowed_ips": "Allowed IPs",
   "field.max_cps": "Max calls per second", "field.max_channels": "Max channels",
   "field.failover_order": "Failover order", "field.created_at": "Created",
+  // outbound desktop: preview, lead card, call script, wrap-up and callbacks
+  "nav.call-scripts": "Call scripts", "field.script_id": "Call script", "field.definition": "Definition (JSON)",
+  "preview.title": "Outbound", "preview.campaign": "Preview campaign", "preview.next": "Next lead",
+  "preview.no_campaign": "No preview campaign is running.", "preview.none": "No lead is due now.",
+  "preview.offer": "Next lead", "preview.callback_offer": "Callback due", "preview.accept": "Accept and dial",
+  "preview.skip": "Skip", "preview.shortcuts": "Shortcuts: Alt+N next lead, Alt+Y accept, Alt+S skip.", "preview.expires_in": "Accept or skip within {seconds} s.",
+  "preview.expired": "The offer timed out; the lead went back to the list.", "preview.skipped": "Skipped.",
+  "preview.dialing": "Dialing {phone}… the call comes to your softphone when answered.",
+  "preview.not_dialed": "Not dialed: the compliance rules skipped this lead.", "preview.connected": "On the call with {phone}.",
+  "lead.title": "Lead", "lead.phone": "Phone", "lead.company": "Company", "lead.email": "Email",
+  "lead.attempts": "Attempts", "lead.last_outcome": "Last outcome", "lead.time_zone": "Time zone",
+  "lead.local_time": "Local time", "lead.campaign": "Campaign", "lead.last_calls": "Last calls",
+  "script.title": "Script: {name}", "script.next": "Save and continue", "script.finish": "Finish", "script.done": "Script complete.",
+  "wrapup.title": "Wrap-up", "wrapup.needed": "Set the outcome of the call with {who} before you become available.",
+  "wrapup.disposition": "Disposition", "wrapup.notes": "Notes", "wrapup.save": "Save disposition",
+  "wrapup.choose": "Choose a disposition.", "wrapup.done": "Disposition saved. You can become available.",
+  "callback.title": "Callback", "callback.callee_time": "Date and time on the callee's clock ({zone})",
+  "callback.personal": "Only me (personal callback)", "callback.when": "Choose when to call back.",
+  "callback.both_clocks": "Callee: {callee} ({zone}) · you: {agent} ({here})",
 };
 
 const ro = {
@@ -242,6 +261,25 @@ const ro = {
   "field.register": "Înregistrare", "field.from_domain": "Domeniu From", "field.allowed_ips": "IP-uri permise",
   "field.max_cps": "Apeluri maxime pe secundă", "field.max_channels": "Canale maxime",
   "field.failover_order": "Ordine de rezervă", "field.created_at": "Creat",
+  // birou agent, apeluri ieșite: previzualizare, fișa contactului, script, încheiere și reveniri
+  "nav.call-scripts": "Scripturi de apel", "field.script_id": "Script de apel", "field.definition": "Definiție (JSON)",
+  "preview.title": "Apeluri ieșite", "preview.campaign": "Campanie cu previzualizare", "preview.next": "Contactul următor",
+  "preview.no_campaign": "Nu rulează nicio campanie cu previzualizare.", "preview.none": "Niciun contact nu este de sunat acum.",
+  "preview.offer": "Contactul următor", "preview.callback_offer": "Revenire programată", "preview.accept": "Acceptă și sună",
+  "preview.skip": "Sari peste", "preview.shortcuts": "Scurtături: Alt+N contactul următor, Alt+Y acceptă, Alt+S sari peste.", "preview.expires_in": "Acceptați sau săriți în {seconds} s.",
+  "preview.expired": "Oferta a expirat; contactul a revenit în listă.", "preview.skipped": "Sărit.",
+  "preview.dialing": "Se sună {phone}… apelul vine în telefonul dvs. când se răspunde.",
+  "preview.not_dialed": "Nu s-a sunat: regulile de conformitate au exclus acest contact.", "preview.connected": "În apel cu {phone}.",
+  "lead.title": "Contact", "lead.phone": "Telefon", "lead.company": "Companie", "lead.email": "E-mail",
+  "lead.attempts": "Încercări", "lead.last_outcome": "Ultimul rezultat", "lead.time_zone": "Fus orar",
+  "lead.local_time": "Ora locală", "lead.campaign": "Campanie", "lead.last_calls": "Ultimele apeluri",
+  "script.title": "Script: {name}", "script.next": "Salvează și continuă", "script.finish": "Încheie", "script.done": "Script încheiat.",
+  "wrapup.title": "Încheiere apel", "wrapup.needed": "Alegeți rezultatul apelului cu {who} înainte de a deveni disponibil.",
+  "wrapup.disposition": "Rezultat", "wrapup.notes": "Note", "wrapup.save": "Salvează rezultatul",
+  "wrapup.choose": "Alegeți un rezultat.", "wrapup.done": "Rezultat salvat. Puteți deveni disponibil.",
+  "callback.title": "Revenire", "callback.callee_time": "Data și ora persoanei sunate ({zone})",
+  "callback.personal": "Doar eu (revenire personală)", "callback.when": "Alegeți când să reveniți.",
+  "callback.both_clocks": "Persoana sunată: {callee} ({zone}) · dvs.: {agent} ({here})",
 };
 
 export const MESSAGES = { en, ro };

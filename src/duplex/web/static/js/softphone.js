@@ -79,6 +79,8 @@ export function createSoftphone(JsSIP) {
     held = false;
     if (originator === "remote") describe(request);
     show(originator === "remote" ? "ringing" : "talking");
+    // a campaign connects a person who already answered: it asks for an automatic answer (answer-after=0)
+    if (originator === "remote" && /answer-after=0\b/.test(request.getHeader("Call-Info") || "")) answer.click();
     session.on("peerconnection", ({ peerconnection }) => {
       peerconnection.addEventListener("track", (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); });
     });
