@@ -42,6 +42,15 @@ def run(
     return results
 
 
+def ratios(results: dict[float, list[EwtRecord]], name: str) -> list[float]:
+    """``name``'s mean absolute error over the baseline's, per load."""
+    out = []
+    for records in results.values():
+        base = error_stats(records, "mean_aht").mae
+        out.append(error_stats(records, name).mae / base if base else float("nan"))
+    return out
+
+
 def table(results: dict[float, list[EwtRecord]]) -> list[str]:
     lines = ["| load | estimator | callers | mean wait (s) | MAE (s) | p90 abs. error (s) | bias (s) | MAE ratio to baseline |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -67,6 +76,7 @@ def main() -> None:
     results = run(LOADS, hours, replications, args.agents)
     elapsed = time.perf_counter() - started
     lines = table(results)
+    ewma, announced = ratios(results, "ewma"), ratios(results, "ewma_announced")
     print("\n".join(lines))
     print(f"({elapsed:.1f} s)")
     if args.write:
@@ -80,8 +90,18 @@ def main() -> None:
             "Errors over the callers who queued and reached an agent; bias = mean(estimate - actual), below 0 "
             "the caller was promised too short a wait. `ewma` is what callers hear (position x EWMA handle "
             "time / staffed agents, `EwmaHandleTimeEstimator`); `mean_aht` the baseline (position x planned "
-            "handle time 195 s / agents); `les` the wait of the last caller served.", "",
+            "handle time 195 s / agents); `les` the wait of the last caller served; `ewma_announced` is `ewma` "
+            "as callers hear it, in whole minutes rounded up (at least one).", "",
             *lines, "",
+            f"Reading: the EWMA estimate's mean absolute error is {min(ewma):.2f}-{max(ewma):.2f} x the "
+            "baseline's. The baseline is handed the true mean handle time; the EWMA (alpha 0.1) learns it from "
+            "single calls whose talk time varies as much as its mean, so its average wanders and the error "
+            "grows with the load (longer queues multiply it by the position). Both are nearly unbiased. "
+            f"Rounding up to whole minutes costs more than the estimator ({min(announced):.1f}-"
+            f"{max(announced):.1f} x the baseline's error) while most queued callers wait under a minute: "
+            "callers are told a longer wait than they get (the bias column). Not measured here: "
+            "agents shared with other queues (the estimator counts them as the queue's own) and a handle "
+            "time that drifts during the day (where learning it beats a planned value).", "",
         ])  # fmt: skip
         update_section(Path(__file__).parent.parent / "docs" / "benchmarks.md", HEADING, section + "\n")
 

@@ -4,6 +4,7 @@ determinism, and the error statistics."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 
 import pytest
@@ -41,6 +42,7 @@ def test_the_baseline_is_position_times_planned_handle_over_agents_and_les_the_l
     for r in records:
         assert r.estimates["mean_aht"] == pytest.approx(r.position * (180 + 15) / 5)
         assert r.estimates["ewma"] > 0 and r.estimates["les"] >= 0
+        assert r.estimates["ewma_announced"] == 60 * max(1, math.ceil(r.estimates["ewma"] / 60))
     served = sorted((r for r in records if r.actual is not None), key=lambda r: r.arrived)
     assert any(r.estimates["les"] > 0 for r in served)
 

@@ -9,8 +9,10 @@ them (a caller who hangs up first has no actual wait and is left out of the erro
 
 Estimators compared:
 
-* ``ewma`` - what callers hear today: `Acd.estimated_wait`, position x EWMA handle time / staffed agents
+* ``ewma`` - Duplex's estimate: `Acd.estimated_wait`, position x EWMA handle time / staffed agents
   (`duplex.acd.EwmaHandleTimeEstimator`).
+* ``ewma_announced`` - the same as callers hear it: whole minutes, rounded up, at least one
+  (`duplex.ivr.announcements.announce_minutes`).
 * ``mean_aht`` - the baseline: position x the planned average handle time (talk + wrap) / agents.
 * ``les`` - last-to-enter-service: the wait of the caller who reached an agent last (ignores position).
 
@@ -36,10 +38,11 @@ from duplex.acd import (
     OfferCancelled,
     QueueConfig,
 )
+from duplex.ivr.announcements import announce_minutes
 
 __all__ = ["ESTIMATORS", "ErrorStats", "EwtRecord", "EwtScenario", "error_stats", "simulate_ewt"]
 
-ESTIMATORS = ("ewma", "mean_aht", "les")
+ESTIMATORS = ("ewma", "ewma_announced", "mean_aht", "les")
 QUEUE = "inbound"
 _ARRIVAL, _ANSWER, _TALK_END, _GIVE_UP = range(4)
 
@@ -149,9 +152,10 @@ def _arrival(sim: _Sim, call: int, now: float, end: float) -> None:
     _carry_out(sim, now)
     position = sim.acd.position(call_id) if sim.acd.queue_of(call_id) is not None else None
     if position is not None:  # nobody free: the caller waits and hears an estimate
-        ewma = sim.acd.estimated_wait(call_id)
+        ewma = sim.acd.estimated_wait(call_id) or 0.0
         sim.records[call] = EwtRecord(call, now, position, {
-            "ewma": 0.0 if ewma is None else ewma,
+            "ewma": ewma,
+            "ewma_announced": 60.0 * announce_minutes(ewma),
             "mean_aht": position * sc.planned_handle / sc.agents,
             "les": sim.last_served_wait,
         })  # fmt: skip
