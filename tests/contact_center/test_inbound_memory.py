@@ -380,3 +380,25 @@ async def test_queue_overflow_to_callback_offers_one_that_keeps_the_place(memory
     left = [(e.data["reason"], e.data["overflow_to"]) for e in memory_env.events("queue.left")]
     assert left == [("overflow", "callback")]
     assert len(memory_env.events("queue.entered")) == 2  # the caller, then the callback in their place
+
+
+async def test_a_caller_who_chose_romanian_hears_the_queue_announcements_in_romanian(
+    memory_env: EngineEnv, phone: AgentPhone
+) -> None:
+    await _prepare(memory_env)
+    romanian = {**FLOW, "nodes": {**FLOW["nodes"], "menu": {**FLOW["nodes"]["menu"], "options": {"2": "ro"}},
+                "ro": {"type": "set", "variables": {"language": "ro"}, "next": "support"}}}  # fmt: skip
+    with memory_env.sessions() as session, session.begin():
+        flow = session.scalars(select(IvrFlow).filter_by(name="demo-main-menu")).one()
+        session.add(IvrFlowVersion(flow_id=flow.id, version=97, definition=romanian))
+        flow.published_version = 97
+    center = _center(memory_env)
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: bool(center.waiting))
+    waiting = next(iter(center.waiting.values()))
+    await _until(lambda: bool(waiting.announcements), 20)
+    assert waiting.language == "ro"
+    assert waiting.announcements[0].startswith("Sunteți pe poziția 1 în coadă.")
+    assert center.prompts.path_for(waiting.announcements[0], "ro").exists()  # rendered with the ro voice
+    await caller.hangup("done")
