@@ -402,3 +402,29 @@ async def test_a_caller_who_chose_romanian_hears_the_queue_announcements_in_roma
     assert waiting.announcements[0].startswith("Sunteți pe poziția 1 în coadă.")
     assert center.prompts.path_for(waiting.announcements[0], "ro").exists()  # rendered with the ro voice
     await caller.hangup("done")
+
+
+async def test_queue_overflow_to_another_queue_moves_the_waiting_caller(memory_env: EngineEnv,
+                                                                        phone: AgentPhone) -> None:  # fmt: skip
+    await _prepare(memory_env)
+    with memory_env.sessions() as session, session.begin():
+        sales = session.scalars(select(Queue.id).where(Queue.name == "sales")).one()
+    await _overflow_after_one_second(memory_env, "queue")
+    with memory_env.sessions() as session, session.begin():
+        session.execute(update(Queue).where(Queue.name == "support-l1").values(overflow_queue_id=sales))
+    center = _center(memory_env)
+    await center.reload()
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(
+        lambda: bool(center.waiting) and center.acd.queue_of(next(iter(center.waiting))) == str(sales)
+    )
+    await memory_env.engine.store.flush()
+    left = memory_env.events("queue.left")[0]
+    assert (left.data["reason"], left.data["overflow_to"], left.data["to_queue_id"]) == (
+        "overflow",
+        "queue",
+        sales,
+    )
+    assert [e.queue_id for e in memory_env.events("queue.entered")][-1] == sales
+    await caller.hangup("done")
