@@ -192,3 +192,30 @@ def test_docs_state_diagram_is_the_table() -> None:
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "acd.md").read_text()
     assert f"```mermaid\n{mermaid_diagram()}\n```" in docs
+
+
+def test_the_ring_timeout_is_the_offering_queues_own() -> None:
+    """An agent in two queues rings 5 s for a call of the fast queue and 30 s for one of the patient queue;
+    after each no-answer the call goes to the next agent."""
+    queues = [QueueConfig(queue_id="fast", offer_timeout_seconds=5), QueueConfig(queue_id="patient",
+              offer_timeout_seconds=30)]  # fmt: skip
+    acd = center(queues, [agent("a", "fast", "patient"), agent("b", "fast", "patient")])
+    acd.aux("b", "break", 0)
+    acd.enqueue("c1", "fast", 10)
+    assert offers(acd.events()) == [("c1", "a")]
+    assert acd.get_timer() == 15
+    run_until(acd, 14.9)
+    assert acd.agent_state("a") is AgentState.RESERVED
+    run_until(acd, 15)
+    assert acd.agent_state("a") is AgentState.NOT_RESPONDING
+    acd.ready("b", 16)
+    assert offers(acd.events())[-1] == ("c1", "b")  # the next agent
+    acd.accept("b", 17)
+    acd.ready("a", 18)
+    acd.enqueue("c2", "patient", 20)
+    assert offers(acd.events())[-1] == ("c2", "a")
+    run_until(acd, 49.9)
+    assert acd.agent_state("a") is AgentState.RESERVED
+    run_until(acd, 50)
+    assert acd.agent_state("a") is AgentState.NOT_RESPONDING
+    assert [(e.call_id, e.at) for e in acd.events() if isinstance(e, AgentNoAnswer)] == [("c2", 50)]

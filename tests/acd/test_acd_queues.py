@@ -270,3 +270,27 @@ def test_callback_requested_while_ringing_is_offered_again_as_a_callback() -> No
     ]
     acd.accept("a", 5)
     assert [e.reason for e in lefts(acd.events())] == [LeftReason.CALLBACK]
+
+
+def test_a_callback_chosen_after_overflow_takes_the_head_and_ignores_max_size() -> None:
+    """After max wait with a callback target the caller leaves; the callback they choose enters at the head
+    (the place they had earned), even though the queue is full: a callback holds no line."""
+    queue = QueueConfig(queue_id="q", max_size=2, max_wait_seconds=30,
+                        overflow=OverflowTarget(kind=OverflowKind.CALLBACK))  # fmt: skip
+    acd = center([queue], [agent("a", "q")])
+    acd.aux("a", "break", 0)
+    acd.enqueue("c1", "q", 0)
+    acd.enqueue("c2", "q", 10)
+    run_until(acd, 30)
+    assert [(e.call_id, e.reason, e.overflow_kind) for e in lefts(acd.events())] == [
+        ("c1", LeftReason.OVERFLOW, OverflowKind.CALLBACK)
+    ]
+    acd.enqueue("c3", "q", 31)  # the queue holds c2 and c3: full
+    acd.enqueue("c1", "q", 35, callback_number="+442071234567", at_head=True)
+    assert acd.queue_of("c1") == "q" and acd.waiting_count("q") == 3
+    assert [acd.position(c) for c in ("c1", "c2", "c3")] == [1, 2, 3]
+    acd.enqueue("c4", "q", 36)  # a caller on the line is still refused by max_size
+    assert [(e.call_id, e.reason) for e in lefts(acd.events())] == [("c4", LeftReason.OVERFLOW)]
+    acd.ready("a", 40)
+    due = [e for e in acd.events() if isinstance(e, CallbackDue)]
+    assert [(e.call_id, e.callback_number) for e in due] == [("c1", "+442071234567")]

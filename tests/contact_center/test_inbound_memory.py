@@ -5,6 +5,9 @@ replaced by a scripted phone), and the offer is answered, rung out, cancelled or
 from __future__ import annotations
 
 import asyncio
+import http.server
+import json
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -81,7 +84,7 @@ def _center(env: EngineEnv) -> ContactCenter:
     return env.center
 
 
-async def _prepare(env: EngineEnv, *, wrap_up: int = 1, offer_timeout: float = 15.0) -> dict[str, int]:
+async def _prepare(env: EngineEnv, *, wrap_up: int = 1, ring_timeout: int = 15) -> dict[str, int]:
     """Publish the test flow on 1000, short wrap-up, register every demo agent's phone at 1001."""
     assert validate_flow(FLOW) == []
     with env.sessions() as session, session.begin():
@@ -89,10 +92,9 @@ async def _prepare(env: EngineEnv, *, wrap_up: int = 1, offer_timeout: float = 1
         latest = max(v.version for v in flow.versions)
         session.add(IvrFlowVersion(flow_id=flow.id, version=latest + 1, definition=FLOW))
         flow.published_version = latest + 1
-        session.execute(update(Queue).values(wrapup_seconds=wrap_up))
+        session.execute(update(Queue).values(wrapup_seconds=wrap_up, ring_timeout_seconds=ring_timeout))
         agents = {a.sip_username: a.id for a in session.scalars(select(Agent))}
     center = _center(env)
-    center.offer_timeout_seconds = offer_timeout
     await center.reload()
     now = env.engine.now()
     env.engine.registrations.registrar.restore([Binding(
@@ -164,7 +166,7 @@ async def test_flow_queue_offer_answer_bridge_hangup_wrap_up_available(memory_en
 
 async def test_no_answer_requeues_at_the_head_and_rings_the_next_agent(memory_env: EngineEnv,
                                                                       phone: AgentPhone) -> None:  # fmt: skip
-    agents = await _prepare(memory_env, offer_timeout=1.0)
+    agents = await _prepare(memory_env, ring_timeout=1)
     center = _center(memory_env)
     phone.script = AgentPhone.never_answer
     center.set_state(agents["bob"], "available")
@@ -178,6 +180,25 @@ async def test_no_answer_requeues_at_the_head_and_rings_the_next_agent(memory_en
     await _until(lambda: center.acd.agent_state(str(agents["carol"])) is AgentState.ON_CALL)
     await memory_env.engine.store.flush()
     assert [e.agent_id for e in memory_env.events("agent.no_answer")] == [agents["bob"]]
+    await caller.hangup("done")
+
+
+async def test_each_queue_rings_its_agents_for_its_own_ring_timeout(memory_env: EngineEnv,
+                                                                    phone: AgentPhone) -> None:  # fmt: skip
+    agents = await _prepare(memory_env)  # 15 s in every queue
+    with memory_env.sessions() as session, session.begin():
+        session.execute(update(Queue).where(Queue.name == "support-l1").values(ring_timeout_seconds=2))
+    center = _center(memory_env)
+    await center.reload()
+    phone.script = AgentPhone.never_answer
+    center.set_state(agents["bob"], "available")
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: center.acd.agent_state(str(agents["bob"])) is AgentState.NOT_RESPONDING, 8)
+    await memory_env.engine.store.flush()
+    assert [e.data["ring_timeout_s"] for e in memory_env.events("agent.offered")] == [2.0]
+    ring_ms = memory_env.events("agent.no_answer")[0].data["ring_ms"]
+    assert 1900 <= ring_ms < 4000, ring_ms  # the queue's 2 s, not the 15 s default
     await caller.hangup("done")
 
 
@@ -265,3 +286,145 @@ async def test_queued_callback_calls_the_customer_back_when_an_agent_is_reserved
     await memory_env.engine.store.flush()
     assert [e.data["reason"] for e in memory_env.events("queue.left")] == ["callback"]
     assert len(memory_env.events("call.bridged")) == 1
+
+
+# The test flow without targets of its own for max wait / max size: the queue's overflow action runs.
+OVERFLOW_FLOW: dict[str, Any] = {**FLOW, "nodes": {**FLOW["nodes"],
+    "support": {"type": "queue", "queue": "support-l1", "after_call": "bye"}}}  # fmt: skip
+
+
+async def _overflow_after_one_second(env: EngineEnv, action: str, webhook: str = "") -> None:
+    with env.sessions() as session, session.begin():
+        flow = session.scalars(select(IvrFlow).filter_by(name="demo-main-menu")).one()
+        session.add(IvrFlowVersion(flow_id=flow.id, version=98, definition=OVERFLOW_FLOW))
+        flow.published_version = 98
+        session.execute(update(Queue).where(Queue.name == "support-l1").values(
+            max_wait_seconds=1, escalate_after_seconds=None, overflow_action=action, voicemail_webhook=webhook))  # fmt: skip
+    await _center(env).reload()
+
+
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 (port 0) that keeps the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        received = self.bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/voicemail"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _flow_at(env: EngineEnv, node: str) -> bool:
+    """Some caller's flow is at ``node`` now."""
+    return any(flow.run.node_id == node for flow in _center(env).active.values())
+
+
+async def test_queue_overflow_to_voicemail_records_and_posts_to_the_queues_webhook(
+    memory_env: EngineEnv, phone: AgentPhone
+) -> None:
+    await _prepare(memory_env)
+    receiver = WebhookReceiver()
+    try:
+        await _overflow_after_one_second(memory_env, "voicemail", receiver.url)
+        _, caller = await _call_1000(memory_env)
+        await _press(caller, "2")  # nobody staffed: max wait 1 s -> the queue's voicemail
+        await _until(lambda: _flow_at(memory_env, "queue:voicemail"))
+        recordings = memory_env.settings.data_dir / "recordings"
+        await _until(lambda: any(recordings.glob("*-voicemail.wav")), 20)  # after the greeting
+        await asyncio.sleep(1.0)  # the caller speaks (silence here)
+        await caller.hangup("message_left")
+        await _until(lambda: bool(receiver.bodies), 10)
+    finally:
+        receiver.close()
+    await _until(lambda: not _center(memory_env).active)
+    await memory_env.engine.store.flush()
+    left = memory_env.events("queue.left")
+    assert [(e.data["reason"], e.data["overflow_to"]) for e in left] == [("overflow", "voicemail")]
+    body = receiver.bodies[0]
+    assert body["caller_id"] == "customer" and body["called_number"] == "1000"
+    assert body["mailbox"] == str(left[0].queue_id)
+    recorded = memory_env.events("voicemail.recorded")
+    assert len(recorded) == 1 and recorded[0].data["webhook_status"] == 204
+    assert body["recording"]["path"] == recorded[0].data["path"]
+    assert (memory_env.settings.data_dir / "recordings" / body["recording"]["path"]).exists()
+
+
+async def test_queue_overflow_to_callback_offers_one_that_keeps_the_place(memory_env: EngineEnv,
+                                                                          phone: AgentPhone) -> None:  # fmt: skip
+    await _prepare(memory_env)
+    await _overflow_after_one_second(memory_env, "callback")
+    center = _center(memory_env)
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: _flow_at(memory_env, "queue:callback_offer"))
+    await _press(caller, "1")  # yes, call me back
+    await asyncio.wait_for(caller.ended.wait(), 15)  # confirmed, then the flow hangs up
+    assert len(center.callbacks) == 1 and not center.waiting
+    assert center.acd.position(next(iter(center.callbacks))) == 1
+    await memory_env.engine.store.flush()
+    left = [(e.data["reason"], e.data["overflow_to"]) for e in memory_env.events("queue.left")]
+    assert left == [("overflow", "callback")]
+    assert len(memory_env.events("queue.entered")) == 2  # the caller, then the callback in their place
+
+
+async def test_a_caller_who_chose_romanian_hears_the_queue_announcements_in_romanian(
+    memory_env: EngineEnv, phone: AgentPhone
+) -> None:
+    await _prepare(memory_env)
+    romanian = {**FLOW, "nodes": {**FLOW["nodes"], "menu": {**FLOW["nodes"]["menu"], "options": {"2": "ro"}},
+                "ro": {"type": "set", "variables": {"language": "ro"}, "next": "support"}}}  # fmt: skip
+    with memory_env.sessions() as session, session.begin():
+        flow = session.scalars(select(IvrFlow).filter_by(name="demo-main-menu")).one()
+        session.add(IvrFlowVersion(flow_id=flow.id, version=97, definition=romanian))
+        flow.published_version = 97
+    center = _center(memory_env)
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: bool(center.waiting))
+    waiting = next(iter(center.waiting.values()))
+    await _until(lambda: bool(waiting.announcements), 20)
+    assert waiting.language == "ro"
+    assert waiting.announcements[0].startswith("Sunteți pe poziția 1 în coadă.")
+    assert center.prompts.path_for(waiting.announcements[0], "ro").exists()  # rendered with the ro voice
+    await caller.hangup("done")
+
+
+async def test_queue_overflow_to_another_queue_moves_the_waiting_caller(memory_env: EngineEnv,
+                                                                        phone: AgentPhone) -> None:  # fmt: skip
+    await _prepare(memory_env)
+    with memory_env.sessions() as session, session.begin():
+        sales = session.scalars(select(Queue.id).where(Queue.name == "sales")).one()
+    await _overflow_after_one_second(memory_env, "queue")
+    with memory_env.sessions() as session, session.begin():
+        session.execute(update(Queue).where(Queue.name == "support-l1").values(overflow_queue_id=sales))
+    center = _center(memory_env)
+    await center.reload()
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(
+        lambda: bool(center.waiting) and center.acd.queue_of(next(iter(center.waiting))) == str(sales)
+    )
+    await memory_env.engine.store.flush()
+    left = memory_env.events("queue.left")[0]
+    assert (left.data["reason"], left.data["overflow_to"], left.data["to_queue_id"]) == (
+        "overflow",
+        "queue",
+        sales,
+    )
+    assert [e.queue_id for e in memory_env.events("queue.entered")][-1] == sales
+    await caller.hangup("done")

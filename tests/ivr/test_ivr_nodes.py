@@ -450,3 +450,24 @@ def test_hours_holiday_and_closed_targets() -> None:
     nodes["h"]["holidays"] = []
     assert entered(run(flow(nodes))[1])[1] == "o"
     assert entered(run(flow(nodes), now=T + 8 * 3600)[1])[1] == "c"  # 18:00
+
+
+def test_queue_announcements_speak_the_callers_language_unless_the_queue_node_names_one() -> None:
+    nodes = {
+        "menu": {
+            "type": "menu",
+            "prompt": {"say": "For Romanian press 2"},
+            "options": {"2": "ro", "3": "hu_q"},
+        },
+        "ro": {"type": "set", "variables": {"language": "ro"}, "next": "queue"},
+        "queue": {"type": "queue", "queue": "support"},
+        "hu_q": {"type": "queue", "queue": "support", "language": "hu"},
+    }
+    r, _ = run(flow(nodes, language="en"))
+    enqueued = [o for o in r.handle(Digit(digit="2"), T) if isinstance(o, Enqueue)]
+    assert [e.language for e in enqueued] == ["ro"]
+    r, _ = run(flow(nodes, language="pt"))
+    enqueued = [o for o in r.handle(Digit(digit="3"), T) if isinstance(o, Enqueue)]
+    assert [e.language for e in enqueued] == ["hu"]
+    _, out = run(flow({"q": {"type": "queue", "queue": "support"}}, language="it"))
+    assert [o.language for o in out if isinstance(o, Enqueue)] == ["it"]  # nobody chose: the flow's language

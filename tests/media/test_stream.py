@@ -88,6 +88,27 @@ def test_inband_dtmf_when_telephone_event_not_negotiated() -> None:
     assert [(d.digit, d.source) for d in digits] == [("7", "inband"), ("8", "inband")]
 
 
+def test_inband_detection_follows_the_negotiated_telephone_event() -> None:
+    """A stream opens before the SDP is known (telephone-event 101 assumed): an answer without telephone-event
+    turns the in-band detector on, a later one with it turns it off again."""
+    a, b = pair(jitter_delay=None, telephone_event_pt=None)
+    listener = RtpStream(codec=PCMU, rng=random.Random(3), jitter_delay=None)
+    assert listener.inband is None
+    listener.configure(codec=PCMU, telephone_event_pt=None)
+    assert listener.inband is not None
+    pcm = np.concatenate([generate_dtmf("2", 100), np.zeros(800, dtype=np.int16)])
+    digits = []
+    for i in range(len(pcm) // 160):
+        data = a.send_frame(pcm[160 * i : 160 * (i + 1)], 0.02 * i)
+        digits += [e.digit for e in listener.receive_datagram(data, 0.02 * i) if isinstance(e, DtmfReceived)]
+    assert digits == ["2"]
+    listener.configure(codec=PCMU, telephone_event_pt=101)
+    assert listener.inband is None
+    forced = RtpStream(codec=PCMU, rng=random.Random(4), inband_dtmf=False)
+    forced.configure(codec=PCMU, telephone_event_pt=None)
+    assert forced.inband is None and b.inband is not None  # an explicit choice stays
+
+
 def test_malformed_datagrams_are_counted_not_raised() -> None:
     _, b = pair()
     for junk in (b"", b"\x00" * 5, b"\x40" * 20, bytes([0x80, 200, 0, 9]) + b"x"):

@@ -149,14 +149,18 @@ class Acd(AcdBase):
         *,
         priority: int = 0,
         callback_number: str | None = None,
+        at_head: bool = False,
     ) -> None:
-        """A call enters a queue (``callback_number``: a queued callback; nobody waits on the line)."""
+        """A call enters a queue (``callback_number``: a queued callback; nobody waits on the line).
+
+        ``at_head``: the call takes the place at the head of its priority, like a call whose offer failed (a
+        callback chosen after the queue's max wait keeps the place the caller had earned)."""
         if call_id in self._calls:
             raise AcdError(f"call {call_id} is already queued")
         self._queue(queue_id)
         entry = CallEntry(call_id, queue_id, priority, now, next(self._seq), callback_number=callback_number)
         self._calls[call_id] = entry
-        self._enter(entry, queue_id, now)
+        self._enter(entry, queue_id, now, band=0 if at_head else 1)
 
     def abandon(self, call_id: str, now: float) -> bool:
         """The caller hung up. False if the call is no longer queued (answered or gone: a race, not an error)."""
@@ -238,11 +242,16 @@ class Acd(AcdBase):
             self._free.add(agent)
             agent.free = True
 
-    def _enter(self, entry: CallEntry, queue_id: str, now: float) -> None:
+    def _enter(self, entry: CallEntry, queue_id: str, now: float, band: int = 1) -> None:
         queue = self._queues[queue_id]
-        entry.queue_id, entry.entered_at, entry.band, entry.seq = queue_id, now, 1, next(self._seq)
+        entry.queue_id, entry.entered_at, entry.band, entry.seq = queue_id, now, band, next(self._seq)
         entry.epoch += 1
-        full = queue.max_size is not None and self._waiting.size(queue_id) >= queue.max_size
+        # max_size limits callers holding a line; a queued callback holds none, so it always gets its place.
+        full = (
+            entry.callback_number is None
+            and queue.max_size is not None
+            and self._waiting.size(queue_id) >= queue.max_size
+        )
         if full:
             position = self._waiting.size(queue_id) + 1
         else:

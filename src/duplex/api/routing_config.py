@@ -62,6 +62,9 @@ class QueueCreate(Input):
     music_on_hold: Annotated[str, Field(max_length=255)] = ""
     team_id: int | None = None
     skills: list[QueueSkillLevel] = []
+    ring_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 15
+    overflow_action: Literal["none", "queue", "voicemail", "callback"] = "none"
+    voicemail_webhook: Annotated[str, Field(max_length=2000, pattern=r"^(https?://.*)?$")] = ""
 
 
 class QueueRead(QueueCreate, Output):

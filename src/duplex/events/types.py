@@ -28,8 +28,8 @@ __all__ = [
     "LeadImported", "LeadRecycled", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
     "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QualityEvaluated", "QueueEntered",
     "QueueEscalated", "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "ScriptAnswered",
-    "SipRegistered",
-    "SipUnregistered", "TrunkStatusChanged", "UnknownEventType", "payload_of", "type_matches_any"
+    "SipRegistered", "SipUnregistered", "TrunkStatusChanged", "UnknownEventType", "VoicemailRecorded", "payload_of",
+    "type_matches_any"
 ]  # fmt: skip
 
 
@@ -251,6 +251,17 @@ class RecordingSaved(EventPayload):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VoicemailRecorded(EventPayload):
+    """A caller left a voicemail (a flow's voicemail node, or a queue's overflow to voicemail)."""
+
+    event_type: ClassVar[str] = "voicemail.recorded"
+    mailbox: str | None  # the node's mailbox (a queue's overflow: the queue)
+    path: str  # the recording, relative to the recordings folder
+    duration_ms: int  # its length
+    webhook_status: int | None = None  # what the node's webhook answered (None: no webhook, or no answer)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordingAccessed(EventPayload):
     """Somebody listened to or downloaded a recording."""
 
@@ -295,6 +306,8 @@ class QueueLeft(EventPayload):
     reason: Literal["answered", "abandoned", "overflow", "timeout", "callback"]  # callback: kept place
     waited_ms: int | None = None  # time in this queue
     to_queue_id: int | None = None  # where an overflow went (another queue, e.g. the next support tier)
+    # the queue's overflow action that took the call: another queue, voicemail or a callback offer
+    overflow_to: Literal["queue", "voicemail", "callback"] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -632,7 +645,7 @@ def _catalogue(*classes: type[EventPayload]) -> dict[str, type[EventPayload]]:
 PAYLOADS: Mapping[str, type[EventPayload]] = _catalogue(
     CallCreated, CallRinging, CallAnswered, CallBridged, CallHeld, CallResumed, CallTransferred, CallOutcome,
     CallEnded, CallQuality, LegCreated, LegAnswered, LegEnded, LegLeft, LegMoved, DtmfReceived,
-    IvrEntered, IvrNodeEntered, IvrLeft, RecordingStarted, RecordingSaved, RecordingAccessed,
+    IvrEntered, IvrNodeEntered, IvrLeft, RecordingStarted, RecordingSaved, RecordingAccessed, VoicemailRecorded,
     MonitorStarted, MonitorEnded,
     QueueEntered, QueueLeft, QueueEscalated, AgentOffered, AgentAccepted, AgentRejected, AgentNoAnswer,
     AgentStateChanged, AgentLoggedIn, AgentLoggedOut,

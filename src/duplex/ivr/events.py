@@ -93,6 +93,10 @@ class QueueOutcome(enum.StrEnum):
 class QueueResult:
     outcome: QueueOutcome
     agent: str | None = None
+    # overflow: the queue's own overflow action ("voicemail" or "callback"), run unless the node overrides it
+    target: str | None = None
+    voicemail_webhook: str | None = None  # where the queue sends a voicemail left after its overflow
+    queue: str | None = None  # the queue the call overflowed from (an escalation may have moved it on)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +165,7 @@ class Enqueue:
     skills: tuple[tuple[str, int | None], ...]  # (skill name, minimum proficiency or None)
     priority: int
     max_wait_seconds: int | None
+    language: str = "en"  # of the position and wait announcements: the node's, else the caller's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +185,7 @@ class Transfer:
 class OfferCallback:
     queue: str | int
     number: str
+    at_head: bool = False  # after a queue's overflow: the callback keeps the place at the head of the queue
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

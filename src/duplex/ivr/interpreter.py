@@ -22,6 +22,7 @@ from duplex.ivr.calendar import is_holiday, is_open, local_time
 from duplex.ivr.conditions import rule_holds
 from duplex.ivr.flow import Flow, Scalar
 from duplex.ivr.languages import LANGUAGES, voice_for
+from duplex.ivr.overflow import CALLBACK_OFFER, VOICEMAIL, overflow_nodes
 from duplex.ivr.templates import json_field, render, render_url
 
 __all__ = ["CallContext", "FlowRun", "RunState"]
@@ -58,6 +59,7 @@ class CallContext:
 class FlowRun:
     def __init__(self, flow: Flow, context: CallContext) -> None:
         self.flow = flow
+        self._nodes: dict[str, Mapping[str, Any]] = dict(flow.nodes)  # plus a queue's overflow nodes
         self.state = RunState.READY
         self.node_id: str | None = None
         self.variables: dict[str, Scalar] = {"language": flow.language, **flow.variables}
@@ -129,7 +131,7 @@ class FlowRun:
 
     def _node(self) -> Mapping[str, Any]:
         assert self.node_id is not None
-        return self.flow.nodes[self.node_id]
+        return self._nodes[self.node_id]
 
     def _goto(self, node_id: str | None, now: float, *, missing: str = "no_target") -> None:
         """Enter `node_id` and go on through pass-through nodes until one waits or the run ends."""
@@ -140,7 +142,7 @@ class FlowRun:
                 self._end("loop", hangup=True)
                 return
             self.node_id, self._attempts, self._digits, self._deadline = node_id, 0, "", None
-            node = self.flow.nodes[node_id]
+            node = self._nodes[node_id]
             self._out.append(ev.NodeEntered(node_id=node_id, node_type=node["type"], at=now))
             node_id = _ENTER[node["type"]](self, node, now)
         if node_id is None and self.state is RunState.READY:
@@ -264,6 +266,7 @@ class FlowRun:
                 skills=tuple(skills),
                 priority=self._priority(node),
                 max_wait_seconds=max_wait,
+                language=self._language(node.get("language")),
             )
         )
         limit = (max_wait or DEFAULT_QUEUE_WAIT_SECONDS) + QUEUE_GRACE_SECONDS
@@ -297,7 +300,8 @@ class FlowRun:
 
     def _enter_callback(self, node: Mapping[str, Any], now: float) -> str | None:
         number = self.variables.get(node.get("number_variable", "caller_id"))
-        self._out.append(ev.OfferCallback(queue=node["queue"], number="" if number is None else str(number)))
+        self._out.append(ev.OfferCallback(queue=node["queue"], number="" if number is None else str(number),
+                                          at_head=bool(node.get("at_head", False))))  # fmt: skip
         return str(node["next"])
 
     def _enter_hangup(self, node: Mapping[str, Any], now: float) -> str | None:
@@ -414,13 +418,20 @@ class FlowRun:
         elif event.outcome is ev.QueueOutcome.ABANDONED:
             self._end("abandoned", hangup=False)
         else:
-            self._leave_queue(event.outcome.value, now)
+            self._leave_queue(event.outcome.value, now, event)
 
     def _on_queue_timeout(self, _event: object, now: float) -> None:
         self._leave_queue("timeout", now)
 
-    def _leave_queue(self, outcome: str, now: float) -> None:
-        target = self._node().get(f"on_{outcome}")
+    def _leave_queue(self, outcome: str, now: float, result: ev.QueueResult | None = None) -> None:
+        """The flow's own target wins; without one, the queue's overflow action (voicemail, callback offer)
+        runs; without either the call hangs up."""
+        node = self._node()
+        target = node.get(f"on_{outcome}")
+        action = _OVERFLOW_ACTIONS.get(result.target or "") if result is not None else None
+        if target is None and result is not None and action is not None:
+            self._nodes.update(overflow_nodes(result.queue or node["queue"], result.voicemail_webhook))
+            target = action
         self.state = RunState.READY
         self._goto(target, now, missing=f"queue_{outcome}")
 
@@ -443,6 +454,9 @@ class FlowRun:
 
     def _on_recording_timeout(self, _event: object, now: float) -> None:
         self._end("voicemail_timeout", hangup=True)
+
+
+_OVERFLOW_ACTIONS = {"voicemail": VOICEMAIL, "callback": CALLBACK_OFFER}  # a queue's action -> first node
 
 
 def _fullmatch(pattern: str | None, digits: str) -> bool:

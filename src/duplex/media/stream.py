@@ -102,6 +102,8 @@ class RtpStream:
         self.jitter_delay = jitter_delay
         self.jitter = JitterBuffer(delay=jitter_delay, frame_samples=frame_samples) if jitter_delay else None
         self.dtmf_receiver = DtmfReceiver()
+        # None: listen for tones exactly while no telephone-event is negotiated (`configure` follows the SDP)
+        self._inband_follows_sdp = inband_dtmf is None
         inband = telephone_event_pt is None if inband_dtmf is None else inband_dtmf
         self.inband = InbandDtmfDetector() if inband else None
         self._last_rfc_digit: tuple[str, float] | None = None
@@ -147,10 +149,13 @@ class RtpStream:
 
     def configure(self, *, codec: G711Codec, payload_type: int | None = None,
                   telephone_event_pt: int | None = None) -> None:  # fmt: skip
-        """Apply a (re)negotiated codec and telephone-event payload type."""
+        """Apply a (re)negotiated codec and telephone-event payload type. Without telephone-event the peer's
+        keys can only be heard, so the in-band detector runs (unless the stream was told otherwise)."""
         self.codec = codec
         self.payload_type = codec.payload_type if payload_type is None else payload_type
         self.telephone_event_pt = telephone_event_pt
+        if self._inband_follows_sdp and (telephone_event_pt is None) != (self.inband is not None):
+            self.inband = InbandDtmfDetector() if telephone_event_pt is None else None
 
     def send_payload(self, payload: bytes, now: float, payload_type: int | None = None) -> bytes:
         """Packetise one already-encoded 20 ms payload (relaying without transcoding)."""

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from duplex.acd import AgentConfig, Escalation, Membership, QueueConfig
+from duplex.acd import AgentConfig, Escalation, Membership, OverflowKind, OverflowTarget, QueueConfig
 from duplex.db.models import Agent, IvrFlow, IvrFlowVersion, Queue, QueueMember, Recording
 
 __all__ = [
     "CenterConfig",
+    "overflow_target",
     "QueuePolicy",
     "load_center",
     "load_flow",
@@ -38,6 +39,7 @@ class QueuePolicy:
     recording: str = "none"  # all, none, percent, on_demand
     recording_percent: int = 100
     announce_position: bool = True
+    voicemail_webhook: str = ""  # where a voicemail left after this queue's overflow is POSTed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,7 +73,9 @@ def load_center(sessions: sessionmaker[Session]) -> CenterConfig:
                 queue_id=str(q.id), strategy=q.strategy, priority=q.priority,
                 min_proficiency=max(required[q.id].values(), default=1) or 1, escalation=escalation,
                 max_wait_seconds=float(q.max_wait_seconds) if q.max_wait_seconds else None,
+                max_size=q.max_size or None, overflow=overflow_target(q),
                 wrap_up_seconds=float(q.wrapup_seconds),
+                offer_timeout_seconds=float(max(1, q.ring_timeout_seconds)),
             ))  # fmt: skip
         policies = {
             str(q.id): QueuePolicy(
@@ -79,6 +83,7 @@ def load_center(sessions: sessionmaker[Session]) -> CenterConfig:
                 recording=q.recording_policy,
                 recording_percent=q.recording_percent,
                 announce_position=q.announce_position,
+                voicemail_webhook=q.voicemail_webhook,
             )  # fmt: skip
             for q in queues
         }
@@ -99,6 +104,19 @@ def load_center(sessions: sessionmaker[Session]) -> CenterConfig:
                                                   penalty=member.penalty, order=order))  # fmt: skip
             agents.append(AgentConfig(agent_id=str(agent.id), memberships=tuple(memberships)))
     return CenterConfig(queues=tuple(configs), agents=tuple(agents), policies=policies)
+
+
+def overflow_target(queue: Queue) -> OverflowTarget | None:
+    """The queue's overflow action as the ACD's target; None ("none", or "queue" without a queue to go to)
+    leaves max wait and max size to the flow's ``on_timeout`` / ``on_overflow``."""
+    action = queue.overflow_action
+    if action == "queue":
+        if queue.overflow_queue_id is None or queue.overflow_queue_id == queue.id:
+            return None
+        return OverflowTarget(kind=OverflowKind.QUEUE, queue_id=str(queue.overflow_queue_id))
+    if action in (OverflowKind.VOICEMAIL, OverflowKind.CALLBACK):
+        return OverflowTarget(kind=OverflowKind(action))
+    return None
 
 
 def load_flow(sessions: sessionmaker[Session], flow_id: int) -> tuple[int, dict[str, Any]] | None:

@@ -38,6 +38,13 @@ class Queue(Base):
     recording_percent: Mapped[int] = mapped_column(default=100)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # How long an offered agent's phone rings before agent.no_answer; then the call goes to the next agent.
+    ring_timeout_seconds: Mapped[int] = mapped_column(default=15)
+    # What max wait and max size do with a call: "none" (the flow's on_timeout / on_overflow), "queue" (move to
+    # overflow_queue_id), "voicemail" (record a message, POSTed to voicemail_webhook) or "callback" (offer a
+    # call back that keeps the caller's place).
+    overflow_action: Mapped[str] = mapped_column(String(16), default="none")
+    voicemail_webhook: Mapped[str] = mapped_column(String(2000), default="")
 
     skills: Mapped[list[QueueSkill]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 

@@ -14,7 +14,6 @@ be reserved or on one of them, and whether an available agent is still at the de
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import random
@@ -44,6 +43,7 @@ from duplex.ivr import load_flow as load_flow_definition
 from duplex.services.calls.call import Call, CallControl, Leg
 from duplex.services.calls.uac import OutboundLeg, originate
 from duplex.services.calls.uas import InboundLeg
+from duplex.services.contact_center.callback import call_customer_back
 from duplex.services.contact_center.flow_call import FlowCall
 from duplex.services.ivr_prompts import PromptCache
 from duplex.stores.call_store import AgentInfo, TelephonyStore
@@ -73,10 +73,11 @@ FEATURE_PROMPTS = {
 
 
 def queue_only_flow(queue_id: int) -> dict[str, Any]:
+    """Answer and queue; max wait and max size run the queue's overflow action, else hang up
+    (``queue_timeout`` / ``queue_overflow``)."""
     return {"format": 1, "start": "answer", "language": "en", "nodes": {
         "answer": {"type": "answer", "next": "queue"},
-        "queue": {"type": "queue", "queue": queue_id, "on_timeout": "end", "on_overflow": "end"},
-        "end": {"type": "hangup", "reason": "queue_timeout"},
+        "queue": {"type": "queue", "queue": queue_id},
     }}  # fmt: skip
 
 
@@ -101,7 +102,6 @@ class ContactCenter:
         self.prompts = prompts or PromptCache(settings.data_dir)
         self.control: CallControl | None = None
         self.config = CenterConfig()
-        self.offer_timeout_seconds = 15.0  # an offer ringing longer is a no-answer
         self.acd = Acd((), (), rng=self.rng)
         self.active: dict[str, FlowCall] = {}  # call id -> every call running a flow
         self.callbacks: set[str] = set()  # ACD call ids of queued callbacks (the caller has hung up)
@@ -187,10 +187,7 @@ class ContactCenter:
             log.info("configuration reload deferred: calls are queued or connected")
             return
         states = {a.agent_id: self.acd.agent_state(a.agent_id) for a in self.config.agents}
-        queues = tuple(
-            dataclasses.replace(q, offer_timeout_seconds=self.offer_timeout_seconds) for q in config.queues
-        )
-        self.config = config = dataclasses.replace(config, queues=queues)
+        self.config = config  # each queue's ring timeout is its own (`QueueConfig.offer_timeout_seconds`)
         self.acd = Acd(config.queues, config.agents, rng=self.rng)
         now = self.now()
         for agent in config.agents:
@@ -318,16 +315,19 @@ class ContactCenter:
         if call_id not in self.callbacks and self.acd.abandon(call_id, self.now()):
             self.drain()
 
-    def request_callback(self, flow: FlowCall, queue: str | int, number: str) -> bool:
-        """Keep the caller's place (or take one) and call ``number`` back when an agent is reserved."""
+    def request_callback(
+        self, flow: FlowCall, queue: str | int, number: str, *, at_head: bool = False
+    ) -> bool:
+        """Keep the caller's place (or take one: ``at_head`` after the queue's overflow offered the callback)
+        and call ``number`` back when an agent is reserved."""
         if flow.call_id in self.waiting:
             self.waiting.pop(flow.call_id)
             self.acd.request_callback(flow.call_id, number, self.now())
         else:
             queue_id = self.config.queue_id(queue)
-            if queue_id is None:
+            if queue_id is None or self.acd.queue_of(flow.call_id) is not None:
                 return False
-            self.acd.enqueue(flow.call_id, queue_id, self.now(), callback_number=number)
+            self.acd.enqueue(flow.call_id, queue_id, self.now(), callback_number=number, at_head=at_head)
         self.callbacks.add(flow.call_id)
         self.drain()
         return True
@@ -354,6 +354,7 @@ class ContactCenter:
                 "reason": event.reason.value,
                 "waited_ms": int(event.waited * 1000),
                 "to_queue_id": to_queue,
+                "overflow_to": event.overflow_kind.value if event.overflow_kind else None,
             }
         elif isinstance(event, AgentOffered):
             queue = next(q for q in self.config.queues if q.queue_id == event.queue_id)
@@ -390,7 +391,8 @@ class ContactCenter:
             flow = self.waiting.get(event.call_id)
             if flow is not None and event.reason.value in ("overflow", "timeout"):
                 del self.waiting[event.call_id]
-                flow.queue_left(event.reason.value)
+                kind = event.overflow_kind.value if event.overflow_kind is not None else None
+                flow.queue_left(event.reason.value, kind, event.queue_id)
 
     def _withdraw(self, agent_id: str) -> None:
         offer = self.offers.pop(agent_id, None)
@@ -442,7 +444,7 @@ class ContactCenter:
         self.talking[offer.agent_id] = leg
         self.spawn(self._after_call(offer.agent_id, leg))
         if callback_number is not None:
-            self.spawn(self._call_back(leg, callback_number))
+            self.spawn(call_customer_back(leg, callback_number))
         elif (flow := self.waiting.pop(offer.call_id, None)) is not None:
             flow.connect(leg, offer.queue_id, offer.agent_id)
         else:
@@ -462,28 +464,3 @@ class ContactCenter:
         self.talking.pop(agent_id, None)
         self.acd.call_ended(agent_id, self.now())
         self.drain()
-
-    async def _call_back(self, agent_leg: Leg, number: str) -> None:
-        """A queued callback an agent accepted: call the customer's registered phone, bridge, hang up with
-        the agent."""
-        control = agent_leg.control
-        bindings = control.registrations.lookup(number, control.now())
-        if not bindings:
-            await agent_leg.play(tts="The customer cannot be reached.")
-            await agent_leg.hangup("callback_unreachable")
-            return
-        binding = bindings[0]
-        addr = (binding.source.host, binding.source.port)
-        control.use_stream(addr, binding.source.transport)
-        customer = await originate(agent_leg.call, binding.contact, contact=addr, kind="caller")
-        if not await customer.answered or agent_leg.media is None or customer.media is None:
-            await agent_leg.hangup("callback_unanswered")
-            return
-        agent_leg.media.bridge(customer.media)
-        agent_leg.bridged_to, customer.bridged_to = customer, agent_leg
-        agent_leg.emit("call.bridged", {"legs": [agent_leg.id, customer.id]})
-        done = [asyncio.ensure_future(agent_leg.ended.wait()), asyncio.ensure_future(customer.ended.wait())]
-        await asyncio.wait(done, return_when=asyncio.FIRST_COMPLETED)
-        for fut in done:
-            fut.cancel()
-        await agent_leg.call.hangup("normal")

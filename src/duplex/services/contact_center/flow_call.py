@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import math
 import random
 import time
 from pathlib import Path
@@ -51,16 +50,18 @@ from duplex.ivr import (
     Transfer,
     Voicemail,
 )
+from duplex.ivr.announcements import position_announcement
 from duplex.media.events import DtmfReceived, MediaEvent
 from duplex.media.recorder import CallRecorder
 from duplex.media.tones import cadence
 from duplex.services.calls.call import Leg
 from duplex.services.calls.uas import InboundLeg
+from duplex.services.contact_center.voicemail import deliver_voicemail
 from duplex.services.ivr_lookup import run_lookup
 from duplex.services.ivr_prompts import PromptCache
 from duplex.stores.center_store import CenterConfig
 
-__all__ = ["HOLD_SECONDS", "CenterPort", "FlowCall", "position_text"]
+__all__ = ["HOLD_SECONDS", "CenterPort", "FlowCall"]
 
 log = logging.getLogger("duplex.services.contact_center.flow_call")
 
@@ -77,19 +78,12 @@ class CenterPort(Protocol):
     prompts: PromptCache
     waiting: dict[str, FlowCall]
 
+    def spawn(self, coro: Any) -> asyncio.Future[Any]: ...
     def enqueue(self, flow: FlowCall, queue: str | int, priority: int) -> bool: ...
     def abandon(self, call_id: str) -> None: ...
-    def request_callback(self, flow: FlowCall, queue: str | int, number: str) -> bool: ...
-
-
-def position_text(position: int | None, wait: float | None) -> str:
-    if position is None:
-        return "Please hold, an agent will be with you shortly."
-    text = f"You are number {position} in the queue."
-    if wait is not None:
-        minutes = max(1, math.ceil(wait / 60))
-        text += f" Your estimated wait is {minutes} minute{'s' if minutes > 1 else ''}."
-    return text
+    def request_callback(
+        self, flow: FlowCall, queue: str | int, number: str, *, at_head: bool = False
+    ) -> bool: ...
 
 
 class FlowCall:
@@ -110,14 +104,20 @@ class FlowCall:
         self.recorder: CallRecorder | None = None
         self.recording_path: Path | None = None
         self.announcements: list[str] = []  # what the caller was told while waiting
+        self.language = flow.language  # of the queue announcements (the queue node's Enqueue says which)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- what the center tells the caller's flow --------------------------------------------------------------
 
-    def queue_left(self, reason: str) -> None:
+    def queue_left(self, reason: str, overflow_to: str | None = None, queue_id: str | None = None) -> None:
+        """The call left its queue without an agent: max wait or max size, and the queue's overflow action
+        (``voicemail`` or ``callback``; the flow runs it unless its queue node names its own target)."""
         self._stop_hold()
         outcome = QueueOutcome.TIMEOUT if reason == "timeout" else QueueOutcome.OVERFLOW
-        self.inputs.put_nowait(QueueResult(outcome=outcome))
+        policy = self.center.config.policies.get(queue_id) if queue_id is not None else None
+        webhook = policy.voicemail_webhook if policy is not None and policy.voicemail_webhook else None
+        self.inputs.put_nowait(QueueResult(outcome=outcome, target=overflow_to, voicemail_webhook=webhook,
+                                           queue=queue_id))  # fmt: skip
 
     def connect(self, agent_leg: Leg, queue_id: str, agent_id: str) -> None:
         """An agent answered the offer: bridge the caller to them (and record, by the queue's policy)."""
@@ -262,14 +262,16 @@ class FlowCall:
         elif isinstance(output, HttpLookup):
             self._spawn(self._lookup(output))
         elif isinstance(output, Enqueue):
+            self.language = output.language
             if self.center.enqueue(self, output.queue, output.priority):
                 self._hold = asyncio.ensure_future(self._hold_loop())
             else:
                 self.inputs.put_nowait(QueueResult(outcome=QueueOutcome.OVERFLOW))
         elif isinstance(output, OfferCallback):
-            self.center.request_callback(self, output.queue, output.number)
+            self.center.request_callback(self, output.queue, output.number, at_head=output.at_head)
         elif isinstance(output, Voicemail):
-            self._spawn(self._voicemail(output))
+            # The center's task, not the flow's: a caller hanging up ends the flow, not the message's delivery.
+            self.center.spawn(self._voicemail(output))
         elif isinstance(output, Transfer):
             await self._transfer(output)
         elif isinstance(output, Hangup):
@@ -299,18 +301,19 @@ class FlowCall:
         center, loop = self.center, asyncio.get_running_loop()
         hold = cadence([425.0, 475.0], 400.0, 1600.0, HOLD_SECONDS)
         await asyncio.sleep(0)  # let the flow's own prompt before the queue finish first
-        while self.leg.is_up and self.call_id in center.waiting:
-            text = position_text(center.acd.position(self.call_id), center.acd.estimated_wait(self.call_id))
-            path = await loop.run_in_executor(
-                None, center.prompts.render, text, "en", None
-            )  # English for now
-            if self.call_id not in center.waiting:
-                break
-            leg_media = self.leg.media
-            if leg_media is None:
-                break
-            self.announcements.append(text)
-            await self.leg.play(wav=path)
+        queue_id = center.acd.queue_of(self.call_id)
+        policy = center.config.policies.get(queue_id) if queue_id is not None else None
+        announce = policy is None or policy.announce_position
+        while self.leg.is_up and self.call_id in center.waiting and self.leg.media is not None:
+            if announce:
+                text = position_announcement(
+                    self.language, center.acd.position(self.call_id), center.acd.estimated_wait(self.call_id)
+                )
+                path = await loop.run_in_executor(None, center.prompts.render, text, self.language, None)
+                if self.call_id not in center.waiting or self.leg.media is None:
+                    break
+                self.announcements.append(text)
+                await self.leg.play(wav=path)
             if self.call_id in center.waiting:
                 await self.leg.play(hold)
 
@@ -323,8 +326,10 @@ class FlowCall:
             await asyncio.sleep(0.05)  # the greeting first
         path = self.center.settings.data_dir / "recordings" / f"{self.call_id}-voicemail.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
-        await self.leg.record(path, max_seconds=command.max_seconds)
+        recorded = await self.leg.record(path, max_seconds=command.max_seconds)
         self.inputs.put_nowait(RecordingDone())
+        if recorded is not None:
+            await deliver_voicemail(self.leg, command, recorded)
 
     async def _transfer(self, command: Transfer) -> None:
         target = command.number or command.agent

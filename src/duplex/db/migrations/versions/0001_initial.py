@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 07:45:46.776365
+Create Date: 2026-12-07 07:46:53.398990
 """
 
 from __future__ import annotations
@@ -294,6 +294,11 @@ def upgrade() -> None:
         sa.Column("recording_percent", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "ring_timeout_seconds", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("overflow_action", sa.String(length=16), nullable=False),
+        sa.Column("voicemail_webhook", sa.String(length=2000), nullable=False),
         sa.CheckConstraint("service_level_seconds > 0", name=op.f("ck_queues_sl_positive")),
         sa.ForeignKeyConstraint(
             ["overflow_queue_id"],
