@@ -41,6 +41,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.webhooks",
     "duplex.api.softphone",
     "duplex.api.reports",
+    "duplex.api.monitor",
 ]
 
 
