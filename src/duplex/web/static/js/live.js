@@ -2,6 +2,7 @@
 import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
+import { createMonitorPanel } from "./monitor.js";
 import { createSoftphone, loadSipLibrary } from "./softphone.js";
 
 const AUX_STATES = ["break", "lunch", "meeting", "training"];
@@ -61,6 +62,7 @@ export async function wallboardView(main, session) {
   const staffOf = (queue) => agents.filter((a) => serves(a, queue, members.get(queue.id)));
   const queueTable = h("table", { id: "wallboard-queues" });
   const agentTable = h("table", { id: "wallboard-agents" });
+  const monitor = createMonitorPanel(session, () => draw());
   const draw = () => {
     const now = Date.now();
     const states = ["available", "on_call", "wrap_up", ...AUX_STATES, "offline"];
@@ -75,12 +77,12 @@ export async function wallboardView(main, session) {
       })));
     clear(agentTable).append(
       h("caption", {}, t("wallboard.agents")),
-      h("thead", {}, h("tr", {}, ...["extension", "name", "state", "time_in_state", "force"].map((c) => h("th", { scope: "col" }, t(`wallboard.${c}`))))),
+      h("thead", {}, h("tr", {}, ...["extension", "name", "state", "time_in_state", "force", "monitor"].map((c) => h("th", { scope: "col" }, t(`wallboard.${c}`))))),
       h("tbody", {}, ...agents.map((a) => h("tr", { "data-agent": a.id },
         h("td", {}, a.extension), h("td", {}, users.get(a.user_id)?.full_name || a.sip_username),
         h("td", { class: `state state-${a.state}`, "data-state": a.state }, t(`state.${a.state}`)),
         h("td", {}, duration(since.has(a.id) ? now - since.get(a.id) : null)),
-        h("td", {}, forceControl(a))))));
+        h("td", {}, forceControl(a)), h("td", {}, monitor.controls(a))))));
   };
   const forceControl = (agent) => {
     const id = `force-${agent.id}`;
@@ -97,13 +99,14 @@ export async function wallboardView(main, session) {
       since.set(e.agent_id, e.ts_ms);
     } else if (e.type === "queue.entered" && e.queue_id != null) waiting.set(e.queue_id, (waiting.get(e.queue_id) || 0) + 1);
     else if (e.type === "queue.left" && e.queue_id != null) waiting.set(e.queue_id, Math.max(0, (waiting.get(e.queue_id) || 0) - 1));
-    else return;
+    else if (!monitor.handle(e)) return;
     draw();
   });
   const timer = setInterval(draw, 1000);
+  await monitor.start();
   draw();
-  main.append(queueTable, agentTable, h("h2", {}, t("console.live_events")), list);
-  return () => { off(); offState(); clearInterval(timer); };
+  main.append(queueTable, agentTable, monitor.element, h("h2", {}, t("console.live_events")), list);
+  return () => { off(); offState(); clearInterval(timer); monitor.stop(); };
 }
 
 // The agent's own state with time in state, the softphone library status and the agent's events.
