@@ -48,7 +48,7 @@ class MonitorRead(Output):
 
 
 def _read(monitor: Monitor) -> MonitorRead:
-    return MonitorRead(call_id=monitor.call.id, mode=monitor.mode.value, state=monitor.state,  # type: ignore[arg-type]
+    return MonitorRead(call_id=monitor.call.id, mode=monitor.mode.value, state=monitor.state,
                        leg_id=monitor.leg.id, by_user_id=monitor.by_user_id)  # fmt: skip
 
 
@@ -58,7 +58,7 @@ def _checked(call_id: str, request: Request, principal: Principal, session: Any)
         raise forbidden("only supervisors and admins monitor calls")
     call = CALLS.load(Ctx(session=session, request=request, principal=principal), call_id)
     monitoring: CallMonitoring | None = getattr(request.app.state, "monitoring", None)
-    if call.state == "ended" or monitoring is None:
+    if call.state == "ended" or call.ended_at is not None or monitoring is None:
         raise HTTPException(409, "the call is not live")
     return monitoring
 

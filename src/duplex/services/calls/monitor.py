@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from duplex.media.monitoring import MonitorMode
 from duplex.media.session import MediaSession
@@ -75,10 +76,11 @@ class Monitor:
 
 
 def connected_pair(call: Call) -> tuple[Leg, Leg] | None:
-    """(the customer's leg, the agent's leg) of a connected call; a call without an agent leg (a trunk
-    bridge) gives its two bridged legs, the second taken as the one a whisper reaches."""
+    """(the other party's leg, the agent's leg) of a connected call. The agent is the one Duplex rang (an
+    agent's phone calling another agent's extension has two agent legs: the callee is monitored); a call
+    without an agent leg (a trunk bridge) gives its two bridged legs, the second the one a whisper reaches."""
     candidates = [leg for leg in call.legs if leg.kind != MONITOR_LEG and leg.is_up]
-    for leg in sorted(candidates, key=lambda leg: leg.kind != "agent"):
+    for leg in sorted(candidates, key=lambda leg: (leg.kind != "agent", leg.direction != "outbound")):
         other = leg.bridged_to
         if other is not None and other.is_up and other.call is call:
             return other, leg
@@ -169,10 +171,11 @@ class CallMonitoring:
 
     async def _until_answered(self, monitor: Monitor) -> bool:
         """Wait for the supervisor's phone; False if it did not answer, or the call or the request ended."""
-        answered = asyncio.ensure_future(asyncio.shield(monitor.leg.answered))
+        answered: asyncio.Future[bool] = asyncio.ensure_future(asyncio.shield(monitor.leg.answered))
         ends = [asyncio.ensure_future(e.wait()) for e in self._ends(monitor)]
+        waiting: list[asyncio.Future[Any]] = [answered, *ends]
         try:
-            await asyncio.wait([answered, *ends], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for fut in ends:
                 fut.cancel()

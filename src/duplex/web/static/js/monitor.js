@@ -33,7 +33,11 @@ export function createMonitorPanel(session, redraw) {
     error.textContent = "";
     try {
       if (method !== "DELETE") expecting = Date.now() + EXPECT_MS;
-      current = await api(`/calls/${callId}/monitor`, { method, body });
+      const answer = await api(`/calls/${callId}/monitor`, { method, body });
+      // an event seen meanwhile (the phone answered, the monitor ended) is newer than the answer
+      const newer = current && current.call_id === callId &&
+        ((answer.state === "ringing" && current.state === "active") || (method === "DELETE" && current.state === "ended"));
+      if (!newer) current = answer;
     } catch (err) {
       error.textContent = err.message;
     }
@@ -64,9 +68,13 @@ export function createMonitorPanel(session, redraw) {
     } else if ((e.type === "leg.ended" && e.agent_id != null && calls.get(e.agent_id) === e.call_id) || e.type === "call.ended") {
       for (const [agentId, callId] of calls) if (callId === e.call_id) calls.delete(agentId);
       if (current && current.call_id === e.call_id && e.type === "call.ended") current = { ...current, state: "ended" };
-    } else if (e.type.startsWith("monitor.") && current && current.call_id === e.call_id) {
-      if (e.type === "monitor.ended") current = { ...current, state: "ended" };
-      else current = { ...current, mode: e.data.mode, state: "active" };
+    } else if (e.type.startsWith("monitor.") && e.data.by_user_id === session.me.user_id) {
+      // this supervisor's monitor (the event may come before the answer to the request that started it)
+      if (e.type === "monitor.ended") {
+        if (current && current.call_id === e.call_id) current = { ...current, state: "ended" };
+      } else {
+        current = { ...(current || {}), call_id: e.call_id, mode: e.data.mode, state: "active" };
+      }
       say();
     } else {
       return false;
