@@ -204,10 +204,10 @@ class CallMonitoring:
             for fut in ends:
                 fut.cancel()
             await mix.stop()
-        if monitor.leg.ended.is_set():
+        if monitor.caller.ended.is_set() or monitor.agent.ended.is_set():
+            reason = "call_ended"  # (the call hangs the supervisor's leg up with the others)
+        elif monitor.leg.ended.is_set():
             reason = monitor.stop_reason or "supervisor_hangup"
-        elif monitor.caller.ended.is_set() or monitor.agent.ended.is_set():
-            reason = "call_ended"
         else:
             reason = monitor.stop_reason or "stopped"
         monitor.stop_reason = reason
