@@ -106,3 +106,18 @@ async def test_modes_route_each_party_and_the_bridge_comes_back(parties: dict[st
     assert await listen(parties, ("caller", "agent")) == {"caller": {"agent"}, "agent": {"caller"}}
     assert mix.ticks > 50
     assert not caller.stream.taps and not agent.stream.taps and not supervisor.stream.taps
+
+
+async def test_frames_of_other_lengths_are_mixed_in_20_ms_steps(parties: dict[str, Party]) -> None:
+    """A phone that sends 30 ms packets gives 240-sample frames: they queue as samples, 160 taken a tick."""
+    caller, agent, supervisor = (parties[who].leg for who in ("caller", "agent", "supervisor"))
+    mix = MonitorMix(caller, agent, supervisor, MonitorMode.BARGE)
+    ramp = np.arange(480, dtype=np.int16)
+    for part in (ramp[:240], ramp[240:]):
+        mix.inboxes[0].on_frame(AudioFrame(pcm=part, timestamp=0, at=0.0))
+    for _ in range(3):
+        mix.tick()
+    heard_by_agent = np.concatenate(list(mix.outboxes[1].frames))
+    assert np.array_equal(heard_by_agent, ramp)  # every sample, in order, in three 20 ms frames
+    mix.tick()  # nothing left: silence, not a short frame
+    assert len(mix.outboxes[1].frames[-1]) == 160 and not mix.outboxes[1].frames[-1].any()

@@ -236,8 +236,10 @@ def test_the_supervisor_listens_then_barges_from_the_wallboard(
     barge = {f: level(got, marks["barge"] + 0.8, marks["stop"] - 0.2, f) for f in (AGENT_HZ, SUPERVISOR_HZ)}
     print(f"caller received: listening {listen}, barging {barge}")
     assert listen[AGENT_HZ] > 400 and barge[AGENT_HZ] > 400  # alice throughout
-    assert listen[SUPERVISOR_HZ] < 100, listen  # a listening supervisor is not heard
-    assert barge[SUPERVISOR_HZ] > 400, barge  # the barging supervisor's voice reached the caller
+    # the browser's own audio processing (echo cancellation, gain control) takes the steady tone down to
+    # a tenth or so; still two orders of magnitude above what a listening supervisor lets through
+    assert listen[SUPERVISOR_HZ] < 20, listen  # a listening supervisor is not heard
+    assert barge[SUPERVISOR_HZ] > 100, barge  # the barging supervisor's voice reached the caller
     audit = admin.get("/audit-log", params={"target_id": call_id, "limit": 50}).json()["items"]
     assert sorted(row["action"] for row in audit) == [
         "call.monitor",

@@ -34,16 +34,20 @@ DEPTH = 4  # frames an inbox or outbox keeps (80 ms): bounded delay when clocks 
 
 
 class _Inbox:
-    """A leg's received frames, newest kept (a `FrameTap`)."""
+    """A leg's received audio as a sample queue (a `FrameTap`): frames of any length in (a phone may send
+    30 ms packets), 20 ms out; the newest DEPTH frames' worth are kept."""
 
     def __init__(self) -> None:
-        self.frames: deque[Pcm] = deque(maxlen=DEPTH)
+        self.samples = np.zeros(0, dtype=np.int16)
 
     def on_frame(self, frame: AudioFrame) -> None:
-        self.frames.append(frame.pcm)
+        self.samples = np.concatenate([self.samples, frame.pcm])[-DEPTH * FRAME :]
 
     def take(self) -> Pcm | None:
-        return self.frames.popleft() if self.frames else None
+        if len(self.samples) < FRAME:
+            return None
+        frame, self.samples = self.samples[:FRAME], self.samples[FRAME:]
+        return frame
 
 
 class _Outbox(Iterator[Pcm]):
