@@ -114,7 +114,12 @@ class MonitorMix:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # one bad frame must not silence the call for good
+                log.exception("monitor mix tick failed")
+                for inbox in self.inboxes:
+                    inbox.samples = inbox.samples[:0]
             next_tick += PTIME
             now = loop.time()
             if now - next_tick > 0.1:
