@@ -19,6 +19,7 @@ import uvicorn
 
 from duplex.api.app import create_app
 from duplex.config import Settings
+from duplex.services.calls.monitor import CallMonitoring
 from duplex.services.campaigns.center_pool import ContactCenterPool
 from duplex.services.campaigns.service import CampaignService
 from duplex.services.node import Node, build_node
@@ -121,6 +122,7 @@ async def _start_sip(app: Any, settings: Settings) -> Node:
     node.center.follow_config(app.state.bus)
     app.state.sip_engine = engine
     app.state.contact_center = node.center
+    app.state.monitoring = CallMonitoring(engine)  # supervisors listen, whisper, barge
     app.state.sip_status = engine.status
     campaign_store = CampaignStore(app.state.sessions)
 

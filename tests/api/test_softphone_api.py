@@ -1,4 +1,5 @@
-"""GET /softphone: an agent reads its own SIP account (for the browser softphone), nobody else does."""
+"""GET /softphone: a user with an agent row (an agent, or a supervisor given a phone) reads its own SIP account
+(for the browser softphone), nobody else does."""
 
 from __future__ import annotations
 
@@ -25,3 +26,16 @@ async def test_the_websocket_port_is_the_one_sip_listens_on(world: World) -> Non
     world.app.state.sip_status = {"ws": 41234}
     body = (await world.as_("agent", "GET", "/softphone")).json()
     assert (body["ws_port"], body["ws_scheme"]) == (41234, "ws")
+
+
+async def test_a_supervisor_given_an_agent_row_gets_that_phone_for_monitoring(world: World) -> None:
+    created = await world.as_("admin", "POST", "/agents", json={
+        "user_id": 2, "extension": "190", "sip_username": "sup-phone", "sip_password": "sup-secret-1"})  # fmt: skip
+    assert created.status_code == 201, created.text
+    body = (await world.as_("sup", "GET", "/softphone")).json()
+    assert (body["sip_username"], body["sip_password"], body["extension"]) == (
+        "sup-phone",
+        "sup-secret-1",
+        "190",
+    )
+    assert (await world.as_("admin", "GET", "/softphone")).status_code == 403  # the admin still has none

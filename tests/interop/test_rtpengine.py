@@ -24,15 +24,17 @@ from sqlalchemy import select
 from duplex.config import Settings
 from duplex.db.models import CallLeg
 from duplex.media.codecs import get_codec
+from duplex.media.monitoring import MonitorMode
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.rtpengine_ng import NgCommandError, NgRetryPolicy
 from duplex.media.wav import read_wav
+from duplex.services.calls.monitor import CallMonitoring, MonitorRefused
 from duplex.services.media.endpoint import RtpEndpoint
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_backend import RtpengineBackend, RtpengineSession, RtpengineUnsupported
 from duplex.services.media.rtpengine_client import RtpengineClient
 from duplex.services.node import media_backend
-from interop.conftest import RunningEngine
+from interop.conftest import RunningEngine, registered_phone
 from interop.peers import free_even_port, free_port, rtp_capture, rtp_packets_to, run_sipp, sipp_background
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
@@ -554,3 +556,24 @@ async def test_a_leg_held_back_until_its_answer_relays_one_way_only(backend: Rtp
     finally:
         phone_caller.close()
         phone_callee.close()
+
+
+async def test_monitoring_a_call_whose_media_is_in_rtpengine_is_refused(
+    running: RunningEngine, rtpengine: Rtpengine, tmp_path: Path
+) -> None:
+    """Listen/whisper/barge mix the legs' audio in this process; legs in rtpengine are refused with 409."""
+    alice = await registered_phone(running, tmp_path)
+    dave = await registered_phone(running, tmp_path, user="dave")
+    try:
+        dave.command("dial", f"sip:2001@127.0.0.1:{running.port}")
+        await asyncio.to_thread(dave.wait_event, "CALL_ESTABLISHED", 15)
+        call = next(iter(running.engine.calls.values()))
+        assert all(isinstance(leg.media, RtpengineSession) for leg in call.legs)
+        with pytest.raises(MonitorRefused, match="rtpengine") as refused:
+            await CallMonitoring(running.engine).start(call.id, sip_username="carol", user_id=1,
+                                                       mode=MonitorMode.LISTEN)  # fmt: skip
+        assert refused.value.status == 409
+        assert not call.ended.is_set() and len(call.legs) == 2  # nothing was rung, the call goes on
+    finally:
+        await asyncio.to_thread(dave.stop)
+        await asyncio.to_thread(alice.stop)

@@ -44,6 +44,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.softphone",
     "duplex.api.reports",
     "duplex.api.quality",
+    "duplex.api.monitor",
 ]
 
 

@@ -1,7 +1,9 @@
-"""GET /api/v1/softphone: what the browser softphone of the signed-in agent registers with.
+"""GET /api/v1/softphone: what the browser softphone of the signed-in user registers with.
 
-Only an agent gets it, and only its own credentials: the SIP secret is write-only everywhere else in the API
-(a phone's secret must not be readable by other users), but the agent's own browser is that agent's phone.
+A user gets it only for their own agent row, and only its own credentials: the SIP secret is write-only
+everywhere else in the API (a phone's secret must not be readable by other users), but the user's own browser
+is that user's phone. Agents have one; a supervisor or admin has one when given an agent row, which is the
+phone a monitored call rings (`duplex.api.monitor`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from duplex.api.db import DbSession, forbidden, not_found
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Output
 from duplex.auth.deps import CurrentPrincipal
-from duplex.db.models import Agent, Role
+from duplex.db.models import Agent
 
 router = APIRouter(route_class=DuplexRoute)
 
@@ -31,9 +33,9 @@ class SoftphoneConfig(Output):
 
 @router.get("/softphone", response_model=SoftphoneConfig, tags=["agents"])
 def softphone(request: Request, principal: CurrentPrincipal, session: DbSession) -> Any:
-    """The signed-in agent's SIP account for the browser softphone (agents only)."""
-    if principal.role is not Role.AGENT or principal.agent_id is None:
-        raise forbidden("only an agent has a softphone")
+    """The signed-in user's own SIP account for the browser softphone (users with an agent row only)."""
+    if principal.agent_id is None:
+        raise forbidden("only a user with a phone (an agent row) has a softphone")
     agent = session.get(Agent, principal.agent_id)
     if agent is None:
         raise not_found("agent", principal.agent_id)

@@ -26,10 +26,10 @@ __all__ = [
     "DncRemoved", "DtmfReceived", "EVENT_TYPES", "EventEnvelope", "EventPayload", "InvalidEventPayload",
     "IvrEntered", "IvrLeft", "IvrNodeEntered", "LeadCallbackScheduled", "LeadCreated", "LeadDialed",
     "LeadImported", "LeadRecycled", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
-    "LegMoved", "MonitorEnded", "MonitorStarted", "NodeStarted", "PAYLOADS", "QualityEvaluated", "QueueEntered",
-    "QueueEscalated", "QueueLeft", "RecordingAccessed", "RecordingSaved", "RecordingStarted", "ScriptAnswered",
-    "SipRegistered", "SipUnregistered", "TrunkStatusChanged", "UnknownEventType", "VoicemailRecorded", "payload_of",
-    "type_matches_any"
+    "LegMoved", "MonitorEnded", "MonitorModeChanged", "MonitorStarted", "NodeStarted", "PAYLOADS",
+    "QualityEvaluated", "QueueEntered", "QueueEscalated", "QueueLeft", "RecordingAccessed", "RecordingSaved",
+    "RecordingStarted", "ScriptAnswered", "SipRegistered", "SipUnregistered", "TrunkStatusChanged",
+    "UnknownEventType", "VoicemailRecorded", "payload_of", "type_matches_any"
 ]  # fmt: skip
 
 
@@ -281,11 +281,21 @@ class MonitorStarted(EventPayload):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorModeChanged(EventPayload):
+    """A monitoring supervisor switched between listen, whisper and barge (the same leg, no new call)."""
+
+    event_type: ClassVar[str] = "monitor.mode_changed"
+    mode: Literal["listen", "whisper", "barge"]  # the new mode
+    by_user_id: int  # the supervisor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MonitorEnded(EventPayload):
     """A supervisor stopped monitoring."""
 
     event_type: ClassVar[str] = "monitor.ended"
     by_user_id: int  # the supervisor
+    reason: str | None = None  # stopped (the API), supervisor_hangup, call_ended
 
 
 # -- queues and agents (call_id, queue_id and agent_id are on the envelope) -----------------------------------
@@ -646,7 +656,7 @@ PAYLOADS: Mapping[str, type[EventPayload]] = _catalogue(
     CallCreated, CallRinging, CallAnswered, CallBridged, CallHeld, CallResumed, CallTransferred, CallOutcome,
     CallEnded, CallQuality, LegCreated, LegAnswered, LegEnded, LegLeft, LegMoved, DtmfReceived,
     IvrEntered, IvrNodeEntered, IvrLeft, RecordingStarted, RecordingSaved, RecordingAccessed, VoicemailRecorded,
-    MonitorStarted, MonitorEnded,
+    MonitorStarted, MonitorModeChanged, MonitorEnded,
     QueueEntered, QueueLeft, QueueEscalated, AgentOffered, AgentAccepted, AgentRejected, AgentNoAnswer,
     AgentStateChanged, AgentLoggedIn, AgentLoggedOut,
     CampaignCreated, CampaignStatusChanged, CampaignPacing, LeadCreated, LeadImported, LeadRecycled, LeadUpdated,

@@ -42,12 +42,23 @@ from duplex.telephony.legstate import LEG_TRANSITIONS, LegEvent, LegState, next_
 from duplex.telephony.quality import FarEndReports, measure
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
-__all__ = ["LEG_TRANSITIONS", "Call", "CallControl", "Leg", "LegEvent", "LegState", "Prompt", "ReferHandler"]
+__all__ = [
+    "LEG_TRANSITIONS",
+    "MONITOR_LEG",
+    "Call",
+    "CallControl",
+    "Leg",
+    "LegEvent",
+    "LegState",
+    "Prompt",
+    "ReferHandler",
+]
 
 log = logging.getLogger("duplex.services.calls.call")
 Pcm = npt.NDArray[np.int16]
 Prompt = str | Path | Pcm
 SDP = "application/sdp"
+MONITOR_LEG = "monitor"  # the kind of a supervisor's leg on a monitored call (`monitor.CallMonitoring`)
 
 
 ReferHandler = Callable[["Leg", SipRequest, str], Coroutine[Any, Any, bool]]
@@ -541,9 +552,11 @@ class Call:
             )
 
     def leg_ended(self, leg: Leg) -> None:
+        live = [other for other in self.legs if other.state is not LegState.ENDED]
+        if leg.kind == MONITOR_LEG and any(other.kind != MONITOR_LEG for other in live):
+            return  # a supervisor who stops monitoring leaves the conversation as it was
         if self._first_ended is None:
             self._first_ended = leg
-        live = [other for other in self.legs if other.state is not LegState.ENDED]
         if self.hangup_together:
             for other in live:
                 self.control.spawn(other.hangup("peer_hangup"))

@@ -3,6 +3,7 @@ import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { outboundPanel } from "./outbound.js";
+import { createMonitorPanel } from "./monitor.js";
 import { createSoftphone, loadSipLibrary } from "./softphone.js";
 import { QUEUE_FIGURES, boardFeed, campaignBoard, queueFigureCells } from "./wallboard_figures.js";
 
@@ -62,6 +63,7 @@ export async function wallboardView(main, session) {
   const staffOf = (queue) => agents.filter((a) => serves(a, queue, members.get(queue.id)));
   const queueTable = h("table", { id: "wallboard-queues" });
   const agentTable = h("table", { id: "wallboard-agents" });
+  const monitor = createMonitorPanel(session, () => draw());
   const draw = () => {
     const now = Date.now();
     const states = ["available", "on_call", "wrap_up", ...AUX_STATES, "offline"];
@@ -76,12 +78,12 @@ export async function wallboardView(main, session) {
       })));
     clear(agentTable).append(
       h("caption", {}, t("wallboard.agents")),
-      h("thead", {}, h("tr", {}, ...["extension", "name", "state", "time_in_state", "force"].map((c) => h("th", { scope: "col" }, t(`wallboard.${c}`))))),
+      h("thead", {}, h("tr", {}, ...["extension", "name", "state", "time_in_state", "force", "monitor"].map((c) => h("th", { scope: "col" }, t(`wallboard.${c}`))))),
       h("tbody", {}, ...agents.map((a) => h("tr", { "data-agent": a.id },
         h("td", {}, a.extension), h("td", {}, users.get(a.user_id)?.full_name || a.sip_username),
         h("td", { class: `state state-${a.state}`, "data-state": a.state }, t(`state.${a.state}`)),
         h("td", {}, duration(since.has(a.id) ? now - since.get(a.id) : null)),
-        h("td", {}, forceControl(a))))));
+        h("td", {}, forceControl(a)), h("td", {}, monitor.controls(a))))));
   };
   const forceControl = (agent) => {
     const id = `force-${agent.id}`;
@@ -96,7 +98,7 @@ export async function wallboardView(main, session) {
     if (e.type === "agent.state_changed" && byId.has(e.agent_id)) {
       byId.get(e.agent_id).state = e.data.to;
       since.set(e.agent_id, e.ts_ms);
-    } else return;
+    } else if (!monitor.handle(e)) return;
     draw();
   });
   let campaigns = null;
@@ -104,9 +106,10 @@ export async function wallboardView(main, session) {
   campaigns = await campaignBoard(feed);
   await feed.ready;
   const timer = setInterval(draw, 1000);
+  await monitor.start();
   draw();
-  main.append(queueTable, campaigns.table, agentTable, h("h2", {}, t("console.live_events")), list);
-  return () => { off(); offState(); clearInterval(timer); feed.stop(); };
+  main.append(queueTable, campaigns.table, agentTable, monitor.element, h("h2", {}, t("console.live_events")), list);
+  return () => { off(); offState(); clearInterval(timer); feed.stop(); monitor.stop(); };
 }
 
 // The agent's own state with time in state, the softphone library status and the agent's events.

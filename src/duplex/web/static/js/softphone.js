@@ -21,7 +21,8 @@ export function loadSipLibrary() {
 
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
-export function createSoftphone(JsSIP) {
+// `autoAnswer(request)`: true answers an incoming call at once (a monitor call the supervisor asked for).
+export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
   let ua = null;
   let call = null;
   let muted = false;
@@ -103,6 +104,7 @@ export function createSoftphone(JsSIP) {
       console.warn("call failed", e.originator, e.cause, e.message ? e.message.toString().slice(0, 300) : "");
       end();
     });
+    if (originator === "remote" && autoAnswer(request)) answer.click();
   };
   const keys = (event) => {
     if (event.altKey) {
