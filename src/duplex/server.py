@@ -121,7 +121,7 @@ async def _start_sip(app: Any, settings: Settings) -> Node:
     app.state.sip_engine = engine
     app.state.contact_center = node.center
     app.state.sip_status = engine.status
-    app.state.campaigns = CampaignService(engine, CampaignStore(app.state.sessions))
+    app.state.campaigns = CampaignService(engine, CampaignStore(app.state.sessions), node.center)
     log.info("SIP listening on %s:%d (UDP and TCP)", settings.sip_host, port)
     return node
 
