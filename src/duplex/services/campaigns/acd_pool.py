@@ -115,7 +115,9 @@ class AcdAgentPool:
         if not bindings:
             # logged in but no phone registered: on a break, as an inbound offer to them would do
             released = center.acd.release_outbound(key, center.now())
-            if released and center.acd.agent_state(key) is AgentState.AVAILABLE:  # not offered inbound at once
+            if (
+                released and center.acd.agent_state(key) is AgentState.AVAILABLE
+            ):  # not offered inbound at once
                 center.acd.aux(key, "unreachable", center.now())
             center.drain()
             return None
