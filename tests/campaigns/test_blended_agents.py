@@ -264,3 +264,22 @@ async def test_a_phone_that_does_not_answer_in_time_returns_the_agent_to_availab
     assert _states(env, agents["alice"]) == ["available", "reserved", "available"]
     (no_answer,) = env.events("agent.no_answer")
     assert no_answer.campaign_id == pool.campaign_id and no_answer.data["ring_ms"] >= 500
+
+
+async def test_a_preview_call_may_have_the_agent_inbound_first_would_keep_back(
+    env: RunningSwitch, phones: Phones
+) -> None:
+    """The agent started the preview call: the last free agent is not kept back for inbound then."""
+    center, agents, pool = await _prepare(env)
+    center.set_state(agents["alice"], "available")
+    assert pool.free_agents() == 0  # a paced campaign: the default policy keeps the one free agent
+    preview = make_campaign(
+        env.sessions, [], dial_mode=DialMode.PREVIEW, queue_id=int(pool.campaign_queue or 0)
+    )
+    campaign = CampaignStore(env.sessions).campaign(preview[0])
+    assert campaign is not None
+    preview_pool = AcdAgentPool(center, campaign)
+    assert preview_pool.free_agents() == 1
+    info = preview_pool.reserve("lead-1")
+    assert info is not None and info.id == agents["alice"] and preview_pool.free_agents() == 0
+    preview_pool.release(info)

@@ -5,7 +5,8 @@ inbound call, ringing, in wrap-up, on a break or not responding. The campaign's 
 queue (the ACD's memberships already hold the queue's skill minimum), or every agent when it has none. Inbound
 comes first: `InboundFirstBlending.agents_to_lend` (the center's policy) says how many of the free ones the
 campaign may borrow, from the inbound calls waiting in the queues these agents serve and the inbound service
-level of those queues (`ServiceLevelWindow`).
+level of those queues (`ServiceLevelWindow`). A preview campaign's call is started by an agent waiting for it,
+so it may have any free agent.
 
 A reserved agent is reserved in the ACD (`Acd.reserve_outbound`), so no inbound call is offered to them while
 their phone rings; when it answers they are on the call (`connect_outbound`), and when the call ends the ACD
@@ -22,6 +23,7 @@ import logging
 from typing import Any
 
 from duplex.acd import AgentConfig, AgentState
+from duplex.dialer.types import DialMode
 from duplex.services.calls.call import Leg, LegState
 from duplex.services.calls.uac import originate
 from duplex.services.contact_center import ContactCenter
@@ -42,6 +44,8 @@ class AcdAgentPool:
         self.center = center
         self.campaign_id = campaign.id
         self.campaign_queue = str(campaign.queue_id) if campaign.queue_id is not None else None
+        # a preview call is started by an agent who waits for it: nothing to keep back for inbound then
+        self.blended = campaign.dial_mode is not DialMode.PREVIEW
         self._mine: dict[str, str] = {}  # agent id -> the call of this campaign it is reserved for or on
         self._offered_at: dict[str, float] = {}
 
@@ -64,6 +68,8 @@ class AcdAgentPool:
         free = sorted(
             (since, a.agent_id) for a in members if (since := acd.free_since(a.agent_id)) is not None
         )
+        if not self.blended:
+            return [agent_id for _, agent_id in free]
         queues = {m.queue_id for a in members for m in a.memberships}  # the inbound these agents serve
         waiting = sum(acd.waiting_count(q) for q in queues)
         level = self.center.service_level.level(queues, self.center.now())
