@@ -236,6 +236,11 @@ async def test_predictive_over_sipp_with_three_agents_holds_the_invariants(
     assert campaign is not None
     report = compliance_report(CampaignStore(running.sessions), campaign, now=dt.datetime.now(dt.UTC))
     assert (report.live_answers, report.abandoned) == (len(answered), len(abandoned)), summary
+    # a hold for the abandon limit is recorded as it happens (campaign.pacing with no lines), and so is its end
+    pacing = [e.data for e in _events(running, "campaign.pacing") if e.campaign_id == campaign_id]
+    held = bool(pacing) and pacing[-1]["lines_per_agent"] == 0.0
+    summary["held_for_abandon"] = held
+    assert held == runtime.held_for_abandon, pacing
     # no agent on two calls: each agent's states are one walk, reserved only from available
     walks = _walks(_events(running, "agent.state_changed"))
     connected = [e.call_id for walk in walks.values() for e in walk if e.data["to"] == "on_call"]
