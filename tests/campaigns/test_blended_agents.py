@@ -27,6 +27,7 @@ from duplex.reports.kpis import agent_kpis
 from duplex.services.calls.apps import APPLICATIONS
 from duplex.services.calls.call import Call, Leg
 from duplex.services.calls.uac import OutboundLeg, originate
+from duplex.services.calls.uas import InboundLeg
 from duplex.services.campaigns.acd_pool import AcdAgentPool
 from duplex.services.contact_center import ContactCenter
 from duplex.stores.campaign_store import CampaignStore
@@ -39,15 +40,21 @@ SALES_LINE, SUPPORT_LINE = "5550", "5551"  # numbers straight to a queue (an imp
 
 
 class Phones:
-    """Every agent's phone is the switch's 1001; the lead is 1002. `answer_after` None: never answers."""
+    """Every agent's phone is the switch's 1001; the lead is 1002. `answer_after` None: never answers;
+    `decline`: answers 486 Busy Here at once."""
 
     def __init__(self) -> None:
         self.answer_after: float | None = 0.3
+        self.decline = False
         self.talk = 1.5
         self.agent_legs: list[Leg] = []
 
     async def agent(self, leg: Leg) -> None:
         self.agent_legs.append(leg)
+        if self.decline:
+            assert isinstance(leg, InboundLeg)
+            await leg.reject(486, "busy_here")
+            return
         if self.answer_after is None:
             await leg.ended.wait()
             return
@@ -245,12 +252,14 @@ async def test_a_campaign_call_is_recorded_like_an_inbound_call(env: RunningSwit
     assert kpis.outcomes.answered_by_agent == 1  # the lead's call counts as the agent's
 
 
+@pytest.mark.parametrize("phone_does", ["ring_out", "decline"])
 async def test_a_phone_that_does_not_answer_in_time_returns_the_agent_to_available(
-    env: RunningSwitch, phones: Phones
+    env: RunningSwitch, phones: Phones, phone_does: str
 ) -> None:
     center, agents, pool = await _prepare(env)
     center.blending = InboundFirstBlending(reserve_free_agents=0)
     phones.answer_after = None
+    phones.decline = phone_does == "decline"
     center.set_state(agents["alice"], "available")
     lead = await _dial(env, "1002")
     info = pool.reserve(lead.call.id)
@@ -262,8 +271,14 @@ async def test_a_phone_that_does_not_answer_in_time_returns_the_agent_to_availab
     await lead.call.hangup("done")
     await env.engine.store.flush()
     assert _states(env, agents["alice"]) == ["available", "reserved", "available"]
-    (no_answer,) = env.events("agent.no_answer")
-    assert no_answer.campaign_id == pool.campaign_id and no_answer.data["ring_ms"] >= 500
+    if phone_does == "ring_out":
+        (no_answer,) = env.events("agent.no_answer")
+        assert no_answer.campaign_id == pool.campaign_id and no_answer.data["ring_ms"] >= 500
+        assert env.events("agent.rejected") == []
+    else:
+        (rejected,) = env.events("agent.rejected")
+        assert rejected.campaign_id == pool.campaign_id and rejected.data["sip_status"] == 486
+        assert env.events("agent.no_answer") == []
 
 
 async def test_a_preview_call_may_have_the_agent_inbound_first_would_keep_back(
