@@ -86,9 +86,11 @@ async def env(tmp_path: Path) -> AsyncIterator[RunningSwitch]:
         yield running
 
 
-async def _prepare(env: RunningSwitch) -> tuple[ContactCenter, dict[str, int], AcdAgentPool]:
-    """1 s wrap-up, a number straight to sales and one to support-l1, every agent's phone at 1001, and the
-    pool of a campaign on the sales queue (alice and dave)."""
+async def _prepare(
+    env: RunningSwitch, *, unregistered: tuple[str, ...] = ()
+) -> tuple[ContactCenter, dict[str, int], AcdAgentPool]:
+    """1 s wrap-up, a number straight to sales and one to support-l1, every agent's phone at 1001 (but the
+    `unregistered`), and the pool of a campaign on the sales queue (alice and dave)."""
     with env.sessions() as session, session.begin():
         session.execute(update(Queue).values(wrapup_seconds=1, announce_position=False))
         queues = {q.name: q.id for q in session.scalars(select(Queue))}
@@ -103,7 +105,7 @@ async def _prepare(env: RunningSwitch) -> tuple[ContactCenter, dict[str, int], A
     env.engine.registrations.registrar.restore([Binding(
         aor=user, contact=f"sip:1001@127.0.0.1:{env.port}", expires_at=now + 300,
         source=Source(transport="udp", host="127.0.0.1", port=env.port), updated_at=now,
-    ) for user in agents], now)  # fmt: skip
+    ) for user in agents if user not in unregistered], now)  # fmt: skip
     campaign_id, _ = make_campaign(env.sessions, [], dial_mode=DialMode.PROGRESSIVE, queue_id=queues["sales"])
     campaign = CampaignStore(env.sessions).campaign(campaign_id)
     assert campaign is not None
@@ -298,3 +300,25 @@ async def test_a_preview_call_may_have_the_agent_inbound_first_would_keep_back(
     info = preview_pool.reserve("lead-1")
     assert info is not None and info.id == agents["alice"] and preview_pool.free_agents() == 0
     preview_pool.release(info)
+
+
+async def test_a_logged_in_agent_without_a_registered_phone_goes_on_a_break(
+    env: RunningSwitch, phones: Phones
+) -> None:
+    """As for an inbound offer to them: nobody can reach the agent, so they are not offered calls any more."""
+    center, agents, pool = await _prepare(env, unregistered=("alice",))
+    center.blending = InboundFirstBlending(reserve_free_agents=0)
+    center.set_state(agents["alice"], "available")
+    lead = await _dial(env, "1002")
+    info = pool.reserve(lead.call.id)
+    assert info is not None and info.id == agents["alice"]
+    assert await pool.connect(info, lead, within=2.0) is None
+    pool.release(info)
+    assert (
+        center.agent_state(agents["alice"])[0] is S.AUX
+        and center.agent_state(agents["alice"])[2] == "unreachable"
+    )
+    assert pool.free_agents() == 0 and not phones.agent_legs and not center.lent
+    await lead.call.hangup("done")
+    await env.engine.store.flush()
+    assert _states(env, agents["alice"]) == ["available", "reserved", "available", "aux"]
