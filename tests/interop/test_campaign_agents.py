@@ -127,7 +127,13 @@ async def test_one_blended_agent_takes_campaign_and_inbound_calls_one_at_a_time(
     assert states == ["available"] + ["reserved", "on_call", "wrap_up", "available"] * 3, states
     reserved_for = [e.call_id for e in walk[agents["alice"]] if e.data["to"] == "reserved"]
     assert reserved_for[0] == dialed[0] and reserved_for[2] == dialed[1] and reserved_for[1] in inbound
-    offered = [e.call_id for e in _events(running, "agent.offered")]
+    offers = _events(running, "agent.offered")
+    offered = [e.call_id for e in offers]
+    assert [e.data["ring_timeout_s"] for e in offers] == [
+        2.0,
+        15.0,
+        2.0,
+    ]  # the dialer's 2 s, the queue's 15 s
     accepted = [e.call_id for e in _events(running, "agent.accepted")]
     assert offered == accepted == reserved_for
 

@@ -40,8 +40,11 @@ OUTBOUND_STRATEGY = "longest_idle"  # which free agent a campaign call goes to
 class AcdAgentPool:
     """The `AgentPool` of one campaign over the node's `ContactCenter`."""
 
-    def __init__(self, center: ContactCenter, campaign: CampaignRow) -> None:
+    def __init__(
+        self, center: ContactCenter, campaign: CampaignRow, *, ring_timeout: float | None = None
+    ) -> None:
         self.center = center
+        self.ring_timeout = ring_timeout  # what the dialer gives the agent's phone (recorded with the offer)
         self.campaign_id = campaign.id
         self.campaign_queue = str(campaign.queue_id) if campaign.queue_id is not None else None
         # a preview call is started by an agent who waits for it: nothing to keep back for inbound then
@@ -104,7 +107,10 @@ class AcdAgentPool:
             if info is None:
                 continue
             self._emit(
-                "agent.offered", agent_id, call_id, {"strategy": OUTBOUND_STRATEGY, "ring_timeout_s": None}
+                "agent.offered",
+                agent_id,
+                call_id,
+                {"strategy": OUTBOUND_STRATEGY, "ring_timeout_s": self.ring_timeout},
             )
             self.center.acd.reserve_outbound(agent_id, call_id, self.center.now(), queue_id=self._queue())
             self.center.lent[agent_id] = self._mine[agent_id] = call_id

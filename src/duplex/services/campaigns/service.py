@@ -50,7 +50,7 @@ class CampaignService:
         self.runtimes: dict[int, CampaignRuntime] = {}
 
     def agent_pool(self, campaign: CampaignRow) -> AgentPool:
-        return AcdAgentPool(self.center, campaign)
+        return AcdAgentPool(self.center, campaign, ring_timeout=self.options.connect_within)
 
     async def start(self, campaign_id: int) -> CampaignRuntime:
         runtime = self.runtimes.get(campaign_id)
