@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     recording_retention_days: int = Field(
         0, ge=0, description="Delete call recordings (files and rows) older than this many days (0: keep)."
     )
+    blend_reserve_free_agents: int = Field(
+        1, ge=0, description="Free agents campaigns may not borrow: kept for the next inbound call."
+    )
+    blend_min_service_level: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Campaigns borrow no agent while the inbound service level is under this.",
+    )
     secret_key: str = Field(
         "", description="Signs tokens; empty means one is generated and kept in data_dir."
     )

@@ -20,11 +20,10 @@ import uvicorn
 from duplex.api.app import create_app
 from duplex.config import Settings
 from duplex.services.calls.monitor import CallMonitoring
-from duplex.services.campaigns.center_pool import ContactCenterPool
 from duplex.services.campaigns.service import CampaignService
 from duplex.services.node import Node, build_node
 from duplex.stores.call_store import TelephonyStore
-from duplex.stores.campaign_store import CampaignRow, CampaignStore
+from duplex.stores.campaign_store import CampaignStore
 
 log = logging.getLogger("duplex")
 STOP_TIMEOUT = 20.0  # seconds for the SIP engine to hang up, flush and close
@@ -124,13 +123,7 @@ async def _start_sip(app: Any, settings: Settings) -> Node:
     app.state.contact_center = node.center
     app.state.monitoring = CallMonitoring(engine)  # supervisors listen, whisper, barge
     app.state.sip_status = engine.status
-    campaign_store = CampaignStore(app.state.sessions)
-
-    def center_agents(campaign: CampaignRow) -> ContactCenterPool:
-        # blended agents: a campaign call respects their ACD state and ends in wrap-up
-        return ContactCenterPool(engine, campaign_store.queue_agent_ids(campaign.queue_id), node.center)
-
-    app.state.campaigns = CampaignService(engine, campaign_store, agent_pool=center_agents)
+    app.state.campaigns = CampaignService(engine, CampaignStore(app.state.sessions), node.center)
     log.info("SIP listening on %s:%d (UDP and TCP)", settings.sip_host, port)
     return node
 

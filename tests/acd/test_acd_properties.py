@@ -96,6 +96,8 @@ class AcdMachine(RuleBasedStateMachine):
         self.ringing: dict[str, str] = {}  # agent -> call
         self.ring_all = False
         self.states: dict[str, str] = {}
+        self.lent: dict[str, str] = {}  # agent -> the dialer's call it is reserved for (reserve_outbound)
+        self.outbound = 0
 
     @initialize(
         data=st.data(),
@@ -124,6 +126,7 @@ class AcdMachine(RuleBasedStateMachine):
                     self.ended.add(event.call_id)
             elif isinstance(event, AgentOffered):
                 assert event.agent_id not in self.ringing, "one agent, two offers"
+                assert event.agent_id not in self.lent, "an agent lent to the dialer offered an inbound call"
                 if not self.ring_all:
                     assert event.call_id not in self.ringing.values(), "one call, two agents"
                 self.ringing[event.agent_id] = event.call_id
@@ -171,6 +174,33 @@ class AcdMachine(RuleBasedStateMachine):
             assert self.acd.agent_state(agent_id) is before
             assert self.acd.events() == []
             return
+        if action == "logout":
+            self.lent.pop(agent_id, None)
+        self.check(self.acd.events())
+
+    @rule(agent_id=st.sampled_from(AGENTS))
+    def dialer_borrows(self, agent_id: str) -> None:
+        """A campaign's answered lead takes a free agent (blending); only a free agent can be lent."""
+        free = self.acd.free_since(agent_id) is not None
+        self.outbound += 1
+        try:
+            self.acd.reserve_outbound(agent_id, f"out{self.outbound}", self.now, queue_id="sales")
+        except IllegalTransition:
+            assert not free and self.acd.events() == []
+            return
+        assert free and agent_id not in self.ringing
+        self.lent[agent_id] = f"out{self.outbound}"
+        self.check(self.acd.events())
+
+    @precondition(lambda self: bool(self.lent))
+    @rule(data=st.data(), answered=st.booleans())
+    def lent_phone_answers_or_not(self, data: st.DataObject, answered: bool) -> None:
+        agent_id = data.draw(st.sampled_from(sorted(self.lent)))
+        del self.lent[agent_id]
+        if answered:
+            self.acd.connect_outbound(agent_id, self.now)
+        else:
+            assert self.acd.release_outbound(agent_id, self.now)
         self.check(self.acd.events())
 
     @precondition(lambda self: bool(self.ringing))
@@ -200,7 +230,9 @@ class AcdMachine(RuleBasedStateMachine):
             return
         for agent_id in AGENTS:
             assert acd.agent_state(agent_id).value == self.states.get(agent_id, "logged_out")
-            assert (acd.agent_state(agent_id) is AgentState.RESERVED) == (agent_id in self.ringing)
+            reserved = agent_id in self.ringing or agent_id in self.lent
+            assert (acd.agent_state(agent_id) is AgentState.RESERVED) == reserved
+            assert acd.lent_call(agent_id) == self.lent.get(agent_id)
             assert acd.offered_call(agent_id) == self.ringing.get(agent_id)
         for call_id, queue_id in self.open_entries.items():
             assert acd.queue_of(call_id) == queue_id

@@ -207,7 +207,7 @@ def test_column_mapping() -> None:
         assert message in str(caught.value), mapping
 
 
-ZONES = b"phone,timezone,postcode\n+61412345678,,2000\n+61412345679,Australia/Perth,6000\n+5511987654321,,\n"
+ZONES = b"phone,timezone,postcode\n+61412345678,,\n+61412345679,Australia/Perth,6000\n+5511987654321,,\n"
 
 
 @pytest.mark.parametrize(
@@ -216,8 +216,8 @@ ZONES = b"phone,timezone,postcode\n+61412345678,,2000\n+61412345679,Australia/Pe
 )
 def test_time_zone_from_the_number(preferred: str | None, mobile_zone: str | None) -> None:
     """An Australian mobile spans eight zones: it gets the preferred (campaign) zone only if that is one
-    of them, else none (the dialer skips it: no_timezone); a postcode column is not used for it. A Sao Paulo
-    number has one zone; a timezone cell always wins."""
+    of them, else none (the dialer skips it: no_timezone); here it has no postcode (test_lead_zone). A Sao
+    Paulo number has one zone; a timezone cell always wins."""
     rows = results(io.BytesIO(ZONES), preferred_zone=preferred)
     assert [(r.zone, r.values.get("timezone")) for r in rows if isinstance(r, LeadRow)] == [
         (mobile_zone, None),

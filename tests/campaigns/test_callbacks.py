@@ -40,7 +40,8 @@ async def test_a_personal_callback_waits_for_its_time_then_is_offered_first_and_
     campaign_id, ids = make_campaign(env.sessions, [LeadSpec(phones[0], noon, priority=9), LeadSpec(phones[1], noon)],
                                      dial_mode=DialMode.PREVIEW)  # fmt: skip
     app = create_app(env.settings)
-    service = CampaignService(env.engine, CampaignStore(env.sessions),
+    assert env.center is not None
+    service = CampaignService(env.engine, CampaignStore(env.sessions), env.center,
                               options=RuntimeOptions(tick=0.02, require_national_dnc=False))  # fmt: skip
     app.state.campaigns = service
     with app.state.sessions() as session, session.begin():

@@ -36,7 +36,8 @@ async def env(tmp_path: Path) -> AsyncIterator[RunningSwitch]:
 
 def _client(env: RunningSwitch, *, with_service: bool = True) -> tuple[httpx.AsyncClient, CampaignService]:
     app = create_app(env.settings)
-    service = CampaignService(env.engine, CampaignStore(env.sessions),
+    assert env.center is not None
+    service = CampaignService(env.engine, CampaignStore(env.sessions), env.center,
                               options=RuntimeOptions(tick=0.02, require_national_dnc=False))  # fmt: skip
     if with_service:
         app.state.campaigns = service

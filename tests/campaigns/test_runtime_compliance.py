@@ -16,7 +16,7 @@ from campaigns.campaign_fixtures import LeadSpec, add_consent, add_dnc, make_cam
 from duplex.db.models import Event, Lead
 from duplex.dialer.types import LeadStatus
 from duplex.reports.compliance import compliance_report, report_csv
-from duplex.services.campaigns.agents import RegisteredPhonePool
+from duplex.services.campaigns.acd_pool import AcdAgentPool
 from duplex.services.campaigns.runtime import CampaignRuntime, RuntimeOptions
 from duplex.stores.campaign_store import CampaignStore
 from switch_env import RunningSwitch, make_settings, switch_running
@@ -49,7 +49,8 @@ async def _run(env: EngineEnv, campaign_id: int, options: RuntimeOptions,
     store = CampaignStore(env.sessions)
     campaign = store.campaign(campaign_id)
     assert campaign is not None
-    runtime = CampaignRuntime(env.engine, store, campaign, RegisteredPhonePool(env.engine, []), options=options,
+    assert env.center is not None  # its agents are all logged out: these campaigns connect nobody
+    runtime = CampaignRuntime(env.engine, store, campaign, AcdAgentPool(env.center, campaign), options=options,
                               answers=answers)  # fmt: skip
     await runtime.start()
     for _ in range(500):

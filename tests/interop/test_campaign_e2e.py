@@ -14,11 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from campaigns.campaign_fixtures import LeadSpec, add_dnc, make_campaign, zone_at_local_hour
-from duplex.db.models import DncEntry, Event, Lead
+from duplex.acd import InboundFirstBlending
+from duplex.db.models import Agent, DncEntry, Event, Lead, Queue
 from duplex.dialer.types import DialMode, LeadStatus
 from duplex.services.calls.call import Call
 from duplex.services.campaigns.runtime import RuntimeOptions
 from duplex.services.campaigns.service import CampaignService
+from duplex.services.contact_center import ContactCenter
 from duplex.stores.campaign_store import CampaignStore
 from interop.conftest import RunningEngine, registered_phone
 from interop.peers import free_even_port, free_port, sipp_background
@@ -49,6 +51,25 @@ def _numbers(last_digit: int, count: int, start: int) -> list[str]:
     return [f"+1212555{start + i:03d}{last_digit}" for i in range(count)]
 
 
+def _center(running: RunningEngine) -> ContactCenter:
+    """The node's contact center, lending every free agent (one agent here: none is kept back for inbound)."""
+    assert running.center is not None
+    running.center.blending = InboundFirstBlending(reserve_free_agents=0)
+    return running.center
+
+
+def _queue_without_wrap_up(running: RunningEngine, name: str) -> int:
+    with running.sessions() as session, session.begin():
+        queue = session.scalars(select(Queue).where(Queue.name == name)).one()
+        queue.wrapup_seconds = 0
+        return queue.id
+
+
+def _agent_id(running: RunningEngine, user: str) -> int:
+    with running.sessions() as session:
+        return session.scalars(select(Agent.id).where(Agent.sip_username == user)).one()
+
+
 async def _wait(predicate: object, timeout: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -75,13 +96,18 @@ async def test_campaign_of_20_leads_over_sipp_and_baresip(running: RunningEngine
         LeadSpec(p, night) for p in out_of_window
     ]
     assert len(leads) == 20
+    # the campaign's queue has no wrap-up: the agent is free again when the first person hangs up, and the
+    # campaign dials on before the abandoned person (over the 3% limit) makes it hold
+    sales = _queue_without_wrap_up(running, "sales")
+    await _center(running).reload()
     campaign_id, ids = make_campaign(running.sessions, leads, dial_mode=DialMode.POWER, lines_per_agent=20.0,
-                                     amd_enabled=True)  # fmt: skip
+                                     amd_enabled=True, queue_id=sales)  # fmt: skip
     for phone in dnc:
         add_dnc(running.sessions, phone)
     phone_of = {lead_id: phone for phone, lead_id in ids.items()}
     agent = await registered_phone(running, tmp_path)
-    service = CampaignService(running.engine, CampaignStore(running.sessions),
+    _center(running).set_state(_agent_id(running, "alice"), "available")
+    service = CampaignService(running.engine, CampaignStore(running.sessions), _center(running),
                               options=RuntimeOptions(tick=0.1, require_national_dnc=False))  # fmt: skip
     try:
         with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=carrier, media_port=free_even_port(),
@@ -153,7 +179,7 @@ async def test_agentless_message_and_opt_out_by_dtmf(running: RunningEngine, tmp
     campaign_id, ids = make_campaign(running.sessions, [LeadSpec(p, noon) for p in opt_outs + listener],
                                      dial_mode=DialMode.AGENTLESS,
                                      broadcast_prompt="This is Example Company. Press 9 to stop our calls.")  # fmt: skip
-    service = CampaignService(running.engine, CampaignStore(running.sessions),
+    service = CampaignService(running.engine, CampaignStore(running.sessions), _center(running),
                               options=RuntimeOptions(tick=0.1, require_national_dnc=False))  # fmt: skip
     with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=carrier, media_port=free_even_port(),
                          calls=None):  # fmt: skip
@@ -194,7 +220,8 @@ async def test_machine_gets_the_message_after_its_greeting(running: RunningEngin
                                      dial_mode=DialMode.AGENTLESS, amd_enabled=True,
                                      broadcast_prompt="This is Example Company about your renewal.")  # fmt: skip
     options = RuntimeOptions(tick=0.1, require_national_dnc=False, machine_message=True)
-    service = CampaignService(running.engine, CampaignStore(running.sessions), options=options)
+    service = CampaignService(running.engine, CampaignStore(running.sessions), _center(running),
+                              options=options)  # fmt: skip
     loop = asyncio.get_running_loop()
     with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=carrier, media_port=free_even_port(),
                          calls=None):  # fmt: skip

@@ -7,7 +7,7 @@ so the live server and the simulator (`duplex.sim`) run the same code.
 from __future__ import annotations
 
 from duplex.acd.agent_state import AgentInput, AgentState, AgentStateMachine
-from duplex.acd.blending import InboundFirstBlending
+from duplex.acd.blending import InboundFirstBlending, ServiceLevelWindow
 from duplex.acd.config import (
     AgentConfig,
     Escalation,
@@ -65,5 +65,6 @@ __all__ = [
     "QueueLeft",
     "RelaxationStep",
     "RoutingStrategy",
+    "ServiceLevelWindow",
     "UnknownEntity",
 ]

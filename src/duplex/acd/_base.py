@@ -142,6 +142,15 @@ class AcdBase:
     def offered_call(self, agent_id: str) -> str | None:
         return self._agent(agent_id).offered_call
 
+    def free_since(self, agent_id: str) -> float | None:
+        """When a free agent (available and offered nothing) became idle; None when the agent is not free."""
+        agent = self._agent(agent_id)
+        return agent.idle_since if agent.free else None
+
+    def lent_call(self, agent_id: str) -> str | None:
+        """The dialer's call an agent is reserved for (`Acd.reserve_outbound`), if any."""
+        return self._agent(agent_id).lent_call
+
     def queue_of(self, call_id: str) -> str | None:
         entry = self._calls.get(call_id)
         return None if entry is None else entry.queue_id

@@ -34,7 +34,7 @@ class AgentInput(enum.StrEnum):
     REJECT = "reject"
     NO_ANSWER = "no_answer"
     OFFER_CANCELLED = "offer_cancelled"  # the caller hung up, or another agent took a ring-all call
-    CONNECT = "connect"  # a call put through without an offer (outbound, blended agents)
+    CONNECT = "connect"  # a call put through without an offer or a reservation
     HANG_UP = "hang_up"
     WRAP_UP_END = "wrap_up_end"
     EXTEND_WRAP_UP = "extend_wrap_up"

@@ -70,9 +70,9 @@ class Acd(AcdBase):
         was = agent.machine.state
         if I.LOGOUT not in TRANSITIONS[was]:
             raise IllegalTransition(f"agent {agent_id} cannot log out while {was.value}")
-        entry = (
-            self._withdraw(agent, CancelReason.AGENT_LOGGED_OUT, now) if was is AgentState.RESERVED else None
-        )
+        offered = was is AgentState.RESERVED and agent.lent_call is None
+        entry = self._withdraw(agent, CancelReason.AGENT_LOGGED_OUT, now) if offered else None
+        agent.lent_call = agent.lent_queue = None  # a lent agent's call: the dialer finds the agent gone
         self._set_state(agent, I.LOGOUT, now)
         self._unindex(agent)
         if was is AgentState.WRAP_UP:
@@ -111,11 +111,57 @@ class Acd(AcdBase):
         self._agent_free(agent, now)
 
     def connect(self, agent_id: str, call_id: str, now: float) -> None:
-        """A call put through to a free agent without an offer (an outbound call of a blended agent)."""
+        """A call put through to a free agent without an offer or a reservation (campaign calls reserve first:
+        `reserve_outbound`)."""
         agent = self._agent(agent_id)
         self._set_state(agent, I.CONNECT, now, call_id=call_id)
         self._unindex(agent)
         agent.current_call, agent.current_queue, agent.talk_started = call_id, None, now
+
+    # -- outbound: free agents lent to the dialer -------------------------------------------------------------
+
+    def reserve_outbound(
+        self, agent_id: str, call_id: str, now: float, *, queue_id: str | None = None
+    ) -> None:
+        """Reserve a free agent for a call the dialer placed (a lead who answered), as an offer would: the agent
+        leaves the free index, so no inbound call is offered to them, and is reserved while their phone rings.
+        ``queue_id`` is the campaign's queue: its wrap-up follows the call. No offer timer is armed: the dialer
+        gives the phone its own (short) time and then connects or releases the agent.
+
+        Raises:
+            IllegalTransition: the agent is not free (not available, or ringing, or held back after a reject).
+        """
+        agent = self._agent(agent_id)
+        if not agent.free:
+            raise IllegalTransition(f"agent {agent_id} is not free ({agent.machine.state.value})")
+        if queue_id is not None:
+            self._queue(queue_id)
+        self._unindex(agent)
+        self._set_state(agent, I.OFFER, now, call_id=call_id, queue_id=queue_id)
+        agent.lent_call, agent.lent_queue = call_id, queue_id
+
+    def connect_outbound(self, agent_id: str, now: float) -> None:
+        """The lent agent's phone answered the dialer's call: the agent is on it."""
+        agent = self._agent(agent_id)
+        call_id, queue_id = agent.lent_call, agent.lent_queue
+        if call_id is None:
+            raise IllegalTransition(f"agent {agent_id} is not reserved for an outbound call")
+        self._set_state(agent, I.ACCEPT, now, call_id=call_id, queue_id=queue_id)
+        agent.lent_call = agent.lent_queue = None
+        agent.current_call, agent.current_queue, agent.talk_started = call_id, queue_id, now
+
+    def release_outbound(self, agent_id: str, now: float) -> bool:
+        """The dialer's call was not put through (the lead hung up, the phone did not answer in time): the agent
+        is available again and takes a waiting inbound call at once. False when the agent is no longer reserved
+        for an outbound call (logged out meanwhile)."""
+        agent = self._agent(agent_id)
+        call_id, queue_id = agent.lent_call, agent.lent_queue
+        if call_id is None:
+            return False
+        agent.lent_call = agent.lent_queue = None
+        self._set_state(agent, I.OFFER_CANCELLED, now, call_id=call_id, queue_id=queue_id)
+        self._agent_free(agent, now)
+        return True
 
     def call_ended(self, agent_id: str, now: float) -> None:
         """The agent's call ended (either side hung up): wrap-up for the queue's time."""

@@ -23,6 +23,8 @@ class AgentRecord:
     calls_answered: int = 0
     held_until: float = 0.0  # after a reject the agent is not offered calls until then
     offered_call: str | None = None
+    lent_call: str | None = None  # reserved for a call the dialer placed (no queue entry behind it)
+    lent_queue: str | None = None  # that call's campaign queue (its wrap-up follows the call)
     current_call: str | None = None
     current_queue: str | None = None
     talk_started: float = 0.0

@@ -12,7 +12,8 @@ Input rules (the import route and the CLI document them to integrators too):
   each line), so they match what an editor shows. Blank lines are skipped.
 - A broken row is rejected with one error per broken field and never stops the others.
 - The callee's time zone: the `timezone` cell when given; else the zone of the number when the numbering plan
-  maps it to one zone; when it maps to several, the preferred zone (the campaign's default) if it is one of
+  maps it to one zone; when it maps to several, the one its postcode or state/province column settles
+  (`lead_zone`: US, Canada, Australia), else the preferred zone (the campaign's default) if it is one of
   them, else none - the dialer then skips the lead with reason `no_timezone` rather than guess.
 
 The reader holds one record at a time (plus the csv module's 128 KB field limit), so a file of any size is
@@ -35,6 +36,8 @@ from zoneinfo import available_timezones
 
 import phonenumbers
 from phonenumbers import timezone as phone_zones
+
+from duplex.api.lead_zone import Address, address_zone
 
 __all__ = [
     "EXPORT_FIELDS",
@@ -152,12 +155,20 @@ def _parse_number(value: str, region: str | None) -> phonenumbers.PhoneNumber:
     return parsed
 
 
-def zone_of(number: phonenumbers.PhoneNumber, preferred: str | None = None) -> str | None:
-    """The callee's IANA zone from the numbering plan: its only zone, or `preferred` when the number maps to
-    several and `preferred` is one of them, else None (the dialer skips such a lead: `no_timezone`)."""
+def zone_of(
+    number: phonenumbers.PhoneNumber, preferred: str | None = None, address: Address | None = None
+) -> str | None:
+    """The callee's IANA zone from the numbering plan: its only zone; when the number maps to several, the one
+    the lead's postcode or state/province gives (`lead_zone`), else `preferred` when it is one of them, else
+    None (the dialer skips such a lead: `no_timezone`)."""
     zones = [z for z in phone_zones.time_zones_for_number(number) if z != UNKNOWN_ZONE]
     if len(zones) == 1:
         return zones[0]
+    if address is not None:
+        country = phonenumbers.region_code_for_number(number)
+        found = address_zone(country, zones, address, year=dt.datetime.now(dt.UTC).year)
+        if found is not None:
+            return found
     return preferred if preferred in zones else None
 
 
@@ -293,7 +304,9 @@ def _row(line: int, rules: _RowRules, cells: list[str]) -> LeadRow | list[RowErr
     if errors or number is None:
         return errors
     phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    zone = None if "timezone" in values else zone_of(number, rules.preferred_zone)
+    zone = (
+        None if "timezone" in values else zone_of(number, rules.preferred_zone, Address.from_fields(custom))
+    )
     return LeadRow(line=line, phone=phone, values=values, custom=custom, zone=zone)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from duplex.api.lead_filter import FilterError, parse_filter, to_sql
-from duplex.db.models import Agent, Campaign, ConsentRecord, DncEntry, Event, Lead, LeadList, QueueMember
+from duplex.db.models import Campaign, ConsentRecord, DncEntry, Event, Lead, LeadList
 from duplex.dialer.compliance import Consent, NationalDncList
 from duplex.dialer.types import CampaignStatus, DialMode, LeadStatus
 
@@ -194,14 +194,6 @@ class CampaignStore:
                     for c in kept
                 ]
         return {phone: tuple(found) for phone, found in grants.items()}
-
-    def queue_agent_ids(self, queue_id: int | None) -> list[int]:
-        """The agents serving the campaign's queue (all agents when it has none)."""
-        with self.sessions() as session:
-            if queue_id is None:
-                return list(session.scalars(select(Agent.id).order_by(Agent.id)))
-            query = select(QueueMember.agent_id).where(QueueMember.queue_id == queue_id)
-            return list(session.scalars(query.order_by(QueueMember.agent_id)))
 
     def events(self, campaign_id: int) -> list[RecordedEvent]:
         """The campaign's dial decisions and outcomes from the event record, in order."""

@@ -123,7 +123,7 @@ async def _answered(leg: OutboundLeg, plan: AttemptPlan, agents: AgentPool, resu
 
 async def _connect(leg: OutboundLeg, plan: AttemptPlan, agents: AgentPool, result: AttemptResult) -> None:
     """A person is on the line: an agent within `connect_within`, or the safe-harbour message."""
-    agent = agents.reserve(plan.agent_id)
+    agent = agents.reserve(leg.call.id, plan.agent_id)
     if agent is not None:
         agent_leg = await agents.connect(agent, leg, within=plan.connect_within)
         if agent_leg is not None:

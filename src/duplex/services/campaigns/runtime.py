@@ -90,6 +90,9 @@ class RuntimeOptions:
     recheck_after: dt.timedelta = dt.timedelta(minutes=5)  # a lead skipped for a passing reason
     preview_timeout: float = 30.0  # an offered preview lead not accepted by then goes back
     caller_id_pool: tuple[str, ...] = ()  # local presence: the number sharing the lead's area code
+    # the predictive pacer's tuning (its abandon target and AMD false positives come from the campaign and
+    # the options above); None: the defaults, a cautious start included
+    predictive: PredictiveConfig | None = None
     region: str = "US"  # for numbers given without a country code
     clock: Callable[[], dt.datetime] = _utcnow
 
@@ -118,8 +121,8 @@ def _pacer(campaign: CampaignRow, options: RuntimeOptions) -> Pacer:
     if campaign.dial_mode is DialMode.POWER:
         return PowerPacer(max(1.0, campaign.lines_per_agent))
     if campaign.dial_mode is DialMode.PREDICTIVE:
-        config = PredictiveConfig(abandon_target=campaign.max_abandon_rate,
-                                  amd_false_positive=options.amd_false_positive)  # fmt: skip
+        config = replace(options.predictive or PredictiveConfig(), abandon_target=campaign.max_abandon_rate,
+                         amd_false_positive=options.amd_false_positive)  # fmt: skip
         return PredictivePacer(config)
     return ProgressivePacer()
 
@@ -261,7 +264,8 @@ class CampaignRuntime:
 
     def pacing_state(self, now: float) -> PacingState:
         return PacingState(now=now, agents_ready=self.agents.free_agents(),
-                           agents_talking=self.agents.busy_agents(), agents_wrapping=0,
+                           agents_talking=self.agents.busy_agents(),
+                           agents_wrapping=self.agents.wrapping_agents(),
                            calls_dialing=len(self.in_flight))  # fmt: skip
 
     def wanted(self, now: float) -> int:

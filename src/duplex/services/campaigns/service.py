@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
 
 from duplex.dialer.types import CampaignStatus, DialMode
 from duplex.services.calls.call import CallControl
-from duplex.services.campaigns.agents import AgentPool, RegisteredPhonePool
+from duplex.services.campaigns.acd_pool import AcdAgentPool
+from duplex.services.campaigns.agents import AgentPool
 from duplex.services.campaigns.runtime import CampaignRuntime, RuntimeOptions
+from duplex.services.contact_center import ContactCenter
 from duplex.stores.campaign_store import CampaignRow, CampaignStore, filter_problem
 
 __all__ = ["CampaignConfigError", "CampaignService", "UnknownCampaign", "check_config"]
@@ -41,16 +42,17 @@ def check_config(campaign: CampaignRow, trunk_ids: set[int]) -> None:
 
 
 class CampaignService:
-    def __init__(self, control: CallControl, store: CampaignStore, *, options: RuntimeOptions | None = None,
-                 agent_pool: Callable[[CampaignRow], AgentPool] | None = None) -> None:  # fmt: skip
-        self.control, self.store = control, store
+    """The campaigns of a node; their agents are the node's contact center's (`AcdAgentPool`)."""
+
+    def __init__(self, control: CallControl, store: CampaignStore, center: ContactCenter, *,
+                 options: RuntimeOptions | None = None) -> None:  # fmt: skip
+        self.control, self.store, self.center = control, store, center
         self.options = options or RuntimeOptions()
-        self.agent_pool = agent_pool or self._registered_phones
         self.runtimes: dict[int, CampaignRuntime] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _registered_phones(self, campaign: CampaignRow) -> AgentPool:
-        return RegisteredPhonePool(self.control, self.store.queue_agent_ids(campaign.queue_id))
+    def agent_pool(self, campaign: CampaignRow) -> AgentPool:
+        return AcdAgentPool(self.center, campaign, ring_timeout=self.options.connect_within)
 
     async def start(self, campaign_id: int) -> CampaignRuntime:
         self._loop = asyncio.get_running_loop()
@@ -61,7 +63,7 @@ class CampaignService:
                 raise UnknownCampaign(campaign_id)
             check_config(campaign, {t.id for t in self.control.trunks.trunks if t.enabled})
             answers = await asyncio.to_thread(self.store.live_answers, campaign_id)
-            pool = await asyncio.to_thread(self.agent_pool, campaign)
+            pool = self.agent_pool(campaign)
             runtime = CampaignRuntime(self.control, self.store, campaign, pool, options=self.options,
                                       answers=answers)  # fmt: skip
             self.runtimes[campaign_id] = runtime

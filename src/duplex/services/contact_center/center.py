@@ -31,9 +31,11 @@ from duplex.acd import (
     AgentRejected,
     AgentState,
     CallbackDue,
+    InboundFirstBlending,
     OfferCancelled,
     QueueEntered,
     QueueLeft,
+    ServiceLevelWindow,
 )
 from duplex.config import Settings
 from duplex.events.bus import EventBus
@@ -108,6 +110,10 @@ class ContactCenter:
         self.waiting: dict[str, FlowCall] = {}  # ACD call id -> the caller's flow (on the line)
         self.offers: dict[str, Offer] = {}  # agent id -> its ringing offer
         self.talking: dict[str, Leg] = {}  # agent id -> the agent's leg of a connected call
+        self.lent: dict[str, str] = {}  # agent id -> the campaign call it is reserved for or on (acd_pool)
+        self.service_level = ServiceLevelWindow()  # inbound, fed by drain(): what blending looks at
+        self.blending = InboundFirstBlending(min_service_level=settings.blend_min_service_level,
+                                             reserve_free_agents=settings.blend_reserve_free_agents)  # fmt: skip
         self.since: dict[str, float] = {}  # agent id -> wall-clock time of the last state change
         self.reasons: dict[str, str] = {}
         self._changed_by: int | None = None
@@ -149,7 +155,7 @@ class ContactCenter:
             event = await events.get()
             if event.type == "config.changed" and event.data.get("entity") in CONFIG_ENTITIES:
                 pending = True
-            if pending and not (self.waiting or self.offers or self.talking):
+            if pending and not (self.waiting or self.offers or self.talking or self.lent):
                 pending = False
                 await self.reload()
 
@@ -183,7 +189,7 @@ class ContactCenter:
         """Load queues and agents again (after a configuration change). The ACD is rebuilt only while no call
         waits or rings, so nobody loses a place; agents keep their state (available ones log in again)."""
         config = await asyncio.get_running_loop().run_in_executor(None, load_center, self.store.sessions)
-        if self.waiting or self.offers or self.talking:
+        if self.waiting or self.offers or self.talking or self.lent:
             log.info("configuration reload deferred: calls are queued or connected")
             return
         states = {a.agent_id: self.acd.agent_state(a.agent_id) for a in self.config.agents}
@@ -335,6 +341,7 @@ class ContactCenter:
     def drain(self) -> None:
         """Record the ACD's events and carry out its decisions."""
         for event in self.acd.events():
+            self.service_level.observe(event)
             self._record(event)
             self._act(event)
         self._wake.set()
