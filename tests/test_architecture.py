@@ -31,6 +31,7 @@ CORE_PACKAGES = (
     "duplex.dialer",
     "duplex.ivr",
     "duplex.sim",
+    "duplex.crm",
 )
 # Single core modules outside those packages (the typed event catalogue among them).
 CORE_MODULES = ("duplex.backoff", "duplex.events.types")
