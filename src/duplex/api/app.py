@@ -41,6 +41,8 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.webhooks",
     "duplex.api.softphone",
     "duplex.api.reports",
+    "duplex.api.contacts",
+    "duplex.api.screen_pop",
 ]
 
 

@@ -1,6 +1,7 @@
 """The data model. Every table is imported here so `Base.metadata` is complete for Alembic."""
 
 from duplex.db.models.calls import Call, CallLeg, Recording
+from duplex.db.models.crm import Contact, ContactPhone
 from duplex.db.models.events import Event, Webhook, WebhookDelivery
 from duplex.db.models.identity import (
     Agent,
@@ -44,6 +45,8 @@ __all__ = [
     "CallLeg",
     "Campaign",
     "ConsentRecord",
+    "Contact",
+    "ContactPhone",
     "Disposition",
     "DncEntry",
     "Event",
