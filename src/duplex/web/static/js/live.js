@@ -3,6 +3,7 @@ import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { createSoftphone, loadSipLibrary } from "./softphone.js";
+import { createScreenPop } from "./screenpop.js";
 
 const AUX_STATES = ["break", "lunch", "meeting", "training"];
 
@@ -148,11 +149,12 @@ export async function desktopView(main, session) {
   const phonePanel = h("section", { class: "panel" }, h("h2", {}, t("desktop.softphone")), phone);
   let softphone = null;
   let gone = false;
+  const pop = createScreenPop();
   loadSipLibrary().then((lib) => {
     phone.textContent = lib.ok ? t("desktop.phone_ready", { version: lib.version }) : t("desktop.phone_missing");
     session.JsSIP = lib.JsSIP;
     if (!lib.ok || gone) return;
-    softphone = createSoftphone(lib.JsSIP);
+    softphone = createSoftphone(lib.JsSIP, { onCall: pop.onCall });
     phonePanel.append(softphone.element);
     softphone.start();
   });
@@ -170,6 +172,7 @@ export async function desktopView(main, session) {
   draw();
   main.append(
     phonePanel,  // first: the call in hand is what an agent looks at
+    pop.element,
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_state")), stateText, h("p", {}, t("desktop.time_in_state"), " ", clock),
       h("div", { class: "field" }, h("label", { for: "aux-reason" }, t("desktop.aux_reason")), reason), buttons, error,
       h("p", { class: "hint" }, t("desktop.shortcuts"))),
@@ -179,5 +182,6 @@ export async function desktopView(main, session) {
     off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys);
     gone = true;
     softphone?.stop();
+    pop.stop();
   };
 }

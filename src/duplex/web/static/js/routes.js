@@ -21,6 +21,7 @@ const RESOURCES = [
   { path: "campaigns", schema: "Campaign", columns: ["id", "name", "kind", "dial_mode", "status", "queue_id"], labelField: "name", read: STAFF, write: STAFF, extra: campaignStatus },
   { path: "lead-lists", schema: "LeadList", columns: ["id", "name", "campaign_id", "source", "active"], labelField: "name", read: STAFF, write: STAFF },
   { path: "dnc", schema: "Dnc", columns: ["id", "phone", "source", "reason", "expires_at"], labelField: "phone", read: STAFF, write: STAFF },
+  { path: "contacts", schema: "Contact", columns: ["id", "name", "company", "phones", "email"], labelField: "name", read: STAFF, write: STAFF },
   { path: "dispositions", schema: "Disposition", columns: ["id", "code", "label", "campaign_id", "is_success", "is_final"], labelField: "code", read: STAFF, write: STAFF },
 ];
 

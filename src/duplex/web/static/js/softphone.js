@@ -21,7 +21,8 @@ export function loadSipLibrary() {
 
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
-export function createSoftphone(JsSIP) {
+// `onCall(state, callId)` hears every call state (ringing, talking, idle) with the call's X-Duplex-Call-Id.
+export function createSoftphone(JsSIP, { onCall } = {}) {
   let ua = null;
   let call = null;
   let muted = false;
@@ -61,6 +62,7 @@ export function createSoftphone(JsSIP) {
     hold.textContent = t(held ? "phone.resume" : "phone.hold");
     mute.textContent = t(muted ? "phone.unmute" : "phone.mute");
     info.dataset.state = state;
+    onCall?.(state, info.dataset.callId || "");
   };
   const describe = (request) => {
     const from = request.from;
@@ -77,7 +79,7 @@ export function createSoftphone(JsSIP) {
     call = session;
     muted = false;
     held = false;
-    if (originator === "remote") describe(request);
+    if (originator === "remote") describe(request); else info.dataset.callId = "";
     show(originator === "remote" ? "ringing" : "talking");
     session.on("peerconnection", ({ peerconnection }) => {
       peerconnection.addEventListener("track", (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); });
