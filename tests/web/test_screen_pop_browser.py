@@ -3,7 +3,8 @@ dials the Google Ads number +40215550100, whose flow asks for a menu choice (2) 
 sets a variable, then queues the call for sales, where the browser agent alice is available. The ringing
 softphone pops the caller's lead, the IVR path and inputs and the tracking source; alice answers, writes a note
 (Alt+N, Ctrl+Enter) and saves the caller as a contact. When the same caller calls again, the pop shows the
-contact and the first call with its note in the history.
+contact and the first call with its note in the history, and alice creates a lead from the caller (refused
+with the 409 in a list that has the number, made in another).
 
 The center is the softphone module's (SIP over UDP and WebSocket on free ports, in the server's loop).
 """
@@ -51,6 +52,7 @@ def arrange(site: LiveCenter) -> None:
     assert flow.status_code == 200, flow.text
     published = api.post(f"/ivr-flows/{demo['id']}/publish", json={"version": flow.json()["latest_version"]})
     assert published.status_code == 200, published.text
+    assert api.post("/lead-lists", json={"name": "inbound callers"}).status_code == 201
     sales = next(q for q in api.get("/queues").json()["items"] if q["name"] == "sales")
     assert api.patch(f"/queues/{sales['id']}", json={"wrapup_seconds": 2}).status_code == 200
 
@@ -166,5 +168,19 @@ def test_the_pop_shows_the_ivr_source_and_history_and_saves_a_contact(
         page.locator("#phone-answer").click()
         expect(page.locator("#softphone-call")).to_have_attribute("data-state", "talking")
         desktop_with_pop(page, center, "desktop-screen-pop")
+        page.locator("#pop-create-lead summary").click()
+        leads = page.locator("#pop-lead-form")
+        leads.get_by_label("Lead list").select_option(label="demo-leads")
+        leads.get_by_role("button", name="Create lead").click()
+        expect(leads.locator(".form-status")).to_contain_text(
+            "already exists"
+        )  # the 409: Ana is in demo-leads
+        leads.get_by_label("Lead list").select_option(label="inbound callers")
+        leads.get_by_label("First name").fill("Ana")
+        leads.get_by_role("button", name="Create lead").click()
+        expect(page.locator("#pop-status")).to_have_text("Lead created in inbound callers.")
+        expect(page.locator("#pop-crm")).to_contain_text("lead in inbound callers")
         page.locator("#phone-hangup").click()
         wait_for_bye(second)
+    leads = api.get("/contacts/lookup", params={"phone": CALLER}).json()["leads"]
+    assert sorted(lead["list_name"] for lead in leads) == ["demo-leads", "inbound callers"]

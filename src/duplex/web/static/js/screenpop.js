@@ -126,6 +126,7 @@ export function createScreenPop() {
   let pop = null;
   let generation = 0;
   let noteBox = null;
+  let ticker = null; // counts the wait up while the call is still in a queue (ringing the agent)
 
   // `keep`: a refresh of the same call keeps what the agent is typing (the note, an open form) and the focus.
   async function load(id, { keep = false } = {}) {
@@ -163,7 +164,20 @@ export function createScreenPop() {
     if (focused) document.getElementById(focused)?.focus();
   }
 
+  function tickWait() {
+    clearInterval(ticker);
+    ticker = null;
+    if (!pop.queue_waits.some((w) => w.outcome === null)) return;
+    const fetched = Date.now();
+    const base = pop.waited_ms;
+    ticker = setInterval(() => {
+      const el = document.getElementById("pop-waited");
+      if (el) el.textContent = seconds(base + Date.now() - fetched);
+    }, 1000);
+  }
+
   function render() {
+    tickWait();
     const draft = contactDraft(pop);
     const call = pop.call;
     const facts = definitions([
@@ -250,6 +264,6 @@ export function createScreenPop() {
     if (event.altKey && event.key === "n" && noteBox && !element.hidden) { event.preventDefault(); noteBox.focus(); }
   };
   document.addEventListener("keydown", keys);
-  const stop = () => { generation++; document.removeEventListener("keydown", keys); };
+  const stop = () => { generation++; clearInterval(ticker); document.removeEventListener("keydown", keys); };
   return { element, onCall, stop };
 }
