@@ -185,11 +185,15 @@ class PoppedContext:
     caller_e164: str | None
 
 
-def _events_of(session: Session, call_ids: Iterable[str]) -> list[Event]:
+def _events_of(session: Session, call_ids: Iterable[str], types: tuple[str, ...] = ()) -> list[Event]:
+    """The events of these calls in record order (only of `types`, if given)."""
     ids = sorted(set(call_ids))
     if not ids:
         return []
-    return list(session.scalars(select(Event).where(Event.call_id.in_(ids)).order_by(Event.id)))
+    stmt = select(Event).where(Event.call_id.in_(ids))
+    if types:
+        stmt = stmt.where(Event.type.in_(types))
+    return list(session.scalars(stmt.order_by(Event.id)))
 
 
 def _agent_handled(session: Session, call_id: str, agent_id: int) -> bool:
@@ -278,7 +282,7 @@ def _history(session: Session, ctx: PoppedContext, lead_ids: list[int]) -> list[
     agents = _agent_names(session, (c.agent_id for c in calls))
     wanted = sorted({c.disposition_id for c in calls if c.disposition_id is not None})
     dispositions = {d.id: d for d in session.scalars(select(Disposition).where(Disposition.id.in_(wanted)))}
-    notes = _notes(session, _events_of(session, (c.id for c in calls)))
+    notes = _notes(session, _events_of(session, (c.id for c in calls), ("call.note_added",)))
     history = []
     for c in calls:
         disposition = dispositions.get(c.disposition_id) if c.disposition_id is not None else None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 07:14:04.457222
+Create Date: 2026-12-07 07:45:22.593926
 """
 
 from __future__ import annotations
@@ -715,9 +715,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_calls_agent_id"), ["agent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_campaign_id"), ["campaign_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_direction"), ["direction"], unique=False)
+        batch_op.create_index(batch_op.f("ix_calls_from_number"), ["from_number"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_lead_id"), ["lead_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_queue_id"), ["queue_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_started_at"), ["started_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_calls_to_number"), ["to_number"], unique=False)
 
     op.create_table(
         "consent_records",
@@ -813,9 +815,11 @@ def downgrade() -> None:
 
     op.drop_table("consent_records")
     with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_calls_to_number"))
         batch_op.drop_index(batch_op.f("ix_calls_started_at"))
         batch_op.drop_index(batch_op.f("ix_calls_queue_id"))
         batch_op.drop_index(batch_op.f("ix_calls_lead_id"))
+        batch_op.drop_index(batch_op.f("ix_calls_from_number"))
         batch_op.drop_index(batch_op.f("ix_calls_direction"))
         batch_op.drop_index(batch_op.f("ix_calls_campaign_id"))
         batch_op.drop_index(batch_op.f("ix_calls_agent_id"))
