@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, union
 from sqlalchemy.orm import Session
 
 from duplex.api.audit import record_write
@@ -263,20 +263,34 @@ def _notes(session: Session, events: Iterable[Event | EventEnvelope]) -> dict[st
     return by_call
 
 
-def _history(session: Session, ctx: PoppedContext, lead_ids: list[int]) -> list[HistoryCall]:
-    """The caller's previous calls, newest first: inbound calls from any spelling of the number, outbound
-    calls to it, and calls to the leads it matches."""
-    keys = sorted(match_keys(ctx.caller_raw, ctx.caller_e164))
-    if not keys and not lead_ids:
+def _previous_calls(session: Session, ctx: PoppedContext, lead_ids: list[int]) -> list[Call]:
+    """The caller's other calls, newest first: inbound calls from any spelling of the number, outbound calls
+    to it, calls to the leads it matches. A caller whose number is no phone number ("anonymous") has none.
+
+    Each branch is its own indexed lookup: one OR with ORDER BY started_at LIMIT let SQLite (with table
+    statistics) scan the calls table instead (bench/screen_pop.py)."""
+    branches: list[Any] = []  # selects of (id, started_at)
+    if ctx.caller_e164 is not None:
+        keys = sorted(match_keys(ctx.caller_raw, ctx.caller_e164))
+        branches.append(
+            select(Call.id, Call.started_at).where(Call.from_number.in_(keys), Call.direction != "outbound")
+        )
+        branches.append(
+            select(Call.id, Call.started_at).where(Call.to_number.in_(keys), Call.direction == "outbound")
+        )
+    if lead_ids:
+        branches.append(select(Call.id, Call.started_at).where(Call.lead_id.in_(lead_ids)))
+    if not branches:
         return []
-    same_caller = or_(
-        (Call.direction != "outbound") & Call.from_number.in_(keys),
-        (Call.direction == "outbound") & Call.to_number.in_(keys),
-        Call.lead_id.in_(lead_ids),
-    )
-    calls = list(session.scalars(
-        select(Call).where(same_caller, Call.id != ctx.call.id).order_by(Call.started_at.desc()).limit(HISTORY_LIMIT)
-    ))  # fmt: skip
+    found = {row.id: row.started_at for row in session.execute(union(*branches)) if row.id != ctx.call.id}
+    newest = sorted(found, key=lambda call_id: (found[call_id], call_id), reverse=True)[:HISTORY_LIMIT]
+    rows = {c.id: c for c in session.scalars(select(Call).where(Call.id.in_(newest)))}
+    return [rows[call_id] for call_id in newest if call_id in rows]
+
+
+def _history(session: Session, ctx: PoppedContext, lead_ids: list[int]) -> list[HistoryCall]:
+    """The previous calls as the pop shows them: names instead of ids, outcome, talk time, notes."""
+    calls = _previous_calls(session, ctx, lead_ids)
     queues = _names(session, Queue, (c.queue_id for c in calls))
     campaigns = _names(session, Campaign, (c.campaign_id for c in calls))
     agents = _agent_names(session, (c.agent_id for c in calls))
