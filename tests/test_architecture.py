@@ -29,9 +29,9 @@ CORE_PACKAGES = (
     "duplex.telephony",
     "duplex.acd",
     "duplex.dialer",
+    "duplex.crm",
     "duplex.ivr",
     "duplex.sim",
-    "duplex.crm",
 )
 # Single core modules outside those packages (the typed event catalogue among them).
 CORE_MODULES = ("duplex.backoff", "duplex.events.types")

@@ -36,13 +36,13 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.calls",
     "duplex.api.health",
     "duplex.api.metrics",
+    "duplex.api.contacts",
+    "duplex.api.screen_pop",
     "duplex.web.routes",
     "duplex.api.events_ws",
     "duplex.api.webhooks",
     "duplex.api.softphone",
     "duplex.api.reports",
-    "duplex.api.contacts",
-    "duplex.api.screen_pop",
 ]
 
 

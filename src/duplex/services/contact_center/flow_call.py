@@ -84,14 +84,6 @@ class CenterPort(Protocol):
     def request_callback(self, flow: FlowCall, queue: str | int, number: str) -> bool: ...
 
 
-def recordable(value: object) -> str | int | float | bool | None:
-    """A variable's value as the event record keeps it: scalars as they are, what a lookup mapped from an
-    object or a list as its JSON text."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return json.dumps(value, separators=(",", ":"), default=str)
-
-
 def position_text(position: int | None, wait: float | None) -> str:
     if position is None:
         return "Please hold, an agent will be with you shortly."
@@ -100,6 +92,14 @@ def position_text(position: int | None, wait: float | None) -> str:
         minutes = max(1, math.ceil(wait / 60))
         text += f" Your estimated wait is {minutes} minute{'s' if minutes > 1 else ''}."
     return text
+
+
+def recordable(value: object) -> str | int | float | bool | None:
+    """A variable's value as the event record keeps it: scalars as they are, what a lookup mapped from an
+    object or a list as its JSON text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 class FlowCall:

@@ -1,9 +1,9 @@
 // Views fed by the event stream: the console's overview, the supervisor wallboard and the agent desktop.
+import { createScreenPop } from "./screenpop.js";
 import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { createSoftphone, loadSipLibrary } from "./softphone.js";
-import { createScreenPop } from "./screenpop.js";
 
 const AUX_STATES = ["break", "lunch", "meeting", "training"];
 
@@ -154,7 +154,7 @@ export async function desktopView(main, session) {
     phone.textContent = lib.ok ? t("desktop.phone_ready", { version: lib.version }) : t("desktop.phone_missing");
     session.JsSIP = lib.JsSIP;
     if (!lib.ok || gone) return;
-    softphone = createSoftphone(lib.JsSIP, { onCall: pop.onCall });
+    softphone = createSoftphone(lib.JsSIP);
     phonePanel.append(softphone.element);
     softphone.start();
   });
@@ -172,12 +172,12 @@ export async function desktopView(main, session) {
   draw();
   main.append(
     phonePanel,  // first: the call in hand is what an agent looks at
-    pop.element,
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_state")), stateText, h("p", {}, t("desktop.time_in_state"), " ", clock),
       h("div", { class: "field" }, h("label", { for: "aux-reason" }, t("desktop.aux_reason")), reason), buttons, error,
       h("p", { class: "hint" }, t("desktop.shortcuts"))),
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_queues")), mine.length ? myQueues : h("p", {}, t("desktop.no_queues"))),
     h("h2", {}, t("console.live_events")), list);
+  phonePanel.after(pop.element);  // the caller of the call in hand, next to it
   return () => {
     off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys);
     gone = true;

@@ -1,5 +1,5 @@
 // The screen pop of the agent desktop: when a call rings or is answered on the softphone (its INVITE carries
-// X-Duplex-Call-Id), GET /calls/{id}/screen-pop and show the caller's contacts and leads, their previous
+// X-Duplex-Call-Id; the softphone tells the page with a "duplex:call" event), GET /calls/{id}/screen-pop and show the caller's contacts and leads, their previous
 // calls, this call's IVR path and inputs, the time it waited and where the number was advertised. The agent
 // saves the caller as a contact, creates a lead from them, and writes notes on the call (Alt+N). The pop stays
 // after the call ends, for notes during wrap-up, until the next call.
@@ -264,6 +264,13 @@ export function createScreenPop() {
     if (event.altKey && event.key === "n" && noteBox && !element.hidden) { event.preventDefault(); noteBox.focus(); }
   };
   document.addEventListener("keydown", keys);
-  const stop = () => { generation++; clearInterval(ticker); document.removeEventListener("keydown", keys); };
+  const heard = (event) => onCall(event.detail.state, event.detail.callId);
+  document.addEventListener("duplex:call", heard);
+  const stop = () => {
+    generation++;
+    clearInterval(ticker);
+    document.removeEventListener("keydown", keys);
+    document.removeEventListener("duplex:call", heard);
+  };
   return { element, onCall, stop };
 }

@@ -21,8 +21,7 @@ export function loadSipLibrary() {
 
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
-// `onCall(state, callId)` hears every call state (ringing, talking, idle) with the call's X-Duplex-Call-Id.
-export function createSoftphone(JsSIP, { onCall } = {}) {
+export function createSoftphone(JsSIP) {
   let ua = null;
   let call = null;
   let muted = false;
@@ -62,7 +61,8 @@ export function createSoftphone(JsSIP, { onCall } = {}) {
     hold.textContent = t(held ? "phone.resume" : "phone.hold");
     mute.textContent = t(muted ? "phone.unmute" : "phone.mute");
     info.dataset.state = state;
-    onCall?.(state, info.dataset.callId || "");
+    // every call state (ringing, talking, idle) with the call's X-Duplex-Call-Id, for the screen pop
+    document.dispatchEvent(new CustomEvent("duplex:call", { detail: { state, callId: info.dataset.callId || "" } }));
   };
   const describe = (request) => {
     const from = request.from;
