@@ -2,7 +2,7 @@
 dials the Google Ads number +40215550100, whose flow asks for a menu choice (2) and a customer code (1) and
 sets a variable, then queues the call for sales, where the browser agent alice is available. The ringing
 softphone pops the caller's lead, the IVR path and inputs and the tracking source; alice answers, writes a note
-(Alt+N, Ctrl+Enter) and saves the caller as a contact. When the same caller calls again, the pop shows the
+(Alt+W, Ctrl+Enter) and saves the caller as a contact. When the same caller calls again, the pop shows the
 contact and the first call with its note in the history, and alice creates a lead from the caller (refused
 with the 409 in a list that has the number, made in another).
 
@@ -122,7 +122,7 @@ def test_the_pop_shows_the_ivr_source_and_history_and_saves_a_contact(
         page.locator("#phone-answer").click()
         expect(page.locator("#softphone-call")).to_have_attribute("data-state", "talking")
 
-        page.keyboard.press("Alt+n")  # the notes shortcut
+        page.keyboard.press("Alt+w")  # the notes shortcut (Alt+N is the outbound desktop's next lead)
         expect(page.locator("#pop-note")).to_be_focused()
         page.keyboard.type("Wants the solar offer")
         page.keyboard.press("Control+Enter")

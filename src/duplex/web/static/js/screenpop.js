@@ -1,7 +1,7 @@
 // The screen pop of the agent desktop: when a call rings or is answered on the softphone (its INVITE carries
 // X-Duplex-Call-Id; the softphone tells the page with a "duplex:call" event), GET /calls/{id}/screen-pop and show the caller's contacts and leads, their previous
 // calls, this call's IVR path and inputs, the time it waited and where the number was advertised. The agent
-// saves the caller as a contact, creates a lead from them, and writes notes on the call (Alt+N). The pop stays
+// saves the caller as a contact, creates a lead from them, and writes notes on the call (Alt+W). The pop stays
 // after the call ends, for notes during wrap-up, until the next call.
 import { ApiError, api } from "./api.js";
 import { clear, h } from "./dom.js";
@@ -190,7 +190,7 @@ export function createScreenPop() {
     const crm = pop.contacts.length || pop.leads.length
       ? h("ul", { id: "pop-crm", class: "pop-list" }, ...pop.contacts.map(contactCard), ...pop.leads.map(leadCard))
       : h("p", { id: "pop-crm", class: "hint" }, t("pop.unknown_caller"));
-    noteBox = h("textarea", { id: "pop-note", rows: 3, maxlength: 4000, "aria-keyshortcuts": "Alt+N", "aria-describedby": "pop-note-error" });
+    noteBox = h("textarea", { id: "pop-note", rows: 3, maxlength: 4000, "aria-keyshortcuts": "Alt+W", "aria-describedby": "pop-note-error" });
     const noteStatus = h("p", { role: "alert", class: "field-error", id: "pop-note-error" });
     const saveNote = async () => {
       const text = noteBox.value.trim();
@@ -261,7 +261,7 @@ export function createScreenPop() {
   }
 
   const keys = (event) => {
-    if (event.altKey && event.key === "n" && noteBox && !element.hidden) { event.preventDefault(); noteBox.focus(); }
+    if (event.altKey && event.key === "w" && noteBox && !element.hidden) { event.preventDefault(); noteBox.focus(); }
   };
   document.addEventListener("keydown", keys);
   const heard = (event) => onCall(event.detail.state, event.detail.callId);
