@@ -29,6 +29,7 @@ CORE_PACKAGES = (
     "duplex.telephony",
     "duplex.acd",
     "duplex.dialer",
+    "duplex.crm",
     "duplex.ivr",
     "duplex.sim",
     "duplex.callscript",

@@ -21,6 +21,7 @@ from duplex.ivr import validate_flow
 from duplex.services.calls.apps import APPLICATIONS
 from duplex.services.calls.call import Call, Leg
 from duplex.services.calls.uac import OutboundLeg, originate
+from duplex.services.calls.uas import InboundLeg
 from duplex.services.contact_center import ContactCenter
 from duplex.telephony.registrar import Binding, Source
 from switch_env import RunningSwitch, make_settings, switch_running
@@ -217,6 +218,34 @@ async def test_caller_hangup_during_offer_leaves_no_agent_ringing(memory_env: En
     assert not center.offers and not center.waiting
     await memory_env.engine.store.flush()
     assert memory_env.events("queue.left")[0].data["reason"] == "abandoned"
+
+
+async def test_the_agents_phone_is_told_the_call_id_and_ivr_variables_are_recorded(
+    memory_env: EngineEnv, phone: AgentPhone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the desktop's screen pop needs: X-Duplex-Call-Id on the INVITE to the agent (the desktop finds
+    the call by it) and each variable the flow set as an `ivr.variable_set` event."""
+    monkeypatch.setitem(FLOW["nodes"], "tag", {"type": "set", "variables": {"department": "support", "tier": 2},
+                                               "next": "support"})  # fmt: skip
+    monkeypatch.setitem(FLOW["nodes"]["menu"], "options", {"2": "tag"})
+    agents = await _prepare(memory_env)
+    center, bob = _center(memory_env), str(agents["bob"])
+    center.set_state(agents["bob"], "available")
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: center.acd.agent_state(bob) is AgentState.ON_CALL)
+    inbound_call = next(c for c in memory_env.engine.calls.values() if c.direction == "inbound")
+    ringing = phone.legs[0]
+    assert isinstance(ringing, InboundLeg)
+    assert ringing.invite.headers.get("X-Duplex-Call-Id") == inbound_call.id
+    await caller.hangup("done")
+    await memory_env.engine.store.flush()
+    variables = [(e.call_id, e.data) for e in memory_env.events("ivr.variable_set")]
+    flow_id = variables[0][1]["flow_id"]
+    assert variables == [
+        (inbound_call.id, {"flow_id": flow_id, "node": "tag", "variable": "department", "value": "support"}),
+        (inbound_call.id, {"flow_id": flow_id, "node": "tag", "variable": "tier", "value": 2}),
+    ]
 
 
 async def test_logout_while_reserved_puts_the_call_back_and_stops_the_ring(memory_env: EngineEnv,

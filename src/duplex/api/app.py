@@ -38,6 +38,8 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.lead_desk",
     "duplex.api.health",
     "duplex.api.metrics",
+    "duplex.api.contacts",
+    "duplex.api.screen_pop",
     "duplex.web.routes",
     "duplex.api.events_ws",
     "duplex.api.webhooks",

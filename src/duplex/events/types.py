@@ -20,16 +20,17 @@ from duplex.events.payload import EventPayload, InvalidEventPayload, UnknownEven
 
 __all__ = [
     "AgentAccepted", "AgentLoggedIn", "AgentLoggedOut", "AgentNoAnswer", "AgentOffered", "AgentRejected",
-    "AgentStateChanged", "CallAnswered", "CallBridged", "CallCreated", "CallEnded", "CallHeld", "CallOutcome",
-    "CallQuality", "CallResumed", "CallRinging", "CallTransferred", "CampaignCreated", "CampaignPacing",
-    "CampaignStatusChanged", "ConfigChanged", "ConsentRecorded", "CsatRecorded", "DispositionSet", "DncAdded",
+    "AgentStateChanged", "CallAnswered", "CallBridged", "CallCreated", "CallEnded", "CallHeld",
+    "CallNoteAdded", "CallOutcome", "CallQuality", "CallResumed", "CallRinging", "CallTransferred",
+    "CampaignCreated", "CampaignPacing", "CampaignStatusChanged", "ConfigChanged", "ConsentRecorded",
+    "ContactCreated", "ContactDeleted", "ContactUpdated", "CsatRecorded", "DispositionSet", "DncAdded",
     "DncRemoved", "DtmfReceived", "EVENT_TYPES", "EventEnvelope", "EventPayload", "InvalidEventPayload",
-    "IvrEntered", "IvrLeft", "IvrNodeEntered", "LeadCallbackScheduled", "LeadCreated", "LeadDialed",
-    "LeadImported", "LeadRecycled", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated", "LegEnded", "LegLeft",
-    "LegMoved", "MonitorEnded", "MonitorModeChanged", "MonitorStarted", "NodeStarted", "PAYLOADS",
-    "QualityEvaluated", "QueueEntered", "QueueEscalated", "QueueLeft", "RecordingAccessed", "RecordingSaved",
-    "RecordingStarted", "ScriptAnswered", "SipRegistered", "SipUnregistered", "TrunkStatusChanged",
-    "UnknownEventType", "VoicemailRecorded", "payload_of", "type_matches_any"
+    "IvrEntered", "IvrLeft", "IvrNodeEntered", "IvrVariableSet", "LeadCallbackScheduled", "LeadCreated",
+    "LeadDialed", "LeadImported", "LeadRecycled", "LeadSkipped", "LeadUpdated", "LegAnswered", "LegCreated",
+    "LegEnded", "LegLeft", "LegMoved", "MonitorEnded", "MonitorModeChanged", "MonitorStarted", "NodeStarted",
+    "PAYLOADS", "QualityEvaluated", "QueueEntered", "QueueEscalated", "QueueLeft", "RecordingAccessed",
+    "RecordingSaved", "RecordingStarted", "ScriptAnswered", "SipRegistered", "SipUnregistered",
+    "TrunkStatusChanged", "UnknownEventType", "VoicemailRecorded", "payload_of", "type_matches_any"
 ]  # fmt: skip
 
 
@@ -219,6 +220,18 @@ class IvrNodeEntered(EventPayload):
     flow_id: int  # the IVR flow
     node: str  # the node's id in the flow
     node_type: str  # answer, play, say, menu, input, branch, queue, voicemail, transfer, hangup, ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IvrVariableSet(EventPayload):
+    """The IVR set a variable of the call: digits an input node collected, a lookup's mapped field, a set
+    node's value, a survey score (the agent's screen pop shows them)."""
+
+    event_type: ClassVar[str] = "ivr.variable_set"
+    flow_id: int  # the IVR flow
+    node: str  # the node that set it
+    variable: str  # the variable's name
+    value: str | int | float | bool | None  # its value (a lookup's object or list as JSON text)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -592,6 +605,44 @@ class QualityEvaluated(EventPayload):
     by_user_id: int | None  # the evaluator
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallNoteAdded(EventPayload):
+    """An agent or supervisor wrote a note on a call (shown in the caller's history)."""
+
+    event_type: ClassVar[str] = "call.note_added"
+    text: str  # the note
+    by_user_id: int | None  # who wrote it (None: an API key)
+
+
+# -- CRM contacts ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactCreated(EventPayload):
+    """A CRM contact was created (from the agent desktop or the API; call_id: the call it was saved from)."""
+
+    event_type: ClassVar[str] = "contact.created"
+    id: int  # the contact's row
+    name: str  # its name
+    phones: tuple[str, ...]  # its numbers, E.164
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactUpdated(EventPayload):
+    """A CRM contact's data changed."""
+
+    event_type: ClassVar[str] = "contact.updated"
+    id: int  # the contact's row
+    name: str  # its name now
+    phones: tuple[str, ...]  # its numbers now, E.164
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactDeleted(EventPayload):
+    """A CRM contact was deleted."""
+
+    event_type: ClassVar[str] = "contact.deleted"
+    id: int  # the contact's row
+
+
 # -- configuration and system ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConfigChanged(EventPayload):
@@ -663,6 +714,7 @@ PAYLOADS: Mapping[str, type[EventPayload]] = _catalogue(
     LeadDialed, LeadSkipped, LeadCallbackScheduled, ScriptAnswered, DispositionSet, DncAdded, DncRemoved,
     ConsentRecorded, CsatRecorded, QualityEvaluated,
     ConfigChanged, SipRegistered, SipUnregistered, TrunkStatusChanged, NodeStarted,
+    IvrVariableSet, CallNoteAdded, ContactCreated, ContactUpdated, ContactDeleted,
 )  # fmt: skip
 # type -> what it means (each class's docstring)
 EVENT_TYPES: dict[str, str] = {name: " ".join((cls.__doc__ or "").split()) for name, cls in PAYLOADS.items()}

@@ -1,6 +1,7 @@
 """The data model. Every table is imported here so `Base.metadata` is complete for Alembic."""
 
 from duplex.db.models.calls import Call, CallLeg, Recording
+from duplex.db.models.crm import Contact, ContactPhone
 from duplex.db.models.events import Event, Webhook, WebhookDelivery
 from duplex.db.models.identity import (
     Agent,
@@ -47,6 +48,8 @@ __all__ = [
     "CallScript",
     "Campaign",
     "ConsentRecord",
+    "Contact",
+    "ContactPhone",
     "Disposition",
     "DncEntry",
     "Evaluation",

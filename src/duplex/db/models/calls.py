@@ -18,8 +18,9 @@ class Call(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUID, unique across nodes
     direction: Mapped[str] = mapped_column(String(10), index=True)  # inbound, outbound, internal
     state: Mapped[str] = mapped_column(String(16), default="created")  # created, ringing, answered, ended
-    from_number: Mapped[str] = mapped_column(String(64), default="")
-    to_number: Mapped[str] = mapped_column(String(64), default="")
+    # indexed: the screen pop finds a caller's previous calls by number (bench/screen_pop.py)
+    from_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    to_number: Mapped[str] = mapped_column(String(64), default="", index=True)
     phone_number_id: Mapped[int | None] = mapped_column(ForeignKey("phone_numbers.id", ondelete="SET NULL"))
     tracking_source: Mapped[str | None] = mapped_column(String(64))
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"), index=True)

@@ -42,6 +42,7 @@ from duplex.events.bus import EventBus
 from duplex.events.types import EventEnvelope
 from duplex.ivr import InvalidFlow
 from duplex.ivr import load_flow as load_flow_definition
+from duplex.services.calls.b2bua import call_info_headers
 from duplex.services.calls.call import Call, CallControl, Leg
 from duplex.services.calls.uac import OutboundLeg, originate
 from duplex.services.calls.uas import InboundLeg
@@ -420,8 +421,10 @@ class ContactCenter:
         binding = bindings[0]
         addr = (binding.source.host, binding.source.port)
         control.use_stream(addr, binding.source.transport)
+        extra: tuple[tuple[str, str], ...] = ()
         if flow is not None:
             call, codecs, caller = flow.leg.call, flow.leg.codecs, flow.leg.call.from_number
+            extra = call_info_headers(call)  # the desktop's screen pop finds the call by X-Duplex-Call-Id
         else:
             call = Call(
                 control,
@@ -432,7 +435,8 @@ class ContactCenter:
             call.hangup_together = False
             codecs, caller = None, callback_number or "duplex"
         leg = await originate(call, binding.contact, contact=addr, agent_id=int(offer.agent_id), kind="agent",
-                              from_value=f"<sip:{caller}@{control.public_ip}>", codecs=codecs)  # fmt: skip
+                              from_value=f"<sip:{caller}@{control.public_ip}>", codecs=codecs,
+                              extra=extra)  # fmt: skip
         offer.leg = leg
         if offer.withdrawn:
             await leg.hangup("offer_withdrawn")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import logging
 import random
 import time
@@ -48,6 +49,7 @@ from duplex.ivr import (
     StopPrompt,
     SurveyAnswered,
     Transfer,
+    VariableSet,
     Voicemail,
 )
 from duplex.ivr.announcements import position_announcement
@@ -84,6 +86,14 @@ class CenterPort(Protocol):
     def request_callback(
         self, flow: FlowCall, queue: str | int, number: str, *, at_head: bool = False
     ) -> bool: ...
+
+
+def recordable(value: object) -> str | int | float | bool | None:
+    """A variable's value as the event record keeps it: scalars as they are, what a lookup mapped from an
+    object or a list as its JSON text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 class FlowCall:
@@ -239,6 +249,9 @@ class FlowCall:
                 "ivr.node_entered",
                 {"flow_id": self.flow_id, "node": output.node_id, "node_type": output.node_type},
             )
+        elif isinstance(output, VariableSet):
+            leg.emit("ivr.variable_set", {"flow_id": self.flow_id, "node": output.node_id,
+                                          "variable": output.variable, "value": recordable(output.value)})  # fmt: skip
         elif isinstance(output, FlowEnded):
             leg.emit("ivr.left", {"flow_id": self.flow_id, "to": output.reason, "target": output.node_id})
         elif isinstance(output, SurveyAnswered):

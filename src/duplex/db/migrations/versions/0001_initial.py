@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 07:46:53.398990
+Create Date: 2026-12-07 08:08:48.978358
 """
 
 from __future__ import annotations
@@ -226,6 +226,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("auth_tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_auth_tokens_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "contacts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("company", sa.String(length=128), nullable=True),
+        sa.Column("email", sa.String(length=255), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("custom", sa.JSON(), nullable=False),
+        sa.Column("created_by_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"],
+            ["users.id"],
+            name=op.f("fk_contacts_created_by_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
+    )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contacts_name"), ["name"], unique=False)
 
     op.create_table(
         "ivr_flow_versions",
@@ -472,6 +493,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_campaigns_name")),
     )
     op.create_table(
+        "contact_phones",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_contact_phones_contact_id_contacts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_phones")),
+        sa.UniqueConstraint("contact_id", "phone", name=op.f("uq_contact_phones_contact_id")),
+    )
+    with op.batch_alter_table("contact_phones", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contact_phones_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contact_phones_phone"), ["phone"], unique=False)
+
+    op.create_table(
         "queue_members",
         sa.Column("queue_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("agent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -708,9 +748,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_calls_agent_id"), ["agent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_campaign_id"), ["campaign_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_direction"), ["direction"], unique=False)
+        batch_op.create_index(batch_op.f("ix_calls_from_number"), ["from_number"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_lead_id"), ["lead_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_queue_id"), ["queue_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_started_at"), ["started_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_calls_to_number"), ["to_number"], unique=False)
 
     op.create_table(
         "consent_records",
@@ -858,9 +900,11 @@ def downgrade() -> None:
 
     op.drop_table("consent_records")
     with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_calls_to_number"))
         batch_op.drop_index(batch_op.f("ix_calls_started_at"))
         batch_op.drop_index(batch_op.f("ix_calls_queue_id"))
         batch_op.drop_index(batch_op.f("ix_calls_lead_id"))
+        batch_op.drop_index(batch_op.f("ix_calls_from_number"))
         batch_op.drop_index(batch_op.f("ix_calls_direction"))
         batch_op.drop_index(batch_op.f("ix_calls_campaign_id"))
         batch_op.drop_index(batch_op.f("ix_calls_agent_id"))
@@ -888,6 +932,11 @@ def downgrade() -> None:
     op.drop_table("sip_registrations")
     op.drop_table("queue_skills")
     op.drop_table("queue_members")
+    with op.batch_alter_table("contact_phones", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contact_phones_phone"))
+        batch_op.drop_index(batch_op.f("ix_contact_phones_contact_id"))
+
+    op.drop_table("contact_phones")
     op.drop_table("campaigns")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_user_id"))
@@ -911,6 +960,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ivr_flow_versions_flow_id"))
 
     op.drop_table("ivr_flow_versions")
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contacts_name"))
+
+    op.drop_table("contacts")
     with op.batch_alter_table("auth_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_auth_tokens_user_id"))
 

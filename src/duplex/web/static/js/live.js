@@ -1,4 +1,5 @@
 // Views fed by the event stream: the console's overview, the supervisor wallboard and the agent desktop.
+import { createScreenPop } from "./screenpop.js";
 import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
@@ -154,6 +155,7 @@ export async function desktopView(main, session) {
   const phonePanel = h("section", { class: "panel" }, h("h2", {}, t("desktop.softphone")), phone);
   let softphone = null;
   let gone = false;
+  const pop = createScreenPop();
   loadSipLibrary().then((lib) => {
     phone.textContent = lib.ok ? t("desktop.phone_ready", { version: lib.version }) : t("desktop.phone_missing");
     session.JsSIP = lib.JsSIP;
@@ -183,9 +185,11 @@ export async function desktopView(main, session) {
       h("p", { class: "hint" }, t("desktop.shortcuts"))),
     h("section", { class: "panel" }, h("h2", {}, t("desktop.my_queues")), mine.length ? myQueues : h("p", {}, t("desktop.no_queues"))),
     h("h2", {}, t("console.live_events")), list);
+  phonePanel.after(pop.element);  // the caller of the call in hand, next to it
   return () => {
     off(); offState(); clearInterval(timer); document.removeEventListener("keydown", keys); outbound.stop();
     gone = true;
     softphone?.stop();
+    pop.stop();
   };
 }

@@ -20,6 +20,7 @@ const RESOURCES = [
   { path: "queues", schema: "Queue", columns: ["id", "name", "strategy", "service_level_seconds", "team_id", "skills"], labelField: "name", read: STAFF, write: STAFF, extra: queueMembers },
   { path: "phone-numbers", schema: "PhoneNumber", columns: ["id", "number", "application", "flow_id", "queue_id", "tracking_source", "enabled"], labelField: "number", read: STAFF, write: ADMIN },
   { path: "trunks", schema: "Trunk", columns: ["id", "name", "host", "port", "transport", "max_channels", "enabled"], labelField: "name", read: ADMIN, write: ADMIN },
+  { path: "contacts", schema: "Contact", columns: ["id", "name", "company", "phones", "email"], labelField: "name", read: STAFF, write: STAFF },
   { path: "campaigns", schema: "Campaign", columns: ["id", "name", "kind", "dial_mode", "status", "queue_id"], labelField: "name", read: STAFF, write: STAFF, extra: campaignStatus },
   { path: "lead-lists", schema: "LeadList", columns: ["id", "name", "campaign_id", "source", "active"], labelField: "name", read: STAFF, write: STAFF },
   { path: "dnc", schema: "Dnc", columns: ["id", "phone", "source", "reason", "expires_at"], labelField: "phone", read: STAFF, write: STAFF },

@@ -62,6 +62,8 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
     hold.textContent = t(held ? "phone.resume" : "phone.hold");
     mute.textContent = t(muted ? "phone.unmute" : "phone.mute");
     info.dataset.state = state;
+    // every call state (ringing, talking, idle) with the call's X-Duplex-Call-Id, for the screen pop
+    document.dispatchEvent(new CustomEvent("duplex:call", { detail: { state, callId: info.dataset.callId || "" } }));
   };
   const describe = (request) => {
     const from = request.from;
@@ -78,7 +80,7 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
     call = session;
     muted = false;
     held = false;
-    if (originator === "remote") describe(request);
+    if (originator === "remote") describe(request); else info.dataset.callId = "";
     show(originator === "remote" ? "ringing" : "talking");
     // a campaign connects a person who already answered: it asks for an automatic answer (answer-after=0)
     if (originator === "remote" && /answer-after=0\b/.test(request.getHeader("Call-Info") || "")) answer.click();
