@@ -35,12 +35,13 @@ CORE_PACKAGES = (
     "duplex.callscript",
 )
 # Single core modules outside those packages (the typed event catalogue among them).
-CORE_MODULES = ("duplex.backoff", "duplex.events.types")
-
-# The events <-> reports circle (events.record imports reports) is being removed on its own: drop this entry
-# once that change is merged, so the test then guards it.
-CIRCLES_PENDING_EVENTS_PACKAGE = (
-    ["duplex.events.record", "duplex.reports.live", "duplex.reports.projections"],
+CORE_MODULES = (
+    "duplex.backoff",
+    "duplex.events.types",
+    "duplex.events.call_events",
+    "duplex.events.center_events",
+    "duplex.events.outbound_events",
+    "duplex.events.admin_events",
 )
 
 FORBIDDEN = (
