@@ -31,7 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from duplex.events.types import EventEnvelope
-from duplex.reports.projections import LINKS, Projection, Row, load_history, store_rows
+from duplex.reports.projections import LINKS, Projection, Row, load_history, spans_calls, store_rows
 
 __all__ = ["LiveProjection"]
 
@@ -66,7 +66,12 @@ class LiveProjection:
         with self._lock:
             for call_id, events in by_call.items():
                 base = self._states.get(call_id)
-                if base is None or any(e.id <= base.last_id or e.type in LINKS for e in events):
+                if base is None or any(
+                    e.id <= base.last_id
+                    or e.type in LINKS
+                    or (e.leg_id is not None and e.leg_id not in base.legs and e.type != "leg.created")
+                    for e in events
+                ):  # a leg this call has not seen created began in another call: read the histories
                     reload[call_id] = base
                 else:
                     updated[call_id] = (base, base.copy())
@@ -101,7 +106,7 @@ class LiveProjection:
         for env in events:
             together.apply(env)
         _add(together, calls, legs, orphans)
-        if any(e.type in LINKS for e in events):
+        if spans_calls(events):
             return {}  # a moved leg's row depends on two calls' events: not kept
         alone: dict[str, Projection] = {}
         for env in events:  # without links, each call's rows depend on its own events only

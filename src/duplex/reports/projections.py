@@ -342,19 +342,41 @@ def store_rows(
 
 
 def load_history(session: Session, call_ids: Iterable[str]) -> list[EventEnvelope]:
-    """Every recorded event of these calls, and of the calls linked to them by moved legs."""
+    """Every recorded event of these calls, and of the calls linked to them by moved legs or by a leg whose
+    history began in another call (its move not recorded: a rolled-back batch)."""
     call_ids = set(call_ids)
     events: list[EventEnvelope] = []
     todo = set(call_ids)
     while todo:  # one query, plus one per step along moved legs (attended transfers)
         # plain rows, not ORM objects: hydrating Event instances was most of the projection's cost
         rows = session.execute(select(*_EVENT_COLUMNS).where(Event.call_id.in_(sorted(todo))))
-        found = [EventEnvelope(**{**r._mapping, "data": dict(r.data or {})}) for r in rows]
+        found = [_envelope(r) for r in rows]
         events.extend(found)
         linked = {str(e.data[k]) for e in found if e.type in LINKS for k in LINKS[e.type] if e.data.get(k)}
+        created = {e.leg_id for e in events if e.type == "leg.created"}
+        strays = sorted({e.leg_id for e in found if e.leg_id is not None and e.leg_id not in created})
+        if strays:  # rare: a leg's events began elsewhere, and rebuild_calls follows the leg, not the call
+            rows = session.execute(select(Event.call_id).where(Event.leg_id.in_(strays)).distinct())
+            linked |= {c for (c,) in rows if c is not None}
         todo = linked - call_ids
         call_ids |= todo
     return events
+
+
+def _envelope(row: Any) -> EventEnvelope:
+    return EventEnvelope(**{**row._mapping, "data": dict(row.data or {})})
+
+
+def spans_calls(events: Iterable[EventEnvelope]) -> bool:
+    """Whether these events link calls: a moved leg, or a leg with events in more than one call."""
+    calls_of_leg: dict[str, str] = {}
+    for e in events:
+        if e.type in LINKS:
+            return True
+        if e.leg_id is not None and e.call_id is not None:
+            if calls_of_leg.setdefault(e.leg_id, e.call_id) != e.call_id:
+                return True
+    return False
 
 
 def apply_events(session: Session, envelopes: Sequence[EventEnvelope]) -> int:

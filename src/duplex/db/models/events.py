@@ -28,7 +28,7 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(48))  # e.g. "call.answered"
     ts_ms: Mapped[int] = mapped_column(BigInteger, index=True)  # UTC milliseconds since the epoch
     call_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    leg_id: Mapped[str | None] = mapped_column(String(36))
+    leg_id: Mapped[str | None] = mapped_column(String(36), index=True)  # a leg's history across calls
     agent_id: Mapped[int | None] = mapped_column(index=True)
     queue_id: Mapped[int | None] = mapped_column(index=True)
     campaign_id: Mapped[int | None] = mapped_column(index=True)

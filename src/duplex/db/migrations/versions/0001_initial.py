@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 08:08:48.978358
+Create Date: 2026-12-07 08:32:12.503929
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_events_call_id"), ["call_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_campaign_id"), ["campaign_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_lead_id"), ["lead_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_events_leg_id"), ["leg_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_queue_id"), ["queue_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_ts_ms"), ["ts_ms"], unique=False)
         batch_op.create_index("ix_events_type_ts", ["type", "ts_ms"], unique=False)
@@ -988,6 +989,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_events_type_ts")
         batch_op.drop_index(batch_op.f("ix_events_ts_ms"))
         batch_op.drop_index(batch_op.f("ix_events_queue_id"))
+        batch_op.drop_index(batch_op.f("ix_events_leg_id"))
         batch_op.drop_index(batch_op.f("ix_events_lead_id"))
         batch_op.drop_index(batch_op.f("ix_events_campaign_id"))
         batch_op.drop_index(batch_op.f("ix_events_call_id"))
