@@ -184,25 +184,6 @@ async def test_no_answer_requeues_at_the_head_and_rings_the_next_agent(memory_en
     await caller.hangup("done")
 
 
-async def test_each_queue_rings_its_agents_for_its_own_ring_timeout(memory_env: EngineEnv,
-                                                                    phone: AgentPhone) -> None:  # fmt: skip
-    agents = await _prepare(memory_env)  # 15 s in every queue
-    with memory_env.sessions() as session, session.begin():
-        session.execute(update(Queue).where(Queue.name == "support-l1").values(ring_timeout_seconds=2))
-    center = _center(memory_env)
-    await center.reload()
-    phone.script = AgentPhone.never_answer
-    center.set_state(agents["bob"], "available")
-    _, caller = await _call_1000(memory_env)
-    await _press(caller, "2")
-    await _until(lambda: center.acd.agent_state(str(agents["bob"])) is AgentState.NOT_RESPONDING, 8)
-    await memory_env.engine.store.flush()
-    assert [e.data["ring_timeout_s"] for e in memory_env.events("agent.offered")] == [2.0]
-    ring_ms = memory_env.events("agent.no_answer")[0].data["ring_ms"]
-    assert 1900 <= ring_ms < 4000, ring_ms  # the queue's 2 s, not the 15 s default
-    await caller.hangup("done")
-
-
 async def test_caller_hangup_during_offer_leaves_no_agent_ringing(memory_env: EngineEnv,
                                                                   phone: AgentPhone) -> None:  # fmt: skip
     agents = await _prepare(memory_env)
