@@ -8,7 +8,6 @@ caller's and the agent's media are the switch's own in-process RTP on 127.0.0.1,
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ pytestmark = [pytest.mark.looptime, pytest.mark.timeout(20)]
 async def test_unanswered_offer_times_out_after_the_ring_timeout_and_rings_the_next_agent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phone: AgentPhone
 ) -> None:
-    wall = time.monotonic()
     rings: list[float] = []
 
     async def first_never_answers(leg: Leg) -> None:
@@ -57,13 +55,11 @@ async def test_unanswered_offer_times_out_after_the_ring_timeout_and_rings_the_n
     assert {str(first), str(second)} == pair  # the call went on to the other agent
     assert no_answer == [(first, 15_000)]  # the queue's ring timeout, to the millisecond
     assert rings[1] - rings[0] == pytest.approx(15.0, abs=0.01)  # the next phone rings as the first stops
-    assert time.monotonic() - wall < 10
 
 
 async def test_caller_past_the_queues_max_wait_takes_the_timeout_branch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phone: AgentPhone
 ) -> None:
-    wall = time.monotonic()
     async with memory_switch(tmp_path, monkeypatch) as env:
         await _prepare(env)
         with env.sessions() as session, session.begin():
@@ -83,7 +79,6 @@ async def test_caller_past_the_queues_max_wait_takes_the_timeout_branch(
     assert len(left) == 1 and left[0][0] == "timeout"
     assert abs(left[0][1] - 60_000) <= 1  # waited exactly the queue's max wait
     assert ended_at - queued_at == pytest.approx(60.0, abs=0.1)
-    assert time.monotonic() - wall < 10
 
 
 async def test_each_queue_rings_its_agents_for_its_own_ring_timeout(
