@@ -1,6 +1,7 @@
 """ACD timers at their real values, on virtual time (`virtual_time`): an agent who does not answer is marked
 not responding after the queue's 15 s ring timeout and the call rings the next agent; a caller nobody takes
-leaves the queue after its 60 s max wait, by the flow's timeout branch.
+leaves the queue after its 60 s max wait, by the flow's timeout branch. (These tests ran with the settings
+shrunk to 1-2 s before; they now keep the real values.)
 
 The switch and its contact center run in memory (`test_inbound_memory` sets them up the same way); the
 caller's and the agent's media are the switch's own in-process RTP on 127.0.0.1, paced on the same clock."""
@@ -76,7 +77,7 @@ async def test_caller_past_the_queues_max_wait_takes_the_timeout_branch(
         ended_at = loop.time()
         await env.engine.store.flush()
         left = [(e.data["reason"], e.data["waited_ms"]) for e in env.events("queue.left")]
-    assert len(left) == 1 and left[0][0] == "timeout"
+    assert len(left) == 1 and left[0][0] == "timeout" and not center.waiting
     assert abs(left[0][1] - 60_000) <= 1  # waited exactly the queue's max wait
     assert ended_at - queued_at == pytest.approx(60.0, abs=0.1)
 
@@ -101,3 +102,24 @@ async def test_each_queue_rings_its_agents_for_its_own_ring_timeout(
         ring_ms = env.events("agent.no_answer")[0].data["ring_ms"]
     assert offered == [20.0]
     assert abs(ring_ms - 20_000) <= 1  # the queue's 20 s, not the 15 s default
+
+
+async def test_no_answer_requeues_at_the_head_and_rings_the_next_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phone: AgentPhone
+) -> None:
+    async with memory_switch(tmp_path, monkeypatch) as env:
+        agents = await _prepare(env)  # the 15 s ring timeout
+        center = _center(env)
+        phone.script = AgentPhone.never_answer
+        center.set_state(agents["bob"], "available")
+        _, caller = await _call_1000(env)
+        await _press(caller, "2")
+        await _until(lambda: center.acd.agent_state(str(agents["bob"])) is AgentState.NOT_RESPONDING, 30)
+        assert center.acd.position(next(iter(center.waiting))) == 1  # back at the head
+        await _until(lambda: all(leg.ended.is_set() for leg in phone.legs))  # the ring was cancelled
+        phone.script = AgentPhone.answer_then_hang_up
+        center.set_state(agents["carol"], "available")
+        await _until(lambda: center.acd.agent_state(str(agents["carol"])) is AgentState.ON_CALL)
+        await env.engine.store.flush()
+        assert [e.agent_id for e in env.events("agent.no_answer")] == [agents["bob"]]
+        await caller.hangup("done")
