@@ -165,44 +165,6 @@ async def test_flow_queue_offer_answer_bridge_hangup_wrap_up_available(memory_en
         assert session.get(Agent, agents["bob"]).state == "available"  # type: ignore[union-attr]
 
 
-async def test_no_answer_requeues_at_the_head_and_rings_the_next_agent(memory_env: EngineEnv,
-                                                                      phone: AgentPhone) -> None:  # fmt: skip
-    agents = await _prepare(memory_env, ring_timeout=1)
-    center = _center(memory_env)
-    phone.script = AgentPhone.never_answer
-    center.set_state(agents["bob"], "available")
-    _, caller = await _call_1000(memory_env)
-    await _press(caller, "2")
-    await _until(lambda: center.acd.agent_state(str(agents["bob"])) is AgentState.NOT_RESPONDING)
-    assert center.acd.position(next(iter(center.waiting))) == 1  # back at the head
-    await _until(lambda: all(leg.ended.is_set() for leg in phone.legs))  # the ring was cancelled
-    phone.script = AgentPhone.answer_then_hang_up
-    center.set_state(agents["carol"], "available")
-    await _until(lambda: center.acd.agent_state(str(agents["carol"])) is AgentState.ON_CALL)
-    await memory_env.engine.store.flush()
-    assert [e.agent_id for e in memory_env.events("agent.no_answer")] == [agents["bob"]]
-    await caller.hangup("done")
-
-
-async def test_each_queue_rings_its_agents_for_its_own_ring_timeout(memory_env: EngineEnv,
-                                                                    phone: AgentPhone) -> None:  # fmt: skip
-    agents = await _prepare(memory_env)  # 15 s in every queue
-    with memory_env.sessions() as session, session.begin():
-        session.execute(update(Queue).where(Queue.name == "support-l1").values(ring_timeout_seconds=2))
-    center = _center(memory_env)
-    await center.reload()
-    phone.script = AgentPhone.never_answer
-    center.set_state(agents["bob"], "available")
-    _, caller = await _call_1000(memory_env)
-    await _press(caller, "2")
-    await _until(lambda: center.acd.agent_state(str(agents["bob"])) is AgentState.NOT_RESPONDING, 8)
-    await memory_env.engine.store.flush()
-    assert [e.data["ring_timeout_s"] for e in memory_env.events("agent.offered")] == [2.0]
-    ring_ms = memory_env.events("agent.no_answer")[0].data["ring_ms"]
-    assert 1900 <= ring_ms < 4000, ring_ms  # the queue's 2 s, not the 15 s default
-    await caller.hangup("done")
-
-
 async def test_caller_hangup_during_offer_leaves_no_agent_ringing(memory_env: EngineEnv,
                                                                   phone: AgentPhone) -> None:  # fmt: skip
     agents = await _prepare(memory_env)
@@ -262,25 +224,6 @@ async def test_logout_while_reserved_puts_the_call_back_and_stops_the_ring(memor
     call_id = next(iter(center.waiting))
     assert center.acd.position(call_id) == 1 and not center.offers
     await caller.hangup("done")
-
-
-async def test_overflow_when_the_queue_is_full_goes_to_the_flow_branch(memory_env: EngineEnv,
-                                                                       phone: AgentPhone) -> None:  # fmt: skip
-    await _prepare(memory_env)
-    with memory_env.sessions() as session, session.begin():
-        session.execute(
-            update(Queue)
-            .where(Queue.name == "support-l1")
-            .values(max_wait_seconds=1, escalate_after_seconds=None)
-        )
-    center = _center(memory_env)
-    await center.reload()
-    _, caller = await _call_1000(memory_env)
-    await _press(caller, "2")
-    await asyncio.wait_for(caller.ended.wait(), 10)  # nobody staffed: max wait -> on_timeout -> bye
-    await memory_env.engine.store.flush()
-    left = memory_env.events("queue.left")
-    assert [e.data["reason"] for e in left] == ["timeout"] and not center.waiting
 
 
 CALLBACK_FLOW: dict[str, Any] = {"format": 1, "start": "answer", "language": "en", "nodes": {

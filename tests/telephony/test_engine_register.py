@@ -3,12 +3,15 @@ wrong passwords throttled (403) and then banned (silence)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from engine_fixtures import EngineEnv, MemoryClient, engine_options, memory_env, request
 from sqlalchemy import select
 
 from duplex.db.models import SipRegistration
 from duplex.sip.digest import DigestChallenge, authorize
+from virtual_time import memory_switch
 
 __all__ = ["memory_env", "engine_options"]
 
@@ -49,25 +52,28 @@ async def test_register_with_digest(memory_env: EngineEnv, algorithm: str) -> No
     assert len(memory_env.events("sip.registered")) == 1
 
 
-@pytest.mark.parametrize("engine_options", [{"ban_exempt": (), "throttle_after": 2, "ban_after": 4}])
-async def test_wrong_password_is_throttled_then_banned(memory_env: EngineEnv) -> None:
-    client = MemoryClient(memory_env)
-    client.send(_register(memory_env, client, 1))
-    offered = (await client.response()).headers.get_all("WWW-Authenticate")
-    statuses: list[int | None] = []
-    for attempt in range(2, 6):
-        client.send(
-            _register(memory_env, client, attempt, _answer(offered, "MD5", "wrong-password", attempt))
-        )
-        try:
-            statuses.append((await client.response(timeout=1.0)).status)
-        except TimeoutError:
-            statuses.append(None)
-    # failure 1: challenged again; 2-3: throttled with 403 (no more guesses); 4: banned, requests dropped
-    assert statuses == [401, 403, 403, None]
-    password = memory_env.creds["passwords"]["sip:alice"]
-    client.send(_register(memory_env, client, 9, _answer(offered, "MD5", password, 9)))
-    with pytest.raises(TimeoutError):
-        await client.response(timeout=1.0)  # the right password from a banned source is not answered either
-    client.close()
-    assert not memory_env.engine.registrations.lookup("alice", memory_env.engine.now())
+@pytest.mark.looptime  # the silences below are 1 s each on virtual time (tests/virtual_time.py)
+async def test_wrong_password_is_throttled_then_banned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with memory_switch(tmp_path, monkeypatch, ban_exempt=(), throttle_after=2, ban_after=4) as env:
+        client = MemoryClient(env)
+        client.send(_register(env, client, 1))
+        offered = (await client.response()).headers.get_all("WWW-Authenticate")
+        statuses: list[int | None] = []
+        for attempt in range(2, 6):
+            client.send(_register(env, client, attempt, _answer(offered, "MD5", "wrong-password", attempt)))
+            try:
+                statuses.append((await client.response(timeout=1.0)).status)
+            except TimeoutError:
+                statuses.append(None)
+        # failure 1: challenged again; 2-3: throttled with 403 (no more guesses); 4: banned, requests dropped
+        assert statuses == [401, 403, 403, None]
+        password = env.creds["passwords"]["sip:alice"]
+        client.send(_register(env, client, 9, _answer(offered, "MD5", password, 9)))
+        with pytest.raises(TimeoutError):
+            await client.response(
+                timeout=1.0
+            )  # the right password from a banned source is not answered either
+        client.close()
+        assert not env.engine.registrations.lookup("alice", env.engine.now())
