@@ -89,7 +89,9 @@ async def test_ringing_invite_is_cancelled_at_the_dial_timeout(
     invites, cancels, acks = phone.times("INVITE"), phone.times("CANCEL"), phone.times("ACK")
     assert answered is False
     assert len(invites) == 1  # the 180 stopped the retransmissions
-    assert [round(at - invites[0], 3) for at in cancels + acks] == [30.0, 30.0]
+    # at 30 s; within half a second, because a database write of another task that is still in a thread when the
+    # timer is due can let the fake clock run on (seen once in a run of the whole suite on every core)
+    assert [at - invites[0] for at in cancels + acks] == [pytest.approx(30.0, abs=0.5)] * 2
 
 
 def _register(client: MemoryClient, cseq: int, expires: int, authorization: str = "") -> str:
