@@ -279,6 +279,7 @@ def test_the_agent_dials_the_echo_number_from_the_browser_and_hears_it(
     page.locator("#phone-call").click()
     expect(page.locator("#dial-error")).to_have_text("Enter a number or extension (digits, +, * or #).")
     number.fill("1001")
+    expect(page.locator("#dial-error")).to_be_empty()  # typing again clears the error
     snap(page, center, "softphone-dial")
     number.press("Enter")  # Enter dials
     info = page.locator("#softphone-call")
@@ -315,6 +316,7 @@ def test_the_agent_dials_an_external_number_through_the_trunk_and_the_callee_hea
             expect(info).to_contain_text("+442071234567")
             expect(info).to_have_attribute("data-state", "talking")
             stats, level = browser_hears(page)  # the carrier echoes the browser's beep back
+            page.wait_for_timeout(1000)  # a second more of the browser's audio toward the carrier
             page.locator("#phone-hangup").click()
             expect(info).to_have_attribute("data-state", "idle")
             page.wait_for_timeout(500)

@@ -18,6 +18,7 @@ export function createDialBox(onDial) {
     onDial(value);
   };
   const call = h("button", { type: "button", id: "phone-call", disabled: true, onclick: dial }, t("phone.call"));
+  number.addEventListener("input", () => { error.textContent = ""; });
   number.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !call.disabled) { event.preventDefault(); dial(); }
   });
