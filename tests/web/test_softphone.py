@@ -380,3 +380,42 @@ def test_attended_transfer_from_the_browser_joins_the_caller_to_the_consulted_pa
     )
     assert len(peaks) > 25, len(peaks)
     assert max(peaks) > 500, max(peaks)  # the caller's speech (the browser's calls had ended)
+
+
+def test_ending_a_consultation_leaves_the_caller_on_hold_to_resume(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    open_desktop(page, center)
+    api = center.client("admin")
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
+                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 15_000):
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.locator("#phone-answer").click()
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            try:
+                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+                page.get_by_label("Transfer to").fill("+442071234567")
+                page.keyboard.press("Alt+c")  # the consult shortcut
+                consult = page.locator("#softphone-consult")
+                expect(consult).to_have_attribute("data-state", "talking")
+                page.locator("#phone-consult-end").click()
+                expect(consult).to_have_attribute("data-state", "idle")
+                expect(page.locator("#phone-complete")).to_be_disabled()
+                hold = page.locator("#phone-hold")
+                expect(hold).to_have_text("Resume")  # the caller is still held
+                hold.click()
+                expect(hold).to_have_text("Hold")
+                expect(info).to_have_attribute("data-state", "talking")
+                call = api.get(f"/calls/{call_id}").json()
+            finally:
+                center.carrier_ips(["127.0.0.1"])
+            page.locator("#phone-hangup").click()
+            expect(info).to_have_attribute("data-state", "idle")
+    assert not call["ended_at"], call  # the caller's call went on after the consultation
+    assert all(leg["trunk_id"] is None for leg in call["legs"]), call[
+        "legs"
+    ]  # the consulted party never joined
+    assert not page.locator("#softphone-error").text_content()
