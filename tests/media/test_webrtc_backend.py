@@ -10,11 +10,12 @@ import random
 
 import av
 import numpy as np
+import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from duplex.media.offer_answer import is_webrtc_offer
-from duplex.media.sdp import SessionDescription
+from duplex.media.sdp import SdpNegotiationError, SessionDescription
 from duplex.media.tones import tone
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.webrtc import WebRtcBackend, WebRtcSession
@@ -115,6 +116,60 @@ async def test_echo_returns_the_browsers_own_voice() -> None:
     try:
         session.echo(True)
         assert await loudest(heard, 3.0) > 1000
+    finally:
+        await browser.close()
+        await backend.close()
+
+
+async def test_a_call_the_browser_places_answers_its_offer_and_audio_flows_both_ways() -> None:
+    backend = WebRtcBackend(LocalMediaBackend("127.0.0.1"), media_address="127.0.0.1")
+    browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    heard: asyncio.Queue[np.ndarray] = asyncio.Queue()
+
+    async def listen(track: MediaStreamTrack) -> None:
+        while True:
+            frame = await track.recv()
+            await heard.put(frame.to_ndarray().reshape(-1))
+
+    browser.on("track", lambda track: asyncio.ensure_future(listen(track)))
+    browser.addTrack(ToneTrack())
+    await browser.setLocalDescription(await browser.createOffer())  # JsSIP's ua.call: the browser offers
+    offer = SessionDescription.parse(browser.localDescription.sdp)
+    assert is_webrtc_offer(offer)
+    session = await backend.open_answering_session(browser.localDescription.sdp)
+    try:
+        answer, negotiated = session.negotiator(random.getrandbits(31)).create_answer(offer)
+        assert "a=fingerprint:sha-256" in str(answer) and "a=candidate:" in str(answer)
+        assert "a=setup:actpass" not in str(answer)  # the answerer picks a DTLS role (RFC 5763)
+        assert [m.media for m in answer.media] == ["audio"]  # the browser's transceiver, not a second one
+        assert negotiated.remote_address == "127.0.0.1" and negotiated.codec == "PCMU"  # the hop
+        session.apply(negotiated)
+        await browser.setRemoteDescription(RTCSessionDescription(sdp=str(answer), type="answer"))
+        for _ in range(100):
+            if session.pc.connectionState == "connected" and session.remote_track_frames > 0:
+                break
+            await asyncio.sleep(0.1)
+        assert session.pc.connectionState == "connected"
+        playing = asyncio.ensure_future(session.play([tone([1000], 20) for _ in range(50)]))
+        assert await loudest(heard, 1.0) > 1000  # the leg's audio reached the browser
+        await playing
+        before = session.stats().packets_received
+        await asyncio.sleep(0.5)
+        assert session.stats().packets_received - before >= 15  # and the browser's reached the leg
+    finally:
+        await browser.close()
+        await backend.close()
+
+
+async def test_a_browser_offer_without_audio_is_not_acceptable() -> None:
+    backend = WebRtcBackend(LocalMediaBackend("127.0.0.1"), media_address="127.0.0.1")
+    browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    browser.createDataChannel("chat")  # an offer with an application section only
+    await browser.setLocalDescription(await browser.createOffer())
+    try:
+        with pytest.raises(SdpNegotiationError):
+            await backend.open_answering_session(browser.localDescription.sdp)
+        assert not backend.sessions
     finally:
         await browser.close()
         await backend.close()

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +24,27 @@ import pytest
 import uvicorn
 from live_center import LiveCenter, sign_in, snap
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import create_engine, update
 
 from duplex.api.app import create_app
 from duplex.config import Settings
 from duplex.db.migrate import upgrade
+from duplex.db.models import Trunk
 from duplex.demo import seed
 from duplex.media.codecs import get_codec
 from duplex.server import _start_sip, _stop_sip
-from interop.peers import free_even_port, free_port, rtp_capture, sipp_command
+from interop.peers import free_even_port, free_port, rtp_capture, sipp_background, sipp_command
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
 
 class SipCenter(LiveCenter):
     sip_port: int = 0
+    carrier_port: int = 0  # where the demo trunk sends calls (a sipp carrier in the tests that need one)
+    # carrier_ips(ips): set the demo trunk's source IPs and reload the switch's directory. The sipp caller and
+    # the browser both come from 127.0.0.1: with the IP listed the caller is the carrier (it may call the agent),
+    # without it the browser is an agent phone (challenged, then it may call out through the trunk).
+    carrier_ips: Callable[[list[str]], None] = staticmethod(lambda ips: None)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +58,11 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
                         sip_ws_port=free_port(socket.SOCK_STREAM), public_ip="127.0.0.1",
                         rtp_port_min=rtp, rtp_port_max=rtp + 200)  # fmt: skip
     credentials = json.loads(seed(settings).read_text())
+    carrier_port = free_port()
+    engine = create_engine(url)
+    with engine.begin() as db:
+        db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(port=carrier_port))
+    running: dict[str, Any] = {}
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -59,6 +71,7 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
 
     async def serve() -> None:
         node = await _start_sip(app, settings)
+        running.update(node=node, loop=asyncio.get_running_loop())
         try:
             await server.serve(sockets=[sock])
         finally:
@@ -73,17 +86,28 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
     artifacts = tmp_path_factory.mktemp("softphone-artifacts")
     center = SipCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts)
     center.sip_port = settings.sip_port
+    center.carrier_port = carrier_port
+
+    def carrier_ips(ips: list[str]) -> None:
+        with engine.begin() as db:
+            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(allowed_ips=ips))
+        reload = running["node"].switch.refresh_directory(force=True)
+        asyncio.run_coroutine_threadsafe(reload, running["loop"]).result(10)
+
+    center.carrier_ips = carrier_ips  # type: ignore[method-assign]
     try:
         yield center
     finally:
         server.should_exit = True
         thread.join(timeout=20)
         sock.close()
+        engine.dispose()
 
 
-def rtp_payloads(pcap: Path, port: int) -> list[tuple[str, str]]:
-    """(payload type, hex payload) of each RTP packet that arrived at ``port``, in order."""
-    out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"udp.port=={port},rtp", "-Y", f"udp.dstport=={port}",
+def rtp_payloads(pcap: Path, port: int, after: float = 0.0) -> list[tuple[str, str]]:
+    """(payload type, hex payload) of each RTP packet that arrived at ``port`` (after the epoch time ``after``)."""
+    wanted = f"udp.dstport=={port} && frame.time_epoch > {after:.3f}"
+    out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"udp.port=={port},rtp", "-Y", wanted,
                           "-T", "fields", "-e", "rtp.p_type", "-e", "rtp.payload"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     return [
@@ -92,10 +116,10 @@ def rtp_payloads(pcap: Path, port: int) -> list[tuple[str, str]]:
     ]
 
 
-def payload_peaks(pcap: Path, port: int) -> list[int]:
-    """The peak sample of each G.711 RTP payload that arrived at ``port``, in order."""
+def payload_peaks(pcap: Path, port: int, after: float = 0.0) -> list[int]:
+    """The peak sample of each G.711 RTP payload that arrived at ``port`` (after the epoch time ``after``)."""
     peaks = []
-    for pt, payload in rtp_payloads(pcap, port):
+    for pt, payload in rtp_payloads(pcap, port, after):
         if pt in ("0", "8") and payload:
             pcm = get_codec("PCMU" if pt == "0" else "PCMA").decode(bytes.fromhex(payload))
             peaks.append(int(np.abs(pcm.astype(np.int32)).max(initial=0)))
@@ -116,10 +140,13 @@ INBOUND_AUDIO = """async () => {
 
 
 @contextlib.contextmanager
-def sipp_caller(tmp: Path, target: str, number: str, media_port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A caller that dials ``number``, plays recorded speech (PCMA) once answered, and hangs up after 8 s."""
+def sipp_caller(
+    tmp: Path, target: str, number: str, media_port: int, duration_ms: int = 8000
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A caller that dials ``number``, plays recorded speech (PCMA, 7 s) once answered, and hangs up after
+    ``duration_ms``."""
     cmd = sipp_command("uac_pcap.xml", target, local_port=free_port(), media_port=media_port, service=number,
-                       duration_ms=8000)  # fmt: skip
+                       duration_ms=duration_ms)  # fmt: skip
     with open(tmp / "sipp-caller.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -200,7 +227,7 @@ def test_hold_mute_keypad_then_the_browser_closes_mid_call_and_the_call_ends(
             page.locator("#phone-hold").click()
             expect(page.locator("#phone-hold")).to_have_text("Hold")
             snap(page, center, "softphone-after-hold")
-            assert not page.locator("#softphone .field-error").text_content()
+            assert not page.locator("#softphone-error").text_content()
             context.close()  # the agent's browser goes away mid-call
             api = center.client("admin")
             call: dict[str, Any] = {}
@@ -217,3 +244,178 @@ def test_hold_mute_keypad_then_the_browser_closes_mid_call_and_the_call_ends(
     agent_leg = next(leg for leg in call["legs"] if leg["kind"] == "agent")
     assert agent_leg["end_reason"] == "peer_vanished", call["legs"]
     assert all(leg["ended_at"] for leg in call["legs"]), call["legs"]  # the caller was hung up too
+
+
+def browser_hears(page: Page) -> tuple[dict[str, Any] | None, float]:
+    """The browser's inbound-rtp report once it shows audio (or after 15 s), and the loudest level seen."""
+    stats: dict[str, Any] | None = None
+    level = 0.0  # speech and beeps have pauses
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        stats = page.evaluate(INBOUND_AUDIO)
+        level = max(level, stats["level"] if stats else 0.0)
+        if stats and stats["packets"] > 50 and stats["energy"] > 0 and level > 0:
+            break
+        page.wait_for_timeout(250)
+    return stats, level
+
+
+@pytest.fixture
+def browser_phone(center: SipCenter) -> Iterator[None]:
+    """The browser is an agent phone here, not the carrier (see `SipCenter.carrier_ips`)."""
+    center.carrier_ips([])
+    yield
+    center.carrier_ips(["127.0.0.1"])
+
+
+@pytest.mark.usefixtures("browser_phone")
+def test_the_agent_dials_the_echo_number_from_the_browser_and_hears_it(
+    browser: Browser, center: SipCenter, page: Page
+) -> None:
+    page.on("console", lambda message: print("browser:", message.text))
+    open_desktop(page, center)
+    number = page.get_by_label("Number to call")
+    number.fill("12 ab!")  # not a number: said next to the box, nothing dialled
+    page.locator("#phone-call").click()
+    expect(page.locator("#dial-error")).to_have_text("Enter a number or extension (digits, +, * or #).")
+    number.fill("1001")
+    expect(page.locator("#dial-error")).to_be_empty()  # typing again clears the error
+    snap(page, center, "softphone-dial")
+    number.press("Enter")  # Enter dials
+    info = page.locator("#softphone-call")
+    expect(info).to_have_attribute("data-state", "talking")
+    expect(page.locator("#phone-call")).to_be_disabled()  # one call at a time
+    stats, level = browser_hears(page)  # the echo application's beep, then the fake microphone echoed
+    print(f"browser inbound-rtp on the call to 1001: {stats}, loudest {level}")
+    assert stats is not None and stats["packets"] > 50, stats
+    assert stats["energy"] > 0 and level > 0, (stats, level)
+    page.locator("#phone-hangup").click()
+    expect(info).to_have_attribute("data-state", "idle")
+    expect(page.locator("#phone-call")).to_be_enabled()
+    assert not page.locator("#dial-error").text_content()
+    calls = center.client("admin").get("/calls", params={"limit": 500}).json()["items"]
+    echo = next(c for c in calls if c["to_number"] == "1001")
+    # the center's own numbers take calls without credentials (from a desk phone too): no challenge
+    assert echo["from_number"] == "alice" and echo["answered_at"] and echo["ended_at"], echo
+    assert len(echo["legs"]) == 1 and echo["legs"][0]["end_reason"] == "remote_bye", echo["legs"]
+
+
+@pytest.mark.usefixtures("browser_phone")
+def test_the_agent_dials_an_external_number_through_the_trunk_and_the_callee_hears_the_browser(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    page.on("console", lambda message: print("browser:", message.text))
+    open_desktop(page, center)
+    media = free_even_port()
+    with rtp_capture(tmp_path, media) as pcap:
+        with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=media,
+                             calls=1, extra=["-rtp_echo"]):  # fmt: skip
+            page.get_by_label("Number to call").fill("+442071234567")
+            page.locator("#phone-call").click()
+            info = page.locator("#softphone-call")
+            expect(info).to_contain_text("+442071234567")
+            expect(info).to_have_attribute("data-state", "talking")
+            stats, level = browser_hears(page)  # the carrier echoes the browser's beep back
+            page.wait_for_timeout(1000)  # a second more of the browser's audio toward the carrier
+            page.locator("#phone-hangup").click()
+            expect(info).to_have_attribute("data-state", "idle")
+            page.wait_for_timeout(500)
+    peaks = payload_peaks(pcap, media)
+    print(f"carrier received {len(peaks)} packets, peak {max(peaks, default=0)}; browser {stats}, {level}")
+    assert len(peaks) > 50, f"{len(peaks)} RTP packets reached the carrier"
+    assert max(peaks) > 500, max(peaks)  # the fake microphone's beep, from the browser to the carrier
+    assert stats is not None and stats["packets"] > 50 and level > 0, (stats, level)  # and back
+
+
+def test_attended_transfer_from_the_browser_joins_the_caller_to_the_consulted_party(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    page.on("console", lambda message: print("browser:", message.text))
+    open_desktop(page, center)
+    carrier_media = free_even_port()
+    api = center.client("admin")
+    with rtp_capture(tmp_path, carrier_media) as pcap:
+        with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=carrier_media,
+                             calls=1, extra=["-rtp_echo"]):  # fmt: skip
+            with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 15_000):
+                expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+                page.locator("#phone-answer").click()
+                info = page.locator("#softphone-call")
+                expect(info).to_have_attribute("data-state", "talking")
+                call_id = info.get_attribute("data-call-id")
+                assert call_id
+                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+                page.get_by_label("Transfer to").fill("+442071234567")
+                page.locator("#phone-consult").click()  # holds the caller, calls the target through the trunk
+                expect(page.locator("#phone-hold")).to_have_text("Resume")
+                consult = page.locator("#softphone-consult")
+                expect(consult).to_have_attribute("data-state", "talking")
+                expect(consult).to_contain_text("+442071234567")
+                snap(page, center, "softphone-consult")
+                page.locator("#phone-complete").click()  # REFER with Replaces on the caller's call
+                expect(info).to_have_attribute(
+                    "data-state", "idle"
+                )  # Duplex hung up both of the agent's calls
+                expect(consult).to_have_attribute("data-state", "idle")
+                joined = time.time()
+                call: dict[str, Any] = {}
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    call = api.get(f"/calls/{call_id}").json()
+                    if any(leg["trunk_id"] is not None and not leg["ended_at"] for leg in call["legs"]):
+                        break
+                    time.sleep(0.25)
+                page.wait_for_timeout(1500)  # the caller's speech, now relayed to the consulted party
+                center.carrier_ips(["127.0.0.1"])
+    assert not page.locator("#softphone-error").text_content()
+    legs = call["legs"]
+    assert any(leg["trunk_id"] is not None and not leg["ended_at"] for leg in legs), legs  # moved in
+    agent_leg = next(leg for leg in legs if leg["kind"] == "agent")
+    assert agent_leg["end_reason"] == "transferred", legs
+    caller_leg = next(leg for leg in legs if leg["kind"] == "caller")
+    assert not caller_leg["ended_at"], legs  # the caller stayed on, with the consulted party
+    peaks = payload_peaks(pcap, carrier_media, after=joined)
+    print(
+        f"after the transfer the consulted party received {len(peaks)} packets, peak {max(peaks, default=0)}"
+    )
+    assert len(peaks) > 25, len(peaks)
+    assert max(peaks) > 500, max(peaks)  # the caller's speech (the browser's calls had ended)
+
+
+def test_ending_a_consultation_leaves_the_caller_on_hold_to_resume(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    open_desktop(page, center)
+    api = center.client("admin")
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
+                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 15_000):
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.locator("#phone-answer").click()
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            try:
+                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+                page.get_by_label("Transfer to").fill("+442071234567")
+                page.keyboard.press("Alt+c")  # the consult shortcut
+                consult = page.locator("#softphone-consult")
+                expect(consult).to_have_attribute("data-state", "talking")
+                page.locator("#phone-consult-end").click()
+                expect(consult).to_have_attribute("data-state", "idle")
+                expect(page.locator("#phone-complete")).to_be_disabled()
+                hold = page.locator("#phone-hold")
+                expect(hold).to_have_text("Resume")  # the caller is still held
+                hold.click()
+                expect(hold).to_have_text("Hold")
+                expect(info).to_have_attribute("data-state", "talking")
+                call = api.get(f"/calls/{call_id}").json()
+            finally:
+                center.carrier_ips(["127.0.0.1"])
+            page.locator("#phone-hangup").click()
+            expect(info).to_have_attribute("data-state", "idle")
+    assert not call["ended_at"], call  # the caller's call went on after the consultation
+    assert all(leg["trunk_id"] is None for leg in call["legs"]), call[
+        "legs"
+    ]  # the consulted party never joined
+    assert not page.locator("#softphone-error").text_content()

@@ -18,7 +18,7 @@ from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.recorder import CallRecorder
 from duplex.media.stream import RtpStream, StreamStats
 
-__all__ = ["MediaBackend", "MediaSession", "NegotiatingSession"]
+__all__ = ["AnsweringBackend", "MediaBackend", "MediaSession", "NegotiatingSession"]
 
 Pcm = npt.NDArray[np.int16]
 Addr = tuple[str, int]
@@ -87,6 +87,14 @@ class MediaSession(Protocol):
 class MediaBackend(Protocol):
     async def open_session(self) -> MediaSession: ...
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class AnsweringBackend(Protocol):
+    """A backend whose sessions can start from the peer's offer (a browser's WebRTC INVITE: the answer's ICE
+    and DTLS attributes come from a peer connection that took that offer first)."""
+
+    async def open_answering_session(self, offer: str) -> MediaSession: ...
 
 
 @runtime_checkable

@@ -29,7 +29,7 @@ from duplex.config import Settings
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
-from duplex.media.session import MediaBackend, MediaSession, NegotiatingSession
+from duplex.media.session import AnsweringBackend, MediaBackend, MediaSession, NegotiatingSession
 from duplex.services.media.endpoint import split_frames
 from duplex.services.registrar_service import RegistrationService
 from duplex.sip.dialog import Dialog
@@ -175,11 +175,15 @@ class Leg:
         self.control.store.emit(type, call_id=self.call.id, leg_id=self.id,
                                agent_id=fields.pop("agent_id", self.agent_id), data=data or {}, **fields)  # fmt: skip
 
-    async def open_media(self, *, webrtc: bool = False) -> MediaSession:
-        """Open the leg's media; ``webrtc`` (a browser peer) takes it from the node's WebRTC backend."""
+    async def open_media(self, *, webrtc: bool = False, offer: str | None = None) -> MediaSession:
+        """Open the leg's media; ``webrtc`` (a browser peer) takes it from the node's WebRTC backend, which
+        starts from the browser's ``offer`` when the browser placed the call."""
         if self.media is None:
             backend = self.control.webrtc_media if webrtc else None
-            self.media = await (backend or self.control.media).open_session()
+            if offer is not None and isinstance(backend, AnsweringBackend):
+                self.media = await backend.open_answering_session(offer)
+            else:
+                self.media = await (backend or self.control.media).open_session()
             session_id = self.control.rng.getrandbits(31)
             if isinstance(self.media, NegotiatingSession):
                 self.sdp = self.media.negotiator(session_id)

@@ -47,7 +47,13 @@ class InboundLeg(Leg):
             self.offer = SessionDescription.parse(self.invite.body) if self.invite.body else None
         except SdpError as exc:
             return exc.status_code
-        await self.open_media(webrtc=self.offer is not None and is_webrtc_offer(self.offer))
+        webrtc = self.offer is not None and is_webrtc_offer(self.offer)
+        try:  # a browser's offer goes to the WebRTC backend, which answers it (488 if it cannot)
+            await self.open_media(
+                webrtc=webrtc, offer=self.invite.body.decode("utf-8", "replace") if webrtc else None
+            )
+        except SdpError as exc:
+            return exc.status_code
         assert self.sdp is not None
         if self.offer is None:
             self._answer_body = bytes(self.sdp.create_offer(direction))  # offer in 200, answer in ACK

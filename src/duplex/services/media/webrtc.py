@@ -33,6 +33,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from duplex.media.codecs import G711Codec
@@ -160,21 +161,39 @@ class WebRtcSession:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.remote_track_frames = 0
+        self.answering = False  # True when the browser offered (its offer is the remote description)
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_state)
 
     @classmethod
-    async def open(cls, inner: MediaSession, media_address: str) -> WebRtcSession:
+    async def open(cls, inner: MediaSession, media_address: str, offer: str | None = None) -> WebRtcSession:
+        """A session that offers (a call to the browser) or, given the browser's ``offer`` (a call the
+        browser placed), answers it; either way ``local_sdp`` is ours, with the host candidates gathered."""
         loop = asyncio.get_running_loop()
         track = _BrowserBoundTrack()
         _, hop = await loop.create_datagram_endpoint(lambda: _Hop(track), local_addr=("127.0.0.1", 0))
         hop.inner = ("127.0.0.1", inner.local_address[1])
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self = cls(inner, pc, hop, track, media_address)
-        pc.addTrack(track)
-        await pc.setLocalDescription(await pc.createOffer())  # gathers the host candidates
+        try:
+            if offer is None:
+                pc.addTrack(track)
+                await pc.setLocalDescription(await pc.createOffer())  # gathers the host candidates
+            else:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+                # the browser's audio transceiver sends ours (addTrack would open a second m= line)
+                audio = next((t for t in pc.getTransceivers() if t.kind == "audio"), None)
+                if audio is None:
+                    raise ValueError("no audio")
+                audio.sender.replaceTrack(track)
+                audio.direction = "sendrecv"
+                await pc.setLocalDescription(await pc.createAnswer())
+                self.answering = True
+        except (ValueError, InvalidAccessError, InvalidStateError) as exc:  # an offer aiortc cannot take
+            await self.close()  # (closes the inner endpoint too)
+            raise SdpNegotiationError(f"the browser's offer: {exc}") from exc
         # aiortc lists sha-256, -384 and -512 fingerprints of its certificate; Chromium takes a media section
-        # with several for one without any ("SDP without DTLS fingerprint"), so the offer keeps sha-256.
+        # with several for one without any ("SDP without DTLS fingerprint"), so ours keeps sha-256.
         self.local_sdp = re.sub(r"^a=fingerprint:sha-(384|512) .*\r?\n", "", pc.localDescription.sdp,
                                 flags=re.MULTILINE)  # fmt: skip
         return self
@@ -313,10 +332,16 @@ class WebRtcNegotiator(SdpNegotiator):
     def create_answer(self, offer: SessionDescription, direction: str = "sendrecv") -> tuple[SessionDescription, NegotiatedMedia]:  # fmt: skip
         """A re-offer from the browser on the established connection (hold, resume): the answer keeps our
         ICE credentials and DTLS fingerprint, with the direction mirrored."""
-        if not self._answered:
-            raise SdpNegotiationError("an initial WebRTC offer from the browser is not supported yet")
         offered = next((m.direction for m in offer.media if m.media == "audio"), "sendrecv")
         ours = answer_direction(offered, direction)
+        if not self._answered:
+            if not self.session.answering:
+                raise SdpNegotiationError("a WebRTC offer on a session opened without it")
+            # the browser's first offer: the peer connection took it when the session opened
+            self._answered = True
+            return SessionDescription.parse(_DIRECTION.sub(f"a={ours}", self.session.local_sdp)), (
+                self.session.hop_media(ours)
+            )
         sdp = _DIRECTION.sub(f"a={ours}", self.session.local_sdp).replace(
             "a=setup:actpass", "a=setup:passive"
         )
@@ -344,6 +369,13 @@ class WebRtcBackend:
     async def open_session(self) -> WebRtcSession:
         inner = await self.local.open_session()
         session = await WebRtcSession.open(inner, self.media_address)
+        self.sessions.add(session)
+        return session
+
+    async def open_answering_session(self, offer: str) -> WebRtcSession:
+        """A leg the browser called from: its peer connection answers the browser's ``offer``."""
+        inner = await self.local.open_session()
+        session = await WebRtcSession.open(inner, self.media_address, offer)
         self.sessions.add(session)
         return session
 

@@ -1,6 +1,8 @@
 import { api } from "./api.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
+import { createConsult } from "./consult.js";
+import { createDialBox } from "./dialbox.js";
 
 // The browser SIP library, bundled at build time into /static/vendor/duplex-vendor.js (npm ci && npm run
 // build). Without the bundle (npm missing) the console still works; only the softphone is unavailable.
@@ -21,21 +23,23 @@ export function loadSipLibrary() {
 
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
-// `autoAnswer(request)`: true answers an incoming call at once (a monitor call the supervisor asked for).
-export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
+// `autoAnswer(request)`: true answers an incoming call at once (a monitor call the supervisor asked for);
+// `dial`: a dial box for calls from the browser (the agent desktop's).
+export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false } = {}) {
   let ua = null;
   let call = null;
+  let registered = false;
+  const media = { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } };
+  const dialBox = dial ? createDialBox((number) => { if (ua && !call) ua.call(number, media); }) : null;
   let muted = false;
   let held = false;
   const audio = h("audio", { id: "softphone-audio", autoplay: true });
   const status = h("p", { id: "softphone-registration", "aria-live": "polite" }, t("phone.registering"));
   const info = h("dl", { id: "softphone-call", class: "call-info", "aria-live": "polite" });
-  const error = h("p", { class: "field-error", role: "alert" });
+  const error = h("p", { id: "softphone-error", class: "field-error", role: "alert" });
   const button = (id, key, shortcut, onclick) =>
     h("button", { type: "button", id, "aria-keyshortcuts": shortcut, disabled: true, onclick }, t(key));
-  const answer = button("phone-answer", "phone.answer", "Alt+Enter", () => call?.answer({
-    mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] },
-  }));
+  const answer = button("phone-answer", "phone.answer", "Alt+Enter", () => call?.answer(media));
   const hangup = button("phone-hangup", "phone.hangup", "Alt+H", () => call?.terminate());
   const hold = button("phone-hold", "phone.hold", "Alt+L", () => {
     if (!call) return;
@@ -49,6 +53,7 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
   const transfer = button("phone-transfer", "phone.transfer", "Alt+T", () => {
     if (call && target.value.trim()) call.refer(target.value.trim());
   });
+  const consult = dial ? createConsult({ ua: () => ua, call: () => call, target, media }) : null;
   const pad = h("div", { class: "dtmf-pad", role: "group", "aria-label": t("phone.dtmf") },
     ...DTMF_KEYS.map((d) => h("button", { type: "button", class: "secondary", "data-digit": d, disabled: true,
       onclick: () => call?.sendDTMF(d) }, d)));
@@ -57,7 +62,9 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
     const incoming = state === "ringing";
     const live = state === "talking";
     answer.disabled = !incoming;
-    hangup.disabled = !(incoming || live);
+    hangup.disabled = !(incoming || live || state === "calling");
+    dialBox?.enable(registered && state === "idle");
+    consult?.refresh(live);
     for (const b of [hold, mute, transfer, ...pad.querySelectorAll("button")]) b.disabled = !live;
     hold.textContent = t(held ? "phone.resume" : "phone.hold");
     mute.textContent = t(muted ? "phone.unmute" : "phone.mute");
@@ -76,17 +83,23 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
     info.dataset.callId = request.getHeader("X-Duplex-Call-Id") || "";
   };
   const onSession = ({ originator, session, request }) => {
+    if (call && originator === "local") return;  // the consultation of an attended transfer (consult.js)
     if (call) { session.terminate({ status_code: 486 }); return; }  // one call at a time
     call = session;
     muted = false;
     held = false;
-    if (originator === "remote") describe(request); else info.dataset.callId = "";
-    show(originator === "remote" ? "ringing" : "talking");
+    error.textContent = "";
+    if (originator === "remote") describe(request);
+    else {  // placed from the dial box
+      info.replaceChildren(h("dt", {}, t("phone.called")), h("dd", {}, session.remote_identity.uri.user));
+      info.dataset.callId = "";
+    }
+    show(originator === "remote" ? "ringing" : "calling");
     // a campaign connects a person who already answered: it asks for an automatic answer (answer-after=0)
     if (originator === "remote" && /answer-after=0\b/.test(request.getHeader("Call-Info") || "")) answer.click();
-    session.on("peerconnection", ({ peerconnection }) => {
-      peerconnection.addEventListener("track", (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); });
-    });
+    const play = (pc) => pc.addEventListener("track", (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); });
+    // a call we place has its peer connection already (JsSIP made it before telling us of the session)
+    if (session.connection) play(session.connection); else session.on("peerconnection", ({ peerconnection }) => play(peerconnection));
     for (const name of ["peerconnection:setremotedescriptionfailed", "peerconnection:createanswerfailed", "peerconnection:setlocaldescriptionfailed", "getusermediafailed"]) {
       session.on(name, (err) => console.warn(name, String(err)));
     }
@@ -102,7 +115,8 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
     const end = () => { call = null; audio.srcObject = null; show("idle"); };
     session.on("ended", end);
     session.on("failed", (e) => {
-      if (e.originator === "local" && e.cause !== "Rejected") error.textContent = t("phone.call_failed", { cause: e.cause });
+      const refused = originator === "local" && e.originator !== "local";  // the number we dialled
+      if ((e.originator === "local" && !["Rejected", "Canceled"].includes(e.cause)) || refused) error.textContent = t("phone.call_failed", { cause: e.cause });
       console.warn("call failed", e.originator, e.cause, e.message ? e.message.toString().slice(0, 300) : "");
       end();
     });
@@ -110,7 +124,7 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
   };
   const keys = (event) => {
     if (event.altKey) {
-      const byKey = { Enter: answer, h: hangup, l: hold, m: mute, t: transfer };
+      const byKey = { Enter: answer, h: hangup, l: hold, m: mute, t: transfer, ...consult?.keys };
       const b = byKey[event.key];
       if (b && !b.disabled) { event.preventDefault(); b.click(); }
     } else if (call && DTMF_KEYS.includes(event.key) && document.activeElement?.tagName !== "INPUT") {
@@ -118,9 +132,10 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
     }
   };
 
-  const element = h("div", { id: "softphone" }, status, info,
+  const element = h("div", { id: "softphone" }, status, dialBox?.element, info,
     h("div", { class: "actions" }, answer, hangup, hold, mute), pad,
     h("div", { class: "field" }, h("label", { for: "transfer-target" }, t("phone.transfer_to")), target, transfer),
+    consult?.element,
     h("p", { class: "hint" }, t("phone.shortcuts")), error, audio);
 
   async function start() {
@@ -135,8 +150,8 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false } = {}) {
     const socket = new JsSIP.WebSocketInterface(`${cfg.ws_scheme}://${location.hostname}:${cfg.ws_port}`);
     ua = new JsSIP.UA({ sockets: [socket], uri: `sip:${cfg.sip_username}@${cfg.domain}`, password: cfg.sip_password,
       register: true, session_timers: false, register_expires: 300 });
-    ua.on("registered", () => { status.textContent = t("phone.registered", { ext: cfg.extension }); status.dataset.state = "registered"; });
-    ua.on("unregistered", () => { status.textContent = t("phone.unregistered"); status.dataset.state = "unregistered"; });
+    ua.on("registered", () => { registered = true; dialBox?.enable(!call); status.textContent = t("phone.registered", { ext: cfg.extension }); status.dataset.state = "registered"; });
+    ua.on("unregistered", () => { registered = false; dialBox?.enable(false); status.textContent = t("phone.unregistered"); status.dataset.state = "unregistered"; });
     ua.on("registrationFailed", (e) => { status.textContent = t("phone.failed", { cause: e.cause }); status.dataset.state = "failed"; });
     ua.on("newRTCSession", onSession);
     ua.start();
