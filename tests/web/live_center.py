@@ -17,10 +17,12 @@ from typing import Any
 import httpx
 import uvicorn
 from playwright.sync_api import Locator, Page
+from sqlalchemy import create_engine, update
 
 from duplex.api.app import create_app
 from duplex.config import Settings
 from duplex.db.migrate import upgrade
+from duplex.db.models import Trunk
 from duplex.demo import seed
 from duplex.server import _start_sip, _stop_sip
 from interop.peers import free_even_port, free_port
@@ -69,10 +71,41 @@ def snap(page: Page, center: LiveCenter, name: str, *, of: Locator | None = None
         shoot(path=str(Path(docs) / f"{name}.png"))
 
 
+@dataclass
+class SipCenter(LiveCenter):
+    """A `LiveCenter` whose SIP engine runs too: its ports, and a way to reach the running node."""
+
+    sip_port: int = 0
+    carrier_port: int = 0  # where the demo trunk sends calls (a sipp carrier in the tests that need one)
+    app: Any = None
+    node: Any = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def registered(self, user: str) -> bool:
+        engine = self.app.state.sip_engine
+        return bool(engine.registrations.lookup(user, engine.now()))
+
+    def carrier_ips(self, ips: list[str]) -> None:
+        """Set the demo trunk's source IPs and reload the switch's directory. A sipp caller and the browser both
+        come from 127.0.0.1: with the IP listed the caller is the carrier (it may call an agent), without it
+        the browser is an agent phone (challenged, then it may call out through the trunk)."""
+        engine = create_engine(self.database_url)
+        with engine.begin() as db:
+            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(allowed_ips=ips))
+        engine.dispose()
+        self.reload_directory()
+
+    def reload_directory(self) -> None:
+        """Make the switch read agents, numbers and trunks again (after a test changed their rows)."""
+        assert self.loop is not None
+        reload = self.node.switch.refresh_directory(force=True)
+        asyncio.run_coroutine_threadsafe(reload, self.loop).result(10)
+
+
 @contextlib.contextmanager
 def sip_center(
     root: Path, artifacts: Path, prepare: Callable[[str], None] | None = None
-) -> Iterator[LiveCenter]:
+) -> Iterator[SipCenter]:
     """The app with its SIP engine (UDP and WebSocket on free ports, in the server's loop) on a seeded SQLite
     database in `root`; `prepare(database_url)` may change the seeded rows before the engine loads them."""
     url = f"sqlite:///{root / 'duplex.db'}"
@@ -90,13 +123,17 @@ def sip_center(
     port = sock.getsockname()[1]
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    center = SipCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts,
+                       data_dir=settings.data_dir, database_url=url, sip_port=settings.sip_port, app=app)  # fmt: skip
 
     async def serve() -> None:
-        node = await _start_sip(app, settings)
+        center.node, center.loop = await _start_sip(app, settings), asyncio.get_running_loop()
         try:
             await server.serve(sockets=[sock])
         finally:
-            await _stop_sip(node, app.state.campaigns)  # campaigns, contact center, switch; closes the store
+            await _stop_sip(
+                center.node, app.state.campaigns
+            )  # campaigns, contact center, switch; closes the store
 
     thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
     thread.start()
@@ -105,7 +142,7 @@ def sip_center(
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
     try:
-        yield LiveCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts)
+        yield center
     finally:
         server.should_exit = True
         thread.join(timeout=20)

@@ -10,12 +10,8 @@ This module runs its own center with the SIP engine (UDP and WebSocket on free p
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,17 +19,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
-from live_center import LiveCenter, sign_in, snap
+from live_center import SipCenter, sign_in, sip_center, snap
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from duplex.api.app import create_app
-from duplex.config import Settings
-from duplex.db.migrate import upgrade
-from duplex.demo import seed
 from duplex.media.codecs import get_codec
 from duplex.media.wav import WavWriter
-from duplex.server import _start_sip, _stop_sip
 from interop.peers import Baresip, free_even_port, free_port, rtp_capture, sipp_command
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(150)]
@@ -56,53 +46,11 @@ def tone_wav(path: Path, freq: float, rate: int, seconds: float = 60.0) -> Path:
     return path
 
 
-class MonitorCenter(LiveCenter):
-    sip_port: int = 0
-    app: Any = None
-
-    def registered(self, user: str) -> bool:
-        engine = self.app.state.sip_engine
-        return bool(engine.registrations.lookup(user, engine.now()))
-
-
 @pytest.fixture(scope="module")
-def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MonitorCenter]:
+def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
     root = tmp_path_factory.mktemp("monitor-center")
-    url = f"sqlite:///{root / 'duplex.db'}"
-    upgrade(url)
-    rtp = free_even_port()
-    settings = Settings(data_dir=root / "data", database_url=url, secret_key="web-test-secret", http_port=0,
-                        sip_enabled=True, sip_host="127.0.0.1", sip_port=free_port(), sip_ws_enabled=True,
-                        sip_ws_port=free_port(socket.SOCK_STREAM), public_ip="127.0.0.1",
-                        rtp_port_min=rtp, rtp_port_max=rtp + 200)  # fmt: skip
-    credentials = json.loads(seed(settings).read_text())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-
-    async def serve() -> None:
-        node = await _start_sip(app, settings)
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            await _stop_sip(node, app.state.campaigns)
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    center = MonitorCenter(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", credentials=credentials,
-                           artifacts=tmp_path_factory.mktemp("monitor-artifacts"))  # fmt: skip
-    center.sip_port, center.app = settings.sip_port, app
-    try:
-        yield center
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
+    with sip_center(root, tmp_path_factory.mktemp("monitor-artifacts")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +98,7 @@ INBOUND_AUDIO = """async () => {
 
 
 @contextlib.contextmanager
-def alice_phone(center: MonitorCenter, tmp: Path) -> Iterator[Baresip]:
+def alice_phone(center: SipCenter, tmp: Path) -> Iterator[Baresip]:
     wav = tone_wav(tmp / "alice.wav", AGENT_HZ, rate=8000)
     alice = next(a for a in center.credentials["agents"] if a["username"] == "alice")
     phone = Baresip(tmp, user="alice", password=alice["sip_password"], registrar=f"127.0.0.1:{center.sip_port}",
@@ -167,7 +115,7 @@ def alice_phone(center: MonitorCenter, tmp: Path) -> Iterator[Baresip]:
 
 
 @contextlib.contextmanager
-def sipp_caller(tmp: Path, center: MonitorCenter, media_port: int) -> Iterator[subprocess.Popen[bytes]]:
+def sipp_caller(tmp: Path, center: SipCenter, media_port: int) -> Iterator[subprocess.Popen[bytes]]:
     """Calls alice's extension, plays recorded speech, hangs up after 30 s (or when killed)."""
     cmd = sipp_command("uac_pcap.xml", f"127.0.0.1:{center.sip_port}", local_port=free_port(),
                        media_port=media_port, service="2001", duration_ms=30_000)  # fmt: skip
@@ -182,7 +130,7 @@ def sipp_caller(tmp: Path, center: MonitorCenter, media_port: int) -> Iterator[s
 
 
 def test_the_supervisor_listens_then_barges_from_the_wallboard(
-    browser: Browser, center: MonitorCenter, page: Page, tmp_path: Path
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
 ) -> None:
     page.on("console", lambda message: print("browser:", message.text))
     admin = center.client("admin")

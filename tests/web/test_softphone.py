@@ -8,100 +8,43 @@ This module runs its own center with the SIP engine (UDP and WebSocket on free p
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
-from live_center import LiveCenter, sign_in, snap
+from live_center import LiveCenter, SipCenter, sign_in, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, update
 
-from duplex.api.app import create_app
-from duplex.config import Settings
-from duplex.db.migrate import upgrade
 from duplex.db.models import Trunk
-from duplex.demo import seed
 from duplex.media.codecs import get_codec
-from duplex.server import _start_sip, _stop_sip
 from interop.peers import free_even_port, free_port, rtp_capture, sipp_background, sipp_command
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
 
-class SipCenter(LiveCenter):
-    sip_port: int = 0
-    carrier_port: int = 0  # where the demo trunk sends calls (a sipp carrier in the tests that need one)
-    # carrier_ips(ips): set the demo trunk's source IPs and reload the switch's directory. The sipp caller and
-    # the browser both come from 127.0.0.1: with the IP listed the caller is the carrier (it may call the agent),
-    # without it the browser is an agent phone (challenged, then it may call out through the trunk).
-    carrier_ips: Callable[[list[str]], None] = staticmethod(lambda ips: None)
-
-
 @pytest.fixture(scope="module")
-def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
-    root = tmp_path_factory.mktemp("softphone-center")
-    url = f"sqlite:///{root / 'duplex.db'}"
-    upgrade(url)
-    rtp = free_even_port()
-    settings = Settings(data_dir=root / "data", database_url=url, secret_key="web-test-secret", http_port=0,
-                        sip_enabled=True, sip_host="127.0.0.1", sip_port=free_port(), sip_ws_enabled=True,
-                        sip_ws_port=free_port(socket.SOCK_STREAM), public_ip="127.0.0.1",
-                        rtp_port_min=rtp, rtp_port_max=rtp + 200)  # fmt: skip
-    credentials = json.loads(seed(settings).read_text())
+def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
+    """The SIP-enabled center, its demo trunk pointing at a free port (a sipp carrier in the tests that need
+    one); `SipCenter.carrier_ips` says who may call as the carrier."""
     carrier_port = free_port()
-    engine = create_engine(url)
-    with engine.begin() as db:
-        db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(port=carrier_port))
-    running: dict[str, Any] = {}
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
 
-    async def serve() -> None:
-        node = await _start_sip(app, settings)
-        running.update(node=node, loop=asyncio.get_running_loop())
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            await _stop_sip(node, app.state.campaigns)  # campaigns, contact center, switch; closes the store
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    artifacts = tmp_path_factory.mktemp("softphone-artifacts")
-    center = SipCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts)
-    center.sip_port = settings.sip_port
-    center.carrier_port = carrier_port
-
-    def carrier_ips(ips: list[str]) -> None:
+    def trunk_on_carrier_port(url: str) -> None:
+        engine = create_engine(url)
         with engine.begin() as db:
-            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(allowed_ips=ips))
-        reload = running["node"].switch.refresh_directory(force=True)
-        asyncio.run_coroutine_threadsafe(reload, running["loop"]).result(10)
-
-    center.carrier_ips = carrier_ips  # type: ignore[method-assign]
-    try:
-        yield center
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
+            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(port=carrier_port))
         engine.dispose()
+
+    root = tmp_path_factory.mktemp("softphone-center")
+    artifacts = tmp_path_factory.mktemp("softphone-artifacts")
+    with sip_center(root, artifacts, trunk_on_carrier_port) as running:
+        running.carrier_port = carrier_port
+        yield running
 
 
 def rtp_payloads(pcap: Path, port: int, after: float = 0.0) -> list[tuple[str, str]]:
