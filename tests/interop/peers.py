@@ -224,10 +224,22 @@ class Baresip:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rec_dir = self.dir / "rec"
         self.rec_dir.mkdir(exist_ok=True)
+        self.tone_wav = tone_wav
+        self._write_config()
+        (self.dir / "accounts").write_text(
+            f"<sip:{user}@{registrar}>;auth_pass={password};answermode={answermode};audio_codecs=PCMU,PCMA;regint=60\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.sock: socket.socket | None = None
+        self._buf = b""
+
+    def _write_config(self) -> None:
+        """Fresh free ports: SIP (baresip also binds the next port for SIP/TLS), control and RTP."""
         self.sip_port = free_port()
         self.ctrl_port = free_port(socket.SOCK_STREAM)
         rtp = free_even_port()
         self.rtp_ports = (rtp, rtp + 20)
+        tone_wav = self.tone_wav
         (self.dir / "config").write_text(
             "\n".join(
                 [
@@ -251,22 +263,28 @@ class Baresip:
                 ]
             )
         )
-        (self.dir / "accounts").write_text(
-            f"<sip:{user}@{registrar}>;auth_pass={password};answermode={answermode};audio_codecs=PCMU,PCMA;regint=60\n"
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.sock: socket.socket | None = None
-        self._buf = b""
 
     def start(self) -> None:
+        # a port picked free may be taken by another process (tests run in parallel) before baresip binds it
+        for _ in range(3):
+            if self._start():
+                return
+            self._write_config()
+        raise RuntimeError(f"baresip could not bind its ports: {(self.dir / 'baresip.log').read_text()}")
+
+    def _start(self) -> bool:
         log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(["baresip", "-f", str(self.dir)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
                 self.sock = socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=1)
-                return
+                return True
             except OSError:
+                if "Address already in use" in (self.dir / "baresip.log").read_text(errors="replace"):
+                    self.proc.kill()
+                    self.proc.wait(5)
+                    return False
                 time.sleep(0.1)
         raise RuntimeError(f"baresip did not open ctrl_tcp: {(self.dir / 'baresip.log').read_text()}")
 
