@@ -27,6 +27,7 @@ from duplex.api.routing import DuplexRoute
 from duplex.api.routing_config import parse_flow_text
 from duplex.api.schemas import Input, Output, partial
 from duplex.api.scopes import own_calls
+from duplex.api.validation import definition_errors
 from duplex.auth.deps import CurrentPrincipal
 from duplex.callscript import CallScript as Script
 from duplex.callscript import ScriptError, check_answers, load_script, next_page, validate_script
@@ -55,20 +56,8 @@ class CallScriptRead(CallScriptCreate, Output):
 
 
 def script_error_detail(errors: list[ScriptError], loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
-    """FastAPI's 422 shape, one entry per error; `ctx.page` names the page (null: the script as a whole)."""
-    return [
-        {
-            "type": "call_script",
-            "loc": [
-                *loc,
-                *(("pages", e.page) if e.page is not None else ()),
-                *filter(None, e.field.split(".")),
-            ],
-            "msg": str(e),
-            "ctx": {"page": e.page, "field": e.field, "reason": e.reason},
-        }
-        for e in errors
-    ]
+    """The 422 entries of a script's errors; `ctx.page` names the page (null: the script as a whole)."""
+    return definition_errors(errors, loc, kind="call_script", part="page", parts="pages")
 
 
 def apply_script(ctx: Ctx, row: Any, data: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from duplex.api.crud import (
 from duplex.api.db import DbSession, field_error
 from duplex.api.routing import DuplexRoute
 from duplex.api.schemas import Input, Output, partial
+from duplex.api.validation import definition_errors
 from duplex.auth.deps import CurrentPrincipal
 from duplex.db.models import IvrFlow, IvrFlowVersion, PhoneNumber, Queue, QueueMember, QueueSkill, Trunk
 from duplex.ivr import FlowError, flow_schema, validate_flow
@@ -203,20 +204,8 @@ def flow_errors(session: Session, request: Request, definition: Any) -> list[Flo
 
 
 def flow_error_detail(errors: list[FlowError], loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
-    """FastAPI's 422 shape, one entry per error; `ctx` names the node (null: the flow as a whole)."""
-    return [
-        {
-            "type": "ivr_flow",
-            "loc": [
-                *loc,
-                *(("nodes", e.node) if e.node is not None else ()),
-                *filter(None, e.field.split(".")),
-            ],
-            "msg": str(e),
-            "ctx": {"node": e.node, "field": e.field, "reason": e.reason},
-        }
-        for e in errors
-    ]
+    """The 422 entries of a flow's errors; `ctx.node` names the node (null: the flow as a whole)."""
+    return definition_errors(errors, loc, kind="ivr_flow", part="node", parts="nodes")
 
 
 def check_flow(session: Session, request: Request, definition: Any, loc: tuple[str | int, ...]) -> None:

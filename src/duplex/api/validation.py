@@ -214,3 +214,23 @@ async def validation_error_response(request: Request, exc: Exception) -> JSONRes
     return JSONResponse(
         {"detail": json_safe(list(errors))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
     )
+
+
+def definition_errors(
+    errors: Iterable[Any], loc: Loc, *, kind: str, part: str, parts: str
+) -> list[ErrorDict]:
+    """FastAPI's 422 shape for errors found inside a stored definition (an IVR flow, a call script), one entry
+    per error: each error names its `part` (a node, a page; None for the definition as a whole), a dotted
+    `field` inside it and a `reason`; `loc` continues into ``parts`` (e.g. "nodes") and the part's name, and
+    `ctx` carries all three, so the console can show the error on its node or page."""
+    out: list[ErrorDict] = []
+    for e in errors:
+        name = getattr(e, part)
+        where = (parts, name) if name is not None else ()
+        out.append({
+            "type": kind,
+            "loc": [*loc, *where, *filter(None, e.field.split("."))],
+            "msg": str(e),
+            "ctx": {part: name, "field": e.field, "reason": e.reason},
+        })  # fmt: skip
+    return out
