@@ -142,6 +142,14 @@ async def read_upload(request: Request, limits: ImportLimits) -> tuple[bytes, st
     return b"".join(chunks), ""
 
 
+def check_region(region: str | None) -> None:
+    """The `region` query parameter of an import names a region phonenumbers knows, or the import is a 422."""
+    if region is not None and not valid_region(region):
+        raise field_error(
+            ("query", "region"), f"unknown region {region!r} (ISO 3166 alpha-2, e.g. RO)", region
+        )
+
+
 def load_list(session: Session, list_id: int) -> LeadList:
     lead_list = session.get(LeadList, list_id)
     if lead_list is None:
@@ -239,10 +247,7 @@ async def import_leads(
     on_duplicate: OnDuplicate = OnDuplicate.SKIP,
     dry_run: bool = False,
 ) -> ImportReport:
-    if region is not None and not valid_region(region):
-        raise field_error(
-            ("query", "region"), f"unknown region {region!r} (ISO 3166 alpha-2, e.g. RO)", region
-        )
+    check_region(region)
     lead_list = await run_in_threadpool(load_list, session, list_id)
     limits = limits_of(request.app.state)
     data, filename = await read_upload(request, limits)

@@ -36,7 +36,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from duplex.api.db import DbSession, field_error, not_found
-from duplex.api.lead_csv import CsvFileError, RowError, valid_region
+from duplex.api.lead_csv import CsvFileError, RowError
 from duplex.api.lead_import import ImportCounts, ImportOptions, OnDuplicate, run_import
 from duplex.api.lead_io import (
     CSV_TYPES,
@@ -45,6 +45,7 @@ from duplex.api.lead_io import (
     ImportReport,
     Staff,
     capped_body,
+    check_region,
     counts_out,
     data_rows,
     limits_of,
@@ -291,10 +292,7 @@ async def start_import_job(
     dry_run: bool = False,
     mapping: Annotated[list[str], Query(alias="map", max_length=64)] = [],  # noqa: B006 - FastAPI copies it
 ) -> ImportJobOut:
-    if region is not None and not valid_region(region):
-        raise field_error(
-            ("query", "region"), f"unknown region {region!r} (ISO 3166 alpha-2, e.g. RO)", region
-        )
+    check_region(region)
     try:
         columns = parse_mapping(mapping)
     except ValueError as exc:
