@@ -118,6 +118,20 @@ def run_sipp(tmp: Path, scenario: str, target: str, *, timeout: float = 60, **kw
 
 
 @contextlib.contextmanager
+def sipp_running(tmp: Path, cmd: list[str], log_name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A sipp (a caller, say) started from ``cmd`` for the `with` block, its output in ``tmp/log_name``,
+    killed at the end if it is still running."""
+    with open(tmp / log_name, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
 def sipp_background(tmp: Path, scenario: str, **kwargs: object) -> Iterator[subprocess.Popen[str]]:
     """A sipp that runs for the whole `with` block, e.g. a UAS standing in for a carrier."""
     cmd = sipp_command(scenario, "", **kwargs)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 
 from duplex.media.codecs import get_codec
 from duplex.media.wav import WavWriter
-from interop.peers import Baresip, free_even_port, free_port, rtp_capture, sipp_command
+from interop.peers import Baresip, free_even_port, free_port, rtp_capture, sipp_command, sipp_running
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(150)]
 
@@ -119,14 +119,8 @@ def sipp_caller(tmp: Path, center: SipCenter, media_port: int) -> Iterator[subpr
     """Calls alice's extension, plays recorded speech, hangs up after 30 s (or when killed)."""
     cmd = sipp_command("uac_pcap.xml", f"127.0.0.1:{center.sip_port}", local_port=free_port(),
                        media_port=media_port, service="2001", duration_ms=30_000)  # fmt: skip
-    with open(tmp / "sipp-caller.log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+    with sipp_running(tmp, cmd, "sipp-caller.log") as proc:
+        yield proc
 
 
 def test_the_supervisor_listens_then_barges_from_the_wallboard(

@@ -24,7 +24,7 @@ from live_center import LiveCenter, snap
 from playwright.sync_api import Browser, Page, expect
 from test_softphone import SipCenter, center, open_desktop  # noqa: F401  (center: the SIP-enabled fixture)
 
-from interop.peers import free_even_port, free_port, sipp_command
+from interop.peers import free_even_port, free_port, sipp_command, sipp_running
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(180)]
 
@@ -62,14 +62,8 @@ def ivr_caller(tmp: Path, site: SipCenter, name: str) -> Iterator[subprocess.Pop
     """sipp as CALLER: dials NUMBER, presses 2 then 1 (RFC 4733), waits for Duplex's BYE."""
     cmd = sipp_command("uac_menu_2_1_caller.xml", f"127.0.0.1:{site.sip_port}", local_port=free_port(),
                        media_port=free_even_port(), service=NUMBER, extra=["-key", "caller", CALLER])  # fmt: skip
-    with open(tmp / f"{name}.log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+    with sipp_running(tmp, cmd, f"{name}.log") as proc:
+        yield proc
 
 
 def desktop_with_pop(page: Page, site: LiveCenter, name: str) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, update
 
 from duplex.db.models import Trunk
 from duplex.media.codecs import get_codec
-from interop.peers import free_even_port, free_port, rtp_capture, sipp_background, sipp_command
+from interop.peers import free_even_port, free_port, rtp_capture, sipp_background, sipp_command, sipp_running
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
@@ -90,14 +90,8 @@ def sipp_caller(
     ``duration_ms``."""
     cmd = sipp_command("uac_pcap.xml", target, local_port=free_port(), media_port=media_port, service=number,
                        duration_ms=duration_ms)  # fmt: skip
-    with open(tmp / "sipp-caller.log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+    with sipp_running(tmp, cmd, "sipp-caller.log") as proc:
+        yield proc
 
 
 def open_desktop(page: Page, center: LiveCenter) -> None:
@@ -121,15 +115,7 @@ def test_the_agent_answers_in_the_browser_and_audio_flows_both_ways(
             snap(page, center, "softphone-ringing")
             answer.click()
             expect(page.locator("#softphone-call")).to_have_attribute("data-state", "talking")
-            stats: dict[str, Any] | None = None  # the browser's inbound-rtp report
-            level = 0.0  # the loudest audioLevel seen (speech has pauses)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                stats = page.evaluate(INBOUND_AUDIO)
-                level = max(level, stats["level"] if stats else 0.0)
-                if stats and stats["packets"] > 50 and stats["energy"] > 0 and level > 0:
-                    break
-                page.wait_for_timeout(250)
+            stats, level = browser_hears(page)  # the browser's inbound-rtp report, the loudest level seen
             snap(page, center, "softphone-talking")
             assert stats is not None and stats["packets"] > 50, stats
             assert stats["energy"] > 0 and level > 0, (stats, level)  # the caller's speech, not silence
