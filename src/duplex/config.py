@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     media_rtpengine_ng: str = Field(
         "127.0.0.1:2223", description="rtpengine's --listen-ng (host:port) when media_backend is rtpengine."
     )
+    media_rtpengine_webrtc: bool = Field(
+        True,
+        description="With media_backend rtpengine, browser (WebRTC) legs are relayed by rtpengine too (its ICE "
+        "and DTLS-SRTP); false keeps them in process (aiortc) as with the local backend.",
+    )
     media_rtpengine_stats_interval: float = Field(
         0.0,
         ge=0,

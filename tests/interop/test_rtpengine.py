@@ -7,6 +7,7 @@ The daemon runs per test on a free ng port and a port range of its own below the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import shutil
 import socket
@@ -70,6 +71,13 @@ def _wait_for_pong(address: tuple[str, int], proc: subprocess.Popen[str]) -> Non
 
 @pytest.fixture
 def rtpengine(tmp_path: Path) -> Iterator[Rtpengine]:
+    with running_rtpengine(tmp_path) as daemon:
+        yield daemon
+
+
+@contextlib.contextmanager
+def running_rtpengine(tmp_path: Path) -> Iterator[Rtpengine]:
+    """The daemon on loopback (a free ng port, a 200-port slice of its own) until the block ends."""
     binary = shutil.which("rtpengine")
     if binary is None:
         raise RuntimeError("rtpengine is not installed (scripts/test-deps.sh installs rtpengine-daemon)")

@@ -104,17 +104,18 @@ class SipCenter(LiveCenter):
 
 @contextlib.contextmanager
 def sip_center(
-    root: Path, artifacts: Path, prepare: Callable[[str], None] | None = None
+    root: Path, artifacts: Path, prepare: Callable[[str], None] | None = None, **options: Any
 ) -> Iterator[SipCenter]:
     """The app with its SIP engine (UDP and WebSocket on free ports, in the server's loop) on a seeded SQLite
-    database in `root`; `prepare(database_url)` may change the seeded rows before the engine loads them."""
+    database in `root`; `prepare(database_url)` may change the seeded rows before the engine loads them;
+    `options` are more settings (``media_backend="rtpengine"``...)."""
     url = f"sqlite:///{root / 'duplex.db'}"
     upgrade(url)
     rtp = free_even_port()
     settings = Settings(data_dir=root / "data", database_url=url, secret_key="web-test-secret", http_port=0,
                         sip_enabled=True, sip_host="127.0.0.1", sip_port=free_port(), sip_ws_enabled=True,
                         sip_ws_port=free_port(socket.SOCK_STREAM), public_ip="127.0.0.1",
-                        rtp_port_min=rtp, rtp_port_max=rtp + 200)  # fmt: skip
+                        rtp_port_min=rtp, rtp_port_max=rtp + 200, **options)  # fmt: skip
     credentials = json.loads(seed(settings).read_text())
     if prepare is not None:
         prepare(url)

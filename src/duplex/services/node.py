@@ -19,6 +19,7 @@ from duplex.services.contact_center import FEATURE_CODES, ContactCenter
 from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_backend import RtpengineBackend
 from duplex.services.media.rtpengine_client import parse_address
+from duplex.services.media.rtpengine_webrtc import RtpengineWebRtcBackend
 from duplex.services.media.webrtc import WebRtcBackend
 from duplex.stores.call_store import TelephonyStore
 
@@ -43,8 +44,16 @@ def media_backend(settings: Settings) -> MediaBackend:
 
 
 def webrtc_backend(settings: Settings) -> MediaBackend:
-    """Where browser legs get their media: aiortc in process (ICE host candidates on ``public_ip``)."""
-    return WebRtcBackend(_local_backend(settings), media_address=settings.public_ip)
+    """Where browser legs get their media: rtpengine with ``media_backend = "rtpengine"`` (its ICE and
+    DTLS-SRTP toward the browser, plain RTP inside; see `duplex.services.media.rtpengine_webrtc`) unless
+    ``media_rtpengine_webrtc`` is off, else aiortc in process (ICE host candidates on ``public_ip``), which is
+    also where a browser leg goes when rtpengine does not answer."""
+    in_process = WebRtcBackend(_local_backend(settings), media_address=settings.public_ip)
+    if settings.media_backend == "rtpengine" and settings.media_rtpengine_webrtc:
+        return RtpengineWebRtcBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip,
+                                      fallback=_local_backend(settings), webrtc_fallback=in_process,
+                                      stats_interval=settings.media_rtpengine_stats_interval)  # fmt: skip
+    return in_process
 
 
 @dataclass(frozen=True, slots=True)
