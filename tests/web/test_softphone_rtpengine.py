@@ -109,10 +109,11 @@ def rtpengine_side(center: SipCenter, rtpengine: Rtpengine) -> dict[str, Any]:
 
 def assert_media_in_rtpengine(page: Page, center: SipCenter, rtpengine: Rtpengine) -> None:
     remote = page.evaluate(SELECTED_REMOTE)
-    side = rtpengine_side(center, rtpengine)
-    print(f"browser's ICE pair ends at {remote}; rtpengine's browser side: {side}")
+    print(f"browser's ICE pair ends at {remote}")
     assert remote is not None and remote["pair"] == "succeeded", remote
     assert rtpengine.port_min <= remote["port"] <= rtpengine.port_max, (remote, rtpengine)  # rtpengine's port
+    side = rtpengine_side(center, rtpengine)
+    print(f"rtpengine's browser side: {side}")
     assert remote["port"] == side["port"], (remote, side)  # the very port of this call's browser side
     assert side["protocol"] == "UDP/TLS/RTP/SAVPF" and "DTLS-SRTP" in side["flags"], side
     assert side["packets"] > 50, side  # rtpengine decrypted the browser's SRTP itself
@@ -136,6 +137,7 @@ def test_the_agent_answers_a_caller_and_rtpengine_carries_the_browsers_media(
             assert stats is not None and stats["packets"] > 50, stats
             assert stats["energy"] > 0 and level > 0, (stats, level)
             assert_media_in_rtpengine(page, center, rtpengine)
+            page.wait_for_timeout(1000)  # a second more of the browser's beep toward the caller
             page.locator("#phone-hangup").click()
             expect(page.locator("#softphone-call")).to_have_attribute("data-state", "idle")
     peaks = payload_peaks(pcap, media)
@@ -172,6 +174,7 @@ def test_the_agent_dials_out_and_rtpengine_answers_the_browsers_offer(
             expect(info).to_have_attribute("data-state", "talking")
             stats, level = browser_hears(page)  # the carrier echoes the browser's beep back
             assert_media_in_rtpengine(page, center, rtpengine)
+            page.wait_for_timeout(1000)  # a second more of the browser's audio toward the carrier
             page.locator("#phone-hangup").click()
             expect(info).to_have_attribute("data-state", "idle")
             page.wait_for_timeout(500)
@@ -180,3 +183,23 @@ def test_the_agent_dials_out_and_rtpengine_answers_the_browsers_offer(
     assert len(peaks) > 50, f"{len(peaks)} RTP packets reached the carrier"
     assert max(peaks) > 500, max(peaks)  # the fake microphone's beep, from the browser to the carrier
     assert stats is not None and stats["packets"] > 50 and level > 0, (stats, level)  # and back
+
+
+@pytest.mark.usefixtures("browser_phone")
+def test_the_echo_application_hears_the_browser_through_rtpengine(
+    browser: Browser, center: SipCenter, page: Page, rtpengine: Rtpengine
+) -> None:
+    """An application that needs the audio in Python (1001 beeps, then echoes): rtpengine still terminates
+    the browser's WebRTC, its inside faces the in-process endpoint the application plays and listens on."""
+    open_desktop(page, center)
+    page.get_by_label("Number to call").fill("1001")
+    page.locator("#phone-call").click()
+    info = page.locator("#softphone-call")
+    expect(info).to_have_attribute("data-state", "talking")
+    stats, level = browser_hears(page)  # the echo's beep, then the fake microphone echoed
+    print(f"browser inbound-rtp on the call to 1001: {stats}, loudest {level}")
+    assert stats is not None and stats["packets"] > 50, stats
+    assert stats["energy"] > 0 and level > 0, (stats, level)
+    assert_media_in_rtpengine(page, center, rtpengine)
+    page.locator("#phone-hangup").click()
+    expect(info).to_have_attribute("data-state", "idle")
