@@ -69,8 +69,13 @@ class Settings(BaseSettings):
     )
     media_rtpengine_webrtc: bool = Field(
         True,
-        description="With media_backend rtpengine, browser (WebRTC) legs are relayed by rtpengine too (its ICE "
-        "and DTLS-SRTP); false keeps them in process (aiortc) as with the local backend.",
+        description="With media_backend rtpengine, browser (WebRTC) legs are relayed by rtpengine too (its "
+        "ICE and DTLS-SRTP); false keeps them in process (aiortc) as with the local backend.",
+    )
+    media_rtpengine_inject_dtmf: bool = Field(
+        False,
+        description="With media_backend rtpengine, rtpengine sends the DTMF Duplex plays to a bridged leg "
+        "(a browser's keypad, SIP INFO, to the caller as RFC 4733); it then runs codec handlers on all legs.",
     )
     media_rtpengine_stats_interval: float = Field(
         0.0,

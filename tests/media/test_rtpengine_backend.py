@@ -72,6 +72,9 @@ def test_settings_select_the_backend() -> None:
                                      public_ip="192.0.2.10"))  # fmt: skip
     assert isinstance(backend, RtpengineBackend)
     assert backend.client.address == ("127.0.0.1", 2300) and backend.media_address == "192.0.2.10"
+    assert not backend.inject_dtmf
+    injecting = media_backend(Settings(media_backend="rtpengine", media_rtpengine_inject_dtmf=True))
+    assert isinstance(injecting, RtpengineBackend) and "inject DTMF" in injecting.flags
     with pytest.raises(pydantic.ValidationError):
         Settings(media_backend="freeswitch")
 

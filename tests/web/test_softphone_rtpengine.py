@@ -20,7 +20,7 @@ import pytest
 from live_center import SipCenter, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, update
-from test_softphone import browser_hears, open_desktop, payload_peaks, sipp_caller
+from test_softphone import browser_hears, open_desktop, payload_peaks, rtp_payloads, sipp_caller
 
 from duplex.db.models import Trunk
 from duplex.services.media.rtpengine_client import RtpengineClient
@@ -69,8 +69,12 @@ def center(tmp_path_factory: pytest.TempPathFactory, rtpengine: Rtpengine) -> It
     root = tmp_path_factory.mktemp("rtpengine-softphone-center")
     artifacts = tmp_path_factory.mktemp("rtpengine-softphone-artifacts")
     host, port = rtpengine.ng
-    with sip_center(root, artifacts, trunk_on_carrier_port, media_backend="rtpengine",
-                    media_rtpengine_ng=f"{host}:{port}") as running:  # fmt: skip
+    settings = {
+        "media_backend": "rtpengine",
+        "media_rtpengine_ng": f"{host}:{port}",
+        "media_rtpengine_inject_dtmf": True,
+    }  # the keypad's INFO, played to the caller by rtpengine
+    with sip_center(root, artifacts, trunk_on_carrier_port, **settings) as running:  # fmt: skip
         running.carrier_port = carrier_port
         yield running
 
@@ -137,6 +141,7 @@ def test_the_agent_answers_a_caller_and_rtpengine_carries_the_browsers_media(
             assert stats is not None and stats["packets"] > 50, stats
             assert stats["energy"] > 0 and level > 0, (stats, level)
             assert_media_in_rtpengine(page, center, rtpengine)
+            page.locator(".dtmf-pad button[data-digit='5']").click()  # SIP INFO; rtpengine plays it
             page.wait_for_timeout(1000)  # a second more of the browser's beep toward the caller
             page.locator("#phone-hangup").click()
             expect(page.locator("#softphone-call")).to_have_attribute("data-state", "idle")
@@ -144,6 +149,8 @@ def test_the_agent_answers_a_caller_and_rtpengine_carries_the_browsers_media(
     print(f"browser inbound-rtp: {stats}; caller received {len(peaks)} packets, peak {max(peaks, default=0)}")
     assert len(peaks) > 50, f"{len(peaks)} RTP packets reached the caller"
     assert max(peaks) > 500, max(peaks)  # the fake microphone's beep, through rtpengine to the caller
+    events = {payload[:2] for pt, payload in rtp_payloads(pcap, media) if pt == "101" and payload}
+    assert events == {"05"}, events  # the keypad's 5 reached the caller as telephone-events
     deadline = time.monotonic() + 10
     while browser_legs(center).sessions and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -39,7 +39,8 @@ def media_backend(settings: Settings) -> MediaBackend:
     local = _local_backend(settings)
     if settings.media_backend == "rtpengine":
         return RtpengineBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip,
-                                fallback=local, stats_interval=settings.media_rtpengine_stats_interval)  # fmt: skip
+                                fallback=local, stats_interval=settings.media_rtpengine_stats_interval,
+                                inject_dtmf=settings.media_rtpengine_inject_dtmf)  # fmt: skip
     return local
 
 
@@ -50,9 +51,11 @@ def webrtc_backend(settings: Settings) -> MediaBackend:
     also where a browser leg goes when rtpengine does not answer."""
     in_process = WebRtcBackend(_local_backend(settings), media_address=settings.public_ip)
     if settings.media_backend == "rtpengine" and settings.media_rtpengine_webrtc:
-        return RtpengineWebRtcBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip,
-                                      fallback=_local_backend(settings), webrtc_fallback=in_process,
-                                      stats_interval=settings.media_rtpengine_stats_interval)  # fmt: skip
+        ng = parse_address(settings.media_rtpengine_ng)
+        return RtpengineWebRtcBackend(ng, media_address=settings.public_ip, fallback=_local_backend(settings),
+                                      webrtc_fallback=in_process,
+                                      stats_interval=settings.media_rtpengine_stats_interval,
+                                      inject_dtmf=settings.media_rtpengine_inject_dtmf)  # fmt: skip
     return in_process
 
 
