@@ -1,8 +1,9 @@
 """The agent softphone in Chromium against a center with ``media_backend = "rtpengine"``: the browser's WebRTC
 (ICE, DTLS-SRTP) is terminated by the real rtpengine-daemon, not by aiortc in the Duplex process.
 
-A sipp caller (recorded speech, PCMA) calls the agent's extension and the agent answers in the page; the
-agent dials an external number and the sipp carrier behind the demo trunk echoes. Each time audio flows both
+A sipp caller (recorded speech, PCMA) calls the agent's extension, the agent answers in the page and presses
+a key; the agent dials an external number and the sipp carrier behind the demo trunk echoes; the agent dials
+the echo application, holds and resumes. Each time audio flows both
 ways (the far end receives the browser's beep, the browser's inbound-rtp stats show packets and audio level),
 the browser's ICE pair ends on one of rtpengine's ports, rtpengine's ``query`` shows the call's browser side
 as DTLS-SRTP with packets, and the node's in-process WebRTC backend opened no session.
@@ -20,7 +21,14 @@ import pytest
 from live_center import SipCenter, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, update
-from test_softphone import browser_hears, open_desktop, payload_peaks, rtp_payloads, sipp_caller
+from test_softphone import (
+    INBOUND_AUDIO,
+    browser_hears,
+    open_desktop,
+    payload_peaks,
+    rtp_payloads,
+    sipp_caller,
+)
 
 from duplex.db.models import Trunk
 from duplex.services.media.rtpengine_client import RtpengineClient
@@ -45,6 +53,13 @@ SELECTED_REMOTE = """async () => {
   const pair = pairId ? stats.get(pairId) : null;
   const remote = pair ? stats.get(pair.remoteCandidateId) : null;
   return remote ? { address: remote.address || remote.ip, port: remote.port, pair: pair.state } : null;
+}"""
+
+
+# the audio transceiver receives (its negotiated direction), as after a resume's answer
+RECEIVING = """() => {
+  const pc = window.duplexPeerConnection;
+  return !!pc && pc.getTransceivers().some((t) => t.currentDirection === "sendrecv");
 }"""
 
 
@@ -208,5 +223,30 @@ def test_the_echo_application_hears_the_browser_through_rtpengine(
     assert stats is not None and stats["packets"] > 50, stats
     assert stats["energy"] > 0 and level > 0, (stats, level)
     assert_media_in_rtpengine(page, center, rtpengine)
+    hold = page.locator("#phone-hold")
+    hold.click()  # a re-INVITE from the browser, answered with rtpengine's SDP (direction mirrored)
+    expect(hold).to_have_text("Resume")
+    hold.click()
+    expect(hold).to_have_text("Hold")
+    arrived, level = packets_in_a_second(page)
+    assert arrived > 25 and level > 0, (arrived, level)  # the echo again, on the same ICE and DTLS session
+    assert not page.locator("#softphone-error").text_content()
     page.locator("#phone-hangup").click()
     expect(info).to_have_attribute("data-state", "idle")
+
+
+def packets_in_a_second(page: Page) -> tuple[int, float]:
+    """Once the browser receives audio again (after a resume's offer and answer), the packets it receives in
+    one second and the loudest level it shows meanwhile."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and page.evaluate(RECEIVING) is not True:
+        page.wait_for_timeout(100)
+    first = page.evaluate(INBOUND_AUDIO)
+    level = 0.0
+    for _ in range(10):
+        page.wait_for_timeout(100)
+        stats = page.evaluate(INBOUND_AUDIO)
+        level = max(level, stats["level"] if stats else 0.0)
+    last = page.evaluate(INBOUND_AUDIO)
+    assert first is not None and last is not None, (first, last)
+    return last["packets"] - first["packets"], level

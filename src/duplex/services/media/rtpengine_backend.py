@@ -39,6 +39,12 @@ into its SDP, with rtpengine's ports), for example userspace-only as the tests s
 
 and ``media_backend = "rtpengine"``, ``media_rtpengine_ng = "127.0.0.1:2223"`` in duplex.toml. Each leg
 holds four rtpengine ports (RTP and RTCP on each side), so a bridged call holds eight.
+
+Browser legs go to rtpengine too (`rtpengine_webrtc`, unless ``media_rtpengine_webrtc = false`` keeps them in
+aiortc): the browser then sends its ICE checks and DTLS-SRTP to rtpengine's ports on ``--interface``, so that
+address must be one the agents' browsers reach (``public_ip``; 127.0.0.1 serves a browser on the same host).
+rtpengine needs no WebRTC option of its own: the ng flags of each command ask for ICE, DTLS and RTCP-mux.
+The keypad of a browser (SIP INFO) reaches a bridged rtpengine leg only with ``media_rtpengine_inject_dtmf``.
 """
 
 from __future__ import annotations
