@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     media_rtpengine_stats_interval: float = Field(
         0.0,
         ge=0,
-        description="Seconds between rtpengine counter queries per leg (live stats); 0: only at hangup.",
+        description="Seconds between rtpengine counter queries per leg (live stats); 0: a quarter of "
+        "rtp_timeout_seconds (the RTP timeout reads them), or only at hangup when that is 0 too.",
     )
     recording_retention_days: int = Field(
         0, ge=0, description="Delete call recordings (files and rows) older than this many days (0: keep)."

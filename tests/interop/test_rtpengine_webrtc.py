@@ -112,7 +112,7 @@ async def _bridge(caller: MediaSession, agent: MediaSession) -> None:
 
 async def test_rtpengine_answers_the_browser_when_duplex_offers(rtpengine: Rtpengine) -> None:  # noqa: F811
     backend = RtpengineBackend(rtpengine.ng, media_address="127.0.0.1")
-    webrtc = RtpengineWebRtcBackend(rtpengine.ng, media_address="127.0.0.1")
+    webrtc = RtpengineWebRtcBackend(rtpengine.ng, media_address="127.0.0.1", stats_interval=0.5)
     phone = _phone()
     caller = await backend.open_session()
     agent = await webrtc.open_session()
@@ -129,6 +129,8 @@ async def test_rtpengine_answers_the_browser_when_duplex_offers(rtpengine: Rtpen
         assert _in_range(port, rtpengine) and port == agent.local_address[1], (
             port
         )  # rtpengine's ICE, no aiortc
+        polled = agent.stats().packets_received  # the last of the leg's own queries (every 0.5 s)
+        assert polled > 25, agent.last_query  # live counters: the RTP timeout sees the browser's packets
         reply = await agent.refresh_stats()
         assert agent.stats().packets_received > 50, reply  # rtpengine decrypted the browser's SRTP itself
     finally:

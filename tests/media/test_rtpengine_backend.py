@@ -73,6 +73,12 @@ def test_settings_select_the_backend() -> None:
     assert isinstance(backend, RtpengineBackend)
     assert backend.client.address == ("127.0.0.1", 2300) and backend.media_address == "192.0.2.10"
     assert not backend.inject_dtmf
+    # the RTP timeout (60 s) reads the leg's counters: they are queried every 15 s unless the setting says
+    assert backend.stats_interval == 15.0
+    queried = media_backend(Settings(media_backend="rtpengine", media_rtpengine_stats_interval=2.0))
+    never = media_backend(Settings(media_backend="rtpengine", rtp_timeout_seconds=0))
+    assert isinstance(queried, RtpengineBackend) and queried.stats_interval == 2.0
+    assert isinstance(never, RtpengineBackend) and never.stats_interval == 0.0
     injecting = media_backend(Settings(media_backend="rtpengine", media_rtpengine_inject_dtmf=True))
     assert isinstance(injecting, RtpengineBackend) and "inject DTMF" in injecting.flags
     with pytest.raises(pydantic.ValidationError):

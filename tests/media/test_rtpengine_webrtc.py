@@ -49,6 +49,7 @@ def test_settings_choose_where_browser_legs_get_their_media() -> None:
     assert backend.client.address == ("127.0.0.1", 2300) and backend.media_address == "192.0.2.10"
     assert isinstance(backend.webrtc_fallback, WebRtcBackend) and backend.fallback is not None
     assert not backend.inject_dtmf and "inject DTMF" not in backend.flags
+    assert backend.stats_interval == 15.0  # the RTP timeout reads a browser leg's counters too
     dtmf = webrtc_backend(Settings(media_backend="rtpengine", media_rtpengine_inject_dtmf=True))
     assert isinstance(dtmf, RtpengineWebRtcBackend) and "inject DTMF" in dtmf.flags
     kept = webrtc_backend(Settings(media_backend="rtpengine", media_rtpengine_webrtc=False))

@@ -33,13 +33,22 @@ def _local_backend(settings: Settings) -> LocalMediaBackend:
     )
 
 
+def _stats_interval(settings: Settings) -> float:
+    """Seconds between an rtpengine leg's counter queries: the setting, else a quarter of the RTP timeout. An
+    rtpengine leg's counters are what its last query said, and the RTP timeout hangs up a leg whose received
+    packets stop growing: never queried, every call on rtpengine would end after ``rtp_timeout_seconds``."""
+    if settings.media_rtpengine_stats_interval > 0 or settings.rtp_timeout_seconds <= 0:
+        return settings.media_rtpengine_stats_interval
+    return settings.rtp_timeout_seconds / 4
+
+
 def media_backend(settings: Settings) -> MediaBackend:
     """The backend ``settings.media_backend`` names: in-process RTP, or rtpengine legs whose IVR operations
     fall back to in-process endpoints (see `duplex.services.media.rtpengine_backend`)."""
     local = _local_backend(settings)
     if settings.media_backend == "rtpengine":
         return RtpengineBackend(parse_address(settings.media_rtpengine_ng), media_address=settings.public_ip,
-                                fallback=local, stats_interval=settings.media_rtpengine_stats_interval,
+                                fallback=local, stats_interval=_stats_interval(settings),
                                 inject_dtmf=settings.media_rtpengine_inject_dtmf)  # fmt: skip
     return local
 
@@ -54,7 +63,7 @@ def webrtc_backend(settings: Settings) -> MediaBackend:
         ng = parse_address(settings.media_rtpengine_ng)
         return RtpengineWebRtcBackend(ng, media_address=settings.public_ip, fallback=_local_backend(settings),
                                       webrtc_fallback=in_process,
-                                      stats_interval=settings.media_rtpengine_stats_interval,
+                                      stats_interval=_stats_interval(settings),
                                       inject_dtmf=settings.media_rtpengine_inject_dtmf)  # fmt: skip
     return in_process
 
