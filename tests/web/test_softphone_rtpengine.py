@@ -2,7 +2,7 @@
 (ICE, DTLS-SRTP) is terminated by the real rtpengine-daemon, not by aiortc in the Duplex process.
 
 A sipp caller (recorded speech, PCMA) calls the agent's extension, the agent answers in the page and presses
-a key; the agent dials an external number and the sipp carrier behind the demo trunk echoes; the agent dials
+a key (a supervisor asking to listen is refused: monitoring mixes in process); the agent dials an external number and the sipp carrier behind the demo trunk echoes; the agent dials
 the echo application, holds and resumes. Each time audio flows both
 ways (the far end receives the browser's beep, the browser's inbound-rtp stats show packets and audio level),
 the browser's ICE pair ends on one of rtpengine's ports, rtpengine's ``query`` shows the call's browser side
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from live_center import SipCenter, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
@@ -156,6 +157,10 @@ def test_the_agent_answers_a_caller_and_rtpengine_carries_the_browsers_media(
             assert stats is not None and stats["packets"] > 50, stats
             assert stats["energy"] > 0 and level > 0, (stats, level)
             assert_media_in_rtpengine(page, center, rtpengine)
+            refused = supervisor_monitors(
+                center, page.locator("#softphone-call").get_attribute("data-call-id")
+            )
+            assert refused.status_code == 409 and "rtpengine" in refused.json()["detail"], refused.text
             page.locator(".dtmf-pad button[data-digit='5']").click()  # SIP INFO; rtpengine plays it
             page.wait_for_timeout(1000)  # a second more of the browser's beep toward the caller
             page.locator("#phone-hangup").click()
@@ -170,6 +175,18 @@ def test_the_agent_answers_a_caller_and_rtpengine_carries_the_browsers_media(
     while browser_legs(center).sessions and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not browser_legs(center).sessions  # the hangup deleted the browser leg's rtpengine call
+
+
+def supervisor_monitors(center: SipCenter, call_id: str | None) -> httpx.Response:
+    """The supervisor (given a phone: an agent row) asks to listen to the call: mixing needs the legs' audio
+    in the Duplex process, so a call whose media is in rtpengine is refused, browser legs included."""
+    assert call_id
+    admin = center.client("admin")
+    users = admin.get("/users", params={"limit": 500}).json()["items"]
+    supervisor = next(u for u in users if u["username"] == "supervisor")
+    phone = {"extension": "2901", "sip_username": "supervisor-rtpengine", "sip_password": "supervisor-secret"}
+    admin.post("/agents", json={"user_id": supervisor["id"], **phone}).raise_for_status()
+    return center.client("supervisor").post(f"/calls/{call_id}/monitor", json={"mode": "listen"})
 
 
 @pytest.fixture
