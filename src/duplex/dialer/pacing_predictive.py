@@ -15,7 +15,10 @@ The safety factor z is the abandon controller: a stochastic-approximation step a
 z up when the call was dropped and down otherwise, so the drop rate settles at a set point. The set point is
 the abandon target less what AMD false positives are estimated to add (they hang up on humans, which counts as
 an abandon), lowered further while the campaign's measured rate (its life, and the rolling 24 h) is close to the
-target; so the regulatory rate, not only the recent one, stays under the limit.
+target; so the regulatory rate, not only the recent one, stays under the limit. The aim itself sits below the
+target by the sampling noise of a day's rate at the day's expected number of live answers (a 5-agent team's day
+is too few answers for 85% of the target to be safe); where the AMD false positives alone then fill the aim, no
+drop is affordable and the pacer dials progressively.
 """
 
 from __future__ import annotations
