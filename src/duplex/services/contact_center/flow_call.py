@@ -3,8 +3,12 @@
 The run is a sans-IO core: this shell feeds it what happens on the leg (answered, DTMF digits, prompts done,
 lookup answers, queue results, the agent or the caller hanging up) and carries out its commands. Prompts play
 one after another from the prompt cache; a digit during a prompt stops it (barge-in). While the caller waits in
-a queue they hear their position and estimated wait, with hold tones between the announcements. Flow time is
-the wall clock (opening hours); timers are the run's own (`get_timer`).
+a queue they hear their position and estimated wait, with hold tones between the announcements.
+
+The run's clock (`flow_clock`) is the POSIX time when the flow started, advanced by the event loop's clock:
+opening hours and time-of-day conditions read the time of day, while the run's timers (a menu's digit timeout,
+a lookup's deadline; `get_timer`) wait on the loop's clock, so they fire after exactly their seconds, never
+jump with the wall clock, and run on virtual time in tests.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,7 +68,7 @@ from duplex.services.ivr_lookup import run_lookup
 from duplex.services.ivr_prompts import PromptCache
 from duplex.stores.center_store import CenterConfig
 
-__all__ = ["HOLD_SECONDS", "CenterPort", "FlowCall"]
+__all__ = ["HOLD_SECONDS", "CenterPort", "FlowCall", "flow_clock"]
 
 log = logging.getLogger("duplex.services.contact_center.flow_call")
 
@@ -96,8 +101,15 @@ def recordable(value: object) -> str | int | float | bool | None:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
+def flow_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """A flow's clock: POSIX seconds now, moving from here on with ``loop.time()`` (see the module's doc)."""
+    offset = time.time() - loop.time()
+    return lambda: offset + loop.time()
+
+
 class FlowCall:
-    def __init__(self, center: CenterPort, leg: InboundLeg, flow_id: int, version: int, flow: Flow) -> None:
+    def __init__(self, center: CenterPort, leg: InboundLeg, flow_id: int, version: int, flow: Flow,
+                 *, clock: Callable[[], float] | None = None) -> None:  # fmt: skip
         self.center = center
         self.leg = leg
         self.call_id = leg.call.id
@@ -116,6 +128,7 @@ class FlowCall:
         self.announcements: list[str] = []  # what the caller was told while waiting
         self.language = flow.language  # of the queue announcements (the queue node's Enqueue says which)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._clock = clock  # the run's `now` (default: `flow_clock` from when the flow starts)
 
     # -- what the center tells the caller's flow --------------------------------------------------------------
 
@@ -189,8 +202,9 @@ class FlowCall:
         if leg.media is not None:
             leg.media.listeners.append(self._on_media)
         self._spawn(self._watch_caller())
+        now = self._clock = self._clock or flow_clock(asyncio.get_running_loop())
         try:
-            outputs = self.run.start(time.time())
+            outputs = self.run.start(now())
             while True:
                 for output in outputs:
                     await self._act(output)
@@ -198,12 +212,12 @@ class FlowCall:
                     break
                 timer = self.run.get_timer()
                 try:
-                    timeout = None if timer is None else max(0.0, timer - time.time())
+                    timeout = None if timer is None else max(0.0, timer - now())
                     event = await asyncio.wait_for(self.inputs.get(), timeout)
                 except TimeoutError:
-                    outputs = self.run.handle_timer(time.time())
+                    outputs = self.run.handle_timer(now())
                 else:
-                    outputs = self.run.handle(event, time.time())
+                    outputs = self.run.handle(event, now())
         finally:
             await self._finish()
 
