@@ -165,7 +165,7 @@ class Enqueue:
     skills: tuple[tuple[str, int | None], ...]  # (skill name, minimum proficiency or None)
     priority: int
     max_wait_seconds: int | None
-    language: str = "en"  # of the position and wait announcements: the node's, else the caller's
+    language: str = "en"  # of the position and wait announcements (`announcements.announcement_language`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

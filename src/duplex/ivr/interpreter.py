@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from duplex.ivr import events as ev
+from duplex.ivr.announcements import announcement_language
 from duplex.ivr.calendar import is_holiday, is_open, local_time
 from duplex.ivr.conditions import rule_holds
 from duplex.ivr.flow import Flow, Scalar
@@ -69,6 +70,9 @@ class FlowRun:
             called_number=context.called_number,
             tracking_source=context.tracking_source,
         )
+        # The language the flow last spoke (a say's) or the caller chose (the `language` variable): the queue
+        # announcements' unless the queue node names its own.
+        self.spoken_language = self._language()
         self.ignored = 0
         self.end_reason: str | None = None
         self._answered = False
@@ -164,6 +168,8 @@ class FlowRun:
 
     def _set(self, name: str, value: Scalar) -> None:
         self.variables[name] = value
+        if name == "language" and isinstance(value, str) and value in LANGUAGES:
+            self.spoken_language = value
         assert self.node_id is not None
         self._out.append(ev.VariableSet(variable=name, value=value, node_id=self.node_id))
 
@@ -181,6 +187,7 @@ class FlowRun:
         else:
             chosen = text
         self._ensure_answered()
+        self.spoken_language = lang
         self._out.append(
             ev.Say(text=render(chosen, self.variables), language=lang, voice=voice_for(lang, voice))
         )
@@ -266,7 +273,7 @@ class FlowRun:
                 skills=tuple(skills),
                 priority=self._priority(node),
                 max_wait_seconds=max_wait,
-                language=self._language(node.get("language")),
+                language=announcement_language(node.get("language"), self.spoken_language),
             )
         )
         limit = (max_wait or DEFAULT_QUEUE_WAIT_SECONDS) + QUEUE_GRACE_SECONDS

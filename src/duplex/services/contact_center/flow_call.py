@@ -126,7 +126,7 @@ class FlowCall:
         self.recorder: CallRecorder | None = None
         self.recording_path: Path | None = None
         self.announcements: list[str] = []  # what the caller was told while waiting
-        self.language = flow.language  # of the queue announcements (the queue node's Enqueue says which)
+        self.language = flow.language  # of the queue announcements (the Enqueue says which)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._clock = clock  # the run's `now` (default: `flow_clock` from when the flow starts)
 
