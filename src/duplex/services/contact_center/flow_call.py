@@ -206,6 +206,7 @@ class FlowCall:
         try:
             outputs = self.run.start(now())
             while True:
+                self._keys_secret(self.run.collecting_secret)
                 for output in outputs:
                     await self._act(output)
                 if self.run.finished:
@@ -219,6 +220,7 @@ class FlowCall:
                 else:
                     outputs = self.run.handle(event, now())
         finally:
+            self._keys_secret(False)
             await self._finish()
 
     async def _finish(self) -> None:
@@ -232,6 +234,15 @@ class FlowCall:
             await self.leg.hangup(self.run.end_reason or "flow_end")
         for task in list(self._tasks):
             task.cancel()
+
+    def _keys_secret(self, secret: bool) -> None:
+        """While a sensitive input collects digits, the keys the caller presses are recorded masked (the run
+        gets them as they are, from `_on_media`)."""
+        keys = self.leg.control.store.secret_keys
+        if secret:
+            keys.add(self.call_id)
+        else:
+            keys.discard(self.call_id)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -264,8 +275,11 @@ class FlowCall:
                 {"flow_id": self.flow_id, "node": output.node_id, "node_type": output.node_type},
             )
         elif isinstance(output, VariableSet):
-            leg.emit("ivr.variable_set", {"flow_id": self.flow_id, "node": output.node_id,
-                                          "variable": output.variable, "value": recordable(output.value)})  # fmt: skip
+            data = {"flow_id": self.flow_id, "node": output.node_id, "variable": output.variable,
+                    "value": recordable(output.value)}  # fmt: skip
+            if output.sensitive:
+                data["sensitive"] = True  # and the value is already the mask
+            leg.emit("ivr.variable_set", data)
         elif isinstance(output, FlowEnded):
             leg.emit("ivr.left", {"flow_id": self.flow_id, "to": output.reason, "target": output.node_id})
         elif isinstance(output, SurveyAnswered):
