@@ -100,6 +100,19 @@ CALLS: dict[str, list[Step]] = {
         (310_000, "call.created", {}, _created("anonymous", "+40215550000")),
         (311_000, "agent.accepted", {"queue_id": 1, "agent_id": 1}, {}),
     ],
+    # a PIN keyed at a sensitive input, recorded as the flow records it: masks only
+    "secret-1": [
+        (320_000, "call.created", {}, _created("+40799999997", "+40215550000")),
+        (320_100, "ivr.node_entered", {}, {"flow_id": 1, "node": "pin", "node_type": "input"}),
+        *[(320_200 + i, "dtmf.received", {}, {"digit": "•", "source": "rfc4733"}) for i in range(4)],
+        (
+            321_000,
+            "ivr.variable_set",
+            {},
+            {"flow_id": 1, "node": "pin", "variable": "pin", "value": "••••", "sensitive": True},
+        ),
+        (322_000, "agent.accepted", {"queue_id": 1, "agent_id": 1}, {}),
+    ],
 }
 
 
@@ -212,3 +225,13 @@ async def test_an_agent_turns_the_caller_into_a_lead(calls: World) -> None:
     anonymous = await calls.as_("agent", "POST", "/calls/anon-1/lead", json={"list_id": 1})
     assert anonymous.status_code == 422 and anonymous.json()["detail"][0]["loc"] == ["path", "call_id"]
     assert (await calls.as_("agent2", "POST", "/calls/pop-1/lead", json={"list_id": 1})).status_code == 404
+
+
+async def test_a_sensitive_input_shows_its_mask_and_says_it_is_one(calls: World) -> None:
+    answer = await calls.as_("agent", "GET", "/calls/secret-1/screen-pop")
+    assert answer.status_code == 200, answer.text
+    ivr = answer.json()["ivr"]
+    assert [(i["variable"], i["value"], i["sensitive"]) for i in ivr["inputs"]] == [("pin", "••••", True)]
+    assert [(k["digit"], k["node"]) for k in ivr["key_presses"]] == [("•", "pin")] * 4
+    pop = (await calls.as_("agent", "GET", "/calls/pop-1/screen-pop")).json()
+    assert [i["sensitive"] for i in pop["ivr"]["inputs"]] == [False, False]

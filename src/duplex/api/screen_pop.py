@@ -87,7 +87,8 @@ class IvrInputRead(BaseModel):
     node: str
     node_type: str | None  # input (digits), lookup, set, csat, ...
     variable: str
-    value: str | int | float | bool | None
+    value: str | int | float | bool | None  # a sensitive input's is the mask "••••"
+    sensitive: bool = False  # a secret the caller keyed (a PIN, a card number): only its mask is shown
     at: dt.datetime
 
 
@@ -322,7 +323,7 @@ def _ivr(session: Session, story: CallStory) -> IvrRead:
         path=[IvrStepRead(flow_id=s.flow_id, flow_name=flows.get(s.flow_id), node=s.node, node_type=s.node_type,
                           at=_at(s.at_ms)) for s in story.ivr_path],
         inputs=[IvrInputRead(node=i.node, node_type=i.node_type, variable=i.variable, value=i.value,
-                             at=_at(i.at_ms)) for i in story.ivr_inputs],
+                             sensitive=i.sensitive, at=_at(i.at_ms)) for i in story.ivr_inputs],
         key_presses=[KeyPressRead(digit=k.digit, node=k.node, at=_at(k.at_ms)) for k in story.key_presses],
         exit=story.ivr_exit,
     )  # fmt: skip

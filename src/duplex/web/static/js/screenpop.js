@@ -51,7 +51,7 @@ function ivrSection(ivr) {
   const inputs = ivr.inputs.length
     ? h("table", { id: "pop-ivr-inputs" }, h("caption", { class: "sr-only" }, t("pop.ivr_inputs")),
       h("thead", {}, h("tr", {}, ...["variable", "value", "node"].map((c) => h("th", { scope: "col" }, t(`pop.col.${c}`))))),
-      h("tbody", {}, ...ivr.inputs.map((i) => h("tr", { "data-variable": i.variable },
+      h("tbody", {}, ...ivr.inputs.map((i) => h("tr", { "data-variable": i.variable, "data-sensitive": i.sensitive ? "true" : null },
         h("td", {}, i.variable), h("td", {}, String(i.value ?? "")), h("td", {}, `${i.node}${i.node_type ? ` (${i.node_type})` : ""}`)))))
     : h("p", { class: "hint" }, t("pop.no_inputs"));
   return h("div", { id: "pop-ivr" }, steps, h("h4", {}, t("pop.ivr_inputs")), inputs,
@@ -102,9 +102,9 @@ function smallForm(id, fields, submitLabel, onSubmit) {
 }
 
 // What the IVR collected, as a contact's first values: a variable called name/company/email fills that
-// field; every input goes into the contact's custom fields.
+// field; every input but the sensitive ones (only their mask is known) goes into the contact's custom fields.
 function contactDraft(pop) {
-  const inputs = Object.fromEntries(pop.ivr.inputs.map((i) => [i.variable, i.value]));
+  const inputs = Object.fromEntries(pop.ivr.inputs.filter((i) => !i.sensitive).map((i) => [i.variable, i.value]));
   const lead = pop.leads[0];
   const leadName = lead ? [lead.first_name, lead.last_name].filter(Boolean).join(" ") : "";
   return {
