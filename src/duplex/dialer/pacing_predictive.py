@@ -305,7 +305,6 @@ class PredictivePacer:
 
     def drop_set_point(self) -> float:
         """The drop rate the controller aims at: the compliance aim less the AMD false positives."""
-        cfg = self.config
         aim = self.compliance_aim()
         worst = max(
             self.abandon_rate_estimate(self.drops, self.humans),
