@@ -5,7 +5,8 @@ given with the roles it uses, so it can be read knowing only those:
 
 * `Answering`: answer (or drop) a request; `Signalling` adds the rest of the transactions a leg uses.
 * `Addressing`: how the node names itself in a message and reaches a peer.
-* `PhoneBook`: who is where: the directory of agents, numbers and trunks, and the phones' registrations.
+* `PhoneBook`: who is where: the directory of agents, numbers and trunks, and the phones' registrations;
+  `PhoneReach` adds what ringing a registered phone takes (its stream, our address in the From).
 * `TrunkAccess`: the carriers: trunk selection and pacing, the addresses of a trunk's host.
 * `NodeResources`: the node's settings, event store, media backends, randomness, clock and tasks.
 
@@ -30,7 +31,7 @@ from duplex.sip.message import SipRequest, SipResponse
 from duplex.stores.call_store import Directory, TelephonyStore
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
-__all__ = ["Addressing", "Answering", "NodeResources", "PhoneBook", "Signalling", "TrunkAccess"]
+__all__ = ["Addressing", "Answering", "NodeResources", "PhoneBook", "PhoneReach", "Signalling", "TrunkAccess"]
 
 
 class Answering(Protocol):
@@ -84,6 +85,11 @@ class PhoneBook(Protocol):
     def registrations(self) -> RegistrationService: ...
     def now(self) -> float: ...
     async def refresh_directory(self, *, force: bool = False) -> Directory: ...
+
+
+class PhoneReach(PhoneBook, Addressing, Protocol):
+    """Ringing a registered phone: look up its bindings, reuse (or reopen) the stream it registered over,
+    and name this node in the From of the INVITE."""
 
 
 class TrunkAccess(Protocol):
