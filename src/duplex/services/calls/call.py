@@ -26,11 +26,11 @@ import numpy as np
 import numpy.typing as npt
 
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
+from duplex.media.frames import split_frames
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
 from duplex.media.session import AnsweringBackend, MediaSession, NegotiatingSession
 from duplex.services.calls.control import Addressing, NodeResources, PhoneBook, Signalling, TrunkAccess
-from duplex.services.media.endpoint import split_frames
 from duplex.sip.dialog import Dialog
 from duplex.sip.errors import LocalProtocolError
 from duplex.sip.events import Address, TransactionKey

@@ -21,11 +21,13 @@ import numpy.typing as npt
 
 from duplex.media.codecs import PCMU, G711Codec, get_codec
 from duplex.media.events import AudioFrame, DtmfReceived, FrameTap, MediaEvent
+from duplex.media.frames import FRAME, PTIME, split_frames
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder, ChannelTap
 from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stream import RtpStream, StreamStats
 from duplex.media.wav import read_wav
+from duplex.services.media.dtmf_inbox import DtmfInbox
 from duplex.services.media.ports import bind_port_pair
 from duplex.services.media.tts import TextToSpeech
 
@@ -35,17 +37,6 @@ log = logging.getLogger("duplex.media.endpoint")
 
 Pcm = npt.NDArray[np.int16]
 Addr = tuple[str, int]
-FRAME = 160
-PTIME = 0.02
-
-
-def split_frames(pcm: Pcm, frame: int = FRAME) -> Iterator[Pcm]:
-    """Cut PCM into 20 ms frames, zero-padding the last one."""
-    for i in range(0, len(pcm), frame):
-        chunk = pcm[i : i + frame]
-        if len(chunk) < frame:
-            chunk = np.concatenate([chunk, np.zeros(frame - len(chunk), dtype=np.int16)])
-        yield chunk
 
 
 class RtpEndpoint:
@@ -72,7 +63,7 @@ class RtpEndpoint:
         self._bridged_from: RtpEndpoint | None = None
         self._recorder: CallRecorder | None = None
         self._rec_taps: list[FrameTap] = []
-        self._dtmf: asyncio.Queue[DtmfReceived] = asyncio.Queue()
+        self.dtmf = DtmfInbox()  # what collect_dtmf reads
         self.listeners: list[Callable[[MediaEvent], None]] = []
         self.ticks_late = 0
         self._relay: RtpEndpoint | None = None  # fast relay target (self when echoing), see _update_relay
@@ -239,7 +230,7 @@ class RtpEndpoint:
             if isinstance(ev, AudioFrame):
                 self._on_audio(ev)
             elif isinstance(ev, DtmfReceived):
-                self._dtmf.put_nowait(ev)
+                self.dtmf.put(ev)
             for listener in self.listeners:
                 listener(ev)
         self._flush_rtcp()
@@ -442,37 +433,16 @@ class RtpEndpoint:
 
     def flush_dtmf(self) -> None:
         """Forget digits typed ahead (``collect_dtmf`` otherwise consumes them first)."""
-        while not self._dtmf.empty():
-            self._dtmf.get_nowait()
+        self.dtmf.flush()
 
     async def next_dtmf(self) -> DtmfReceived:
-        return await self._dtmf.get()
+        return await self.dtmf.next()
 
-    async def collect_dtmf(
-        self,
-        max_digits: int,
-        timeout: float,
-        terminator: str | None = "#",
-        inter_digit_timeout: float | None = None,
-    ) -> str:
+    async def collect_dtmf(self, max_digits: int, timeout: float, terminator: str | None = "#",
+                           inter_digit_timeout: float | None = None) -> str:  # fmt: skip
         """Collect up to ``max_digits`` (RFC 4733 or in-band), stopping at ``terminator`` (not included)
         or when ``timeout`` (overall) / ``inter_digit_timeout`` (after the first digit) expires."""
-        digits = ""
-        deadline = self._loop.time() + timeout
-        while len(digits) < max_digits:
-            wait = deadline - self._loop.time()
-            if digits and inter_digit_timeout is not None:
-                wait = min(wait, inter_digit_timeout)
-            if wait <= 0:
-                break
-            try:
-                ev = await asyncio.wait_for(self._dtmf.get(), wait)
-            except TimeoutError:
-                break
-            if terminator is not None and ev.digit == terminator:
-                break
-            digits += ev.digit
-        return digits
+        return await self.dtmf.collect(max_digits, timeout, terminator, inter_digit_timeout)
 
     def stats(self) -> StreamStats:
         return self.stream.stats()
