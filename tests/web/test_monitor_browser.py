@@ -48,8 +48,7 @@ def tone_wav(path: Path, freq: float, rate: int, seconds: float = 60.0) -> Path:
 
 @pytest.fixture(scope="module")
 def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
-    root = tmp_path_factory.mktemp("monitor-center")
-    with sip_center(root, tmp_path_factory.mktemp("monitor-artifacts")) as running:
+    with sip_center(tmp_path_factory, "monitor") as running:
         yield running
 
 

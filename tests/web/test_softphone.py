@@ -19,9 +19,7 @@ import numpy as np
 import pytest
 from live_center import LiveCenter, SipCenter, sign_in, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import create_engine, update
 
-from duplex.db.models import Trunk
 from duplex.media.codecs import get_codec
 from interop.peers import free_even_port, free_port, rtp_capture, sipp_background, sipp_command, sipp_running
 
@@ -31,19 +29,8 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 @pytest.fixture(scope="module")
 def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
     """The SIP-enabled center, its demo trunk pointing at a free port (a sipp carrier in the tests that need
-    one); `SipCenter.carrier_ips` says who may call as the carrier."""
-    carrier_port = free_port()
-
-    def trunk_on_carrier_port(url: str) -> None:
-        engine = create_engine(url)
-        with engine.begin() as db:
-            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(port=carrier_port))
-        engine.dispose()
-
-    root = tmp_path_factory.mktemp("softphone-center")
-    artifacts = tmp_path_factory.mktemp("softphone-artifacts")
-    with sip_center(root, artifacts, trunk_on_carrier_port) as running:
-        running.carrier_port = carrier_port
+    one)."""
+    with sip_center(tmp_path_factory, "softphone", carrier_port=free_port()) as running:
         yield running
 
 
