@@ -25,6 +25,8 @@ from interop.peers import free_even_port, free_port, rtp_capture, sipp_backgroun
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
+CONTACT = "+40721000001"  # a number the agent dials: a demo lead's ("Ana"), made a CRM contact's by a test
+
 
 @pytest.fixture(scope="module")
 def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
@@ -217,20 +219,35 @@ def test_the_agent_dials_the_echo_number_from_the_browser_and_hears_it(
 
 
 @pytest.mark.usefixtures("browser_phone")
-def test_the_agent_dials_an_external_number_through_the_trunk_and_the_callee_hears_the_browser(
+def test_the_agent_dials_a_contact_through_the_trunk_sees_their_pop_and_the_callee_hears_the_browser(
     browser: Browser, center: SipCenter, page: Page, tmp_path: Path
 ) -> None:
+    """The number dialled is a CRM contact's and a demo lead's ("Ana"): Duplex tells the browser the call's
+    id in its answer, so the screen pop shows the callee, and a note written in it lands on the call."""
     page.on("console", lambda message: print("browser:", message.text))
+    api = center.client("admin")
+    contact = api.post("/contacts", json={"name": "Ana Ionescu", "company": "Solar SRL", "phones": [CONTACT]})
+    assert contact.status_code == 201, contact.text
     open_desktop(page, center)
     media = free_even_port()
     with rtp_capture(tmp_path, media) as pcap:
         with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=media,
                              calls=1, extra=["-rtp_echo"]):  # fmt: skip
-            page.get_by_label("Number to call").fill("+442071234567")
+            page.get_by_label("Number to call").fill(CONTACT)
             page.locator("#phone-call").click()
             info = page.locator("#softphone-call")
-            expect(info).to_contain_text("+442071234567")
+            expect(info).to_contain_text(CONTACT)
             expect(info).to_have_attribute("data-state", "talking")
+            pop = page.locator("#screen-pop")
+            expect(pop).to_have_attribute("data-call-id", info.get_attribute("data-call-id") or "unknown")
+            expect(pop.locator("#pop-caller")).to_have_text(CONTACT)
+            expect(pop).to_contain_text("Callee")
+            expect(pop.locator("#pop-crm .pop-contact")).to_contain_text("Ana Ionescu · Solar SRL")
+            expect(pop.locator("#pop-crm .pop-lead")).to_contain_text("Ana")  # the demo lead with that number
+            pop.locator("#pop-note").fill("Wants the brochure by email")
+            pop.locator("#pop-note-save").click()
+            expect(pop.locator("#pop-call-notes")).to_contain_text("Wants the brochure by email")
+            snap(page, center, "softphone-dialled-pop", of=pop)
             stats, level = browser_hears(page)  # the carrier echoes the browser's beep back
             page.wait_for_timeout(1000)  # a second more of the browser's audio toward the carrier
             page.locator("#phone-hangup").click()
@@ -241,6 +258,11 @@ def test_the_agent_dials_an_external_number_through_the_trunk_and_the_callee_hea
     assert len(peaks) > 50, f"{len(peaks)} RTP packets reached the carrier"
     assert max(peaks) > 500, max(peaks)  # the fake microphone's beep, from the browser to the carrier
     assert stats is not None and stats["packets"] > 50 and level > 0, (stats, level)  # and back
+    call_id = page.locator("#screen-pop").get_attribute("data-call-id")
+    call = api.get(f"/calls/{call_id}").json()
+    assert (call["direction"], call["to_number"]) == ("internal", CONTACT), call
+    notes = api.get(f"/calls/{call_id}/notes").json()
+    assert [n["text"] for n in notes] == ["Wants the brochure by email"]
 
 
 def test_attended_transfer_from_the_browser_joins_the_caller_to_the_consulted_party(

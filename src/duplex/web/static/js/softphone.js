@@ -90,9 +90,12 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
     held = false;
     error.textContent = "";
     if (originator === "remote") describe(request);
-    else {  // placed from the dial box
+    else {  // placed from the dial box: Duplex tells the call's id in its 18x and 200 (X-Duplex-Call-Id)
       info.replaceChildren(h("dt", {}, t("phone.called")), h("dd", {}, session.remote_identity.uri.user));
       info.dataset.callId = "";
+      const learn = ({ response }) => { info.dataset.callId ||= response?.getHeader("X-Duplex-Call-Id") || ""; };
+      session.on("progress", (e) => { learn(e); if (call === session && info.dataset.callId) show("calling"); });
+      session.on("accepted", learn);  // before the handler below shows the call as talking
     }
     show(originator === "remote" ? "ringing" : "calling");
     // a campaign connects a person who already answered: it asks for an automatic answer (answer-after=0)
