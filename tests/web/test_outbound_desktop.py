@@ -156,7 +156,8 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
     expect(page.locator("#callback-clocks")).to_contain_text(zone)
     page.locator("#wrapup-notes").fill("Wants the installer to call first")
     snap(page, center, "outbound-wrapup", of=page.locator("#outbound"))
-    page.locator("#wrapup-save").click()
+    expect(page.locator("#wrapup-save")).to_have_attribute("aria-keyshortcuts", "Alt+D")
+    page.keyboard.press("Alt+d")  # the "save the disposition" shortcut, from the notes box
     expect(page.locator("#wrapup-done")).to_be_visible()
     page.locator("#go-available").click()
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")

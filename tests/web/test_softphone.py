@@ -244,9 +244,11 @@ def test_the_agent_dials_a_contact_through_the_trunk_sees_their_pop_and_the_call
             expect(pop).to_contain_text("Callee")
             expect(pop.locator("#pop-crm .pop-contact")).to_contain_text("Ana Ionescu · Solar SRL")
             expect(pop.locator("#pop-crm .pop-lead")).to_contain_text("Ana")  # the demo lead with that number
-            pop.locator("#pop-note").fill("Wants the brochure by email")
+            pop.locator("#pop-note").press_sequentially(
+                "Send the brochure, call back at 5"
+            )  # typed: keydowns
             pop.locator("#pop-note-save").click()
-            expect(pop.locator("#pop-call-notes")).to_contain_text("Wants the brochure by email")
+            expect(pop.locator("#pop-call-notes")).to_contain_text("Send the brochure, call back at 5")
             snap(page, center, "softphone-dialled-pop", of=pop)
             stats, level = browser_hears(page)  # the carrier echoes the browser's beep back
             page.wait_for_timeout(1000)  # a second more of the browser's audio toward the carrier
@@ -262,7 +264,9 @@ def test_the_agent_dials_a_contact_through_the_trunk_sees_their_pop_and_the_call
     call = api.get(f"/calls/{call_id}").json()
     assert (call["direction"], call["to_number"]) == ("internal", CONTACT), call
     notes = api.get(f"/calls/{call_id}/notes").json()
-    assert [n["text"] for n in notes] == ["Wants the brochure by email"]
+    assert [n["text"] for n in notes] == ["Send the brochure, call back at 5"]
+    tones = api.get("/events", params={"call_id": call_id, "types": "dtmf.received"}).json()["items"]
+    assert tones == []  # the 5 typed into the note was no keypad tone
 
 
 def test_attended_transfer_from_the_browser_joins_the_caller_to_the_consulted_party(

@@ -3,6 +3,7 @@ import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { createConsult } from "./consult.js";
 import { createDialBox } from "./dialbox.js";
+import { typing } from "./shortcuts.js";
 
 // The browser SIP library, bundled at build time into /static/vendor/duplex-vendor.js (npm ci && npm run
 // build). Without the bundle (npm missing) the console still works; only the softphone is unavailable.
@@ -130,7 +131,7 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
       const byKey = { Enter: answer, h: hangup, l: hold, m: mute, t: transfer, ...consult?.keys };
       const b = byKey[event.key];
       if (b && !b.disabled) { event.preventDefault(); b.click(); }
-    } else if (call && DTMF_KEYS.includes(event.key) && document.activeElement?.tagName !== "INPUT") {
+    } else if (call && DTMF_KEYS.includes(event.key) && !typing(document.activeElement)) {  // not a note's digits
       call.sendDTMF(event.key);
     }
   };
