@@ -13,7 +13,7 @@ from duplex.auth.passwords import verify_password
 from duplex.cli import main
 from duplex.config import Settings
 from duplex.db.base import make_engine, make_session_factory
-from duplex.db.models import Agent, AgentSkill, Lead, PhoneNumber, Queue, User
+from duplex.db.models import Agent, AgentSkill, Lead, PhoneNumber, Queue, QueueMember, User
 from duplex.demo import seed
 
 
@@ -95,7 +95,9 @@ def test_demo_seed_is_idempotent_and_writes_credentials(settings: Settings) -> N
     path = seed(settings)
     first = json.loads(path.read_text())
     counts = {m: _count(settings, m) for m in (User, Agent, AgentSkill, Queue, PhoneNumber, Lead)}
-    assert counts[User] == 6 and counts[Agent] == 4 and counts[PhoneNumber] >= 6
+    # admin, supervisor and four agents; five phones (agent rows): the agents' and the supervisor's
+    assert counts[User] == 6 and counts[Agent] == 5 and counts[PhoneNumber] >= 6
+    assert [a["username"] for a in first["agents"]] == ["alice", "bob", "carol", "dave"]
 
     second = json.loads(seed(settings).read_text())
     assert second == first  # same passwords, numbers and logins
@@ -109,6 +111,15 @@ def test_demo_seed_is_idempotent_and_writes_credentials(settings: Settings) -> N
         alice = s.scalars(select(Agent).filter_by(sip_username="alice")).one()
         agent_json = next(a for a in first["agents"] if a["username"] == "alice")
         assert alice.sip_password == agent_json["sip_password"] != agent_json["password"]
+        # the supervisor's phone (what the console's softphone registers, the phone a monitored call rings)
+        # is theirs alone: an extension and a SIP account, but no team, queue or skill
+        phone = s.scalars(select(Agent).join(User).where(User.username == "supervisor")).one()
+        sup = first["supervisor"]
+        assert (phone.extension, phone.sip_username, phone.sip_password) == (
+            sup["extension"], sup["sip_username"], sup["sip_password"])  # fmt: skip
+        assert sup["sip_password"] != sup["password"]
+        assert phone.team_id is None and not phone.skills
+        assert s.scalar(select(func.count()).select_from(QueueMember).filter_by(agent_id=phone.id)) == 0
     engine.dispose()
     assert oct(Path(path).stat().st_mode & 0o777) == "0o600"
 
@@ -128,6 +139,10 @@ def test_demo_seed_cli_prints_logins(settings: Settings) -> None:
     assert result.exit_code == 0, result.output
     creds = json.loads((settings.data_dir / "demo-credentials.json").read_text())
     assert f"admin / {creds['admin']['password']}" in result.output
+    sup = creds["supervisor"]
+    assert f"supervisor / {sup['password']}; SIP phone: ext {sup['extension']}, user supervisor" in (
+        result.output
+    )
     assert "call 1001" in result.output
 
 

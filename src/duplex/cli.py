@@ -152,13 +152,17 @@ def demo_seed(**kwargs: Any) -> None:
     click.echo(f"demo center ready; all credentials and numbers are in {path}")
     click.echo(f"  web UI and API: {creds['http']}  (API docs: {creds['http']}/docs)")
     click.echo(f"  SIP:            {creds['sip']} (UDP and TCP)")
-    for role in ("admin", "supervisor"):
-        click.echo(f"  {role:<11} login: {creds[role]['username']} / {creds[role]['password']}")
+
+    def login(label: str, user: dict[str, Any]) -> str:
+        return f"  {label:<11} login: {user['username']} / {user['password']}"
+
+    def phone(user: dict[str, Any]) -> str:
+        return f"SIP phone: ext {user['extension']}, user {user['sip_username']}, password {user['sip_password']}"
+
+    click.echo(login("admin", creds["admin"]))
+    click.echo(f"{login('supervisor', creds['supervisor'])}; {phone(creds['supervisor'])}")
     for agent in creds["agents"]:
-        click.echo(
-            f"  agent {agent['username']:<6} login: {agent['username']} / {agent['password']}; "
-            f"SIP phone: ext {agent['extension']}, user {agent['sip_username']}, password {agent['sip_password']}"
-        )
+        click.echo(f"{login('agent ' + agent['username'], agent)}; {phone(agent)}")
     for number, description in creds["numbers"].items():
         click.echo(f"  call {number:<13} {description}")
 

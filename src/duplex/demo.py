@@ -66,6 +66,9 @@ AGENTS = [
     ("carol", "Carol Agent", "2003", {"support": 95, "billing": 80, "english": 80, "portuguese": 90}),
     ("dave", "Dave Agent", "2004", {"sales": 70, "english": 70, "italian": 100}),
 ]
+# The supervisor's phone: no queue, team or skill (the supervisor takes no queue's calls), but an agent row, the
+# phone a monitored call rings (`duplex.api.monitor`), registered by the console's softphone (`api/softphone.py`).
+SUPERVISOR_EXTENSION = "2100"
 # Who answers which queue (the ACD also checks each agent's skill against the queue's minimum).
 QUEUE_MEMBERS = {
     "alice": ("sales", "support-l1"),
@@ -118,6 +121,12 @@ def _user(session: Session, username: str, password: str, role: Role, full_name:
     return user
 
 
+def _phone(settings: Settings, extension: str, sip_username: str, sip_password: str) -> dict[str, Any]:
+    """What a phone (a desk phone or the console's softphone) of a demo user registers with."""
+    return {"extension": extension, "sip_username": sip_username, "sip_password": sip_password,
+            "sip_domain": settings.public_ip, "sip_port": settings.sip_port}  # fmt: skip
+
+
 def seed(settings: Settings) -> Path:
     """Create or refresh the demo center; returns the path of the credentials file."""
     data_dir = settings.ensure_data_dir()
@@ -138,12 +147,15 @@ def seed(settings: Settings) -> Path:
 def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[str, Any]:
     passwords = {name: _password(old_pw, name) for name in ("admin", "supervisor")}
     passwords |= {name: _password(old_pw, name) for name, *_ in AGENTS}
-    sip_passwords = {name: _password(old_pw, f"sip:{name}") for name, *_ in AGENTS}
+    phones = [name for name, *_ in AGENTS] + ["supervisor"]
+    sip_passwords = {name: _password(old_pw, f"sip:{name}") for name in phones}
 
     admin = _user(session, "admin", passwords["admin"], Role.ADMIN, "Demo Administrator")
     supervisor = _user(session, "supervisor", passwords["supervisor"], Role.SUPERVISOR, "Demo Supervisor")
     team = _upsert(session, Team, {"name": "Demo team"}, description="All demo agents")
     _upsert(session, TeamSupervisor, {"team_id": team.id, "user_id": supervisor.id})
+    _upsert(session, Agent, {"user_id": supervisor.id}, team_id=None, extension=SUPERVISOR_EXTENSION,
+            sip_username="supervisor", sip_password=sip_passwords["supervisor"])  # fmt: skip
     skills = {name: _upsert(session, Skill, {"name": name}) for name in SKILLS}
 
     agents_out = []
@@ -166,17 +178,9 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
                 proficiency=level,
             )
         agents_out.append(
-            {
-                "username": username,
-                "password": passwords[username],
-                "extension": ext,
-                "sip_username": username,
-                "sip_password": sip_passwords[username],
-                "sip_domain": settings.public_ip,
-                "sip_port": settings.sip_port,
-                "skills": agent_skills,
-            }
-        )
+            {"username": username, "password": passwords[username],
+             **_phone(settings, ext, username, sip_passwords[username]), "skills": agent_skills}
+        )  # fmt: skip
 
     l2 = _upsert(
         session,
@@ -311,7 +315,11 @@ def _seed(session: Session, settings: Settings, old_pw: dict[str, Any]) -> dict[
         "http": f"http://localhost:{settings.http_port}",
         "sip": f"sip:{settings.public_ip}:{settings.sip_port}",
         "admin": {"username": "admin", "password": passwords["admin"]},
-        "supervisor": {"username": "supervisor", "password": passwords["supervisor"]},
+        "supervisor": {
+            "username": "supervisor",
+            "password": passwords["supervisor"],
+            **_phone(settings, SUPERVISOR_EXTENSION, "supervisor", sip_passwords["supervisor"]),
+        },
         "agents": agents_out,
         "numbers": {number: description for number, description, _ in numbers},
         "trunk": {"name": "demo-carrier", "host": "127.0.0.1", "port": 5070},

@@ -100,21 +100,38 @@ CALLS: dict[str, list[Step]] = {
         (310_000, "call.created", {}, _created("anonymous", "+40215550000")),
         (311_000, "agent.accepted", {"queue_id": 1, "agent_id": 1}, {}),
     ],
+    # a PIN keyed at a sensitive input, recorded as the flow records it: masks only
+    "secret-1": [
+        (320_000, "call.created", {}, _created("+40799999997", "+40215550000")),
+        (320_100, "ivr.node_entered", {}, {"flow_id": 1, "node": "pin", "node_type": "input"}),
+        *[(320_200 + i, "dtmf.received", {}, {"digit": "•", "source": "rfc4733"}) for i in range(4)],
+        (
+            321_000,
+            "ivr.variable_set",
+            {},
+            {"flow_id": 1, "node": "pin", "variable": "pin", "value": "••••", "sensitive": True},
+        ),
+        (322_000, "agent.accepted", {"queue_id": 1, "agent_id": 1}, {}),
+    ],
 }
 
 
-@pytest.fixture
-async def calls(world: World) -> World:
+def _record(world: World, calls: dict[str, list[Step]]) -> None:
     clock = [0]
     record = EventRecord(world.app.state.sessions, node_id="pop-test", clock_ms=lambda: clock[0],
                          projectors=world.app.state.record.projectors)  # fmt: skip
     steps = sorted(
-        (at, call_id, type_, ids, data) for call_id, s in CALLS.items() for at, type_, ids, data in s
+        (at, call_id, type_, ids, data) for call_id, s in calls.items() for at, type_, ids, data in s
     )
     with world.app.state.sessions() as s, s.begin():
         for at, call_id, type_, ids, data in steps:
             clock[0] = T0 + at
             record.append(s, type_, call_id=call_id, data=data, **ids)
+
+
+@pytest.fixture
+async def calls(world: World) -> World:
+    _record(world, CALLS)
     return world
 
 
@@ -122,7 +139,7 @@ async def test_the_pop_shows_the_caller_their_history_the_ivr_and_the_wait(calls
     answer = await calls.as_("agent", "GET", "/calls/pop-1/screen-pop")
     assert answer.status_code == 200, answer.text
     pop = answer.json()
-    assert pop["caller"] == {"number": "+40712345678", "e164": "+40712345678"}
+    assert pop["caller"] == {"number": "+40712345678", "e164": "+40712345678", "callee": False}
     assert pop["call"]["to_number"] == "+40215550000" and pop["call"]["tracking_source"] == "google-ads"
     assert pop["call"]["queue_name"] == "support" and pop["call"]["agent_id"] == 1
     assert [(lead["id"], lead["list_name"]) for lead in pop["leads"]] == [(1, "list")]
@@ -167,7 +184,7 @@ async def test_who_may_read_a_pop(calls: World) -> None:
 async def test_a_national_caller_matches_in_the_region_of_the_number_dialled(calls: World) -> None:
     await calls.as_("agent", "POST", "/contacts", json={"name": "Ana", "phones": ["+40712345678"]})
     pop = (await calls.as_("agent2", "GET", "/calls/prev-1/screen-pop")).json()
-    assert pop["caller"] == {"number": "0712345678", "e164": "+40712345678"}
+    assert pop["caller"] == {"number": "0712345678", "e164": "+40712345678", "callee": False}
     assert [c["name"] for c in pop["contacts"]] == ["Ana"]
     assert [c["id"] for c in pop["history"]] == ["pop-1", "prev-2"]
 
@@ -212,3 +229,37 @@ async def test_an_agent_turns_the_caller_into_a_lead(calls: World) -> None:
     anonymous = await calls.as_("agent", "POST", "/calls/anon-1/lead", json={"list_id": 1})
     assert anonymous.status_code == 422 and anonymous.json()["detail"][0]["loc"] == ["path", "call_id"]
     assert (await calls.as_("agent2", "POST", "/calls/pop-1/lead", json={"list_id": 1})).status_code == 404
+
+
+async def test_a_sensitive_input_shows_its_mask_and_says_it_is_one(calls: World) -> None:
+    answer = await calls.as_("agent", "GET", "/calls/secret-1/screen-pop")
+    assert answer.status_code == 200, answer.text
+    ivr = answer.json()["ivr"]
+    assert [(i["variable"], i["value"], i["sensitive"]) for i in ivr["inputs"]] == [("pin", "••••", True)]
+    assert [(k["digit"], k["node"]) for k in ivr["key_presses"]] == [("•", "pin")] * 4
+    pop = (await calls.as_("agent", "GET", "/calls/pop-1/screen-pop")).json()
+    assert [i["sensitive"] for i in pop["ivr"]["inputs"]] == [False, False]
+
+
+def _leg(kind: str, direction: str) -> dict[str, Any]:
+    return {"kind": kind, "remote_uri": "", "direction": direction, "trunk_id": None, "sip_call_id": ""}
+
+
+async def test_a_call_the_agent_placed_pops_the_callee(calls: World) -> None:
+    """Agent 1's phone dials the lead's number (through a trunk): the pop is the callee's, with their history,
+    and the call is in the history of the callee's later pops."""
+    _record(calls, {"placed-1": [
+        (400_000, "call.created", {}, _created("agent", "+40712345678", direction="internal")),
+        (400_000, "leg.created", {"agent_id": 1}, _leg("agent", "inbound")),  # the agent's phone INVITEd us
+        (400_100, "leg.created", {}, _leg("outbound", "outbound")),
+        (405_000, "call.bridged", {"agent_id": 1}, {"legs": ["a", "b"]}),
+    ]})  # fmt: skip
+    answer = await calls.as_("agent", "GET", "/calls/placed-1/screen-pop")
+    assert answer.status_code == 200, answer.text
+    pop = answer.json()
+    assert pop["caller"] == {"number": "+40712345678", "e164": "+40712345678", "callee": True}
+    assert [lead["id"] for lead in pop["leads"]] == [1]
+    assert [c["id"] for c in pop["history"]] == ["pop-1", "prev-2", "prev-1"]
+    assert (await calls.as_("agent2", "GET", "/calls/placed-1/screen-pop")).status_code == 404
+    later = (await calls.as_("agent", "GET", "/calls/pop-1/screen-pop")).json()
+    assert [c["id"] for c in later["history"]] == ["placed-1", "prev-2", "prev-1"]

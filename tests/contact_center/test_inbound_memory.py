@@ -376,6 +376,27 @@ async def test_a_caller_who_chose_romanian_hears_the_queue_announcements_in_roma
     await caller.hangup("done")
 
 
+async def test_a_flow_that_speaks_romanian_announces_the_queue_in_romanian(memory_env: EngineEnv,
+                                                                           phone: AgentPhone) -> None:  # fmt: skip
+    """No language variable: the flow's say node speaks Romanian, so the queue announces in Romanian too."""
+    await _prepare(memory_env)
+    romanian = {**FLOW, "nodes": {**FLOW["nodes"], "menu": {**FLOW["nodes"]["menu"], "options": {"2": "ro"}},
+                "ro": {"type": "say", "text": "Vă conectăm.", "language": "ro", "next": "support"}}}  # fmt: skip
+    with memory_env.sessions() as session, session.begin():
+        flow = session.scalars(select(IvrFlow).filter_by(name="demo-main-menu")).one()
+        session.add(IvrFlowVersion(flow_id=flow.id, version=95, definition=romanian))
+        flow.published_version = 95
+    center = _center(memory_env)
+    _, caller = await _call_1000(memory_env)
+    await _press(caller, "2")
+    await _until(lambda: bool(center.waiting))
+    waiting = next(iter(center.waiting.values()))
+    await _until(lambda: bool(waiting.announcements), 20)
+    assert waiting.run.variables["language"] == "en" and waiting.language == "ro"
+    assert waiting.announcements[0].startswith("Sunteți pe poziția 1 în coadă.")
+    await caller.hangup("done")
+
+
 async def test_queue_overflow_to_another_queue_moves_the_waiting_caller(memory_env: EngineEnv,
                                                                         phone: AgentPhone) -> None:  # fmt: skip
     await _prepare(memory_env)

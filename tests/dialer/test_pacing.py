@@ -208,3 +208,38 @@ def test_predictive_warmup_dials_fewer_at_first_then_fades() -> None:
     assert plain.warmup_z_at(0.0) == 0.0
     with pytest.raises(ValueError, match="warmup"):
         PredictiveConfig(warmup_z=-1.0)
+
+
+def test_predictive_aims_lower_when_a_day_has_few_answers() -> None:
+    """The day's abandon rate over n answers has s.d. sqrt(t(1-t)/n): the aim leaves room for it."""
+    cfg = PredictiveConfig(abandon_target=0.03, margin=0.85, amd_false_positive=0.02, day_seconds=8 * 3600.0)
+    large, small = PredictivePacer(cfg), PredictivePacer(cfg)
+    large.calls_to_place(state(now=0.0, ready=100))  # 100 agents x 8 h / 150 s: 19,200 answers a day
+    small.calls_to_place(state(now=0.0, ready=5))  # 960 answers
+    assert large.expected_day_answers() == pytest.approx(19200.0)
+    assert large.compliance_aim() == pytest.approx(0.03 * 0.85)  # the margin already covers the noise
+    noise = (0.03 * 0.97 / 960) ** 0.5
+    assert small.compliance_aim() == pytest.approx(0.03 - 1.6449 * noise, abs=1e-4)  # 2.09%
+    # AMD false positives (2%) leave ~0.1 points of drops to the small team, 0.56 to the large one
+    assert small.drop_set_point() < 0.2 * large.drop_set_point()
+
+
+def test_predictive_learns_the_day_volume_from_answers() -> None:
+    pacer = PredictivePacer(PredictiveConfig(day_seconds=8 * 3600.0))
+    pacer.calls_to_place(state(now=0.0, ready=20))
+    for i in range(60):  # a human answer every 30 s for half an hour: 960 a day
+        pacer.observe(
+            DialOutcome(now=30.0 * (i + 1), placed_at=30.0 * i + 10, result=CallResult.HUMAN, connected=True)
+        )
+    assert pacer.expected_day_answers() == pytest.approx(960.0)
+
+
+def test_predictive_dials_progressively_when_false_positives_spend_the_budget() -> None:
+    """With AMD false positives at 2.5% of humans and a 3% target, a 5-agent day cannot afford one drop."""
+    pacer = PredictivePacer(PredictiveConfig(abandon_target=0.03, amd_false_positive=0.025, warmup_z=0.0))
+    assert pacer.calls_to_place(state(now=0.0, ready=5, dialing=1)) == 4  # progressive: free agents, no more
+    assert pacer.drop_set_point() == 0.0
+    roomy = PredictivePacer(PredictiveConfig(abandon_target=0.03, amd_false_positive=0.0, warmup_z=0.0))
+    assert roomy.calls_to_place(state(now=0.0, ready=5, dialing=1)) > 4
+    with pytest.raises(ValueError, match="compliance_quantile"):
+        PredictiveConfig(compliance_quantile=1.0)

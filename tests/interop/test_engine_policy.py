@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from pathlib import Path
 
@@ -19,9 +20,11 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 async def test_hold_reinvite_sendonly_is_answered_recvonly(running: RunningEngine, tmp_path: Path) -> None:
     result = await asyncio.to_thread(
         run_sipp, tmp_path, "uac_hold.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
-        media_port=free_even_port(), service="1001", timeout=30,
+        media_port=free_even_port(), service="1001", timeout=30, extra=["-trace_msg"],
     )  # fmt: skip
     assert result.successful == 1, result.output
+    log = next(tmp_path.glob("uac_hold_*_messages.log")).read_text()
+    assert "SIP/2.0 200 OK" in log and "X-Duplex-Call-Id" not in log  # a caller from outside is not told it
     await running.engine.store.flush()
     held = running.events("call.held")
     resumed = running.events("call.resumed")
@@ -69,9 +72,10 @@ async def test_authenticated_agent_calls_out_through_the_trunk(
             result = await asyncio.to_thread(
                 run_sipp, tmp_path, "uac_auth_pcap.xml", f"127.0.0.1:{running.port}", local_port=free_port(),
                 media_port=caller_media, service="+442071234567", duration_ms=4000, timeout=30,
-                extra=["-au", "alice", "-ap", running.sip_password("alice")],
+                extra=["-au", "alice", "-ap", running.sip_password("alice"), "-trace_msg"],
             )  # fmt: skip
     assert result.successful == 1, result.output
+    log = next(tmp_path.glob("uac_auth_pcap_*_messages.log")).read_text()
     stats = rtp_packets_to(pcap, caller_media)
     print(f"trunk echo RTP at the caller: {stats}")
     assert stats.packets >= 130, stats  # the pcap sends ~134 in 4 s, echoed by the carrier, relayed both ways
@@ -80,6 +84,9 @@ async def test_authenticated_agent_calls_out_through_the_trunk(
     bridged = running.events("call.bridged")
     assert len(bridged) == 1
     assert bridged[0].agent_id is not None
+    # the agent's phone is told the call's id (its desktop's screen pop finds the call by it)
+    told = re.findall(r"^X-Duplex-Call-Id: *(\S+)", log, re.MULTILINE)  # only Duplex's responses have it
+    assert told and set(told) == {bridged[0].call_id}, told
 
 
 @pytest.mark.parametrize("engine_options", [{"trunk": {"allowed_ips": []}}])

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from duplex.db.models import Agent, User
+from duplex.db.models import User
 from duplex.media.codecs import get_codec
 from duplex.media.monitoring import MonitorMode
 from duplex.media.wav import WavWriter
@@ -28,7 +28,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
 RATE = 8000
 TONES = {"caller": 500.0, "agent": 1100.0, "supervisor": 1700.0}
-SUPERVISOR_SIP = ("supervisor-phone", "supervisor-sip-secret")
 
 
 def tone_wav(path: Path, freq: float, seconds: float = 60.0, amplitude: float = 6000.0) -> Path:
@@ -67,9 +66,16 @@ def heard(packets: list[tuple[float, np.ndarray]], start: float, end: float) -> 
     return {who for who, value in level.items() if value > 400}
 
 
-async def phone(running: RunningEngine, tmp: Path, user: str, password: str, freq: float) -> Baresip:
+async def phone(running: RunningEngine, tmp: Path, user: str, freq: float) -> Baresip:
+    """The demo user's phone (its SIP account from the seed), sending a tone of `freq`, once registered."""
     wav = tone_wav(tmp / f"tone-{user}.wav", freq)
-    p = Baresip(tmp, user=user, password=password, registrar=f"127.0.0.1:{running.port}", tone_wav=wav)
+    p = Baresip(
+        tmp,
+        user=user,
+        password=running.sip_password(user),
+        registrar=f"127.0.0.1:{running.port}",
+        tone_wav=wav,
+    )
     await asyncio.to_thread(p.start)
     for _ in range(100):
         if running.engine.registrations.lookup(user, running.engine.now()):
@@ -79,15 +85,10 @@ async def phone(running: RunningEngine, tmp: Path, user: str, password: str, fre
     raise AssertionError(f"{user} did not register: {p.log()[-1500:]}")
 
 
-async def give_supervisor_a_phone(running: RunningEngine) -> int:
-    """The demo supervisor's user gets an agent row: the SIP account of their own phone."""
-    with running.sessions() as session, session.begin():
-        user = session.query(User).filter_by(username="supervisor").one()
-        session.add(Agent(user_id=user.id, extension="2900", sip_username=SUPERVISOR_SIP[0],
-                          sip_password=SUPERVISOR_SIP[1]))  # fmt: skip
-        user_id = user.id
-    await running.engine.refresh_directory(force=True)
-    return user_id
+def supervisor_id(running: RunningEngine) -> int:
+    """The demo supervisor's user id; the demo gives them a phone (an agent row, SIP user "supervisor")."""
+    with running.sessions() as session:
+        return session.query(User).filter_by(username="supervisor").one().id
 
 
 @contextlib.contextmanager
@@ -108,7 +109,7 @@ async def connected_call(running: RunningEngine, caller: Baresip) -> Call:
 
 
 async def started(monitoring: CallMonitoring, call: Call, mode: MonitorMode, user_id: int) -> Monitor:
-    monitor = await monitoring.start(call.id, sip_username=SUPERVISOR_SIP[0], user_id=user_id, mode=mode)
+    monitor = await monitoring.start(call.id, sip_username="supervisor", user_id=user_id, mode=mode)
     for _ in range(100):
         if monitor.mix is not None and monitor.mix.ticks > 10:
             return monitor
@@ -119,11 +120,11 @@ async def started(monitoring: CallMonitoring, call: Call, mode: MonitorMode, use
 async def test_listen_whisper_barge_route_each_partys_audio_and_the_call_survives_the_supervisor(
     running: RunningEngine, tmp_path: Path
 ) -> None:
-    user_id = await give_supervisor_a_phone(running)
+    user_id = supervisor_id(running)
     phones = {
-        "caller": await phone(running, tmp_path, "dave", running.sip_password("dave"), TONES["caller"]),
-        "agent": await phone(running, tmp_path, "alice", running.sip_password("alice"), TONES["agent"]),
-        "supervisor": await phone(running, tmp_path, *SUPERVISOR_SIP, TONES["supervisor"]),
+        "caller": await phone(running, tmp_path, "dave", TONES["caller"]),
+        "agent": await phone(running, tmp_path, "alice", TONES["agent"]),
+        "supervisor": await phone(running, tmp_path, "supervisor", TONES["supervisor"]),
     }
     monitoring = CallMonitoring(running.engine)
     marks: dict[str, float] = {}
@@ -137,7 +138,7 @@ async def test_listen_whisper_barge_route_each_partys_audio_and_the_call_survive
             monitor = await started(monitoring, call, MonitorMode.LISTEN, user_id)
             marks["listen"] = time.time()
             with pytest.raises(MonitorRefused) as second:
-                await monitoring.start(call.id, sip_username=SUPERVISOR_SIP[0], user_id=user_id,
+                await monitoring.start(call.id, sip_username="supervisor", user_id=user_id,
                                        mode=MonitorMode.LISTEN)  # fmt: skip
             assert second.value.status == 409
             await asyncio.sleep(2.5)
@@ -198,14 +199,14 @@ async def test_listen_whisper_barge_route_each_partys_audio_and_the_call_survive
 async def test_the_supervisors_leg_ends_with_the_call_and_refusals_say_why(
     running: RunningEngine, tmp_path: Path
 ) -> None:
-    user_id = await give_supervisor_a_phone(running)
-    caller = await phone(running, tmp_path, "dave", running.sip_password("dave"), TONES["caller"])
-    agent = await phone(running, tmp_path, "alice", running.sip_password("alice"), TONES["agent"])
-    supervisor = await phone(running, tmp_path, *SUPERVISOR_SIP, TONES["supervisor"])
+    user_id = supervisor_id(running)
+    caller = await phone(running, tmp_path, "dave", TONES["caller"])
+    agent = await phone(running, tmp_path, "alice", TONES["agent"])
+    supervisor = await phone(running, tmp_path, "supervisor", TONES["supervisor"])
     monitoring = CallMonitoring(running.engine)
     try:
         with pytest.raises(MonitorRefused) as unknown:
-            await monitoring.start("no-such-call", sip_username=SUPERVISOR_SIP[0], user_id=user_id,
+            await monitoring.start("no-such-call", sip_username="supervisor", user_id=user_id,
                                    mode=MonitorMode.LISTEN)  # fmt: skip
         assert unknown.value.status == 409
         call = await connected_call(running, caller)

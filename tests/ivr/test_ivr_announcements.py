@@ -14,6 +14,7 @@ from duplex.ivr import LANGUAGES
 from duplex.ivr.announcements import (
     ANNOUNCEMENT_LANGUAGES,
     announce_minutes,
+    announcement_language,
     minutes_phrase,
     position_announcement,
 )
@@ -98,6 +99,23 @@ def test_a_call_being_offered_hears_a_hold_message(language: str) -> None:
 
 def test_an_unknown_language_falls_back_to_english() -> None:
     assert position_announcement("de", 2, 90.0) == position_announcement("en", 2, 90.0)
+
+
+@pytest.mark.parametrize(
+    ("queue", "flow", "chosen"),
+    [
+        ("hu", "ro", "hu"),  # the queue names its language
+        (None, "ro", "ro"),  # else the language the flow last spoke or the caller chose
+        ("de", "ro", "ro"),  # a language without announcements counts as not set
+        (None, None, "en"),  # else English
+        (None, "de", "en"),
+        ("it", None, "it"),
+    ],
+)
+def test_announcement_language_is_the_queues_else_the_flows_else_english(
+    queue: str | None, flow: str | None, chosen: str
+) -> None:
+    assert announcement_language(queue, flow) == chosen
 
 
 def _phonemes(text: str, voice: str) -> str:

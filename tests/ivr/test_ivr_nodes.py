@@ -471,3 +471,23 @@ def test_queue_announcements_speak_the_callers_language_unless_the_queue_node_na
     assert [e.language for e in enqueued] == ["hu"]
     _, out = run(flow({"q": {"type": "queue", "queue": "support"}}, language="it"))
     assert [o.language for o in out if isinstance(o, Enqueue)] == ["it"]  # nobody chose: the flow's language
+
+
+def test_queue_announcements_speak_the_language_the_flow_last_spoke() -> None:
+    nodes = {
+        "hello": {"type": "say", "text": "Bună ziua", "language": "ro", "next": "queue"},
+        "queue": {"type": "queue", "queue": "support"},
+    }
+    r, _ = run(flow(nodes, language="en"))  # an English flow whose say node speaks Romanian
+    assert r.spoken_language == "ro"
+    enqueued = [o for o in r.handle(PromptDone(), T) if isinstance(o, Enqueue)]
+    assert [e.language for e in enqueued] == ["ro"]
+    nodes["queue"]["language"] = "it"  # the queue node's own language wins
+    r, _ = run(flow(nodes, language="en"))
+    assert [o.language for o in r.handle(PromptDone(), T) if isinstance(o, Enqueue)] == ["it"]
+    ro_flow = {
+        "hello": {"type": "say", "text": "Bună ziua", "next": "queue"},
+        "queue": {"type": "queue", "queue": "s"},
+    }
+    r, _ = run(flow(ro_flow, language="ro"))  # a Romanian flow: its say nodes speak its language
+    assert [o.language for o in r.handle(PromptDone(), T) if isinstance(o, Enqueue)] == ["ro"]

@@ -10,9 +10,10 @@ import pytest
 
 from duplex.config import Settings
 from duplex.media.rtpengine_ng import NgRetryPolicy, NgTimeout
+from duplex.media.rtpengine_sdp import ALL_FORMATS, monologue_sdp, stats_from_query
 from duplex.services.media.endpoint import RtpEndpoint
 from duplex.services.media.local_backend import LocalMediaBackend
-from duplex.services.media.rtpengine_backend import _ALL_FORMATS, RtpengineBackend, _sdp, stats_from_query
+from duplex.services.media.rtpengine_backend import RtpengineBackend
 from duplex.services.media.rtpengine_client import RtpengineClient, parse_address
 from duplex.services.node import media_backend
 
@@ -37,13 +38,13 @@ def test_stats_from_query() -> None:
     assert stats_from_query({}).packets_received == 0
 
 
-def test_placeholder_and_peer_sdp() -> None:
-    assert _sdp("0.0.0.0", 9, _ALL_FORMATS, "sendrecv") == (
+def test_placeholder_and_peermonologue_sdp() -> None:
+    assert monologue_sdp("0.0.0.0", 9, ALL_FORMATS, "sendrecv") == (
         "v=0\r\no=duplex 1 1 IN IP4 127.0.0.1\r\ns=duplex\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
         "m=audio 9 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
         "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
     )
-    peer = _sdp("192.0.2.5", 4000, [(8, "PCMA/8000"), (96, "telephone-event/8000")], "recvonly")
+    peer = monologue_sdp("192.0.2.5", 4000, [(8, "PCMA/8000"), (96, "telephone-event/8000")], "recvonly")
     assert "c=IN IP4 192.0.2.5\r\n" in peer and "m=audio 4000 RTP/AVP 8 96\r\n" in peer
     assert peer.endswith("a=fmtp:96 0-16\r\na=ptime:20\r\na=recvonly\r\n")
 

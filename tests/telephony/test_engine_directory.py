@@ -23,7 +23,7 @@ async def test_concurrent_refreshes_share_one_load_and_force_reads_anew(memory_e
         return await real(now)
 
     engine.store.load_directory = counting  # type: ignore[method-assign]
-    engine.directory = dataclasses.replace(engine.directory, loaded_at=engine.now() - 10)  # stale
+    engine.directories.directory = dataclasses.replace(engine.directory, loaded_at=engine.now() - 10)  # stale
     results: list[Any] = await asyncio.gather(*(engine.refresh_directory() for _ in range(20)))
     assert len(loads) == 1
     assert all(r is results[0] for r in results) and results[0].agents  # the seeded agents

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from engine_fixtures import EngineEnv, engine_options, memory_env
 
+from duplex.services.calls import in_dialog
 from duplex.services.calls.apps import APPLICATIONS
 from duplex.services.calls.call import Call, Leg, LegState
 from duplex.services.calls.uac import OutboundLeg, originate
@@ -126,18 +127,21 @@ async def test_attended_refer_with_replaces_bridges_the_transferee_to_the_consul
 @pytest.mark.parametrize("engine_options", [{"timers": TimerConfig(t1=0.02)}])  # Timer F = 1.28 s
 @pytest.mark.parametrize("answer", [481, None])
 async def test_notify_481_or_timeout_ends_the_subscription_not_the_transfer(
-    memory_env: EngineEnv, answer: int | None
+    memory_env: EngineEnv, answer: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _register_bob_at_the_engine(memory_env)
     _, transferee = await _pair(memory_env, "caller")
     alice_phone, alice_leg = await _pair(memory_env, "alice")
     await transferee.bridge(alice_leg)
+    on_notify = in_dialog.HANDLERS["NOTIFY"]
 
-    def on_notify(request: SipRequest, key: TransactionKey) -> None:
-        if answer is not None:  # None: the phone never answers the NOTIFY
+    def phone_on_notify(leg: Leg, request: SipRequest, key: TransactionKey) -> None:
+        if leg is not alice_phone:
+            on_notify(leg, request, key)
+        elif answer is not None:  # None: the phone never answers the NOTIFY
             memory_env.engine.respond(key, request, answer)
 
-    alice_phone._on_notify = on_notify  # type: ignore[method-assign]
+    monkeypatch.setitem(in_dialog.HANDLERS, "NOTIFY", phone_on_notify)
     assert await alice_phone.transfer("2002")
     await _until(lambda: bool(alice_leg.subscriptions) and not alice_leg.subscriptions[0].active)
     assert alice_leg.subscriptions[0].responses == [answer]  # no final NOTIFY after the 481 / timeout

@@ -9,12 +9,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from playwright.sync_api import Locator, Page
 from sqlalchemy import create_engine, update
@@ -89,10 +90,7 @@ class SipCenter(LiveCenter):
         """Set the demo trunk's source IPs and reload the switch's directory. A sipp caller and the browser both
         come from 127.0.0.1: with the IP listed the caller is the carrier (it may call an agent), without it
         the browser is an agent phone (challenged, then it may call out through the trunk)."""
-        engine = create_engine(self.database_url)
-        with engine.begin() as db:
-            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(allowed_ips=ips))
-        engine.dispose()
+        demo_trunk(self.database_url, allowed_ips=ips)
         self.reload_directory()
 
     def reload_directory(self) -> None:
@@ -102,13 +100,23 @@ class SipCenter(LiveCenter):
         asyncio.run_coroutine_threadsafe(reload, self.loop).result(10)
 
 
+def demo_trunk(database_url: str, **values: Any) -> None:
+    """Change the demo trunk's row (the switch reads it at start, or at `SipCenter.reload_directory`)."""
+    engine = create_engine(database_url)
+    with engine.begin() as db:
+        db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(**values))
+    engine.dispose()
+
+
 @contextlib.contextmanager
 def sip_center(
-    root: Path, artifacts: Path, prepare: Callable[[str], None] | None = None, **options: Any
+    tmp_path_factory: pytest.TempPathFactory, name: str, *, carrier_port: int = 0, **options: Any
 ) -> Iterator[SipCenter]:
     """The app with its SIP engine (UDP and WebSocket on free ports, in the server's loop) on a seeded SQLite
-    database in `root`; `prepare(database_url)` may change the seeded rows before the engine loads them;
-    `options` are more settings (``media_backend="rtpengine"``...)."""
+    database in a new folder `<name>-center`, its test artifacts in `<name>-artifacts`. With `carrier_port` the demo trunk sends its calls to 127.0.0.1 at that port (where a
+    test runs a sipp carrier); `SipCenter.carrier_ips` says who may call in as the carrier. `options` are more
+    settings (``media_backend="rtpengine"``...)."""
+    root, artifacts = tmp_path_factory.mktemp(f"{name}-center"), tmp_path_factory.mktemp(f"{name}-artifacts")
     url = f"sqlite:///{root / 'duplex.db'}"
     upgrade(url)
     rtp = free_even_port()
@@ -117,15 +125,16 @@ def sip_center(
                         sip_ws_port=free_port(socket.SOCK_STREAM), public_ip="127.0.0.1",
                         rtp_port_min=rtp, rtp_port_max=rtp + 200, **options)  # fmt: skip
     credentials = json.loads(seed(settings).read_text())
-    if prepare is not None:
-        prepare(url)
+    if carrier_port:
+        demo_trunk(url, port=carrier_port)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     center = SipCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts,
-                       data_dir=settings.data_dir, database_url=url, sip_port=settings.sip_port, app=app)  # fmt: skip
+                       data_dir=settings.data_dir, database_url=url, sip_port=settings.sip_port,
+                       carrier_port=carrier_port, app=app)  # fmt: skip
 
     async def serve() -> None:
         center.node, center.loop = await _start_sip(app, settings), asyncio.get_running_loop()

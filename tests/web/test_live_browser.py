@@ -12,6 +12,14 @@ def agent_id(center: LiveCenter, extension: str) -> int:
     return int(agents[0]["id"])
 
 
+def open_desktop(page: Page, center: LiveCenter, username: str, extension: str) -> int:
+    """Sign in as the agent and open their desktop; returns their agent id."""
+    agent = agent_id(center, extension)
+    sign_in(page, center, username)
+    page.locator("#nav").get_by_role("link", name="Agent desktop", exact=True).click()
+    return agent
+
+
 def test_wallboard_updates_live_and_resyncs_after_a_drop(page: Page, center: LiveCenter) -> None:
     bob = agent_id(center, "2002")
     api = center.client("supervisor")
@@ -65,9 +73,7 @@ def test_supervisor_forces_an_agent_state_from_the_wallboard(page: Page, center:
 def test_agent_desktop_changes_its_own_state_and_loads_the_sip_library(
     page: Page, center: LiveCenter
 ) -> None:
-    alice = agent_id(center, "2001")
-    sign_in(page, center, "alice")
-    page.locator("#nav").get_by_role("link", name="Agent desktop", exact=True).click()
+    alice = open_desktop(page, center, "alice", "2001")
     expect(page.locator("#softphone-status")).to_contain_text("JsSIP 3.")
     # Alice's skills (sales 90, support 40) meet sales (1) and support-l1 (30), not support-l2 (80).
     expect(page.locator("#my-queues li")).to_have_text(["support-l1", "sales"])
@@ -98,3 +104,43 @@ def test_without_the_browser_bundle_the_console_works_and_says_the_softphone_is_
     expect(page.locator("#softphone-status")).to_contain_text("The softphone is unavailable")
     page.locator("button[data-state='meeting']").click()
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "meeting")
+
+
+# The frequent actions of the agent desktop and their keys (the help lists what the page's controls declare).
+DESKTOP_KEYS = {
+    "Alt+Enter": "Answer",
+    "Alt+H": "Hang up",
+    "Alt+L": "Hold",
+    "Alt+M": "Mute",
+    "Alt+T": "Transfer",
+    "Alt+A": "Available",
+    "Alt+B": "Break",
+    "Alt+O": "Offline",
+    "Alt+N": "Next lead",
+}
+
+
+def test_question_mark_lists_the_desktops_shortcuts_and_alt_b_takes_a_break(
+    page: Page, center: LiveCenter
+) -> None:
+    carol = open_desktop(page, center, "carol", "2003")
+    expect(page.locator("#phone-answer")).to_be_attached()  # the softphone's controls are on the page
+    page.keyboard.press("?")
+    help_ = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_).to_be_visible()
+    keys = help_.locator("dt").all_inner_texts()
+    listed = dict(zip(keys, help_.locator("dd").all_inner_texts(), strict=True))
+    assert DESKTOP_KEYS.items() <= listed.items(), listed
+    assert listed["?"] == "Show or hide this list" and "0-9 * #" in listed, listed
+    snap(page, center, "desktop-shortcuts", of=help_)
+    page.keyboard.press("Escape")
+    expect(help_).to_be_hidden()
+
+    page.get_by_label("Reason (for a break)").fill("coffee")
+    page.keyboard.press("Alt+b")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "break")
+    assert center.client().get(f"/agents/{carol}").json()["state"] == "break"
+    page.keyboard.press("Alt+o")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offline")
+    page.locator("#shortcuts").click()  # the top bar's button opens the same list
+    expect(help_).to_be_visible()

@@ -1,9 +1,10 @@
 """A supervisor in Chromium listens to a live call, then barges in: a sipp caller (recorded speech) calls alice,
-whose phone is a baresip answering with a 1100 Hz tone; the supervisor (given a phone: an agent row) opens
-the wallboard, whose softphone registers over SIP/WebSocket, and clicks Listen on alice's row. The server
-rings the browser, which answers by itself; the browser receives the call's audio (WebRTC inbound-rtp), and
-the caller receives alice's tone only. After Barge the caller also receives the supervisor's microphone
-(Chromium's fake capture fed a 1700 Hz tone), measured at the caller's RTP port. Stop leaves the call up.
+whose phone is a baresip answering with a 1100 Hz tone; the demo supervisor (the demo seed gives them a phone:
+an agent row) signs in and opens the wallboard, whose softphone registers over SIP/WebSocket with nothing
+arranged, and clicks Listen on alice's row. The server rings the browser, which answers by itself; the browser
+receives the call's audio (WebRTC inbound-rtp), and the caller receives alice's tone only. After Barge the
+caller also receives the supervisor's microphone (Chromium's fake capture fed a 1700 Hz tone), measured at the
+caller's RTP port. Stop leaves the call up.
 
 This module runs its own center with the SIP engine (UDP and WebSocket on free ports) in the server's loop.
 """
@@ -36,7 +37,6 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
 ]
 AGENT_HZ, SUPERVISOR_HZ = 1100.0, 1700.0
-PHONE = {"extension": "2900", "sip_username": "supervisor-phone", "sip_password": "supervisor-secret"}
 
 
 def tone_wav(path: Path, freq: float, rate: int, seconds: float = 60.0) -> Path:
@@ -48,8 +48,7 @@ def tone_wav(path: Path, freq: float, rate: int, seconds: float = 60.0) -> Path:
 
 @pytest.fixture(scope="module")
 def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
-    root = tmp_path_factory.mktemp("monitor-center")
-    with sip_center(root, tmp_path_factory.mktemp("monitor-artifacts")) as running:
+    with sip_center(tmp_path_factory, "monitor") as running:
         yield running
 
 
@@ -127,11 +126,7 @@ def test_the_supervisor_listens_then_barges_from_the_wallboard(
     browser: Browser, center: SipCenter, page: Page, tmp_path: Path
 ) -> None:
     page.on("console", lambda message: print("browser:", message.text))
-    admin = center.client("admin")
-    supervisor_user = next(u for u in admin.get("/users", params={"limit": 500}).json()["items"]
-                           if u["username"] == "supervisor")  # fmt: skip
-    created = admin.post("/agents", json={"user_id": supervisor_user["id"], **PHONE})
-    assert created.status_code == 201, created.text
+    admin = center.client("admin")  # the demo supervisor has a phone: nothing to arrange
     alice_id = next(a["id"] for a in admin.get("/agents", params={"limit": 500}).json()["items"]
                     if a["sip_username"] == "alice")  # fmt: skip
     sign_in(page, center, "supervisor")

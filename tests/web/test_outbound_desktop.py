@@ -17,17 +17,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from live_center import LiveCenter, sign_in, sip_center, snap
+from live_center import LiveCenter, SipCenter, sign_in, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import create_engine, update
 
 from campaigns.campaign_fixtures import zone_at_local_hour
-from duplex.db.models import Trunk
 from interop.peers import free_even_port, free_port, sipp_background
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(150)]
 
-CARRIER_PORT = free_port()  # the sipp callee standing in for the demo trunk's carrier
 CALLEE = "+12125550103"  # last digit 3: the callee scenario answers as a person ("Hello?", then waits)
 
 SCRIPT = {
@@ -56,15 +53,8 @@ SCRIPT = {
 
 
 @pytest.fixture(scope="module")
-def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCenter]:
-    def carrier_on_free_port(url: str) -> None:
-        engine = create_engine(url)
-        with engine.begin() as db:
-            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(port=CARRIER_PORT))
-        engine.dispose()
-
-    root = tmp_path_factory.mktemp("outbound-center")
-    with sip_center(root, tmp_path_factory.mktemp("outbound-artifacts"), carrier_on_free_port) as running:
+def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
+    with sip_center(tmp_path_factory, "outbound", carrier_port=free_port()) as running:
         yield running
 
 
@@ -106,7 +96,7 @@ def preview_campaign(center: LiveCenter) -> tuple[int, int, str]:
 
 
 def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
-    browser: Browser, center: LiveCenter, page: Page, tmp_path: Path
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
 ) -> None:
     callee_audio(tmp_path)
     campaign_id, lead_id, zone = preview_campaign(center)
@@ -126,7 +116,7 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
     expect(page.locator("#preview-countdown")).to_contain_text("within")
     snap(page, center, "outbound-preview", of=page.locator("#outbound"))
 
-    with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=CARRIER_PORT,
+    with sipp_background(tmp_path, "uas_campaign_callees.xml", local_port=center.carrier_port,
                          media_port=free_even_port(), calls=None):  # fmt: skip
         page.keyboard.press("Alt+y")  # the "Accept" shortcut
         expect(page.locator("#preview-status")).to_contain_text("Dialing")
@@ -166,7 +156,8 @@ def test_preview_lead_card_script_wrap_up_callback_and_answers_csv(
     expect(page.locator("#callback-clocks")).to_contain_text(zone)
     page.locator("#wrapup-notes").fill("Wants the installer to call first")
     snap(page, center, "outbound-wrapup", of=page.locator("#outbound"))
-    page.locator("#wrapup-save").click()
+    expect(page.locator("#wrapup-save")).to_have_attribute("aria-keyshortcuts", "Alt+D")
+    page.keyboard.press("Alt+d")  # the "save the disposition" shortcut, from the notes box
     expect(page.locator("#wrapup-done")).to_be_visible()
     page.locator("#go-available").click()
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")

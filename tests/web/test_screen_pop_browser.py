@@ -1,6 +1,6 @@
 """The screen pop in Chromium on real calls: a sipp caller with a phone number (+40721000001, a demo lead)
-dials the Google Ads number +40215550100, whose flow asks for a menu choice (2) and a customer code (1) and
-sets a variable, then queues the call for sales, where the browser agent alice is available. The ringing
+dials the Google Ads number +40215550100, whose flow asks for a menu choice (2), a customer code (1) and a PIN
+(3, a sensitive input: the pop shows only its mask) and sets a variable, then queues the call for sales, where the browser agent alice is available. The ringing
 softphone pops the caller's lead, the IVR path and inputs and the tracking source; alice answers, writes a note
 (Alt+W, Ctrl+Enter) and saves the caller as a contact. When the same caller calls again, the pop shows the
 contact and the first call with its note in the history, and alice creates a lead from the caller (refused
@@ -36,7 +36,10 @@ FLOW: dict[str, Any] = {"format": 1, "start": "answer", "language": "en", "nodes
              "timeout_seconds": 8, "max_retries": 1, "on_invalid": "bye", "on_timeout": "bye"},
     "code": {"type": "input", "prompt": {"say": "Enter your customer code."}, "variable": "customer_code",
              "max_digits": 1, "timeout_seconds": 8, "max_retries": 1, "on_invalid": "bye", "on_timeout": "bye",
-             "next": "tag"},
+             "next": "pin"},
+    "pin": {"type": "input", "prompt": {"say": "Enter your PIN."}, "variable": "pin", "sensitive": True,
+            "max_digits": 1, "timeout_seconds": 8, "max_retries": 1, "on_invalid": "bye", "on_timeout": "bye",
+            "next": "tag"},
     "tag": {"type": "set", "variables": {"interest": "solar"}, "next": "sales"},
     "sales": {"type": "queue", "queue": "sales", "on_timeout": "bye", "on_overflow": "bye", "after_call": "bye"},
     "bye": {"type": "hangup", "reason": "done"},
@@ -59,8 +62,8 @@ def arrange(site: LiveCenter) -> None:
 
 @contextlib.contextmanager
 def ivr_caller(tmp: Path, site: SipCenter, name: str) -> Iterator[subprocess.Popen[bytes]]:
-    """sipp as CALLER: dials NUMBER, presses 2 then 1 (RFC 4733), waits for Duplex's BYE."""
-    cmd = sipp_command("uac_menu_2_1_caller.xml", f"127.0.0.1:{site.sip_port}", local_port=free_port(),
+    """sipp as CALLER: dials NUMBER, presses 2, 1 and 3 (RFC 4733), waits for Duplex's BYE."""
+    cmd = sipp_command("uac_menu_2_1_3_caller.xml", f"127.0.0.1:{site.sip_port}", local_port=free_port(),
                        media_port=free_even_port(), service=NUMBER, extra=["-key", "caller", CALLER])  # fmt: skip
     with sipp_running(tmp, cmd, f"{name}.log") as proc:
         yield proc
@@ -107,9 +110,11 @@ def test_the_pop_shows_the_ivr_source_and_history_and_saves_a_contact(
         path = page.locator("#pop-ivr-path")
         expect(path.locator("li[data-node='menu']")).to_contain_text("pressed 2")
         expect(path.locator("li[data-node='code']")).to_contain_text("pressed 1")
+        expect(path.locator("li[data-node='pin']")).to_contain_text("pressed •")  # not the 3
         expect(path.locator("li[data-node='sales']")).to_contain_text("queue")
         expect(page.locator("#pop-ivr-inputs tr[data-variable='customer_code'] td").nth(1)).to_have_text("1")
         expect(page.locator("#pop-ivr-inputs tr[data-variable='interest'] td").nth(1)).to_have_text("solar")
+        expect(page.locator("#pop-ivr-inputs tr[data-variable='pin'] td").nth(1)).to_have_text("••••")
         expect(page.locator("#pop-crm")).to_contain_text("Ana")  # the demo lead with this number
         expect(page.locator("#pop-history")).to_have_text("No previous call from this number.")
         snap(page, center, "screen-pop-ringing")

@@ -19,31 +19,20 @@ import numpy as np
 import pytest
 from live_center import LiveCenter, SipCenter, sign_in, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import create_engine, update
 
-from duplex.db.models import Trunk
 from duplex.media.codecs import get_codec
 from interop.peers import free_even_port, free_port, rtp_capture, sipp_background, sipp_command, sipp_running
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
+CONTACT = "+40721000001"  # a number the agent dials: a demo lead's ("Ana"), made a CRM contact's by a test
+
 
 @pytest.fixture(scope="module")
 def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
     """The SIP-enabled center, its demo trunk pointing at a free port (a sipp carrier in the tests that need
-    one); `SipCenter.carrier_ips` says who may call as the carrier."""
-    carrier_port = free_port()
-
-    def trunk_on_carrier_port(url: str) -> None:
-        engine = create_engine(url)
-        with engine.begin() as db:
-            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(port=carrier_port))
-        engine.dispose()
-
-    root = tmp_path_factory.mktemp("softphone-center")
-    artifacts = tmp_path_factory.mktemp("softphone-artifacts")
-    with sip_center(root, artifacts, trunk_on_carrier_port) as running:
-        running.carrier_port = carrier_port
+    one)."""
+    with sip_center(tmp_path_factory, "softphone", carrier_port=free_port()) as running:
         yield running
 
 
@@ -230,20 +219,37 @@ def test_the_agent_dials_the_echo_number_from_the_browser_and_hears_it(
 
 
 @pytest.mark.usefixtures("browser_phone")
-def test_the_agent_dials_an_external_number_through_the_trunk_and_the_callee_hears_the_browser(
+def test_the_agent_dials_a_contact_through_the_trunk_sees_their_pop_and_the_callee_hears_the_browser(
     browser: Browser, center: SipCenter, page: Page, tmp_path: Path
 ) -> None:
+    """The number dialled is a CRM contact's and a demo lead's ("Ana"): Duplex tells the browser the call's
+    id in its answer, so the screen pop shows the callee, and a note written in it lands on the call."""
     page.on("console", lambda message: print("browser:", message.text))
+    api = center.client("admin")
+    contact = api.post("/contacts", json={"name": "Ana Ionescu", "company": "Solar SRL", "phones": [CONTACT]})
+    assert contact.status_code == 201, contact.text
     open_desktop(page, center)
     media = free_even_port()
     with rtp_capture(tmp_path, media) as pcap:
         with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=media,
                              calls=1, extra=["-rtp_echo"]):  # fmt: skip
-            page.get_by_label("Number to call").fill("+442071234567")
+            page.get_by_label("Number to call").fill(CONTACT)
             page.locator("#phone-call").click()
             info = page.locator("#softphone-call")
-            expect(info).to_contain_text("+442071234567")
+            expect(info).to_contain_text(CONTACT)
             expect(info).to_have_attribute("data-state", "talking")
+            pop = page.locator("#screen-pop")
+            expect(pop).to_have_attribute("data-call-id", info.get_attribute("data-call-id") or "unknown")
+            expect(pop.locator("#pop-caller")).to_have_text(CONTACT)
+            expect(pop).to_contain_text("Callee")
+            expect(pop.locator("#pop-crm .pop-contact")).to_contain_text("Ana Ionescu · Solar SRL")
+            expect(pop.locator("#pop-crm .pop-lead")).to_contain_text("Ana")  # the demo lead with that number
+            pop.locator("#pop-note").press_sequentially(
+                "Send the brochure, call back at 5"
+            )  # typed: keydowns
+            pop.locator("#pop-note-save").click()
+            expect(pop.locator("#pop-call-notes")).to_contain_text("Send the brochure, call back at 5")
+            snap(page, center, "softphone-dialled-pop", of=pop)
             stats, level = browser_hears(page)  # the carrier echoes the browser's beep back
             page.wait_for_timeout(1000)  # a second more of the browser's audio toward the carrier
             page.locator("#phone-hangup").click()
@@ -254,6 +260,13 @@ def test_the_agent_dials_an_external_number_through_the_trunk_and_the_callee_hea
     assert len(peaks) > 50, f"{len(peaks)} RTP packets reached the carrier"
     assert max(peaks) > 500, max(peaks)  # the fake microphone's beep, from the browser to the carrier
     assert stats is not None and stats["packets"] > 50 and level > 0, (stats, level)  # and back
+    call_id = page.locator("#screen-pop").get_attribute("data-call-id")
+    call = api.get(f"/calls/{call_id}").json()
+    assert (call["direction"], call["to_number"]) == ("internal", CONTACT), call
+    notes = api.get(f"/calls/{call_id}/notes").json()
+    assert [n["text"] for n in notes] == ["Send the brochure, call back at 5"]
+    tones = api.get("/events", params={"call_id": call_id, "types": "dtmf.received"}).json()["items"]
+    assert tones == []  # the 5 typed into the note was no keypad tone
 
 
 def test_attended_transfer_from_the_browser_joins_the_caller_to_the_consulted_party(

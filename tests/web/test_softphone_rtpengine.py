@@ -21,7 +21,6 @@ import httpx
 import pytest
 from live_center import SipCenter, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import create_engine, update
 from test_softphone import (
     INBOUND_AUDIO,
     browser_hears,
@@ -31,7 +30,6 @@ from test_softphone import (
     sipp_caller,
 )
 
-from duplex.db.models import Trunk
 from duplex.services.media.rtpengine_client import RtpengineClient
 from duplex.services.media.rtpengine_webrtc import RtpengineWebRtcBackend, RtpengineWebRtcSession
 from duplex.services.media.webrtc import WebRtcBackend
@@ -74,24 +72,13 @@ def rtpengine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rtpengine]:
 def center(tmp_path_factory: pytest.TempPathFactory, rtpengine: Rtpengine) -> Iterator[SipCenter]:
     """A SIP-enabled center whose media (phones' and browsers') is in ``rtpengine``; the demo trunk points at
     a free port (a sipp carrier in the test that calls out)."""
-    carrier_port = free_port()
-
-    def trunk_on_carrier_port(url: str) -> None:
-        engine = create_engine(url)
-        with engine.begin() as db:
-            db.execute(update(Trunk).where(Trunk.name == "demo-carrier").values(port=carrier_port))
-        engine.dispose()
-
-    root = tmp_path_factory.mktemp("rtpengine-softphone-center")
-    artifacts = tmp_path_factory.mktemp("rtpengine-softphone-artifacts")
     host, port = rtpengine.ng
     settings = {
         "media_backend": "rtpengine",
         "media_rtpengine_ng": f"{host}:{port}",
         "media_rtpengine_inject_dtmf": True,
     }  # the keypad's INFO, played to the caller by rtpengine
-    with sip_center(root, artifacts, trunk_on_carrier_port, **settings) as running:  # fmt: skip
-        running.carrier_port = carrier_port
+    with sip_center(tmp_path_factory, "rtpengine-phone", carrier_port=free_port(), **settings) as running:
         yield running
 
 
@@ -178,14 +165,9 @@ def test_the_agent_answers_a_caller_and_rtpengine_carries_the_browsers_media(
 
 
 def supervisor_monitors(center: SipCenter, call_id: str | None) -> httpx.Response:
-    """The supervisor (given a phone: an agent row) asks to listen to the call: mixing needs the legs' audio
-    in the Duplex process, so a call whose media is in rtpengine is refused, browser legs included."""
+    """The demo supervisor (who has a phone) asks to listen to the call: mixing needs the legs' audio in the
+    Duplex process, so a call whose media is in rtpengine is refused, browser legs included."""
     assert call_id
-    admin = center.client("admin")
-    users = admin.get("/users", params={"limit": 500}).json()["items"]
-    supervisor = next(u for u in users if u["username"] == "supervisor")
-    phone = {"extension": "2901", "sip_username": "supervisor-rtpengine", "sip_password": "supervisor-secret"}
-    admin.post("/agents", json={"user_id": supervisor["id"], **phone}).raise_for_status()
     return center.client("supervisor").post(f"/calls/{call_id}/monitor", json={"mode": "listen"})
 
 

@@ -2,7 +2,8 @@
 
 GET  /calls/{id}/screen-pop  the caller's contacts and leads (by E.164), their previous calls, this call's IVR
                              path and inputs, the time it waited in queues, the number dialled and its
-                             tracking source, the notes written on it;
+                             tracking source, the notes written on it; for a call that was placed (by a
+                             campaign, or from an agent's phone) the same of its callee;
 GET  /calls/{id}/notes       the notes (`call.note_added` events);
 POST /calls/{id}/notes       write one;
 POST /calls/{id}/lead        create a lead with the caller's number in a chosen list.
@@ -87,7 +88,8 @@ class IvrInputRead(BaseModel):
     node: str
     node_type: str | None  # input (digits), lookup, set, csat, ...
     variable: str
-    value: str | int | float | bool | None
+    value: str | int | float | bool | None  # a sensitive input's is the mask "••••"
+    sensitive: bool = False  # a secret the caller keyed (a PIN, a card number): only its mask is shown
     at: dt.datetime
 
 
@@ -117,8 +119,11 @@ class QueueWaitRead(BaseModel):
 
 
 class CallerRead(BaseModel):
-    number: str = Field(description="The caller's number as it came (the SIP From user).")
+    """The other party of the call: its caller, or its callee when Duplex or an agent's phone placed it."""
+
+    number: str = Field(description="Their number as it came (the SIP From user, or the number dialled).")
     e164: str | None = Field(description="That number in E.164, null when it is no phone number.")
+    callee: bool = Field(description="True: they were called (by a campaign, or from an agent's phone).")
 
 
 class PoppedCall(BaseModel):
@@ -183,6 +188,7 @@ class PoppedContext:
     story: CallStory
     caller_raw: str
     caller_e164: str | None
+    callee: bool  # the party is the one called (`CallerRead.callee`)
 
 
 def _events_of(session: Session, call_ids: Iterable[str], types: tuple[str, ...] = ()) -> list[Event]:
@@ -218,10 +224,17 @@ def load_popped_call(session: Session, principal: Principal, call_id: str, now: 
         raise not_found("call", call_id)
     envelopes = [envelope_of(e) for e in _events_of(session, [call_id])]
     story = call_story(envelopes, int(now.timestamp() * 1000))
-    raw = call.to_number if call.direction == "outbound" else call.from_number
-    called = normalise(call.to_number) if call.direction != "outbound" else None
+    callee = call.direction == "outbound" or _placed_by_agent(envelopes)
+    raw = call.to_number if callee else call.from_number
+    called = normalise(call.to_number) if not callee else None
     e164 = normalise(raw, region_of(called) if called else None)
-    return PoppedContext(call=call, story=story, caller_raw=raw, caller_e164=e164)
+    return PoppedContext(call=call, story=story, caller_raw=raw, caller_e164=e164, callee=callee)
+
+
+def _placed_by_agent(envelopes: Iterable[EventEnvelope]) -> bool:
+    """Whether an agent's phone placed the call (its first leg is the agent's, INVITEd by the phone)."""
+    return any(e.type == "leg.created" and e.data.get("kind") == "agent" and e.data.get("direction") == "inbound"
+               for e in envelopes)  # fmt: skip
 
 
 def _names(session: Session, model: type[Any], ids: Iterable[int | None]) -> dict[int, str]:
@@ -275,8 +288,10 @@ def _previous_calls(session: Session, ctx: PoppedContext, lead_ids: list[int]) -
         branches.append(
             select(Call.id, Call.started_at).where(Call.from_number.in_(keys), Call.direction != "outbound")
         )
-        branches.append(
-            select(Call.id, Call.started_at).where(Call.to_number.in_(keys), Call.direction == "outbound")
+        branches.append(  # placed by a campaign, or from an agent's phone
+            select(Call.id, Call.started_at).where(
+                Call.to_number.in_(keys), Call.direction.in_(("outbound", "internal"))
+            )
         )
     if lead_ids:
         branches.append(select(Call.id, Call.started_at).where(Call.lead_id.in_(lead_ids)))
@@ -322,7 +337,7 @@ def _ivr(session: Session, story: CallStory) -> IvrRead:
         path=[IvrStepRead(flow_id=s.flow_id, flow_name=flows.get(s.flow_id), node=s.node, node_type=s.node_type,
                           at=_at(s.at_ms)) for s in story.ivr_path],
         inputs=[IvrInputRead(node=i.node, node_type=i.node_type, variable=i.variable, value=i.value,
-                             at=_at(i.at_ms)) for i in story.ivr_inputs],
+                             sensitive=i.sensitive, at=_at(i.at_ms)) for i in story.ivr_inputs],
         key_presses=[KeyPressRead(digit=k.digit, node=k.node, at=_at(k.at_ms)) for k in story.key_presses],
         exit=story.ivr_exit,
     )  # fmt: skip
@@ -347,7 +362,7 @@ def screen_pop(call_id: str, request: Request, principal: CurrentPrincipal, sess
                         number_description=number.description if number else None,
                         tracking_source=call.tracking_source, queue_id=call.queue_id,
                         queue_name=queues.get(call.queue_id) if call.queue_id else None, agent_id=call.agent_id),
-        caller=CallerRead(number=ctx.caller_raw, e164=ctx.caller_e164),
+        caller=CallerRead(number=ctx.caller_raw, e164=ctx.caller_e164, callee=ctx.callee),
         contacts=[ContactRead.model_validate(c) for c in contacts],
         leads=leads,
         history=_history(session, ctx, [lead.id for lead in leads]),

@@ -28,13 +28,15 @@ class IvrStep:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IvrInput:
     """A variable the flow set (`ivr.variable_set`): collected digits, a lookup's field, a set node's value.
-    `node_type` says which (input, lookup, set, csat...), from the path."""
+    `node_type` says which (input, lookup, set, csat...), from the path. A `sensitive` one's value is the mask
+    the record holds ("••••"), never the digits."""
 
     node: str
     node_type: str | None
     variable: str
     value: str | int | float | bool | None
     at_ms: int
+    sensitive: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,7 +125,8 @@ class _Reader:
     def variable_set(self, e: EventEnvelope) -> None:
         node = str(e.data.get("node", ""))
         self.inputs.append(IvrInput(node=node, node_type=self.node_types.get(node), at_ms=e.ts_ms,
-                                    variable=str(e.data.get("variable", "")), value=e.data.get("value")))  # fmt: skip
+                                    variable=str(e.data.get("variable", "")), value=e.data.get("value"),
+                                    sensitive=bool(e.data.get("sensitive", False))))  # fmt: skip
 
     def dtmf(self, e: EventEnvelope) -> None:
         if not self.connected:

@@ -15,7 +15,10 @@ The safety factor z is the abandon controller: a stochastic-approximation step a
 z up when the call was dropped and down otherwise, so the drop rate settles at a set point. The set point is
 the abandon target less what AMD false positives are estimated to add (they hang up on humans, which counts as
 an abandon), lowered further while the campaign's measured rate (its life, and the rolling 24 h) is close to the
-target; so the regulatory rate, not only the recent one, stays under the limit.
+target; so the regulatory rate, not only the recent one, stays under the limit. The aim itself sits below the
+target by the sampling noise of a day's rate at the day's expected number of live answers (a 5-agent team's day
+is too few answers for 85% of the target to be safe); where the AMD false positives alone then fill the aim, no
+drop is affordable and the pacer dials progressively.
 """
 
 from __future__ import annotations
@@ -63,6 +66,12 @@ class PredictiveConfig:
     # (2.0: the first hour's abandon rate at N=20 fell from 3.1% to 1.8% on average at the same talk time)
     warmup_z: float = 2.0
     warmup_seconds: float = 3600.0
+    # the regulatory rate is counted over a day of calling (a shift) with a finite number of live answers, so it
+    # is noisy: a small team's ~500 answers give it a standard deviation near 0.75 points at 3%. The aim is
+    # lowered until the day's rate stays under the target with this probability at the day's expected number of
+    # answers (observed answer rate x day_seconds; at first the agents' capacity, day_seconds / handle time each)
+    compliance_quantile: float = 0.95
+    day_seconds: float = 8 * 3600.0
 
     def __post_init__(self) -> None:
         if not 0 < self.abandon_target < 1 or not 0 <= self.amd_false_positive < 1:
@@ -71,6 +80,8 @@ class PredictiveConfig:
             raise ValueError("predictive: margin in (0, 1], memories >= 1")
         if self.warmup_z < 0 or self.warmup_seconds <= 0:
             raise ValueError("predictive: warmup_z >= 0, warmup_seconds > 0")
+        if not 0.5 <= self.compliance_quantile < 1 or self.day_seconds <= 0:
+            raise ValueError("predictive: compliance_quantile in [0.5, 1), day_seconds > 0")
 
 
 class _DecayingHistogram:
@@ -139,6 +150,8 @@ class PredictivePacer:
         self.drops = 0
         self._day: deque[tuple[float, bool]] = deque()  # human answers in the last 24 h: (time, dropped)
         self._day_drops = 0
+        self._agents = 0  # logged in at the last decision
+        self._now = 0.0  # the last event's or decision's time
 
     # -- observations ----------------------------------------------------------------------------
     def observe(self, event: PacingEvent) -> None:
@@ -178,16 +191,18 @@ class PredictivePacer:
         now = state.now
         if self._started_at is None:
             self._started_at = now
+        self._agents, self._now = state.agents_logged_in, now
         self._warmup = self.warmup_z_at(now)
         for placed_at in [t for t in self._in_flight if t < now - _MAX_DELAY]:
             del self._in_flight[placed_at]  # lost track (e.g. an outcome never reported): stop counting it
             if placed_at in self._batches:
                 self._learn_p_human(*self._batches.pop(placed_at))
-        humans, ends = self._human_delays.survival(), self._end_delays.survival()
-        ages = [(min(_MAX_DELAY, int(now - t)), calls) for t, calls in self._in_flight.items()]
-        n = min(self._safe_at(state, ages, h, humans, ends) for h in self._horizons(humans))
         # never fewer lines than progressive dialing: one call in flight per ready agent
-        n = max(n, state.agents_ready - state.calls_waiting - state.calls_dialing)
+        n = state.agents_ready - state.calls_waiting - state.calls_dialing
+        if self._drop_budget(self.compliance_aim()) > 0:  # else AMD false positives spend it all
+            humans, ends = self._human_delays.survival(), self._end_delays.survival()
+            ages = [(min(_MAX_DELAY, int(now - t)), calls) for t, calls in self._in_flight.items()]
+            n = max(n, min(self._safe_at(state, ages, h, humans, ends) for h in self._horizons(humans)))
         cap = math.floor(self.config.max_lines_per_agent * state.agents_logged_in) - state.calls_dialing
         n = max(0, min(n, cap))
         if n:
@@ -252,6 +267,7 @@ class PredictivePacer:
                 self._batches[now] = [batch[0] - asked + min(calls, asked), batch[1]]
 
     def _control(self, event: DialOutcome) -> None:
+        self._now = event.now
         self.humans += 1
         self.drops += event.abandoned
         self._day.append((event.now, event.abandoned))
@@ -267,10 +283,29 @@ class PredictivePacer:
         false_positives = humans * self._fp_ratio
         return (drops + false_positives) / (humans + false_positives) if humans else 0.0
 
-    def drop_set_point(self) -> float:
-        """The drop rate the controller aims at: the target's margin share, less the AMD false positives."""
+    def expected_day_answers(self) -> float:
+        """Live answers expected over a day of calling: the observed rate once there is a quarter hour of it,
+        before that what the logged-in agents could take at the handle time (an upper bound)."""
         cfg = self.config
-        aim = cfg.abandon_target * cfg.margin
+        elapsed = self._now - self._started_at if self._started_at is not None else 0.0
+        if elapsed >= 900 and self._day:
+            span = min(elapsed, 86400.0)
+            return len(self._day) / span * cfg.day_seconds
+        return max(1.0, self._agents * cfg.day_seconds / max(self._handle, 1.0))
+
+    def compliance_aim(self) -> float:
+        """The abandon rate to aim at on average: the target's margin share, or lower where the day's rate is
+        too noisy for that to stay under the target with `compliance_quantile` probability."""
+        cfg = self.config
+        target = cfg.abandon_target
+        noise = math.sqrt(target * (1 - target) / self.expected_day_answers())
+        return max(
+            0.0, min(target * cfg.margin, target - NormalDist().inv_cdf(cfg.compliance_quantile) * noise)
+        )
+
+    def drop_set_point(self) -> float:
+        """The drop rate the controller aims at: the compliance aim less the AMD false positives."""
+        aim = self.compliance_aim()
         worst = max(
             self.abandon_rate_estimate(self.drops, self.humans),
             self.abandon_rate_estimate(self._day_drops, len(self._day)),
@@ -278,6 +313,10 @@ class PredictivePacer:
         if self.humans >= 50 and worst > aim:
             # over the aim: spend less than the aim until the measured rate is back under it
             aim = max(0.0, aim - 2 * (worst - aim))
+        return self._drop_budget(aim)
+
+    def _drop_budget(self, aim: float) -> float:
+        """The drop rate that keeps drops plus AMD false positives at `aim` of live answers."""
         return max(0.0, aim * (1 + self._fp_ratio) - self._fp_ratio)
 
     # -- decision ---------------------------------------------------------------------------------

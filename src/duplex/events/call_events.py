@@ -205,7 +205,7 @@ class DtmfReceived(EventPayload):
     """The caller pressed a key."""
 
     event_type: ClassVar[str] = "dtmf.received"
-    digit: str  # 0-9, *, #, A-D
+    digit: str  # 0-9, *, #, A-D; "•" for a key pressed at a sensitive IVR input
     source: str  # how it came: rfc4733, inband or info
 
 
@@ -239,6 +239,7 @@ class IvrVariableSet(EventPayload):
     node: str  # the node that set it
     variable: str  # the variable's name
     value: str | int | float | bool | None  # its value (a lookup's object or list as JSON text)
+    sensitive: bool | None = None  # true: a secret (an input node's `sensitive`), the value is "••••"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,8 @@ it returns commands (play, say, collect, enqueue, ...); the call layer carries t
 
 from duplex.ivr.demo import demo_flow
 from duplex.ivr.events import (
+    KEY_MASK,
+    SENSITIVE_MASK,
     AgentHungUp,
     Answer,
     Answered,
@@ -41,8 +43,10 @@ from duplex.ivr.languages import LANGUAGES, VOICES, voice_for
 from duplex.ivr.validate import FlowError, InvalidFlow, load_flow, validate_flow
 
 __all__ = [
+    "KEY_MASK",
     "LANGUAGES",
     "NODE_TYPES",
+    "SENSITIVE_MASK",
     "VOICES",
     "AgentHungUp",
     "Answer",

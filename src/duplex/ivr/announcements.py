@@ -15,7 +15,13 @@ from collections.abc import Callable
 
 from duplex.ivr.languages import DEFAULT_LANGUAGE
 
-__all__ = ["ANNOUNCEMENT_LANGUAGES", "announce_minutes", "minutes_phrase", "position_announcement"]
+__all__ = [
+    "ANNOUNCEMENT_LANGUAGES",
+    "announce_minutes",
+    "announcement_language",
+    "minutes_phrase",
+    "position_announcement",
+]
 
 
 def _en_minutes(n: int) -> str:
@@ -117,6 +123,16 @@ _SENTENCES: dict[str, tuple[str, str, str]] = {
 }
 
 ANNOUNCEMENT_LANGUAGES = frozenset(_SENTENCES)
+
+
+def announcement_language(queue_language: str | None, flow_language: str | None) -> str:
+    """The language a waiting caller's announcements are spoken in: the queue's own (the queue node's
+    ``language``) when it names one, else the language the caller's flow last spoke or the caller chose
+    (``flow_language``), else English. A language without announcement sentences counts as not set."""
+    for language in (queue_language, flow_language):
+        if language is not None and language in ANNOUNCEMENT_LANGUAGES:
+            return language
+    return DEFAULT_LANGUAGE
 
 
 def announce_minutes(wait_seconds: float) -> int:

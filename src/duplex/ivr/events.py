@@ -12,7 +12,14 @@ from typing import ClassVar
 
 from duplex.ivr.flow import Scalar
 
+# What the record keeps of a sensitive variable's value (an input node with `sensitive`): always the same four
+# dots, so neither the digits nor their number show.
+SENSITIVE_MASK = "••••"
+KEY_MASK = "•"  # what the record keeps of each key pressed at a sensitive input (`dtmf.received`)
+
 __all__ = [
+    "KEY_MASK",
+    "SENSITIVE_MASK",
     "Answer",
     "AgentHungUp",
     "Answered",
@@ -165,7 +172,7 @@ class Enqueue:
     skills: tuple[tuple[str, int | None], ...]  # (skill name, minimum proficiency or None)
     priority: int
     max_wait_seconds: int | None
-    language: str = "en"  # of the position and wait announcements: the node's, else the caller's
+    language: str = "en"  # of the position and wait announcements (`announcements.announcement_language`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,10 +218,13 @@ class NodeEntered:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VariableSet:
+    """A variable the run set; a sensitive one's value is `SENSITIVE_MASK` here (the run keeps the real one)."""
+
     name: ClassVar[str] = "ivr.variable_set"
     variable: str
     value: Scalar
     node_id: str
+    sensitive: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from duplex.ivr import events as ev
+from duplex.ivr.announcements import announcement_language
 from duplex.ivr.calendar import is_holiday, is_open, local_time
 from duplex.ivr.conditions import rule_holds
 from duplex.ivr.flow import Flow, Scalar
 from duplex.ivr.languages import LANGUAGES, voice_for
 from duplex.ivr.overflow import CALLBACK_OFFER, VOICEMAIL, overflow_nodes
-from duplex.ivr.templates import json_field, render, render_url
+from duplex.ivr.templates import json_field, referenced, render, render_url
 
 __all__ = ["CallContext", "FlowRun", "RunState"]
 
@@ -48,6 +49,9 @@ class RunState(enum.Enum):
     DONE = "done"
 
 
+_COLLECTING = frozenset({RunState.COLLECT_PROMPT, RunState.COLLECT})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallContext:
     caller_id: str = ""
@@ -64,11 +68,10 @@ class FlowRun:
         self.node_id: str | None = None
         self.variables: dict[str, Scalar] = {"language": flow.language, **flow.variables}
         self.variables.update(context.variables)
-        self.variables.update(
-            caller_id=context.caller_id,
-            called_number=context.called_number,
-            tracking_source=context.tracking_source,
-        )
+        self.variables.update(caller_id=context.caller_id, called_number=context.called_number,
+                              tracking_source=context.tracking_source)  # fmt: skip
+        self.spoken_language = self._language()  # the last say's, or the caller's later choice: `Enqueue`'s
+        self.sensitive: set[str] = set()  # variables whose value the record must not show (`SENSITIVE_MASK`)
         self.ignored = 0
         self.end_reason: str | None = None
         self._answered = False
@@ -99,6 +102,11 @@ class FlowRun:
     @property
     def answered(self) -> bool:
         return self._answered
+
+    @property
+    def collecting_secret(self) -> bool:
+        """Waiting for a sensitive input's digits: the call layer records the keys pressed masked."""
+        return self.state in _COLLECTING and bool(self._node().get("sensitive"))
 
     def start(self, now: float) -> list[ev.Output]:
         if self.state is RunState.READY:
@@ -162,10 +170,16 @@ class FlowRun:
             self._answer_sent = True
             self._out.append(ev.Answer())
 
-    def _set(self, name: str, value: Scalar) -> None:
+    def _set(self, name: str, value: Scalar, *, sensitive: bool = False) -> None:
+        """Set a variable; a sensitive one (or one made from one) reaches the record as `SENSITIVE_MASK`."""
         self.variables[name] = value
+        if name == "language" and isinstance(value, str) and value in LANGUAGES:
+            self.spoken_language = value
+        (self.sensitive.add if sensitive else self.sensitive.discard)(name)
         assert self.node_id is not None
-        self._out.append(ev.VariableSet(variable=name, value=value, node_id=self.node_id))
+        shown = ev.SENSITIVE_MASK if sensitive else value
+        self._out.append(ev.VariableSet(variable=name, value=shown, node_id=self.node_id,
+                                        sensitive=sensitive))  # fmt: skip
 
     def _language(self, explicit: str | None = None) -> str:
         chosen = explicit or self.variables.get("language")
@@ -181,6 +195,7 @@ class FlowRun:
         else:
             chosen = text
         self._ensure_answered()
+        self.spoken_language = lang
         self._out.append(
             ev.Say(text=render(chosen, self.variables), language=lang, voice=voice_for(lang, voice))
         )
@@ -237,7 +252,9 @@ class FlowRun:
 
     def _enter_set(self, node: Mapping[str, Any], now: float) -> str | None:
         for name, value in node["variables"].items():
-            self._set(name, render(value, self.variables) if isinstance(value, str) else value)
+            text = isinstance(value, str)
+            secret = text and bool(referenced(value) & self.sensitive)  # made from a secret
+            self._set(name, render(value, self.variables) if text else value, sensitive=secret)
         return str(node["next"])
 
     def _enter_lookup(self, node: Mapping[str, Any], now: float) -> str | None:
@@ -260,15 +277,9 @@ class FlowRun:
             if rendered:
                 skills.append((rendered, minimum))
         max_wait = node.get("max_wait_seconds")
-        self._out.append(
-            ev.Enqueue(
-                queue=node["queue"],
-                skills=tuple(skills),
-                priority=self._priority(node),
-                max_wait_seconds=max_wait,
-                language=self._language(node.get("language")),
-            )
-        )
+        language = announcement_language(node.get("language"), self.spoken_language)
+        self._out.append(ev.Enqueue(queue=node["queue"], skills=tuple(skills), priority=self._priority(node),
+                                    max_wait_seconds=max_wait, language=language))  # fmt: skip
         limit = (max_wait or DEFAULT_QUEUE_WAIT_SECONDS) + QUEUE_GRACE_SECONDS
         self._wait(RunState.QUEUE, now + limit)
         return None
@@ -371,7 +382,7 @@ class FlowRun:
         if len(digits) < node.get("min_digits", 1) or not _fullmatch(node.get("pattern"), digits):
             self._retry("invalid", now)
             return
-        self._set(node["variable"], digits)
+        self._set(node["variable"], digits, sensitive=bool(node.get("sensitive", False)))
         self._goto(str(node["next"]), now)
 
     def _on_collect_timeout(self, _event: object, now: float) -> None:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from duplex.ivr.flow import Scalar
 
-__all__ = ["json_field", "render", "render_url"]
+__all__ = ["json_field", "referenced", "render", "render_url"]
 
 
 def _as_text(variables: Mapping[str, Scalar]) -> dict[str, str]:
@@ -20,6 +20,11 @@ def render(template: str, variables: Mapping[str, Scalar]) -> str:
     if "$" not in template:  # most prompts: skip building the text view of every variable
         return template
     return string.Template(template).safe_substitute(_as_text(variables))
+
+
+def referenced(template: str) -> set[str]:
+    """The variable names `template` fills in (``${pin}`` and ``$pin``)."""
+    return set(string.Template(template).get_identifiers()) if "$" in template else set()
 
 
 def render_url(template: str, variables: Mapping[str, Scalar]) -> str:

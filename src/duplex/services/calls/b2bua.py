@@ -12,6 +12,7 @@ import asyncio
 import logging
 
 from duplex.services.calls.call import Call, Leg
+from duplex.services.calls.control import PhoneReach, TrunkAccess
 from duplex.services.calls.uac import OutboundLeg, dial_trunk, originate
 from duplex.services.calls.uas import InboundLeg
 from duplex.stores.call_store import AgentInfo
@@ -113,7 +114,7 @@ def call_info_headers(call: Call) -> tuple[tuple[str, str], ...]:
 
 async def connect_to_agent(a: InboundLeg, agent: AgentInfo) -> None:
     """Ring the agent's registered phone(s) (the most recently registered contact) and bridge."""
-    control = a.control
+    control: PhoneReach = a.control
     bindings = sorted(control.registrations.lookup(agent.sip_username, control.now()),
                       key=lambda b: (-b.q, -b.updated_at))  # fmt: skip
     if not bindings:
@@ -134,7 +135,8 @@ async def connect_to_agent(a: InboundLeg, agent: AgentInfo) -> None:
 
 async def connect_via_trunk(a: InboundLeg, number: str, agent: AgentInfo | None) -> None:
     """Call ``number`` through the first usable trunk; fail over per `trunks.should_fail_over`."""
-    control, call = a.control, a.call
+    control: TrunkAccess = a.control
+    call = a.call
     selector = control.trunks
     trunk = await pick_trunk(selector, call.id, a.ended)
     if trunk is None:

@@ -3,19 +3,19 @@ hang up. Every state change is emitted to the event record.
 
 A `Call` groups the legs of one conversation (the caller, an agent, a trunk leg). A `Leg` is one SIP dialog
 with its media session. Signalling specific to the direction lives in `uas.InboundLeg` (answer/ring/reject)
-and `uac.OutboundLeg` (INVITE/CANCEL, and `uac.originate` to start one); in-dialog requests (BYE,
-re-INVITE, REFER) are handled here.
+and `uac.OutboundLeg` (INVITE/CANCEL, and `uac.originate` to start one); the in-dialog requests a leg
+sends (BYE, re-INVITE, REFER) are here, those it receives in `in_dialog.py`.
 
-Calls and legs reach the SIP switch only through `CallControl`, the narrow interface defined here:
-modules of the call layer import this one, never the switch (`switch.Switch` implements it and is built
-last, by the composition root).
+Calls and legs reach the SIP switch only through the roles of `control.py` (`CallRegistry`, the live calls
+and dialogs, is here because it names `Leg` and `Call`; `CallControl` is the sum of the roles): modules of
+the call layer import these, never the switch (`switch.Switch` implements them and is built last, by the
+composition root). The requests a leg receives inside its dialog are handled in `in_dialog.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -25,28 +25,27 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from duplex.config import Settings
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
+from duplex.media.frames import split_frames
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
 from duplex.media.sdp import SdpError, SessionDescription
-from duplex.media.session import AnsweringBackend, MediaBackend, MediaSession, NegotiatingSession
-from duplex.services.media.endpoint import split_frames
-from duplex.services.registrar_service import RegistrationService
+from duplex.media.session import AnsweringBackend, MediaSession, NegotiatingSession
+from duplex.services.calls.control import Addressing, NodeResources, PhoneBook, Signalling, TrunkAccess
 from duplex.sip.dialog import Dialog
 from duplex.sip.errors import LocalProtocolError
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest, SipResponse
-from duplex.stores.call_store import Directory, NumberInfo, TelephonyStore
+from duplex.stores.call_store import NumberInfo
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.legstate import LEG_TRANSITIONS, LegEvent, LegState, next_state
 from duplex.telephony.quality import FarEndReports, measure
-from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
 __all__ = [
     "LEG_TRANSITIONS",
     "MONITOR_LEG",
     "Call",
     "CallControl",
+    "CallRegistry",
     "Leg",
     "LegEvent",
     "LegState",
@@ -64,57 +63,27 @@ MONITOR_LEG = "monitor"  # the kind of a supervisor's leg on a monitored call (`
 ReferHandler = Callable[["Leg", SipRequest, str], Coroutine[Any, Any, bool]]
 
 
-class CallControl(Protocol):
-    """What calls, legs and the call apps may ask of the SIP switch (`switch.Switch` implements it).
-
-    Signalling goes through transactions the switch owns (``send_request``, ``respond``...); the rest is the
-    node's shared state: the directory, the registrations, the trunk selector, the media backend, the store.
-    """
-
-    settings: Settings
-    store: TelephonyStore
-    media: MediaBackend
-    webrtc_media: MediaBackend | None  # browser legs (ICE, DTLS-SRTP), when the node has such a backend
-    rng: random.Random
-    public_ip: str
-    allow: str
-    directory: Directory
-    registrations: RegistrationService
-    trunks: TrunkSelector
-    calls: dict[str, Call]
-    dialogs: dict[tuple[str, str], Leg]
-    server_legs: dict[TransactionKey, Leg]
-    on_refer: ReferHandler
+class CallRegistry(Protocol):
+    """The live calls and dialogs: how the switch finds the leg a request is for (``dialogs`` by Call-ID and
+    our tag, ``server_legs`` by the INVITE's server transaction), and what carries out a REFER a leg
+    accepted (``on_refer``, `transfer.on_refer`)."""
 
     @property
-    def port(self) -> int: ...
-    def now(self) -> float: ...
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
-    async def refresh_directory(self, *, force: bool = False) -> Directory: ...
-    def new_token(self, length: int) -> str: ...
-    def new_branch(self) -> str: ...
-    def contact(self, transport: str = "UDP", *, secure: bool = False) -> str: ...
-    def via(self, branch: str, transport: str = "UDP") -> str: ...
-    def transport_name(self, addr: Address) -> str: ...
-    def use_stream(self, addr: Address, transport: str, server_name: str | None = None) -> None: ...
-    async def trunk_addresses(self, trunk: TrunkConfig) -> list[Address]: ...
-    def trunk_address_failed(self, addr: Address) -> None: ...
-    def respond(self, key: TransactionKey, request: SipRequest, status: int, *, reason: str | None = None,
-                headers: tuple[tuple[str, str], ...] = (), to_tag: str | None = None) -> None: ...  # fmt: skip
-    def abandon(self, key: TransactionKey) -> None: ...
-    def respond_2xx(self, key: TransactionKey, request: SipRequest, body: bytes, dialog: Dialog | None,
-                    addr: Address) -> None: ...  # fmt: skip
-    def send_2xx(self, key: TransactionKey, response: SipResponse, addr: Address) -> None: ...
-    def send_response(self, key: TransactionKey, response: SipResponse) -> None: ...
-    def send_request(
-        self, request: SipRequest, addr: Address, callback: Callable[[SipResponse | None], None]
-    ) -> TransactionKey: ...
-    async def request(self, request: SipRequest, addr: Address) -> SipResponse | None: ...
-    def send_ack(self, dialog: Dialog, response: SipResponse, addr: Address) -> bytes: ...
-    def cancel(self, key: TransactionKey) -> None: ...
+    def calls(self) -> dict[str, Call]: ...
+    @property
+    def dialogs(self) -> dict[tuple[str, str], Leg]: ...
+    @property
+    def server_legs(self) -> dict[TransactionKey, Leg]: ...
+    @property
+    def on_refer(self) -> ReferHandler: ...
     def register_dialog(self, key: tuple[str, str], leg: Leg) -> None: ...
     def forget_leg(self, leg: Leg) -> None: ...
-    def recording_path(self, path: Path) -> str: ...
+
+
+class CallControl(Signalling, Addressing, PhoneBook, TrunkAccess, NodeResources, CallRegistry, Protocol):
+    """Every role of the switch (`switch.Switch` implements it): what a `Call` is given. Its legs signal,
+    address, register and use the node's media and store, and the services working on a call reach the
+    directory and the trunks through it, so whatever starts a call holds the switch as this."""
 
 
 class ReferSubscription(Protocol):
@@ -379,94 +348,11 @@ class Leg:
             return False
         return True
 
-    # -- in-dialog requests we receive -----------------------------------------------------------------
-    def on_request(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        handlers = {"BYE": self._on_bye, "INVITE": self._on_reinvite, "REFER": self._on_refer,
-                    "INFO": self._on_info, "OPTIONS": self._on_ok, "NOTIFY": self._on_notify, "UPDATE": self._on_ok}  # fmt: skip
-        status = self.dialog.receive_request(request) if self.dialog is not None else None
-        if status is not None:  # §12.2.2: a lower CSeq is out of order: 500
-            self.control.respond(key, request, status)
-            return
-        handler = handlers.get(request.method)
-        if handler is None:
-            self.control.respond(key, request, 501)
-            return
-        handler(request, key)
-
-    def _on_ok(self, request: SipRequest, key: TransactionKey) -> None:
-        self.control.respond(key, request, 200)
-
-    def _on_info(self, request: SipRequest, key: TransactionKey) -> None:
-        """A key pressed as SIP INFO (application/dtmf-relay, what browser softphones send): recorded like
-        an RFC 4733 digit and played to the bridged leg as RFC 4733 events."""
-        self.control.respond(key, request, 200)
-        if (request.content_type or "").split(";")[0].strip().lower() != "application/dtmf-relay":
-            return
-        fields = dict(
-            line.partition("=")[::2] for line in request.body.decode("utf-8", "replace").splitlines()
-        )
-        digit = fields.get("Signal", "").strip()
-        if len(digit) != 1 or digit not in "0123456789*#ABCD":
-            return
-        self.emit("dtmf.received", {"digit": digit, "source": "sip_info"})
-        other = self.bridged_to
-        if other is not None and other.media is not None:
-            other.media.send_dtmf(digit)
-
-    def _on_bye(self, request: SipRequest, key: TransactionKey) -> None:
-        self._finish("remote_bye", "remote")
-        self.control.spawn(self._respond_when_recorded(key, request, 200))
-
-    async def _respond_when_recorded(self, key: TransactionKey, request: SipRequest, status: int) -> None:
-        """Answer once the events so far are committed: the 200 to a BYE tells the peer the call is over, and
-        a crash must not lose an end the peer saw (retransmissions of the BYE meanwhile are absorbed by its
-        server transaction)."""
-        await self.control.store.committed()
-        self.control.respond(key, request, status)
-
-    def _on_reinvite(self, request: SipRequest, key: TransactionKey) -> None:
-        if self.sdp is None or self.peer is None:
-            self.control.respond(key, request, 488)
-            return
-        if not request.body:  # offerless re-INVITE: offer in the 200, answer in the ACK (ignored here)
-            body = bytes(self.sdp.create_offer("sendonly" if self.on_hold else "sendrecv"))
-            self.control.respond_2xx(key, request, body, self.dialog, self.peer)
-            return
-        try:
-            offer = SessionDescription.parse(request.body)
-            answer, negotiated = self.sdp.create_answer(offer, "sendonly" if self.on_hold else "sendrecv")
-        except SdpError as exc:
-            self.control.respond(key, request, exc.status_code)
-            return
-        self.apply_media(negotiated)
-        self.control.respond_2xx(key, request, bytes(answer), self.dialog, self.peer)
-        held = negotiated.direction in ("recvonly", "inactive")
-        if held != self.remote_hold:
-            self.remote_hold = held
-            self.emit("call.held" if held else "call.resumed", {"by": "remote"})
-
-    def _on_notify(self, request: SipRequest, key: TransactionKey) -> None:
-        if (request.headers.get("Event") or "").split(";")[0].strip().lower() == "refer" and request.body:
-            self.notifications.append(request.body.decode(errors="replace").split("\r\n")[0].strip())
-        self.control.respond(key, request, 200)
-
-    def _on_refer(self, request: SipRequest, key: TransactionKey) -> None:
-        target = request.headers.get("Refer-To")
-        if target is None:  # RFC 3515 §2.4.1: "A REFER request MUST contain exactly one Refer-To"
-            self.control.respond(key, request, 400)
-            return
-        self.refers_received += 1
-        self.control.respond(key, request, 202)
-        self.control.spawn(self.control.on_refer(self, request, target))
-
-    def on_ack_timeout(self, cseq: int) -> None:
-        """RFC 3261 §13.3.1.4: no ACK for our 2xx after 64*T1: "the dialog is confirmed, but the session
-        SHOULD be terminated. This is accomplished with a BYE"."""
-        if self.state is LegState.ANSWERED:
-            log.info("no ACK for our 2xx (CSeq %d) on %r; hanging up", cseq, self)
-            self.control.spawn(self.hangup("no_ack"))
-
     # -- ending ----------------------------------------------------------------------------------------
+    def remote_hangup(self) -> None:
+        """The peer sent a BYE (`in_dialog`): the leg ends, hung up by the remote party."""
+        self._finish("remote_bye", "remote")
+
     def vanished(self) -> None:
         """The peer's connection is gone (a browser closed its SIP WebSocket mid-call): the leg ends as if
         the peer hung up, without a BYE, which nothing could carry; its call then ends the other legs."""

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from duplex.services.calls.b2bua import connect_to_agent, connect_via_trunk
 from duplex.services.calls.call import Call, CallControl, Leg
 from duplex.services.calls.transfer import on_replacing_invite
-from duplex.services.calls.trunk_inbound import identify_trunk, release_when_ended, reserve_channel
+from duplex.services.calls.trunk_inbound import Admission, identify_trunk, release_when_ended, reserve_channel
 from duplex.services.calls.uas import InboundLeg
 from duplex.sip.events import Address, TransactionKey
 from duplex.sip.message import SipRequest
@@ -35,7 +35,7 @@ FeatureCodes = Callable[[InboundLeg, AgentInfo, str], Awaitable[None]]
 log = logging.getLogger("duplex.services.calls.inbound_router")
 
 
-async def _authorize(control: CallControl, request: SipRequest, key: TransactionKey, addr: Address,
+async def _authorize(control: Admission, request: SipRequest, key: TransactionKey, addr: Address,
                      user: str, codes: Collection[str] = ()) -> tuple[bool, AgentInfo | None, TrunkConfig | None]:  # fmt: skip
     regs = control.registrations
     verdict = regs.failures.check(addr[0], control.now())

@@ -19,17 +19,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from duplex.media.monitoring import MonitorMode
 from duplex.media.session import MediaSession
-from duplex.services.calls.call import MONITOR_LEG, Call, CallControl, Leg, LegState
+from duplex.services.calls.call import MONITOR_LEG, Call, CallRegistry, Leg, LegState
+from duplex.services.calls.control import PhoneReach
 from duplex.services.calls.uac import OutboundLeg, originate
 from duplex.services.media.endpoint import RtpEndpoint
 from duplex.services.media.monitor_mix import MonitorMix
 from duplex.services.media.webrtc import WebRtcSession
 
-__all__ = ["CallMonitoring", "Monitor", "MonitorRefused", "local_endpoint"]
+__all__ = ["CallMonitoring", "Monitor", "MonitorControl", "MonitorRefused", "local_endpoint"]
 
 log = logging.getLogger("duplex.services.calls.monitor")
 
@@ -87,10 +88,14 @@ def connected_pair(call: Call) -> tuple[Leg, Leg] | None:
     return None
 
 
+class MonitorControl(CallRegistry, PhoneReach, Protocol):
+    """What monitoring needs of the switch: the live call, and the supervisor's registered phone."""
+
+
 class CallMonitoring:
     """The node's monitors, one per call at most (call id -> `Monitor`)."""
 
-    def __init__(self, control: CallControl) -> None:
+    def __init__(self, control: MonitorControl) -> None:
         self.control = control
         self.monitors: dict[str, Monitor] = {}
         self._tasks: set[asyncio.Task[None]] = set()

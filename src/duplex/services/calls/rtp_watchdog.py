@@ -4,8 +4,8 @@ A phone that lost power or network, or a caller whose sipp/softphone died withou
 a leg up forever: it holds a trunk channel and an agent, keeps its media timers running and never ends its
 CDR. A leg counts as silent when its received-packet count has not moved for ``timeout`` seconds while its
 negotiated direction says the far end should be sending (a leg on hold with ``inactive``/``sendonly`` from
-the far end is exempt). Sans-IO: ``check(now, legs)`` returns the legs to hang up; the engine calls it
-from its housekeeping loop.
+the far end is exempt). Sans-IO: ``check(now, legs)`` returns the legs to hang up; the switch's
+housekeeping (`housekeeping.Housekeeping`) calls it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The SIP engine: the sans-IO front the transport drives, and the dispatch of requests to the call layer.
 
 `Switch` implements `duplex.services.sip.transport.SipCore` over the transaction layer: messages in, datagrams and one
-timer out. Out-of-dialog requests are dispatched by method through a table (OPTIONS, REGISTER, INVITE);
-in-dialog requests go to their `Leg`. The asyncio work (database, media, call apps) runs in tasks that call
-`kick()` afterwards so the transport sends what they queued.
+timer out. Requests outside a dialog are dispatched by method (`out_of_dialog`: OPTIONS, REGISTER, INVITE);
+requests inside one go to their `Leg` (`in_dialog`). The asyncio work (database, media, call apps) runs in tasks
+that call `kick()` afterwards so the transport sends what they queued. It implements the roles of
+`control.py` and `call.CallRegistry`, which is all the call layer sees of it; the directory it caches
+(`directory_cache`) and its once-a-second housekeeping (`housekeeping`) have modules of their own.
 """
 
 from __future__ import annotations
@@ -11,19 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import ssl
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from duplex.config import Settings
-from duplex.services.calls.call import Call, CallControl, Leg, ReferHandler
+from duplex.services.calls import in_dialog
+from duplex.services.calls.call import Call, Leg, ReferHandler
+from duplex.services.calls.directory_cache import DirectoryCache
+from duplex.services.calls.housekeeping import Housekeeping
+from duplex.services.calls.out_of_dialog import ALLOW, InviteRouter, NewRequests
 from duplex.services.calls.rtp_watchdog import RtpWatchdog
 from duplex.services.calls.transfer import on_refer
 from duplex.services.media.endpoint import MediaBackend
 from duplex.services.registrar_service import RegistrationService
 from duplex.services.sip.tls import configure_tls
-from duplex.services.sip.transport import SipTransport, TransportStats
+from duplex.services.sip.transport import SipTransport, SwitchTransport
 from duplex.services.sip.websocket import WsTransport, server_ssl_context
 from duplex.services.trunk_service import TrunkService
 from duplex.sip.dialog import Dialog
@@ -50,7 +55,6 @@ from duplex.stores.recovery import close_left_open
 from duplex.telephony.acks import AckKey, AckWaiters
 from duplex.telephony.flood import FloodGuard
 from duplex.telephony.front_door import FrontDoor
-from duplex.telephony.invite_screen import screen_invite
 from duplex.telephony.legdialog import USER_AGENT
 from duplex.telephony.registrar import Registrar, Source
 from duplex.telephony.security import AuthFailureTracker, RequestRateLimiter
@@ -60,28 +64,7 @@ __all__ = ["ALLOW", "InviteRouter", "Switch", "SwitchTransport"]
 
 log = logging.getLogger("duplex.services.calls.switch")
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, INFO, NOTIFY, UPDATE"
-DIRECTORY_TTL = 30.0
 ResponseCallback = Callable[[SipResponse | None], None]
-InviteRouter = Callable[[CallControl, SipRequest, TransactionKey, Address], Coroutine[Any, Any, None]]
-
-
-class SwitchTransport(Protocol):
-    """What the switch sends through: `transport.SipTransport` (sockets) or `memory.MemoryTransport`."""
-
-    port: int
-    tls_port: int
-    stats: TransportStats
-
-    @property
-    def tls(self) -> ssl.SSLContext | None: ...
-    async def start(self) -> int: ...
-    async def stop(self) -> None: ...
-    def flush(self) -> None: ...
-    def send(self, data: bytes, addr: Address) -> None: ...
-    def is_reliable(self, addr: Address) -> bool: ...
-    def name_for(self, addr: Address) -> str: ...
-    def use_stream(self, addr: Address, transport: str, server_name: str | None = None) -> None: ...
 
 
 class Switch:
@@ -119,7 +102,6 @@ class Switch:
                  refer_handler: ReferHandler = on_refer,
                  transport: Callable[[Switch], SwitchTransport] | None = None) -> None:  # fmt: skip
         self.settings = settings
-        self.invite_router = invite_router
         self.on_refer = refer_handler
         self.store = store
         self.rng = rng or random.Random()
@@ -134,7 +116,6 @@ class Switch:
         self.media = media
         self.webrtc_media = webrtc_media
         self.public_ip = settings.public_ip
-        self.directory = Directory()
         self.registrations = RegistrationService(
             self,
             ban_exempt=ban_exempt,
@@ -144,6 +125,7 @@ class Switch:
             md5_only_agents=md5_only_agents,
         )
         self.trunks = TrunkSelector([])
+        self.directories = DirectoryCache(store, self.trunks)
         self.flood = FloodGuard(request_limits, trusted=lambda ip: self.trunks.match_inbound(ip) is not None)
         self.trunk_service = TrunkService(self)
         self.front = FrontDoor(self)  # trust, bans and floods before the transaction layer
@@ -156,15 +138,9 @@ class Switch:
         self._clients: dict[TransactionKey, ResponseCallback] = {}
         self._flow_clients: dict[Address, set[TransactionKey]] = {}  # client transactions per WebSocket flow
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._housekeeping: asyncio.Task[None] | None = None
         self.rtp_watchdog = RtpWatchdog(settings.rtp_timeout_seconds)
-        self._rtp_checked = 0.0
-        self._refreshing: asyncio.Task[Directory] | None = None  # the one non-forced directory load in flight
-        self._methods: dict[str, Callable[[SipRequest, TransactionKey, Address], None]] = {
-            "OPTIONS": self._on_options,
-            "REGISTER": self._on_register,
-            "INVITE": self._on_invite,
-        }
+        self.housekeeping = Housekeeping(self)
+        self.new_requests = NewRequests(self, invite_router)  # OPTIONS, REGISTER, INVITE
         self.allow = ALLOW
         self.status: dict[str, Any] = {"udp": 0, "tcp": 0, "registrations": 0,
                                        "trunks": self.trunk_service.status}  # fmt: skip
@@ -177,6 +153,11 @@ class Switch:
     @property
     def registrar(self) -> Registrar:
         return self.registrations.registrar
+
+    @property
+    def directory(self) -> Directory:
+        """Agents, numbers and trunks as last loaded (`directory_cache.DirectoryCache`)."""
+        return self.directories.directory
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     @property
@@ -201,7 +182,7 @@ class Switch:
             self.status["tls"] = self.transport.tls_port
         if self.settings.sip_ws_enabled:
             await self._start_ws()
-        self._housekeeping = loop.create_task(self._housekeep())
+        self.housekeeping.start()
         await self.trunk_service.start()
         log.info("SIP engine listening on %s:%d (UDP and TCP)", self.settings.sip_host, port)
         return port
@@ -216,8 +197,7 @@ class Switch:
         log.info("SIP over %s on %s:%d", self.ws.transport, s.sip_host, self.ws.port)
 
     async def stop(self) -> None:
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
+        self.housekeeping.stop()
         await self.trunk_service.stop()
         hangups = [call.hangup("shutdown") for call in list(self.calls.values())]
         if hangups:  # BYEs go out at once; do not wait 32 s for peers that never answer them
@@ -235,51 +215,9 @@ class Switch:
         finally:  # the events already emitted are written even when closing some media failed
             await self.store.flush()
 
-    async def _housekeep(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            now = asyncio.get_running_loop().time()
-            self.registrations.expire(now)
-            self.flood.handle_timer(now)
-            self.front.handle_timer(now)
-            self.status["registrations"] = self.registrations.count
-            self._hang_up_silent_legs(now)
-            if now - self.directory.loaded_at > DIRECTORY_TTL:
-                await self.refresh_directory()
-
-    def _hang_up_silent_legs(self, now: float) -> None:
-        if self.rtp_watchdog.timeout <= 0 or now - self._rtp_checked < min(
-            5.0, self.rtp_watchdog.timeout / 2
-        ):
-            return
-        self._rtp_checked = now
-        legs = (leg for call in self.calls.values() for leg in call.legs)
-        for leg in self.rtp_watchdog.check(now, legs):
-            log.info("%s received no RTP for %.0f s: hanging up", leg, self.rtp_watchdog.timeout)
-            self.spawn(leg.hangup("rtp_timeout"))
-
     async def refresh_directory(self, *, force: bool = False) -> Directory:
-        """Reload agents, numbers and trunks (at most every 2 s unless forced). Concurrent callers share
-        one load (a burst of INVITEs for unknown targets used to queue one load each); a forced refresh
-        always reads anew, since it must see a change made just before it."""
-        now = asyncio.get_running_loop().time()
-        if force:
-            return await self._load_directory(now)
-        if now - self.directory.loaded_at <= 2.0:
-            return self.directory
-        if self._refreshing is None or self._refreshing.done():
-            self._refreshing = asyncio.get_running_loop().create_task(self._load_directory(now))
-        return await asyncio.shield(self._refreshing)
-
-    async def _load_directory(self, now: float) -> Directory:
-        directory = await self.store.load_directory(now)
-        if directory.loaded_at >= self.directory.loaded_at:
-            self.directory = directory
-            self.trunk_selector_update(now)
-        return self.directory
-
-    def trunk_selector_update(self, now: float) -> None:
-        self.trunks.update_trunks(self.directory.trunks, now=now)
+        """Reload agents, numbers and trunks (at most every 2 s unless forced; see `DirectoryCache`)."""
+        return await self.directories.refresh(force=force)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -369,9 +307,7 @@ class Switch:
         for response, addr in due.resend:
             self.txl.send_stateless(response, addr)
         for key in due.timed_out:
-            leg = self.dialogs.get(key[:2])
-            if leg is not None:
-                leg.on_ack_timeout(key[2])
+            in_dialog.ack_timed_out(self, key)
         self._pump()
 
     def _pump(self) -> None:
@@ -397,77 +333,27 @@ class Switch:
         elif isinstance(event, AckReceived):
             self._on_ack(event.request)
         elif isinstance(event, CancelReceived):
-            self._on_cancel(event.invite_key)
+            in_dialog.cancel_received(self, event.invite_key)
         elif isinstance(event, StrayResponseReceived):
             self._on_stray(event.response, event.addr)
         elif isinstance(event, TransactionTerminated):
             self.server_legs.pop(event.key, None)
 
     def _on_request(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        tag = request.to_tag
-        if tag is not None:
-            leg = self.dialogs.get((request.call_id, tag))
-            if leg is None:
-                self.respond(key, request, 481)
-            else:
-                leg.on_request(request, key, addr)
+        if request.to_tag is not None:
+            in_dialog.route_request(self, request, key, addr)
             return
-        handler = self._methods.get(request.method)
-        if handler is None:
-            status = 405 if request.method in ("BYE", "REFER", "INFO", "NOTIFY", "UPDATE") else 501
-            self.respond(
-                key, request, 481 if request.method == "BYE" else status, headers=(("Allow", ALLOW),)
-            )
-            return
-        handler(request, key, addr)
+        self.new_requests.receive(request, key, addr)
 
     def _on_ack(self, request: SipRequest) -> None:
         self.acks.ack((request.call_id, request.to_tag or "", request.cseq.number))
-        leg = self.dialogs.get((request.call_id, request.to_tag or ""))
-        on_ack = getattr(leg, "on_ack", None)
-        if on_ack is not None:
-            on_ack(request)
-
-    def _on_cancel(self, invite_key: TransactionKey) -> None:
-        leg = self.server_legs.get(invite_key)
-        on_cancel = getattr(leg, "on_cancel", None)
-        if on_cancel is not None:
-            on_cancel()
+        in_dialog.ack_received(self, request)
 
     def _on_stray(self, response: SipResponse, addr: Address) -> None:
         """A retransmitted 2xx: our ACK was lost; send it again (RFC 3261 §13.2.2.4)."""
-        leg = self.dialogs.get((response.call_id, response.from_tag or ""))
-        ack = getattr(leg, "last_ack", None)
-        if isinstance(ack, bytes) and leg is not None and leg.peer is not None:
-            self.send_raw(ack, leg.peer)
-
-    # -- out-of-dialog requests --------------------------------------------------------------------------
-    def _on_options(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        self.respond(key, request, 200, headers=(("Allow", ALLOW), ("Accept", "application/sdp"),
-                                                 ("Supported", "replaces"), ("Accept-Language", "en")))  # fmt: skip
-
-    def _on_register(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        self.spawn(self._answered(self.registrations.handle(request, key, addr), key, request))
-
-    def _on_invite(self, request: SipRequest, key: TransactionKey, addr: Address) -> None:
-        rejection = screen_invite(request)
-        if rejection is not None:
-            self.respond(key, request, rejection.status, reason=rejection.reason)
-            return
-        self.spawn(self._answered(self.invite_router(self, request, key, addr), key, request))
-
-    async def _answered(
-        self, handling: Coroutine[Any, Any, None], key: TransactionKey, request: SipRequest
-    ) -> None:
-        """Run ``handling``; if it fails before a final response, answer 500 (RFC 3261 §21.5.1) so that the
-        server transaction ends instead of holding its request forever, and the caller is not left ringing."""
-        try:
-            await handling
-        except Exception:
-            last = self.last_response(key)
-            if key in self.txl.transactions and (last is None or last.status < 200):
-                self.respond(key, request, 500)
-            raise  # logged by _task_done
+        resend = in_dialog.stray_2xx_ack(self, response)
+        if resend is not None:
+            self.send_raw(*resend)
 
     def abandon(self, key: TransactionKey) -> None:
         """Forget a server transaction that will never be answered (a banned source): no timer would end it."""

@@ -22,9 +22,11 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import unquote
 
-from duplex.services.calls.call import Call, CallControl, Leg
+from duplex.services.calls.call import Call, CallRegistry, Leg
+from duplex.services.calls.control import Answering, PhoneBook
 from duplex.services.calls.uac import originate
 from duplex.services.calls.uas import InboundLeg
 from duplex.sip.events import Address, TransactionKey
@@ -34,6 +36,7 @@ from duplex.sip.uri import NameAddr, SipUri
 __all__ = [
     "ReferSubscription",
     "Replaces",
+    "ReplacingControl",
     "find_replaced",
     "on_refer",
     "on_replacing_invite",
@@ -87,7 +90,11 @@ def target_user(target: str) -> str:
     return uri.user or uri.host
 
 
-def find_replaced(control: CallControl, replaces: Replaces) -> Leg | None:
+class ReplacingControl(CallRegistry, Answering, Protocol):
+    """What an INVITE with Replaces needs: the dialog it names, and a way to refuse it."""
+
+
+def find_replaced(control: CallRegistry, replaces: Replaces) -> Leg | None:
     """The leg whose dialog ``replaces`` names: our tag is the to-tag and the peer's the from-tag (RFC 3891
     §3); both orders are tried, for peers that fill them in from their own point of view."""
     for ours, theirs in ((replaces.to_tag, replaces.from_tag), (replaces.from_tag, replaces.to_tag)):
@@ -166,7 +173,7 @@ def _live(leg: Leg | None) -> bool:
 
 async def _blind(referrer: Leg, target: str) -> int:
     """Call ``target`` (an agent extension or SIP user) for the referrer's peer; the final SIP status."""
-    control = referrer.control
+    control: PhoneBook = referrer.control
     peer = referrer.bridged_to
     if peer is None or not _live(peer):
         return 503
@@ -233,7 +240,7 @@ def adopt(call: Call, leg: Leg) -> None:
 
 
 async def on_replacing_invite(
-    control: CallControl, request: SipRequest, key: TransactionKey, addr: Address
+    control: ReplacingControl, request: SipRequest, key: TransactionKey, addr: Address
 ) -> None:
     """An INVITE with ``Replaces`` (RFC 3891 §3): "the UA attempts to match this information with a confirmed
     or early dialog"; on a match the new leg takes the place of the replaced one (bridged to its peer, which

@@ -13,8 +13,10 @@ lifetime; a full trunk gets 503 with Retry-After.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from duplex.services.calls.call import Call, CallControl
+from duplex.services.calls.call import Call
+from duplex.services.calls.control import Answering, PhoneBook, TrunkAccess
 from duplex.sip.digest import DigestCredentials
 from duplex.sip.errors import SipParseError
 from duplex.sip.events import Address, TransactionKey
@@ -22,7 +24,7 @@ from duplex.sip.message import SipRequest
 from duplex.telephony.security import VerdictAction
 from duplex.telephony.trunks import TrunkConfig
 
-__all__ = ["TrunkMatch", "identify_trunk", "release_when_ended", "reserve_channel"]
+__all__ = ["Admission", "TrunkMatch", "identify_trunk", "release_when_ended", "reserve_channel"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,14 +39,17 @@ class TrunkMatch:
 _NONE = TrunkMatch()
 
 
-def _credential_trunks(control: CallControl, username: str) -> list[TrunkConfig]:
+class Admission(Answering, PhoneBook, TrunkAccess, Protocol):
+    """What deciding whether a new INVITE may come in needs: the agents and their auth failures, the
+    trunks, and a way to refuse (or drop) the request."""
+
+
+def _credential_trunks(control: PhoneBook, username: str) -> list[TrunkConfig]:
     return [t for t in control.directory.trunks
             if t.enabled and t.username == username and t.password and not t.allowed_ips]  # fmt: skip
 
 
-def identify_trunk(
-    control: CallControl, request: SipRequest, key: TransactionKey, addr: Address
-) -> TrunkMatch:
+def identify_trunk(control: Admission, request: SipRequest, key: TransactionKey, addr: Address) -> TrunkMatch:
     """The trunk `request` comes from, by source IP or by trunk digest credentials."""
     trunk = control.trunks.match_inbound(addr[0])
     if trunk is not None:
@@ -90,14 +95,14 @@ def identify_trunk(
     return TrunkMatch(handled=True)
 
 
-def reserve_channel(control: CallControl, trunk: TrunkConfig, request: SipRequest) -> str | None:
+def reserve_channel(control: TrunkAccess, trunk: TrunkConfig, request: SipRequest) -> str | None:
     """Take one of the trunk's channels for the call `request` starts; None when the trunk is full.
     Returns the channel key for `release_when_ended`."""
     key = f"in:{request.call_id}"
     return key if control.trunks.acquire_channel(trunk.id, key) else None
 
 
-def release_when_ended(control: CallControl, trunk: TrunkConfig, key: str, call: Call | None) -> None:
+def release_when_ended(control: TrunkAccess, trunk: TrunkConfig, key: str, call: Call | None) -> None:
     """Give the channel back when `call` ends (at once when there is no call)."""
     if call is None:
         control.trunks.release_channel(trunk.id, key)
@@ -109,4 +114,4 @@ def release_when_ended(control: CallControl, trunk: TrunkConfig, key: str, call:
         finally:
             control.trunks.release_channel(trunk.id, key)
 
-    control.spawn(release())
+    call.control.spawn(release())

@@ -1,6 +1,10 @@
 """Inbound legs (we are the UAS): 180 Ringing, 200 OK with the SDP answer (retransmitted until the ACK by the
 control's sans-IO `acks.AckWaiters`, RFC 3261 §13.3.1.4), rejection, CANCEL (487 is sent by the transaction
-layer, RFC 3261 §9.2)."""
+layer, RFC 3261 §9.2).
+
+Our responses to a call an authenticated agent's phone places (a leg of kind "agent") carry the call's id in
+`X-Duplex-Call-Id`, as the INVITEs to an agent's phone do (`b2bua.call_info_headers`): the browser desktop
+ties its screen pop, notes and dispositions to the call by it. Callers from outside are not told it."""
 
 from __future__ import annotations
 
@@ -109,6 +113,8 @@ class InboundLeg(Leg):
     ) -> SipResponse:
         headers = [("Contact", self._contact()), ("User-Agent", USER_AGENT), ("Allow", self.control.allow),
                    *extra]  # fmt: skip
+        if self.kind == "agent":  # an agent's phone placed the call: its desktop finds the call by this id
+            headers.append(("X-Duplex-Call-Id", self.call.id))
         if body:
             headers.append(("Content-Type", SDP))
         return make_response(self.invite, status, to_tag=self.local_tag, headers=headers, body=body)

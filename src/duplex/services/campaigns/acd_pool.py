@@ -32,6 +32,7 @@ from typing import Any
 from duplex.acd import AgentConfig, AgentState
 from duplex.dialer.types import DialMode
 from duplex.services.calls.call import Leg, LegState
+from duplex.services.calls.control import PhoneReach
 from duplex.services.calls.uac import originate
 from duplex.services.contact_center import ContactCenter
 from duplex.stores.call_store import AgentInfo
@@ -135,7 +136,8 @@ class AcdAgentPool:
 
     async def connect(self, agent: AgentInfo, lead: Leg, *, within: float) -> Leg | None:
         """Ring the agent's registered phone (or browser) and bridge it to the lead when it answers in time."""
-        key, center, control = str(agent.id), self.center, lead.control
+        key, center = str(agent.id), self.center
+        control: PhoneReach = lead.control
         bindings = sorted(control.registrations.lookup(agent.sip_username, control.now()),
                           key=lambda b: (-b.q, -b.updated_at))  # fmt: skip
         if not bindings:

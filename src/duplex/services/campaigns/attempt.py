@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from duplex.media.amd import AmdParameters
-from duplex.services.calls.call import Call, CallControl, Leg
+from duplex.services.calls.call import Call, Leg
+from duplex.services.calls.control import TrunkAccess
 from duplex.services.calls.uac import OutboundLeg, dial_trunk
 from duplex.services.campaigns.agents import AgentPool
 from duplex.services.campaigns.listening import (
@@ -72,7 +73,7 @@ async def _play(leg: Leg, prompt: str) -> None:
 
 async def run_attempt(call: Call, plan: AttemptPlan, agents: AgentPool) -> AttemptResult:
     """Place the call and carry it to its end; the result says what happened."""
-    control: CallControl = call.control
+    control: TrunkAccess = call.control
     result = AttemptResult()
     addresses = await control.trunk_addresses(plan.trunk)
     if not addresses:

@@ -12,6 +12,7 @@ import asyncio
 
 from duplex.services.calls.b2bua import pick_trunk
 from duplex.services.calls.call import Leg
+from duplex.services.calls.control import TrunkAccess
 from duplex.services.calls.uac import OutboundLeg, dial_trunk, originate
 from duplex.telephony.trunks import caller_id_headers, select_caller_id
 
@@ -20,7 +21,7 @@ __all__ = ["call_customer_back"]
 
 async def call_customer_back(agent_leg: Leg, number: str) -> None:
     """Ring ``number`` for the agent on ``agent_leg`` (answered), bridge, and end the call with either side."""
-    control = agent_leg.control
+    control: TrunkAccess = agent_leg.control
     try:
         customer = await _ring_customer(agent_leg, number)
         if customer is None:

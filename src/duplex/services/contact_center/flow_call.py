@@ -3,8 +3,12 @@
 The run is a sans-IO core: this shell feeds it what happens on the leg (answered, DTMF digits, prompts done,
 lookup answers, queue results, the agent or the caller hanging up) and carries out its commands. Prompts play
 one after another from the prompt cache; a digit during a prompt stops it (barge-in). While the caller waits in
-a queue they hear their position and estimated wait, with hold tones between the announcements. Flow time is
-the wall clock (opening hours); timers are the run's own (`get_timer`).
+a queue they hear their position and estimated wait, with hold tones between the announcements.
+
+The run's clock (`flow_clock`) is the POSIX time when the flow started, advanced by the event loop's clock:
+opening hours and time-of-day conditions read the time of day, while the run's timers (a menu's digit timeout,
+a lookup's deadline; `get_timer`) wait on the loop's clock, so they fire after exactly their seconds, never
+jump with the wall clock, and run on virtual time in tests.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,7 +68,7 @@ from duplex.services.ivr_lookup import run_lookup
 from duplex.services.ivr_prompts import PromptCache
 from duplex.stores.center_store import CenterConfig
 
-__all__ = ["HOLD_SECONDS", "CenterPort", "FlowCall"]
+__all__ = ["HOLD_SECONDS", "CenterPort", "FlowCall", "flow_clock"]
 
 log = logging.getLogger("duplex.services.contact_center.flow_call")
 
@@ -96,8 +101,15 @@ def recordable(value: object) -> str | int | float | bool | None:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
+def flow_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """A flow's clock: POSIX seconds now, moving from here on with ``loop.time()`` (see the module's doc)."""
+    offset = time.time() - loop.time()
+    return lambda: offset + loop.time()
+
+
 class FlowCall:
-    def __init__(self, center: CenterPort, leg: InboundLeg, flow_id: int, version: int, flow: Flow) -> None:
+    def __init__(self, center: CenterPort, leg: InboundLeg, flow_id: int, version: int, flow: Flow,
+                 *, clock: Callable[[], float] | None = None) -> None:  # fmt: skip
         self.center = center
         self.leg = leg
         self.call_id = leg.call.id
@@ -114,8 +126,9 @@ class FlowCall:
         self.recorder: CallRecorder | None = None
         self.recording_path: Path | None = None
         self.announcements: list[str] = []  # what the caller was told while waiting
-        self.language = flow.language  # of the queue announcements (the queue node's Enqueue says which)
+        self.language = flow.language  # of the queue announcements (the Enqueue says which)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._clock = clock  # the run's `now` (default: `flow_clock` from when the flow starts)
 
     # -- what the center tells the caller's flow --------------------------------------------------------------
 
@@ -189,22 +202,25 @@ class FlowCall:
         if leg.media is not None:
             leg.media.listeners.append(self._on_media)
         self._spawn(self._watch_caller())
+        now = self._clock = self._clock or flow_clock(asyncio.get_running_loop())
         try:
-            outputs = self.run.start(time.time())
+            outputs = self.run.start(now())
             while True:
+                self._keys_secret(self.run.collecting_secret)
                 for output in outputs:
                     await self._act(output)
                 if self.run.finished:
                     break
                 timer = self.run.get_timer()
                 try:
-                    timeout = None if timer is None else max(0.0, timer - time.time())
+                    timeout = None if timer is None else max(0.0, timer - now())
                     event = await asyncio.wait_for(self.inputs.get(), timeout)
                 except TimeoutError:
-                    outputs = self.run.handle_timer(time.time())
+                    outputs = self.run.handle_timer(now())
                 else:
-                    outputs = self.run.handle(event, time.time())
+                    outputs = self.run.handle(event, now())
         finally:
+            self._keys_secret(False)
             await self._finish()
 
     async def _finish(self) -> None:
@@ -218,6 +234,15 @@ class FlowCall:
             await self.leg.hangup(self.run.end_reason or "flow_end")
         for task in list(self._tasks):
             task.cancel()
+
+    def _keys_secret(self, secret: bool) -> None:
+        """While a sensitive input collects digits, the keys the caller presses are recorded masked (the run
+        gets them as they are, from `_on_media`)."""
+        keys = self.leg.control.store.secret_keys
+        if secret:
+            keys.add(self.call_id)
+        else:
+            keys.discard(self.call_id)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -250,8 +275,11 @@ class FlowCall:
                 {"flow_id": self.flow_id, "node": output.node_id, "node_type": output.node_type},
             )
         elif isinstance(output, VariableSet):
-            leg.emit("ivr.variable_set", {"flow_id": self.flow_id, "node": output.node_id,
-                                          "variable": output.variable, "value": recordable(output.value)})  # fmt: skip
+            data = {"flow_id": self.flow_id, "node": output.node_id, "variable": output.variable,
+                    "value": recordable(output.value)}  # fmt: skip
+            if output.sensitive:
+                data["sensitive"] = True  # and the value is already the mask
+            leg.emit("ivr.variable_set", data)
         elif isinstance(output, FlowEnded):
             leg.emit("ivr.left", {"flow_id": self.flow_id, "to": output.reason, "target": output.node_id})
         elif isinstance(output, SurveyAnswered):

@@ -1,5 +1,6 @@
 """The asyncio shell around ``RtpStream``: one UDP socket pair per leg, a 20 ms paced sender, and the
-operations a call controller needs (play, record, echo, bridge, DTMF).
+operations a call controller needs (play, record, echo, bridge, DTMF). The prompt a leg plays is its
+`playback.Playback`, the digits it received wait in its `dtmf_inbox.DtmfInbox`.
 
 ``MediaBackend``/``MediaSession`` (media/session.py) are the seam: a controller only talks to these protocols;
 ``RtpEndpoint`` and ``local_backend.LocalMediaBackend`` are the in-process implementation, rtpengine_backend
@@ -13,7 +14,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Container, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Container, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,14 @@ import numpy.typing as npt
 
 from duplex.media.codecs import PCMU, G711Codec, get_codec
 from duplex.media.events import AudioFrame, DtmfReceived, FrameTap, MediaEvent
+from duplex.media.frames import FRAME, PTIME, split_frames
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder, ChannelTap
 from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stream import RtpStream, StreamStats
 from duplex.media.wav import read_wav
+from duplex.services.media.dtmf_inbox import DtmfInbox
+from duplex.services.media.playback import Playback
 from duplex.services.media.ports import bind_port_pair
 from duplex.services.media.tts import TextToSpeech
 
@@ -35,17 +39,6 @@ log = logging.getLogger("duplex.media.endpoint")
 
 Pcm = npt.NDArray[np.int16]
 Addr = tuple[str, int]
-FRAME = 160
-PTIME = 0.02
-
-
-def split_frames(pcm: Pcm, frame: int = FRAME) -> Iterator[Pcm]:
-    """Cut PCM into 20 ms frames, zero-padding the last one."""
-    for i in range(0, len(pcm), frame):
-        chunk = pcm[i : i + frame]
-        if len(chunk) < frame:
-            chunk = np.concatenate([chunk, np.zeros(frame - len(chunk), dtype=np.int16)])
-        yield chunk
 
 
 class RtpEndpoint:
@@ -65,19 +58,18 @@ class RtpEndpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0  # when _timer fires (uvloop's handles have no when())
         self._pacer: asyncio.Task[None] | None = None
-        self._source: Iterator[Pcm | bytes] | None = None  # PCM frames or payloads encoded for our codec
-        self._source_done: asyncio.Future[None] | None = None
         self._echo: deque[AudioFrame] | None = None
         self._bridge_to: RtpEndpoint | None = None
         self._bridged_from: RtpEndpoint | None = None
         self._recorder: CallRecorder | None = None
         self._rec_taps: list[FrameTap] = []
-        self._dtmf: asyncio.Queue[DtmfReceived] = asyncio.Queue()
+        self.dtmf = DtmfInbox()  # what collect_dtmf reads
         self.listeners: list[Callable[[MediaEvent], None]] = []
         self.ticks_late = 0
         self._relay: RtpEndpoint | None = None  # fast relay target (self when echoing), see _update_relay
         self._audio_listeners = 0
         self._wake = asyncio.Event()
+        self.playback = Playback(self._wake.set)  # the prompt sent instead of silence
         self._on_closed: Callable[[RtpEndpoint], None] | None = None
         self._ignore_audio = False  # set by ignore_audio()
         self._discard = False  # received audio is only counted, see _update_relay
@@ -190,7 +182,7 @@ class RtpEndpoint:
 
     def _idle(self) -> bool:
         """Nothing for the pacer to do: no prompt or DTMF to send, and this leg's output is relayed audio."""
-        if self._source is not None or self.stream.dtmf_pending:
+        if self.playback.active or self.stream.dtmf_pending:
             return False
         if not self._send_enabled or self.remote is None:
             return True  # no silence to send: not answered yet, on hold, no remote address
@@ -239,7 +231,7 @@ class RtpEndpoint:
             if isinstance(ev, AudioFrame):
                 self._on_audio(ev)
             elif isinstance(ev, DtmfReceived):
-                self._dtmf.put_nowait(ev)
+                self.dtmf.put(ev)
             for listener in self.listeners:
                 listener(ev)
         self._flush_rtcp()
@@ -283,13 +275,9 @@ class RtpEndpoint:
                 self._rtcp.sendto(data, self.remote_rtcp)
 
     def _next_frame(self) -> Pcm | bytes:
-        if self._source is not None:
-            frame = next(self._source, None)
-            if frame is not None:
-                return frame
-            self._source = None
-            if self._source_done is not None and not self._source_done.done():
-                self._source_done.set_result(None)
+        frame = self.playback.next_frame()
+        if frame is not None:
+            return frame
         if self._echo:
             return self._echo.popleft().pcm
         return self._silence_payload()
@@ -317,7 +305,7 @@ class RtpEndpoint:
                 next_tick = now
             if self._bridged_from is None and self._send_enabled and self.remote is not None:
                 self._send_frame(self._next_frame(), next_tick)
-            elif self._source is not None or self._echo:
+            elif self.playback.active or self._echo:
                 self._next_frame()  # keep playback time moving while muted/bridged
             next_tick += PTIME
             await asyncio.sleep(max(0.0, next_tick - self._loop.time()))
@@ -339,19 +327,12 @@ class RtpEndpoint:
 
     async def play(self, frames: Iterable[Pcm]) -> None:
         """Send these frames (160 samples each) instead of silence; returns when all are sent."""
-        await self._play(iter(frames))
+        await self.playback.play(iter(frames))
 
     async def play_payloads(self, payloads: Iterable[bytes]) -> None:
         """Send 20 ms payloads already encoded with this leg's codec (e.g. `tones.encoded_beep`, cached per
         codec) instead of silence, with no encoding per packet; returns when all are sent."""
-        await self._play(iter(payloads))
-
-    async def _play(self, source: Iterator[Pcm | bytes]) -> None:
-        self.stop_playback()
-        self._source = source
-        self._source_done = self._loop.create_future()
-        self._wake.set()
-        await self._source_done
+        await self.playback.play(iter(payloads))
 
     async def play_pcm(self, pcm: Pcm) -> None:
         await self.play(split_frames(pcm))
@@ -365,9 +346,7 @@ class RtpEndpoint:
         await self.play_pcm(pcm)
 
     def stop_playback(self) -> None:
-        self._source = None
-        if self._source_done is not None and not self._source_done.done():
-            self._source_done.set_result(None)
+        self.playback.stop()
 
     def record(self, path: str | Path, *, stereo: bool = False) -> CallRecorder:
         """Record received audio (mono), or received=left and sent=right (stereo)."""
@@ -442,37 +421,16 @@ class RtpEndpoint:
 
     def flush_dtmf(self) -> None:
         """Forget digits typed ahead (``collect_dtmf`` otherwise consumes them first)."""
-        while not self._dtmf.empty():
-            self._dtmf.get_nowait()
+        self.dtmf.flush()
 
     async def next_dtmf(self) -> DtmfReceived:
-        return await self._dtmf.get()
+        return await self.dtmf.next()
 
-    async def collect_dtmf(
-        self,
-        max_digits: int,
-        timeout: float,
-        terminator: str | None = "#",
-        inter_digit_timeout: float | None = None,
-    ) -> str:
+    async def collect_dtmf(self, max_digits: int, timeout: float, terminator: str | None = "#",
+                           inter_digit_timeout: float | None = None) -> str:  # fmt: skip
         """Collect up to ``max_digits`` (RFC 4733 or in-band), stopping at ``terminator`` (not included)
         or when ``timeout`` (overall) / ``inter_digit_timeout`` (after the first digit) expires."""
-        digits = ""
-        deadline = self._loop.time() + timeout
-        while len(digits) < max_digits:
-            wait = deadline - self._loop.time()
-            if digits and inter_digit_timeout is not None:
-                wait = min(wait, inter_digit_timeout)
-            if wait <= 0:
-                break
-            try:
-                ev = await asyncio.wait_for(self._dtmf.get(), wait)
-            except TimeoutError:
-                break
-            if terminator is not None and ev.digit == terminator:
-                break
-            digits += ev.digit
-        return digits
+        return await self.dtmf.collect(max_digits, timeout, terminator, inter_digit_timeout)
 
     def stats(self) -> StreamStats:
         return self.stream.stats()

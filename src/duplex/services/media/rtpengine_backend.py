@@ -52,7 +52,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,16 @@ from duplex.media.events import MediaEvent
 from duplex.media.offer_answer import NegotiatedMedia
 from duplex.media.recorder import CallRecorder
 from duplex.media.rtpengine_ng import NgError, NgRetryPolicy, NgTimeout, block_media, play_dtmf, unblock_media
-from duplex.media.sdp import SdpConnection, SdpMedia, SdpOrigin, SessionDescription
+from duplex.media.rtpengine_sdp import (
+    ALL_FORMATS,
+    EXT,
+    INT,
+    PEER_DIRECTION,
+    RTPMAP,
+    audio_port,
+    monologue_sdp,
+    stats_from_query,
+)
 from duplex.media.session import MediaBackend, MediaSession
 from duplex.media.stream import RtpStream, StreamStats
 from duplex.services.media.endpoint import RtpEndpoint
@@ -76,17 +85,9 @@ __all__ = ["RtpengineBackend", "RtpengineSession", "RtpengineUnsupported"]
 log = logging.getLogger("duplex.media.rtpengine")
 Pcm = npt.NDArray[np.int16]
 Addr = tuple[str, int]
-EXT, INT = "ext", "int"
 FLAGS = ("port latching",)
 # rtpengine answers in well under a millisecond; call setup should not wait the client's default 7.5 s
 POLICY = NgRetryPolicy(interval=0.25, max_interval=1.0, retries=3)
-_PEER_DIRECTION = {
-    "sendrecv": "sendrecv",
-    "sendonly": "recvonly",
-    "recvonly": "sendonly",
-    "inactive": "inactive",
-}
-_RTPMAP = {"PCMU": "PCMU/8000", "PCMA": "PCMA/8000"}
 
 
 class RtpengineUnsupported(NotImplementedError):
@@ -95,48 +96,6 @@ class RtpengineUnsupported(NotImplementedError):
     def __init__(self, operation: str) -> None:
         super().__init__(f"{operation} is not available on this rtpengine media leg (its RTP is relayed outside "
                          f"Python, and Python audio needs the backend's in-process fallback on an unbridged leg)")  # fmt: skip
-
-
-def _sdp(address: str, port: int, formats: Iterable[tuple[int, str]], direction: str) -> str:
-    attrs: list[tuple[str, str | None]] = [("rtpmap", f"{pt} {enc}") for pt, enc in formats]
-    attrs += [("fmtp", f"{pt} 0-16") for pt, enc in formats if enc.startswith("telephone-event")]
-    attrs += [("ptime", "20"), (direction, None)]
-    media = SdpMedia(port=port, formats=tuple(str(pt) for pt, _ in formats), attributes=tuple(attrs))
-    desc = SessionDescription(origin=SdpOrigin(username="duplex", session_id=1, session_version=1,
-                                               address=address if address != "0.0.0.0" else "127.0.0.1"),
-                              session_name="duplex", connection=SdpConnection(address=address),
-                              media=(media,))  # fmt: skip
-    return str(desc)
-
-
-_ALL_FORMATS = ((0, "PCMU/8000"), (8, "PCMA/8000"), (101, "telephone-event/8000"))
-
-
-def _audio_port(sdp: str) -> int:
-    desc = SessionDescription.parse(sdp)
-    return next(m.port for m in desc.media if m.media == "audio")
-
-
-def _stream_counts(reply: Mapping[str, Any], tag: str) -> tuple[int, int]:
-    """(packets, bytes) rtpengine received on ``tag``'s RTP stream."""
-    medias = reply.get("tags", {}).get(tag, {}).get("medias", [])
-    for media in medias:
-        for stream in media.get("streams", []):
-            if "RTP" in stream.get("flags", []):
-                stats = stream.get("stats", {})
-                return int(stats.get("packets", 0)), int(stats.get("bytes", 0))
-    return 0, 0
-
-
-def stats_from_query(reply: Mapping[str, Any]) -> StreamStats:
-    """``StreamStats`` of one leg from its ``query`` reply: received = from the SIP peer (``ext``), sent =
-    what reached the leg from the inside (``int``) and went on to the peer. Loss and jitter are not known."""
-    received, _ = _stream_counts(reply, EXT)
-    sent, sent_octets = _stream_counts(reply, INT)
-    return StreamStats(packets_sent=sent, octets_sent=sent_octets, packets_received=received,
-                       packets_expected=received, packets_lost=0, loss_ratio=0.0, jitter_ms=0.0, rtt_ms=None,
-                       malformed=0, unknown_payload=0, late=0, duplicates=0, concealed=0, r_factor=0.0,
-                       mos=0.0)  # fmt: skip
 
 
 class RtpengineSession:
@@ -215,11 +174,11 @@ class RtpengineSession:
     def apply(self, negotiated: NegotiatedMedia) -> None:
         """Tell rtpengine where the SIP peer is and what it sends (an ng ``answer`` from ``ext``)."""
         self.negotiated = negotiated
-        formats = [(negotiated.payload_type, _RTPMAP.get(negotiated.codec, f"{negotiated.codec}/8000"))]
+        formats = [(negotiated.payload_type, RTPMAP.get(negotiated.codec, f"{negotiated.codec}/8000"))]
         if negotiated.telephone_event_pt is not None:
             formats.append((negotiated.telephone_event_pt, "telephone-event/8000"))
-        self._ext_sdp = _sdp(negotiated.remote_address, negotiated.remote_port, formats,
-                             _PEER_DIRECTION[negotiated.direction])  # fmt: skip
+        self._ext_sdp = monologue_sdp(negotiated.remote_address, negotiated.remote_port, formats,
+                             PEER_DIRECTION[negotiated.direction])  # fmt: skip
         self._enqueue(self._answer)
         if self._poller is None and self.backend.stats_interval > 0:
             self._poller = asyncio.get_running_loop().create_task(self._poll_stats())
@@ -237,7 +196,7 @@ class RtpengineSession:
     async def _answer(self) -> None:
         assert self._ext_sdp is not None
         sdp = await self.client.answer(self.call_id, INT, EXT, self._ext_sdp, flags=self.backend.flags)
-        self.inside = (self.backend.inside_address, _audio_port(sdp))
+        self.inside = (self.backend.inside_address, audio_port(sdp))
         if self.audio is not None:
             self.audio.apply(self._inside_media())
 
@@ -245,7 +204,7 @@ class RtpengineSession:
         """Re-offer the int side at ``target`` (None: nowhere). rtpengine redirects at once and keeps what
         the last answer said about the peer, so no re-answer is needed (one round trip)."""
         host, port = target if target is not None else ("0.0.0.0", 9)
-        await self.client.offer(self.call_id, INT, _sdp(host, port, _ALL_FORMATS, "sendrecv"), to_tag=EXT,
+        await self.client.offer(self.call_id, INT, monologue_sdp(host, port, ALL_FORMATS, "sendrecv"), to_tag=EXT,
                                 flags=self.backend.flags)  # fmt: skip
 
     def bridge(self, other: MediaSession | None) -> None:
@@ -514,7 +473,7 @@ class RtpengineBackend:
             NgTimeout: rtpengine did not answer and there is no fallback.
         """
         call_id = f"duplex-{self.rng.getrandbits(64):016x}"
-        placeholder = _sdp("0.0.0.0", 9, _ALL_FORMATS, "sendrecv")
+        placeholder = monologue_sdp("0.0.0.0", 9, ALL_FORMATS, "sendrecv")
         try:
             sdp = await self.client.offer(call_id, INT, placeholder, flags=self.flags)
         except NgTimeout:
@@ -524,7 +483,7 @@ class RtpengineBackend:
                 "rtpengine at %s:%d does not answer: this leg's media is in process", *self.client.address
             )
             return await self.fallback.open_session()
-        session = RtpengineSession(self, call_id, (self.media_address, _audio_port(sdp)))
+        session = RtpengineSession(self, call_id, (self.media_address, audio_port(sdp)))
         self.sessions.add(session)
         return session
 

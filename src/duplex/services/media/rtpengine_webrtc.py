@@ -38,16 +38,10 @@ from typing import Any
 from duplex.media import rtpengine_ng as ng
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator, answer_direction
 from duplex.media.rtpengine_ng import NgCommandError, NgTimeout
+from duplex.media.rtpengine_sdp import ALL_FORMATS, EXT, INT, audio_port, monologue_sdp
 from duplex.media.sdp import SdpNegotiationError, SdpParseError, SessionDescription
 from duplex.media.session import AnsweringBackend, MediaBackend, MediaSession
-from duplex.services.media.rtpengine_backend import (
-    EXT,
-    INT,
-    RtpengineBackend,
-    RtpengineSession,
-    _audio_port,
-    _sdp,
-)
+from duplex.services.media.rtpengine_backend import RtpengineBackend, RtpengineSession
 from duplex.services.media.rtpengine_client import RtpengineClient
 
 __all__ = ["RtpengineWebRtcBackend", "RtpengineWebRtcNegotiator", "RtpengineWebRtcSession"]
@@ -173,7 +167,7 @@ class RtpengineWebRtcSession(RtpengineSession):
         assert self.browser_answer is not None
         body = ng.answer(self.call_id, INT, EXT, self.browser_answer, flags=self.backend.flags)
         sdp = await _sdp_of(self.client, body, TO_INSIDE)
-        self.inside = (self.backend.inside_address, _audio_port(sdp))
+        self.inside = (self.backend.inside_address, audio_port(sdp))
         if self.audio is not None:
             self.audio.apply(self._inside_media())
 
@@ -181,7 +175,7 @@ class RtpengineWebRtcSession(RtpengineSession):
         """Point the inside at ``target`` (None: nowhere), keeping the browser side: a re-``offer`` from
         ``int`` when Duplex offered the browser, a re-``answer`` from it when the browser offered."""
         host, port = target if target is not None else ("0.0.0.0", 9)
-        sdp = _sdp(host, port, self._inside_formats(), "sendrecv")
+        sdp = monologue_sdp(host, port, self._inside_formats(), "sendrecv")
         if self.answering:
             body = ng.answer(self.call_id, EXT, INT, sdp, flags=self.backend.flags)
         else:
@@ -190,7 +184,7 @@ class RtpengineWebRtcSession(RtpengineSession):
 
     def _inside_formats(self) -> list[tuple[int, str]]:
         if self.negotiated is None:
-            return [(0, "PCMU/8000"), (8, "PCMA/8000"), (101, "telephone-event/8000")]
+            return list(ALL_FORMATS)
         n = self.negotiated
         formats = [(n.payload_type, f"{n.codec}/8000")]
         if n.telephone_event_pt is not None:
@@ -287,15 +281,14 @@ class RtpengineWebRtcBackend(RtpengineBackend):
             NgTimeout: rtpengine did not answer and there is no ``webrtc_fallback``.
         """
         call_id = self._call_id()
-        placeholder = _sdp("0.0.0.0", 9, [(0, "PCMU/8000"), (8, "PCMA/8000"), (101, "telephone-event/8000")],
-                           "sendrecv")  # fmt: skip
+        placeholder = monologue_sdp("0.0.0.0", 9, ALL_FORMATS, "sendrecv")
         try:
             sdp = await _sdp_of(
                 self.client, ng.offer(call_id, INT, placeholder, flags=self.flags), TO_BROWSER
             )
         except NgTimeout:
             return await self._fallback(None)
-        session = RtpengineWebRtcSession(self, call_id, (self.media_address, _audio_port(sdp)), sdp)
+        session = RtpengineWebRtcSession(self, call_id, (self.media_address, audio_port(sdp)), sdp)
         self.sessions.add(session)
         return session
 
@@ -323,13 +316,15 @@ class RtpengineWebRtcBackend(RtpengineBackend):
             raise SdpNegotiationError(f"the browser's offer: {exc.reason}") from exc
         formats = [(pt, f"{codec}/8000")] + ([(te_pt, "telephone-event/8000")] if te_pt is not None else [])
         try:
-            body = ng.answer(call_id, EXT, INT, _sdp("0.0.0.0", 9, formats, "sendrecv"), flags=self.flags)
+            body = ng.answer(
+                call_id, EXT, INT, monologue_sdp("0.0.0.0", 9, formats, "sendrecv"), flags=self.flags
+            )
             answer = await _sdp_of(self.client, body, TO_BROWSER)
         except NgCommandError as exc:
             await self.client.delete(call_id)
             raise SdpNegotiationError(f"the browser's offer: {exc.reason}") from exc
-        session = RtpengineWebRtcSession(self, call_id, (self.media_address, _audio_port(answer)), answer,
+        session = RtpengineWebRtcSession(self, call_id, (self.media_address, audio_port(answer)), answer,
                                          answering=True)  # fmt: skip
-        session.inside = (self.inside_address, _audio_port(inside))
+        session.inside = (self.inside_address, audio_port(inside))
         self.sessions.add(session)
         return session

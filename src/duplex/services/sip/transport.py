@@ -37,7 +37,7 @@ from duplex.sip.framing import StreamFramer
 from duplex.sip.headers import Headers, Via
 from duplex.sip.message import SipMessage, SipRequest, SipResponse, parse_head, parse_message, reason_phrase
 
-__all__ = ["SipCore", "SipTransport", "TransportStats", "add_received", "bad_request_for"]
+__all__ = ["SipCore", "SipTransport", "SwitchTransport", "TransportStats", "add_received", "bad_request_for"]
 
 log = logging.getLogger("duplex.services.sip.transport")
 
@@ -68,6 +68,24 @@ class TransportStats:
     tcp_connections: int = 0
     tls_connections: int = 0
     by_transport: dict[str, int] = field(default_factory=dict)
+
+
+class SwitchTransport(Protocol):
+    """What a SIP switch sends through: `SipTransport` (sockets) or `memory.MemoryTransport` (no sockets)."""
+
+    port: int
+    tls_port: int
+    stats: TransportStats
+
+    @property
+    def tls(self) -> ssl.SSLContext | None: ...
+    async def start(self) -> int: ...
+    async def stop(self) -> None: ...
+    def flush(self) -> None: ...
+    def send(self, data: bytes, addr: Address) -> None: ...
+    def is_reliable(self, addr: Address) -> bool: ...
+    def name_for(self, addr: Address) -> str: ...
+    def use_stream(self, addr: Address, transport: str, server_name: str | None = None) -> None: ...
 
 
 def add_received(request: SipRequest, addr: Address) -> None:

@@ -6,10 +6,12 @@ import { EventStream } from "./events.js";
 import { LANGUAGES, applyStatic, language, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { schemas } from "./forms.js";
 import { ROUTES } from "./routes.js";
+import { setupShortcutHelp } from "./shortcuts.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const who = document.getElementById("who");
+const shortcuts = document.getElementById("shortcuts");
 const session = { me: null, events: new EventStream() };
 window.duplex = session; // for the browser tests and for debugging from the console
 
@@ -62,6 +64,7 @@ function renderLogin() {
   clear(main);
   who.textContent = "";
   document.getElementById("logout").hidden = true;
+  shortcuts.hidden = true;
   const error = h("p", { class: "field-error", role: "alert", id: "login-error" });
   const user = h("input", { id: "login-username", name: "username", autocomplete: "username", required: true });
   const pass = h("input", { id: "login-password", name: "password", type: "password", autocomplete: "current-password", required: true });
@@ -97,6 +100,7 @@ async function start() {
   }
   who.textContent = `${session.me.full_name || session.me.username} · ${t(`role.${session.me.role}`)}`;
   document.getElementById("logout").hidden = false;
+  shortcuts.hidden = false;
   session.events.start();
   schemas().catch(() => null); // fetched now so the first form opens at once
   await render();
@@ -126,6 +130,7 @@ function setupChrome() {
   });
   onLanguageChange(() => { live.textContent = t(`live.${session.events.status}`); });
   window.addEventListener("hashchange", render);
+  setupShortcutHelp(shortcuts, main);
   applyStatic();
 }
 

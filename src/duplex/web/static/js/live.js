@@ -138,7 +138,8 @@ export async function desktopView(main, session) {
   };
   const buttons = h("div", { class: "actions state-buttons" },
     h("button", { type: "button", id: "go-available", "aria-keyshortcuts": "Alt+A", onclick: () => setState("available") }, t("state.available")),
-    ...AUX_STATES.map((s) => h("button", { type: "button", class: "secondary", "data-state": s, onclick: () => setState(s) }, t(`state.${s}`))),
+    ...AUX_STATES.map((s) => h("button", { type: "button", class: "secondary", "data-state": s,
+      "aria-keyshortcuts": s === "break" ? "Alt+B" : undefined, onclick: () => setState(s) }, t(`state.${s}`))),
     h("button", { type: "button", class: "secondary", id: "go-offline", "aria-keyshortcuts": "Alt+O", onclick: () => setState("offline") }, t("state.offline")));
   const draw = () => {
     stateText.textContent = t("desktop.state_is", { state: t(`state.${agent.state}`) });
@@ -168,10 +169,11 @@ export async function desktopView(main, session) {
   const offState = session.events.on((e) => {
     if (e.type === "agent.state_changed" && e.agent_id === agentId) { agent = { ...agent, state: e.data.to }; since = e.ts_ms; draw(); }
   });
-  const keys = (event) => {
-    if (!event.altKey) return;
-    if (event.key === "a") setState("available");
-    if (event.key === "o") setState("offline");
+  const keys = (event) => {  // Alt+A available, Alt+B break (an aux state, with the reason typed), Alt+O offline
+    const state = event.altKey && { a: "available", b: "break", o: "offline" }[event.key];
+    if (!state) return;
+    event.preventDefault();
+    setState(state);
   };
   document.addEventListener("keydown", keys);
   const timer = setInterval(draw, 1000);

@@ -81,10 +81,11 @@ export function outboundPanel(session, agentId) {
     if (!preview.length) status.textContent = t("preview.no_campaign");
   }).catch(() => null);
   api(`/agents/${agentId}/state`).then((s) => { if (s.state === "wrap_up") checkWrapUp(); }).catch(() => null);
-  // Alt+N next lead, Alt+Y accept, Alt+S skip (the softphone and the state buttons keep their own keys)
+  // Alt+N next lead, Alt+Y accept, Alt+S skip, Alt+D save the disposition (the softphone and the state buttons
+  // keep their own keys)
   const keys = (event) => {
     if (!event.altKey) return;
-    const id = { n: "preview-next", y: "preview-accept", s: "preview-skip" }[event.key];
+    const id = { n: "preview-next", y: "preview-accept", s: "preview-skip", d: "wrapup-save" }[event.key];
     const button = id && document.getElementById(id);
     if (button && !button.disabled) { event.preventDefault(); button.click(); }
   };

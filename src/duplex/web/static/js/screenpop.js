@@ -1,8 +1,9 @@
 // The screen pop of the agent desktop: when a call rings or is answered on the softphone (its INVITE carries
-// X-Duplex-Call-Id; the softphone tells the page with a "duplex:call" event), GET /calls/{id}/screen-pop and show the caller's contacts and leads, their previous
-// calls, this call's IVR path and inputs, the time it waited and where the number was advertised. The agent
-// saves the caller as a contact, creates a lead from them, and writes notes on the call (Alt+W). The pop stays
-// after the call ends, for notes during wrap-up, until the next call.
+// X-Duplex-Call-Id; for a call the agent places, Duplex's 18x and 200 do; the softphone tells the page with a
+// "duplex:call" event), GET /calls/{id}/screen-pop and show the caller's (or the callee's) contacts and leads,
+// their previous calls, this call's IVR path and inputs, the time it waited and where the number was
+// advertised. The agent saves the caller as a contact, creates a lead from them, and writes notes on the call
+// (Alt+W). The pop stays after the call ends, for notes during wrap-up, until the next call.
 import { ApiError, api } from "./api.js";
 import { clear, h } from "./dom.js";
 import { showErrors } from "./forms.js";
@@ -51,7 +52,7 @@ function ivrSection(ivr) {
   const inputs = ivr.inputs.length
     ? h("table", { id: "pop-ivr-inputs" }, h("caption", { class: "sr-only" }, t("pop.ivr_inputs")),
       h("thead", {}, h("tr", {}, ...["variable", "value", "node"].map((c) => h("th", { scope: "col" }, t(`pop.col.${c}`))))),
-      h("tbody", {}, ...ivr.inputs.map((i) => h("tr", { "data-variable": i.variable },
+      h("tbody", {}, ...ivr.inputs.map((i) => h("tr", { "data-variable": i.variable, "data-sensitive": i.sensitive ? "true" : null },
         h("td", {}, i.variable), h("td", {}, String(i.value ?? "")), h("td", {}, `${i.node}${i.node_type ? ` (${i.node_type})` : ""}`)))))
     : h("p", { class: "hint" }, t("pop.no_inputs"));
   return h("div", { id: "pop-ivr" }, steps, h("h4", {}, t("pop.ivr_inputs")), inputs,
@@ -102,9 +103,9 @@ function smallForm(id, fields, submitLabel, onSubmit) {
 }
 
 // What the IVR collected, as a contact's first values: a variable called name/company/email fills that
-// field; every input goes into the contact's custom fields.
+// field; every input but the sensitive ones (only their mask is known) goes into the contact's custom fields.
 function contactDraft(pop) {
-  const inputs = Object.fromEntries(pop.ivr.inputs.map((i) => [i.variable, i.value]));
+  const inputs = Object.fromEntries(pop.ivr.inputs.filter((i) => !i.sensitive).map((i) => [i.variable, i.value]));
   const lead = pop.leads[0];
   const leadName = lead ? [lead.first_name, lead.last_name].filter(Boolean).join(" ") : "";
   return {
@@ -181,7 +182,7 @@ export function createScreenPop() {
     const draft = contactDraft(pop);
     const call = pop.call;
     const facts = definitions([
-      [t("pop.caller"), pop.caller.e164 || pop.caller.number, { id: "pop-caller" }],
+      [t(pop.caller.callee ? "pop.callee" : "pop.caller"), pop.caller.e164 || pop.caller.number, { id: "pop-caller" }],
       [t("pop.called"), `${call.to_number}${call.number_description ? ` · ${call.number_description}` : ""}`, { id: "pop-called" }],
       [t("pop.source"), call.tracking_source || t("pop.no_source"), { id: "pop-source" }],
       [t("pop.queue"), call.queue_name],
@@ -246,11 +247,12 @@ export function createScreenPop() {
     element.dataset.callId = call.id;
   }
 
-  // The softphone's call states: ringing and talking show (then refresh) the pop of the call.
+  // The softphone's call states: ringing (a call to the agent), calling (one the agent placed, once Duplex told
+  // its id) and talking show (then refresh) the pop of the call.
   function onCall(state, id) {
     const changed = state !== lastState;
     lastState = state;
-    if (!id || (state !== "ringing" && state !== "talking")) return;
+    if (!id || !["ringing", "calling", "talking"].includes(state)) return;
     if (id !== callId || changed) {
       if (id !== callId) { pop = null; flash.textContent = ""; clear(body).append(h("p", { class: "hint" }, t("pop.loading"))); }
       const same = id === callId;

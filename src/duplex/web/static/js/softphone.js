@@ -3,6 +3,7 @@ import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { createConsult } from "./consult.js";
 import { createDialBox } from "./dialbox.js";
+import { typing } from "./shortcuts.js";
 
 // The browser SIP library, bundled at build time into /static/vendor/duplex-vendor.js (npm ci && npm run
 // build). Without the bundle (npm missing) the console still works; only the softphone is unavailable.
@@ -90,9 +91,12 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
     held = false;
     error.textContent = "";
     if (originator === "remote") describe(request);
-    else {  // placed from the dial box
+    else {  // placed from the dial box: Duplex tells the call's id in its 18x and 200 (X-Duplex-Call-Id)
       info.replaceChildren(h("dt", {}, t("phone.called")), h("dd", {}, session.remote_identity.uri.user));
       info.dataset.callId = "";
+      const learn = ({ response }) => { info.dataset.callId ||= response?.getHeader("X-Duplex-Call-Id") || ""; };
+      session.on("progress", (e) => { learn(e); if (call === session && info.dataset.callId) show("calling"); });
+      session.on("accepted", learn);  // before the handler below shows the call as talking
     }
     show(originator === "remote" ? "ringing" : "calling");
     // a campaign connects a person who already answered: it asks for an automatic answer (answer-after=0)
@@ -127,7 +131,7 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
       const byKey = { Enter: answer, h: hangup, l: hold, m: mute, t: transfer, ...consult?.keys };
       const b = byKey[event.key];
       if (b && !b.disabled) { event.preventDefault(); b.click(); }
-    } else if (call && DTMF_KEYS.includes(event.key) && document.activeElement?.tagName !== "INPUT") {
+    } else if (call && DTMF_KEYS.includes(event.key) && !typing(document.activeElement)) {  // not a note's digits
       call.sendDTMF(event.key);
     }
   };

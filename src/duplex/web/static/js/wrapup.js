@@ -51,14 +51,17 @@ export function wrapupPanel(pending, { onDone }) {
   when.addEventListener("input", describe);
   const wantsCallback = () => choice.selectedOptions[0]?.dataset.callback === "1";
   choice.addEventListener("change", () => { scheduler.hidden = !wantsCallback(); });
-  const save = h("button", { type: "submit", id: "wrapup-save" }, t("wrapup.save"));
+  const save = h("button", { type: "submit", id: "wrapup-save", "aria-keyshortcuts": "Alt+D" }, t("wrapup.save"));
   const who = lead ? [lead.first_name, lead.last_name].filter(Boolean).join(" ") || lead.phone : call.to_number || call.from_number;
   const form = h("form", { id: "wrapup", class: "panel", "aria-labelledby": "wrapup-title", novalidate: true },
     h("h2", { id: "wrapup-title" }, t("wrapup.title")),
     h("p", {}, t("wrapup.needed", { who })),
     h("div", { class: "field" }, h("label", { for: "wrapup-disposition" }, t("wrapup.disposition")), choice),
     h("div", { class: "field" }, h("label", { for: "wrapup-notes" }, t("wrapup.notes")), notes),
-    scheduler, h("div", { class: "actions" }, save), error);
+    scheduler, h("div", { class: "actions" }, save), error, h("p", { class: "hint" }, t("wrapup.shortcuts")));
+  form.addEventListener("keydown", (event) => {  // Ctrl+Enter saves from any field (Alt+D: outbound.js)
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); form.requestSubmit(); }
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = callbackError.textContent = "";
