@@ -19,6 +19,7 @@ import uvicorn
 
 from duplex.api.app import create_app
 from duplex.config import Settings
+from duplex.services.calls.conference import Conferences
 from duplex.services.calls.monitor import CallMonitoring
 from duplex.services.campaigns.service import CampaignService
 from duplex.services.node import Node, build_node
@@ -122,6 +123,7 @@ async def _start_sip(app: Any, settings: Settings) -> Node:
     app.state.sip_engine = engine
     app.state.contact_center = node.center
     app.state.monitoring = CallMonitoring(engine)  # supervisors listen, whisper, barge
+    app.state.conferences = Conferences(engine)  # an agent's consultation joined into the customer's call
     app.state.sip_status = engine.status
     app.state.campaigns = CampaignService(engine, CampaignStore(app.state.sessions), node.center)
     log.info("SIP listening on %s:%d (UDP and TCP)", settings.sip_host, port)
