@@ -195,3 +195,61 @@ async def test_the_agent_and_the_consulted_party_stay_when_the_customer_leaves(
     assert actual == {"agent": {"consulted"}, "consulted": {"agent"}}
     await running.engine.store.flush()
     assert [e.data["reason"] for e in running.events("call.conference_ended")] == ["party_left"]
+
+
+async def test_the_customer_hanging_up_during_the_consultation_ends_only_their_call(
+    running: RunningEngine, phones: dict[str, Baresip], tmp_path: Path
+) -> None:
+    with captures(tmp_path, phones) as pcaps:
+        c = await consult(running, phones)
+        phones["customer"].command("hangup")  # tired of waiting on hold
+        await asyncio.wait_for(c.call.ended.wait(), 10)
+        start = time.time()
+        await asyncio.sleep(2.5)
+        end = time.time()
+        assert not c.consult.ended.is_set() and all(leg.is_up for leg in c.consult.legs)
+        phones["consulted"].command("hangup")
+        await asyncio.wait_for(c.consult.ended.wait(), 10)
+    got = {who: received(pcaps[who], phones[who].rtp_ports) for who in ("agent", "consulted")}
+    actual = {who: heard(packets, start + 0.5, end - 0.2) for who, packets in got.items()}
+    assert actual == {"agent": {"consulted"}, "consulted": {"agent"}}  # the consultation went on
+    await running.engine.store.flush()
+    row = call_row(running, c.call.id)  # the customer's call is over and recorded so
+    assert row.ended_at is not None and row.answered_at is not None, row
+    customer_leg = next(leg for leg in legs_of(running, c.call.id) if leg.agent_id is None)
+    assert customer_leg.end_reason == "remote_bye", customer_leg.end_reason  # the customer hung up
+    assert all(leg.ended_at is not None for leg in legs_of(running, c.call.id))
+    assert call_row(running, c.consult.id).ended_at is not None
+
+
+@pytest.mark.parametrize("who", ["consulted", "agent"])
+async def test_a_consultation_that_ends_leaves_the_customer_on_hold_until_resumed(
+    running: RunningEngine, phones: dict[str, Baresip], tmp_path: Path, who: str
+) -> None:
+    """The consulted party hangs up, or the agent ends the consultation: the customer's call goes on, held
+    by the agent's phone (Duplex resumes nothing itself), and talks again once the phone resumes it (baresip
+    resumes its previous call by itself when the current one ends; the browser leaves it to the agent,
+    tests/web/test_softphone.py)."""
+    with captures(tmp_path, phones) as pcaps:
+        c = await consult(running, phones)
+        phones[who].command("hangup")  # the agent's phone hangs up its current call: the consultation
+        await asyncio.wait_for(c.consult.ended.wait(), 10)
+        await asyncio.sleep(0.5)
+        assert not c.call.ended.is_set() and all(leg.is_up for leg in c.call.legs)
+        agent_leg = next(leg for leg in c.call.legs if leg.agent_id == c.agent_id)
+        await until(lambda: not agent_leg.remote_hold, "the agent's phone resumes the customer")
+        start = time.time()
+        await asyncio.sleep(2.5)
+        end = time.time()
+        phones["customer"].command("hangup")
+        await asyncio.wait_for(c.call.ended.wait(), 10)
+    got = {w: received(pcaps[w], phones[w].rtp_ports) for w in ("customer", "agent")}
+    actual = {w: heard(packets, start + 0.5, end - 0.2) for w, packets in got.items()}
+    assert actual == {"customer": {"agent"}, "agent": {"customer"}}
+    await running.engine.store.flush()
+    consult_row = call_row(running, c.consult.id)
+    assert consult_row.ended_at is not None and consult_row.end_reason is not None
+    assert len(legs_of(running, c.call.id)) == 2  # nobody joined the customer's call
+    held = [(e.type, e.data["by"]) for e in running.events("call.held") + running.events("call.resumed")
+            if e.call_id == c.call.id]  # fmt: skip
+    assert sorted(held) == [("call.held", "remote"), ("call.resumed", "remote")]  # only the phone did
