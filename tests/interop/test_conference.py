@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from duplex.acd import AgentState
 from duplex.db.models import Call as CallRow
-from duplex.db.models import CallLeg
+from duplex.db.models import CallLeg, IvrFlow, IvrFlowVersion, Queue
 from duplex.services.calls.call import Call
 from duplex.services.calls.conference import ConferenceRefused, Conferences
 from interop import tone_phones
@@ -73,12 +74,13 @@ def rung(running: RunningEngine, agent_id: int) -> Call | None:
     return None
 
 
-async def consult(running: RunningEngine, phones: dict[str, Baresip]) -> Consultation:
-    """The customer calls the agent, who holds them and calls the consulted party."""
+async def consult(running: RunningEngine, phones: dict[str, Baresip], number: str = "2001") -> Consultation:
+    """The customer calls the agent (``number``: their extension, or a queue number the agent is available
+    for), who holds them and calls the consulted party."""
     directory = await running.engine.refresh_directory(force=True)
     agent, consulted = directory.agent_by_user("alice"), directory.agent_by_user("carol")
     assert agent is not None and consulted is not None
-    phones["customer"].command("dial", f"sip:2001@127.0.0.1:{running.port}")
+    phones["customer"].command("dial", f"sip:{number}@127.0.0.1:{running.port}")
     await asyncio.to_thread(phones["customer"].wait_event, "CALL_ESTABLISHED", 15)
     await until(lambda: rung(running, agent.id), "the customer's call")
     call = rung(running, agent.id)
@@ -253,3 +255,54 @@ async def test_a_consultation_that_ends_leaves_the_customer_on_hold_until_resume
     held = [(e.type, e.data["by"]) for e in running.events("call.held") + running.events("call.resumed")
             if e.call_id == c.call.id]  # fmt: skip
     assert sorted(held) == [("call.held", "remote"), ("call.resumed", "remote")]  # only the phone did
+
+
+QUEUE_FLOW = {"format": 1, "start": "answer", "language": "en", "nodes": {
+    "answer": {"type": "answer", "next": "sales"},
+    "sales": {"type": "queue", "queue": "sales", "on_timeout": "bye", "on_overflow": "bye", "after_call": "bye"},
+    "bye": {"type": "hangup", "reason": "done"},
+}}  # fmt: skip
+
+
+async def test_a_queue_call_stays_with_the_consulted_party_when_the_agent_leaves(
+    running: RunningEngine, phones: dict[str, Baresip], tmp_path: Path
+) -> None:
+    """The customer came through the IVR and the queue (the flow keeps them after the agent, for what comes
+    after the call): when the agent leaves the conference, the flow follows the customer to the consulted
+    party instead of ending the call, and ends it when that party hangs up."""
+    center = running.center
+    assert center is not None
+    with running.sessions() as session, session.begin():
+        flow = session.scalars(select(IvrFlow).filter_by(name="demo-main-menu")).one()
+        version = max(v.version for v in flow.versions) + 1
+        session.add(IvrFlowVersion(flow_id=flow.id, version=version, definition=QUEUE_FLOW))
+        flow.published_version = version
+        session.execute(update(Queue).values(wrapup_seconds=30))
+    await center.reload()
+    directory = await running.engine.refresh_directory(force=True)
+    alice = directory.agent_by_user("alice")
+    assert alice is not None
+    center.set_state(alice.id, "available")
+    conferences = Conferences(running.engine)
+    with captures(tmp_path, phones) as pcaps:
+        c = await consult(running, phones, "1000")
+        conference = await conferences.start(c.call.id, c.consult.id, agent_id=alice.id)
+        phones["agent"].command("resume")
+        await until(lambda: not conference.agent.remote_hold, "the agent resumes")
+        await asyncio.sleep(1.0)
+        phones["agent"].command("hangup")  # the agent leaves: wrap-up for them, the call goes on
+        await asyncio.wait_for(conference.done.wait(), 10)
+        start = time.time()
+        await asyncio.sleep(3.0)
+        end = time.time()
+        assert not c.call.ended.is_set(), "the flow ended the customer's call with the agent's leaving"
+        assert center.acd.agent_state(str(alice.id)) is AgentState.WRAP_UP
+        phones["consulted"].command("hangup")
+        await asyncio.wait_for(c.call.ended.wait(), 10)  # the flow's after-call node: bye
+        await asyncio.to_thread(phones["customer"].wait_event, "CALL_CLOSED", 10)
+    got = {who: received(pcaps[who], phones[who].rtp_ports) for who in ("customer", "consulted")}
+    actual = {who: heard(packets, start + 0.5, end - 0.2) for who, packets in got.items()}
+    assert actual == {"customer": {"consulted"}, "consulted": {"customer"}}
+    await running.engine.store.flush()
+    assert [e.data["reason"] for e in running.events("call.conference_ended")] == ["agent_left"]
+    assert len(legs_of(running, c.call.id)) == 3

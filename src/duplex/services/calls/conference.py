@@ -210,7 +210,9 @@ class Conferences:
                 left.emit("call.conference_ended", {"reason": conference.end_reason,
                           "legs": [first.id, second.id]}, agent_id=conference.agent.agent_id)  # fmt: skip
                 await first.bridge(second)
-                call.hangup_together = conference.hangup_together
+                # a call whose application keeps the customer after the agent (an IVR flow) is a plain
+                # call of two once the customer is gone
+                call.hangup_together = conference.hangup_together or left is conference.customer
             else:
                 conference.end_reason = "call_ended"
                 left.emit("call.conference_ended", {"reason": "call_ended", "legs": []},
