@@ -1,6 +1,6 @@
 """POST/GET /calls/{id}/conference without a SIP engine: who may ask, which calls they may ask about and the
 refusals (the live path with real phones is tests/interop/test_conference.py, from the desktop
-tests/web/test_conference_browser.py)."""
+tests/web/test_softphone.py)."""
 
 from __future__ import annotations
 
