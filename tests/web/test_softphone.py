@@ -349,6 +349,8 @@ def test_ending_a_consultation_leaves_the_caller_on_hold_to_resume(
                 expect(page.locator("#phone-complete")).to_be_disabled()
                 hold = page.locator("#phone-hold")
                 expect(hold).to_have_text("Resume")  # the caller is still held
+                expect(consult).to_contain_text("the caller is on hold: Resume (Alt+L)")
+                expect(hold).to_be_focused()  # the desktop offers to resume
                 hold.click()
                 expect(hold).to_have_text("Hold")
                 expect(info).to_have_attribute("data-state", "talking")
@@ -420,3 +422,38 @@ def test_the_agent_makes_a_conference_of_the_consultation_and_leaves_the_other_t
     print(f"the carrier received {len(during)} packets in the conference, {len(after)} after the agent left")
     assert len(during) > 25 and max(during) > 500, during  # the caller's speech and the browser's beep
     assert len(after) > 25 and max(after) > 500, after  # the caller's speech, the browser gone
+
+
+def test_the_caller_hanging_up_during_a_consultation_leaves_the_agent_talking_to_the_consulted_party(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    open_desktop(page, center)
+    api = center.client("admin")
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
+                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 6_000) as caller:
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.locator("#phone-answer").click()
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            try:
+                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+                page.get_by_label("Transfer to").fill("+442071234567")
+                page.locator("#phone-consult").click()
+                consult = page.locator("#softphone-consult")
+                expect(consult).to_have_attribute("data-state", "talking")
+                caller.wait(15)  # the caller hangs up after 6 s, on hold
+                expect(consult).to_contain_text("The caller hung up; you are still talking to +442071234567.")
+                expect(info).to_have_attribute("data-state", "talking")  # the consultation is the call now
+                expect(info).to_contain_text("+442071234567")
+                expect(page.locator("#phone-hangup")).to_be_enabled()
+                snap(page, center, "softphone-consultation-taken-over")
+                call = api.get(f"/calls/{call_id}").json()
+            finally:
+                center.carrier_ips(["127.0.0.1"])
+            page.locator("#phone-hangup").click()  # ends the consultation
+            expect(info).to_have_attribute("data-state", "idle")
+    assert call["ended_at"], call  # the caller's call is over and recorded
+    assert all(leg["ended_at"] for leg in call["legs"]), call["legs"]
+    assert not page.locator("#softphone-error").text_content()
