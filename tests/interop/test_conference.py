@@ -19,8 +19,10 @@ from sqlalchemy import select, update
 from duplex.acd import AgentState
 from duplex.db.models import Call as CallRow
 from duplex.db.models import CallLeg, IvrFlow, IvrFlowVersion, Queue
+from duplex.media.monitoring import MonitorMode
 from duplex.services.calls.call import Call
 from duplex.services.calls.conference import ConferenceRefused, Conferences
+from duplex.services.calls.monitor import CallMonitoring, MonitorRefused
 from interop import tone_phones
 from interop.conftest import RunningEngine
 from interop.peers import Baresip
@@ -126,6 +128,11 @@ async def test_each_party_hears_the_other_two_and_the_two_others_stay_when_the_a
         agent_consult_leg = next(leg for leg in c.consult.legs if leg.direction == "inbound")
         conference = await conferences.start(c.call.id, agent_consult_leg.sip_call_id, agent_id=c.agent_id)
         await asyncio.wait_for(c.consult.ended.wait(), 5)  # the consultation call is over
+        with pytest.raises(MonitorRefused) as monitored:  # the call is mixed already
+            await CallMonitoring(running.engine, conferences).start(
+                c.call.id, sip_username="dave", user_id=1, mode=MonitorMode.LISTEN
+            )
+        assert monitored.value.status == 409 and "conference" in str(monitored.value)
         phones["agent"].command("resume")  # the agent's phone takes the customer off hold
         await until(lambda: not conference.agent.remote_hold, "the agent resumes")
         marks["conference"] = time.time()

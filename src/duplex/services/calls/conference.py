@@ -32,9 +32,8 @@ import logging
 from dataclasses import dataclass, field
 
 from duplex.services.calls.call import MONITOR_LEG, Call, CallControl, Leg
-from duplex.services.calls.monitor import local_endpoint
 from duplex.services.calls.transfer import adopt, kept_apart
-from duplex.services.media.leg_mix import ConferenceMix
+from duplex.services.media.leg_mix import ConferenceMix, local_endpoint
 
 __all__ = ["Conference", "ConferenceRefused", "Conferences"]
 

@@ -24,9 +24,11 @@ import numpy.typing as npt
 
 from duplex.media.events import AudioFrame
 from duplex.media.mixer import ConferenceMixer
+from duplex.media.session import MediaSession
 from duplex.services.media.endpoint import RtpEndpoint
+from duplex.services.media.webrtc import WebRtcSession
 
-__all__ = ["ConferenceMix", "LegMix"]
+__all__ = ["ConferenceMix", "LegMix", "local_endpoint"]
 
 log = logging.getLogger("duplex.media.leg_mix")
 
@@ -34,6 +36,14 @@ Pcm = npt.NDArray[np.int16]
 FRAME = 160
 PTIME = 0.02
 DEPTH = 4  # frames an inbox or outbox keeps (80 ms): bounded delay when clocks drift
+
+
+def local_endpoint(media: MediaSession | None) -> RtpEndpoint | None:
+    """The in-process endpoint whose audio a mixer can take and feed (a browser leg's inner endpoint), or
+    None for media outside this process (rtpengine)."""
+    if isinstance(media, WebRtcSession):
+        media = media.inner
+    return media if isinstance(media, RtpEndpoint) else None
 
 
 class _Inbox:
