@@ -11,18 +11,21 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import select, update
 
 from duplex.acd import AgentState
+from duplex.config import Settings
 from duplex.db.models import Call as CallRow
 from duplex.db.models import CallLeg, IvrFlow, IvrFlowVersion, Queue
 from duplex.media.monitoring import MonitorMode
 from duplex.services.calls.call import Call
 from duplex.services.calls.conference import ConferenceRefused, Conferences
 from duplex.services.calls.monitor import CallMonitoring, MonitorRefused
+from duplex.services.node import media_backend
 from interop import tone_phones
 from interop.conftest import RunningEngine
 from interop.peers import Baresip
@@ -44,6 +47,17 @@ class Consultation:
     call: Call  # the customer's call
     consult: Call  # the agent's consultation call
     agent_id: int
+
+
+@pytest.fixture
+def engine_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The engine's media in process, or (``indirect`` parameter "rtpengine") in a real rtpengine."""
+    if getattr(request, "param", None) != "rtpengine":
+        return {}
+    daemon = request.getfixturevalue("rtpengine")
+    settings = Settings(media_backend="rtpengine", media_rtpengine_ng=f"{daemon.ng[0]}:{daemon.ng[1]}",
+                        public_ip="127.0.0.1")  # fmt: skip
+    return {"media": media_backend(settings)}
 
 
 @pytest.fixture
@@ -313,3 +327,17 @@ async def test_a_queue_call_stays_with_the_consulted_party_when_the_agent_leaves
     await running.engine.store.flush()
     assert [e.data["reason"] for e in running.events("call.conference_ended")] == ["agent_left"]
     assert len(legs_of(running, c.call.id)) == 3
+
+
+@pytest.mark.parametrize("engine_options", ["rtpengine"], indirect=True)
+async def test_a_conference_of_calls_whose_media_is_in_rtpengine_is_refused(
+    running: RunningEngine, phones: dict[str, Baresip]
+) -> None:
+    """The conference mixes the legs' audio in this process: legs in rtpengine are refused with 409, and
+    both calls go on untouched."""
+    c = await consult(running, phones)
+    with pytest.raises(ConferenceRefused, match="rtpengine") as refused:
+        await Conferences(running.engine).start(c.call.id, c.consult.id, agent_id=c.agent_id)
+    assert refused.value.status == 409
+    assert not c.call.ended.is_set() and not c.consult.ended.is_set()
+    assert len(c.call.legs) == 2 and len(c.consult.legs) == 2 and all(leg.is_up for leg in c.consult.legs)
