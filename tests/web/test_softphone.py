@@ -457,3 +457,40 @@ def test_the_caller_hanging_up_during_a_consultation_leaves_the_agent_talking_to
     assert call["ended_at"], call  # the caller's call is over and recorded
     assert all(leg["ended_at"] for leg in call["legs"]), call["legs"]
     assert not page.locator("#softphone-error").text_content()
+
+
+def test_the_caller_leaving_a_conference_leaves_the_agent_with_the_consulted_party(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    open_desktop(page, center)
+    api = center.client("admin")
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
+                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 7_000) as caller:
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.locator("#phone-answer").click()
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            try:
+                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+                page.get_by_label("Transfer to").fill("+442071234567")
+                page.locator("#phone-consult").click()
+                consult = page.locator("#softphone-consult")
+                expect(consult).to_have_attribute("data-state", "talking")
+                page.locator("#phone-conference").click()
+                expect(consult).to_have_attribute("data-state", "conference")
+                caller.wait(20)  # the caller hangs up 7 s after the answer, in the conference
+                expect(consult).to_have_text(
+                    "The caller left the conference; you are talking to +442071234567."
+                )
+                expect(info).to_have_attribute("data-state", "talking")  # with the consulted party
+                call = api.get(f"/calls/{call_id}").json()
+            finally:
+                center.carrier_ips(["127.0.0.1"])
+            page.locator("#phone-hangup").click()
+            expect(info).to_have_attribute("data-state", "idle")
+    assert not call["ended_at"], call  # the agent and the consulted party were still talking
+    caller_leg = next(leg for leg in call["legs"] if leg["kind"] == "caller")
+    assert caller_leg["ended_at"] and caller_leg["end_reason"] == "remote_bye", call["legs"]
+    assert not page.locator("#softphone-error").text_content()

@@ -14,10 +14,11 @@ import { t } from "./i18n.js";
 //
 // `ua()` and `call()` give the softphone's JsSIP UA and its call, `callId()` the caller's call id (the INVITE's
 // X-Duplex-Call-Id); `target` is the transfer box; `media` the call options; `offerResume()` points the agent
-// at Resume. While the softphone has a call, a call placed in this page is the consultation (softphone.js leaves
+// at Resume; `events` the live event stream, whose call.conference_ended says who left a conference. While the softphone has a call, a call placed in this page is the consultation (softphone.js leaves
 // it to this module).
-export function createConsult({ ua, call, callId, target, media, offerResume }) {
+export function createConsult({ ua, call, callId, target, media, offerResume, events }) {
   let session = null;
+  let joined = null;  // the conference (POST /calls/{id}/conference's answer) while it lasts
   let sipCallId = "";
   let number = "";
   let state = "idle"; // idle, calling, talking (the consultation), joining, conference
@@ -74,7 +75,7 @@ export function createConsult({ ua, call, callId, target, media, offerResume }) 
     error.textContent = "";
     draw();
     try {
-      await api(`/calls/${encodeURIComponent(id)}/conference`, { method: "POST", body: { consultation: sipCallId } });
+      joined = await api(`/calls/${encodeURIComponent(id)}/conference`, { method: "POST", body: { consultation: sipCallId } });
     } catch (err) {
       state = session ? "talking" : "idle";
       draw();
@@ -93,6 +94,15 @@ export function createConsult({ ua, call, callId, target, media, offerResume }) 
   const conference = button("phone-conference", "phone.conference", "Alt+J", join);
   const end = button("phone-consult-end", "phone.consult_end", undefined, () => session?.terminate());
   const keys = { c: consult, x: complete, j: conference };
+  // one of the others left: the agent talks on with the third
+  const offEvents = events?.on((e) => {
+    if (e.type !== "call.conference_ended" || state !== "conference" || !joined || e.call_id !== joined.call_id) return;
+    if (e.data.reason !== "party_left") return;
+    state = "idle";
+    note = t(e.leg_id === joined.joined_leg_id ? "phone.conference_left_consulted" : "phone.conference_left_caller", { number });
+    joined = null;
+    draw();
+  });
   const element = h("div", { class: "actions consult" }, consult, complete, conference, end, label, error, audio);
 
   return {
@@ -101,9 +111,10 @@ export function createConsult({ ua, call, callId, target, media, offerResume }) 
     // the softphone's call is live (talking) or not
     refresh(isLive) {
       live = isLive;
-      if (!isLive && state === "conference") { state = "idle"; note = ""; }
+      if (!isLive && state === "conference") { state = "idle"; note = ""; joined = null; }
       draw();
     },
+    stop() { offEvents?.(); },
     // The caller's call ended during a talking consultation: hand the consultation to the softphone as its
     // call (null when there is none), with its audio element.
     takeOver() {

@@ -24,8 +24,9 @@ export function loadSipLibrary() {
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
 // `autoAnswer(request)`: true answers an incoming call at once (a monitor call the supervisor asked for);
-// `dial`: a dial box for calls from the browser (the agent desktop's).
-export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false } = {}) {
+// `dial`: a dial box for calls from the browser and the consultation (the agent desktop's); `events`: the live
+// event stream (who left a conference).
+export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false, events = null } = {}) {
   let ua = null;
   let call = null;
   let registered = false;
@@ -54,7 +55,7 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
     if (call && target.value.trim()) call.refer(target.value.trim());
   });
   const consult = dial ? createConsult({ ua: () => ua, call: () => call, callId: () => info.dataset.callId || "",
-    target, media, offerResume: () => hold.focus() }) : null;
+    target, media, offerResume: () => hold.focus(), events }) : null;
   const pad = h("div", { class: "dtmf-pad", role: "group", "aria-label": t("phone.dtmf") },
     ...DTMF_KEYS.map((d) => h("button", { type: "button", class: "secondary", "data-digit": d, disabled: true,
       onclick: () => call?.sendDTMF(d) }, d)));
@@ -184,6 +185,7 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
   }
 
   function stop() {
+    consult?.stop();
     document.removeEventListener("keydown", keys);
     if (ua) { ua.stop(); ua = null; }
   }
