@@ -17,12 +17,15 @@ softphone that placed the call knows).
 When one of the three leaves, the conference becomes a plain call of the other two: the mixer stops and they
 are bridged (``call.conference_ended``, then ``call.bridged``): the agent leaving leaves the customer with the
 consulted party; the customer or the consulted party leaving leaves the agent with the other. While it
-lasts, no leg is bridged one-to-one; ``bridged_to`` names a party the leg stays connected with (the
-customer and the consulted party each other, the agent the consulted party), so that code following a leg's
-peer (the IVR flow that deciding whether its caller is still connected, a SIP INFO digit) finds one in the call.
+lasts no leg is bridged one-to-one, and ``bridged_to`` names a party the leg talks on with if the third
+leaves first: the customer and the consulted party each other, the agent the consulted party. Code that
+follows a leg's peer finds somebody in the call: the IVR flow of a queue call, which keeps its caller after
+the agent leaves, sees them handed to the consulted party (as after an attended transfer), and does not hang
+up an agent still talking to that party when the customer leaves; a SIP INFO digit of the agent reaches the
+consulted party.
 
-Mixing needs the legs' audio in this process: a leg whose media is in rtpengine is refused, like a monitored
-call (409, `ConferenceRefused`).
+Mixing needs the legs' audio in this process: a leg whose media is in rtpengine is refused (409,
+`ConferenceRefused`), as is a monitored call (monitoring a conference is refused too).
 """
 
 from __future__ import annotations
