@@ -186,11 +186,6 @@ class Conferences:
                 out.setdefault(agent_id, leg)
         return out
 
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
     # -- one conference's life --------------------------------------------------------------------------------
 
     async def _run(self, conference: Conference) -> None:
