@@ -23,7 +23,7 @@ from duplex.db.models import Call as CallRow
 from duplex.db.models import CallLeg, IvrFlow, IvrFlowVersion, Queue
 from duplex.media.monitoring import MonitorMode
 from duplex.services.calls.call import Call
-from duplex.services.calls.conference import ConferenceRefused, Conferences
+from duplex.services.calls.conference import Conference, ConferenceRefused, Conferences
 from duplex.services.calls.monitor import CallMonitoring, MonitorRefused
 from duplex.services.node import media_backend
 from interop import tone_phones
@@ -285,12 +285,11 @@ QUEUE_FLOW = {"format": 1, "start": "answer", "language": "en", "nodes": {
 }}  # fmt: skip
 
 
-async def test_a_queue_call_stays_with_the_consulted_party_when_the_agent_leaves(
-    running: RunningEngine, phones: dict[str, Baresip], tmp_path: Path
-) -> None:
-    """The customer came through the IVR and the queue (the flow keeps them after the agent, for what comes
-    after the call): when the agent leaves the conference, the flow follows the customer to the consulted
-    party instead of ending the call, and ends it when that party hangs up."""
+async def queue_conference(
+    running: RunningEngine, phones: dict[str, Baresip]
+) -> tuple[Consultation, Conference]:
+    """The customer calls 1000, whose flow queues them for alice (available); she answers, consults carol and
+    makes it a conference."""
     center = running.center
     assert center is not None
     with running.sessions() as session, session.begin():
@@ -304,12 +303,24 @@ async def test_a_queue_call_stays_with_the_consulted_party_when_the_agent_leaves
     alice = directory.agent_by_user("alice")
     assert alice is not None
     center.set_state(alice.id, "available")
-    conferences = Conferences(running.engine)
+    c = await consult(running, phones, "1000")
+    conference = await Conferences(running.engine).start(c.call.id, c.consult.id, agent_id=alice.id)
+    phones["agent"].command("resume")
+    await until(lambda: not conference.agent.remote_hold, "the agent resumes")
+    return c, conference
+
+
+async def test_a_queue_call_stays_with_the_consulted_party_when_the_agent_leaves(
+    running: RunningEngine, phones: dict[str, Baresip], tmp_path: Path
+) -> None:
+    """The customer came through the IVR and the queue (the flow keeps them after the agent, for what comes
+    after the call): when the agent leaves the conference, the flow follows the customer to the consulted
+    party instead of ending the call, and ends it when that party hangs up."""
+    center = running.center
+    assert center is not None
     with captures(tmp_path, phones) as pcaps:
-        c = await consult(running, phones, "1000")
-        conference = await conferences.start(c.call.id, c.consult.id, agent_id=alice.id)
-        phones["agent"].command("resume")
-        await until(lambda: not conference.agent.remote_hold, "the agent resumes")
+        c, conference = await queue_conference(running, phones)
+        alice_id = c.agent_id
         await asyncio.sleep(1.0)
         phones["agent"].command("hangup")  # the agent leaves: wrap-up for them, the call goes on
         await asyncio.wait_for(conference.done.wait(), 10)
@@ -317,7 +328,7 @@ async def test_a_queue_call_stays_with_the_consulted_party_when_the_agent_leaves
         await asyncio.sleep(3.0)
         end = time.time()
         assert not c.call.ended.is_set(), "the flow ended the customer's call with the agent's leaving"
-        assert center.acd.agent_state(str(alice.id)) is AgentState.WRAP_UP
+        assert center.acd.agent_state(str(alice_id)) is AgentState.WRAP_UP
         phones["consulted"].command("hangup")
         await asyncio.wait_for(c.call.ended.wait(), 10)  # the flow's after-call node: bye
         await asyncio.to_thread(phones["customer"].wait_event, "CALL_CLOSED", 10)
@@ -341,3 +352,27 @@ async def test_a_conference_of_calls_whose_media_is_in_rtpengine_is_refused(
     assert refused.value.status == 409
     assert not c.call.ended.is_set() and not c.consult.ended.is_set()
     assert len(c.call.legs) == 2 and len(c.consult.legs) == 2 and all(leg.is_up for leg in c.consult.legs)
+
+
+async def test_a_queue_call_leaves_the_agent_with_the_consulted_party_when_the_customer_leaves(
+    running: RunningEngine, phones: dict[str, Baresip], tmp_path: Path
+) -> None:
+    """The flow ends with its customer, without hanging up the agent, who talks on with the consulted party;
+    the two are a plain call then: one hanging up ends it."""
+    with captures(tmp_path, phones) as pcaps:
+        c, conference = await queue_conference(running, phones)
+        await asyncio.sleep(1.0)
+        phones["customer"].command("hangup")
+        await asyncio.wait_for(conference.done.wait(), 10)
+        start = time.time()
+        await asyncio.sleep(3.0)
+        end = time.time()
+        assert not c.call.ended.is_set(), "the flow hung the agent up with its customer"
+        phones["consulted"].command("hangup")
+        await asyncio.wait_for(c.call.ended.wait(), 10)  # the agent's leg was hung up with it
+        await asyncio.to_thread(phones["agent"].wait_event, "CALL_CLOSED", 10)
+    got = {who: received(pcaps[who], phones[who].rtp_ports) for who in ("agent", "consulted")}
+    actual = {who: heard(packets, start + 0.5, end - 0.2) for who, packets in got.items()}
+    assert actual == {"agent": {"consulted"}, "consulted": {"agent"}}
+    await running.engine.store.flush()
+    assert [e.data["reason"] for e in running.events("call.conference_ended")] == ["party_left"]
