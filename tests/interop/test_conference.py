@@ -285,11 +285,8 @@ QUEUE_FLOW = {"format": 1, "start": "answer", "language": "en", "nodes": {
 }}  # fmt: skip
 
 
-async def queue_conference(
-    running: RunningEngine, phones: dict[str, Baresip]
-) -> tuple[Consultation, Conference]:
-    """The customer calls 1000, whose flow queues them for alice (available); she answers, consults carol and
-    makes it a conference."""
+async def publish_queue_flow(running: RunningEngine) -> tuple[int, int]:
+    """1000's flow becomes QUEUE_FLOW (the sales queue, 30 s wrap-up), alice is available: (alice, carol) ids."""
     center = running.center
     assert center is not None
     with running.sessions() as session, session.begin():
@@ -300,11 +297,20 @@ async def queue_conference(
         session.execute(update(Queue).values(wrapup_seconds=30))
     await center.reload()
     directory = await running.engine.refresh_directory(force=True)
-    alice = directory.agent_by_user("alice")
-    assert alice is not None
+    alice, carol = directory.agent_by_user("alice"), directory.agent_by_user("carol")
+    assert alice is not None and carol is not None
     center.set_state(alice.id, "available")
+    return alice.id, carol.id
+
+
+async def queue_conference(
+    running: RunningEngine, phones: dict[str, Baresip]
+) -> tuple[Consultation, Conference]:
+    """The customer calls 1000, whose flow queues them for alice (available); she answers, consults carol and
+    makes it a conference."""
+    alice, _ = await publish_queue_flow(running)
     c = await consult(running, phones, "1000")
-    conference = await Conferences(running.engine).start(c.call.id, c.consult.id, agent_id=alice.id)
+    conference = await Conferences(running.engine).start(c.call.id, c.consult.id, agent_id=alice)
     phones["agent"].command("resume")
     await until(lambda: not conference.agent.remote_hold, "the agent resumes")
     return c, conference
