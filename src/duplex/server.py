@@ -19,6 +19,7 @@ import uvicorn
 
 from duplex.api.app import create_app
 from duplex.config import Settings
+from duplex.services.calls.conference import Conferences
 from duplex.services.calls.monitor import CallMonitoring
 from duplex.services.campaigns.service import CampaignService
 from duplex.services.node import Node, build_node
@@ -121,7 +122,8 @@ async def _start_sip(app: Any, settings: Settings) -> Node:
     node.center.follow_config(app.state.bus)
     app.state.sip_engine = engine
     app.state.contact_center = node.center
-    app.state.monitoring = CallMonitoring(engine)  # supervisors listen, whisper, barge
+    app.state.conferences = Conferences(engine)  # an agent's consultation joined into the customer's call
+    app.state.monitoring = CallMonitoring(engine, app.state.conferences)  # supervisors listen, whisper, barge
     app.state.sip_status = engine.status
     app.state.campaigns = CampaignService(engine, CampaignStore(app.state.sessions), node.center)
     log.info("SIP listening on %s:%d (UDP and TCP)", settings.sip_host, port)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from interop.peers import (
     run_sipp,
     sipp_background,
 )
+from interop.rtpengine_daemon import Rtpengine, rtpengine_running
 from switch_env import RunningSwitch, switch_running
 from switch_env import make_settings as make_test_settings
 
@@ -45,6 +46,13 @@ def engine_running(
     """A migrated, demo-seeded switch on ``settings`` (`switch_env.switch_running`) with a short T1."""
     options.setdefault("timers", TimerConfig(t1=0.5))
     return switch_running(settings, **options)
+
+
+@pytest.fixture
+def rtpengine(tmp_path: Path) -> Iterator[Rtpengine]:
+    """An rtpengine daemon of the test's own (`rtpengine_daemon`)."""
+    with rtpengine_running(tmp_path) as daemon:
+        yield daemon
 
 
 @pytest.fixture

@@ -6,95 +6,34 @@ tones it must and must not carry: which party's audio reached which phone."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from duplex.db.models import User
-from duplex.media.codecs import get_codec
 from duplex.media.monitoring import MonitorMode
-from duplex.media.wav import WavWriter
 from duplex.services.calls.call import Call, LegState
 from duplex.services.calls.monitor import CallMonitoring, Monitor, MonitorRefused
+from interop import tone_phones
 from interop.conftest import RunningEngine
-from interop.peers import Baresip, rtp_capture
+from interop.peers import Baresip
+from interop.tone_phones import captures, phone, received
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
-RATE = 8000
 TONES = {"caller": 500.0, "agent": 1100.0, "supervisor": 1700.0}
 
 
-def tone_wav(path: Path, freq: float, seconds: float = 60.0, amplitude: float = 6000.0) -> Path:
-    n = np.arange(int(seconds * RATE))
-    with WavWriter(path) as wav:
-        wav.write((amplitude * np.sin(2 * np.pi * freq * n / RATE)).astype(np.int16))
-    return path
-
-
-def received(pcap: Path, ports: tuple[int, int]) -> list[tuple[float, np.ndarray]]:
-    """(arrival time, decoded PCM) of each G.711 RTP packet that arrived at a port in ``ports``."""
-    lo, hi = ports
-    out = subprocess.run(
-        ["tshark", "-r", str(pcap), "-d", f"udp.port=={lo}-{hi},rtp", "-Y",
-         f"rtp && udp.dstport >= {lo} && udp.dstport <= {hi}", "-T", "fields", "-e", "frame.time_epoch",
-         "-e", "rtp.p_type", "-e", "rtp.payload"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    packets = []
-    for line in out.splitlines():
-        at, pt, payload = (line.split("\t") + ["", ""])[:3]
-        if pt in ("0", "8") and payload:
-            pcm = get_codec("PCMU" if pt == "0" else "PCMA").decode(bytes.fromhex(payload.replace(":", "")))
-            packets.append((float(at), pcm))
-    return packets
-
-
 def heard(packets: list[tuple[float, np.ndarray]], start: float, end: float) -> set[str]:
-    """The parties whose tone is in the audio received between ``start`` and ``end`` (wall clock)."""
-    pcm = np.concatenate([p for at, p in packets if start <= at < end] or [np.zeros(0, dtype=np.int16)])
-    assert len(pcm) >= RATE, f"only {len(pcm)} samples received in [{start}, {end})"
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64))) / len(pcm)
-    freqs = np.fft.rfftfreq(len(pcm), 1 / RATE)
-    level = {who: float(spectrum[np.abs(freqs - f) < 15].max()) for who, f in TONES.items()}
-    print(f"  levels {start:.1f}-{end:.1f}: {level}")
-    return {who for who, value in level.items() if value > 400}
-
-
-async def phone(running: RunningEngine, tmp: Path, user: str, freq: float) -> Baresip:
-    """The demo user's phone (its SIP account from the seed), sending a tone of `freq`, once registered."""
-    wav = tone_wav(tmp / f"tone-{user}.wav", freq)
-    p = Baresip(
-        tmp,
-        user=user,
-        password=running.sip_password(user),
-        registrar=f"127.0.0.1:{running.port}",
-        tone_wav=wav,
-    )
-    await asyncio.to_thread(p.start)
-    for _ in range(100):
-        if running.engine.registrations.lookup(user, running.engine.now()):
-            return p
-        await asyncio.sleep(0.1)
-    await asyncio.to_thread(p.stop)
-    raise AssertionError(f"{user} did not register: {p.log()[-1500:]}")
+    return tone_phones.heard(packets, start, end, TONES)
 
 
 def supervisor_id(running: RunningEngine) -> int:
     """The demo supervisor's user id; the demo gives them a phone (an agent row, SIP user "supervisor")."""
     with running.sessions() as session:
         return session.query(User).filter_by(username="supervisor").one().id
-
-
-@contextlib.contextmanager
-def captures(tmp: Path, phones: dict[str, Baresip]) -> Iterator[dict[str, Path]]:
-    with contextlib.ExitStack() as stack:
-        yield {who: stack.enter_context(rtp_capture(tmp, *p.rtp_ports)) for who, p in phones.items()}
 
 
 async def connected_call(running: RunningEngine, caller: Baresip) -> Call:
@@ -122,9 +61,11 @@ async def test_listen_whisper_barge_route_each_partys_audio_and_the_call_survive
 ) -> None:
     user_id = supervisor_id(running)
     phones = {
-        "caller": await phone(running, tmp_path, "dave", TONES["caller"]),
-        "agent": await phone(running, tmp_path, "alice", TONES["agent"]),
-        "supervisor": await phone(running, tmp_path, "supervisor", TONES["supervisor"]),
+        "caller": await phone(running, tmp_path, "dave", running.sip_password("dave"), TONES["caller"]),
+        "agent": await phone(running, tmp_path, "alice", running.sip_password("alice"), TONES["agent"]),
+        "supervisor": await phone(
+            running, tmp_path, "supervisor", running.sip_password("supervisor"), TONES["supervisor"]
+        ),
     }
     monitoring = CallMonitoring(running.engine)
     marks: dict[str, float] = {}
@@ -200,9 +141,11 @@ async def test_the_supervisors_leg_ends_with_the_call_and_refusals_say_why(
     running: RunningEngine, tmp_path: Path
 ) -> None:
     user_id = supervisor_id(running)
-    caller = await phone(running, tmp_path, "dave", TONES["caller"])
-    agent = await phone(running, tmp_path, "alice", TONES["agent"])
-    supervisor = await phone(running, tmp_path, "supervisor", TONES["supervisor"])
+    caller = await phone(running, tmp_path, "dave", running.sip_password("dave"), TONES["caller"])
+    agent = await phone(running, tmp_path, "alice", running.sip_password("alice"), TONES["agent"])
+    supervisor = await phone(
+        running, tmp_path, "supervisor", running.sip_password("supervisor"), TONES["supervisor"]
+    )
     monitoring = CallMonitoring(running.engine)
     try:
         with pytest.raises(MonitorRefused) as unknown:

@@ -29,7 +29,7 @@ from duplex.services.media.local_backend import LocalMediaBackend
 from duplex.services.media.rtpengine_backend import RtpengineBackend, RtpengineSession
 from duplex.services.media.rtpengine_webrtc import RtpengineWebRtcBackend, RtpengineWebRtcSession
 from duplex.services.media.webrtc import WebRtcBackend
-from interop.test_rtpengine import Rtpengine, rtpengine  # noqa: F401 - the fixture
+from interop.rtpengine_daemon import Rtpengine
 from media.test_webrtc_backend import ToneTrack, connect_browser, loudest
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
@@ -98,7 +98,7 @@ async def _browser_offer() -> tuple[RTCPeerConnection, asyncio.Queue[np.ndarray]
     return browser, heard, browser.localDescription.sdp
 
 
-def _in_range(port: int, rtpengine: Rtpengine) -> bool:  # noqa: F811
+def _in_range(port: int, rtpengine: Rtpengine) -> bool:
     return rtpengine.port_min <= port <= rtpengine.port_max
 
 
@@ -110,7 +110,7 @@ async def _bridge(caller: MediaSession, agent: MediaSession) -> None:
         assert not leg.errors, leg.errors
 
 
-async def test_rtpengine_answers_the_browser_when_duplex_offers(rtpengine: Rtpengine) -> None:  # noqa: F811
+async def test_rtpengine_answers_the_browser_when_duplex_offers(rtpengine: Rtpengine) -> None:
     backend = RtpengineBackend(rtpengine.ng, media_address="127.0.0.1")
     webrtc = RtpengineWebRtcBackend(rtpengine.ng, media_address="127.0.0.1", stats_interval=0.5)
     phone = _phone()
@@ -140,7 +140,7 @@ async def test_rtpengine_answers_the_browser_when_duplex_offers(rtpengine: Rtpen
         phone.close()
 
 
-async def test_rtpengine_answers_the_browsers_offer(rtpengine: Rtpengine) -> None:  # noqa: F811
+async def test_rtpengine_answers_the_browsers_offer(rtpengine: Rtpengine) -> None:
     backend = RtpengineBackend(rtpengine.ng, media_address="127.0.0.1")
     webrtc = RtpengineWebRtcBackend(rtpengine.ng, media_address="127.0.0.1")
     phone = _phone()
@@ -175,7 +175,7 @@ async def test_rtpengine_answers_the_browsers_offer(rtpengine: Rtpengine) -> Non
         phone.close()
 
 
-async def test_an_offer_without_g711_is_refused_with_488(rtpengine: Rtpengine) -> None:  # noqa: F811
+async def test_an_offer_without_g711_is_refused_with_488(rtpengine: Rtpengine) -> None:
     webrtc = RtpengineWebRtcBackend(rtpengine.ng, media_address="127.0.0.1")
     browser, _, offer = await _browser_offer()
     opus_only = "\r\n".join(line for line in offer.split("\r\n") if "PCM" not in line)
@@ -190,7 +190,7 @@ async def test_an_offer_without_g711_is_refused_with_488(rtpengine: Rtpengine) -
         await webrtc.close()
 
 
-async def test_aiortc_browser_legs_bridge_to_rtpengine_legs(rtpengine: Rtpengine) -> None:  # noqa: F811
+async def test_aiortc_browser_legs_bridge_to_rtpengine_legs(rtpengine: Rtpengine) -> None:
     local = LocalMediaBackend("127.0.0.1")
     backend = RtpengineBackend(rtpengine.ng, media_address="127.0.0.1", fallback=local)
     webrtc = WebRtcBackend(LocalMediaBackend("127.0.0.1"), media_address="127.0.0.1")

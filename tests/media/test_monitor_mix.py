@@ -1,6 +1,6 @@
-"""MonitorMix on real in-process endpoints over UDP on 127.0.0.1: three "phones" (endpoints playing a tone each:
-caller 500 Hz, agent 1100 Hz, supervisor 1700 Hz) facing three legs of Duplex; caller and agent bridged,
-then mixed with the supervisor in each mode, then bridged again."""
+"""MonitorMix and ConferenceMix on real in-process endpoints over UDP on 127.0.0.1: three "phones" (endpoints
+playing a tone each: caller 500 Hz, agent 1100 Hz, supervisor 1700 Hz) facing three legs of Duplex; caller and
+agent bridged, then mixed with the supervisor in each mode, then bridged again; and the three in a conference."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from duplex.media.events import AudioFrame, MediaEvent
 from duplex.media.monitoring import MonitorMode
 from duplex.media.tones import tone
 from duplex.services.media.endpoint import RtpEndpoint
+from duplex.services.media.leg_mix import ConferenceMix
 from duplex.services.media.monitor_mix import MonitorMix
 
 RATE = 8000
@@ -121,3 +122,25 @@ async def test_frames_of_other_lengths_are_mixed_in_20_ms_steps(parties: dict[st
     assert np.array_equal(heard_by_agent, ramp)  # every sample, in order, in three 20 ms frames
     mix.tick()  # nothing left: silence, not a short frame
     assert len(mix.outboxes[1].frames[-1]) == 160 and not mix.outboxes[1].frames[-1].any()
+
+
+async def test_a_conference_mix_gives_each_party_the_other_two(parties: dict[str, Party]) -> None:
+    """The three-way conference (`ConferenceMix`): the third party here stands for the consulted one."""
+    caller, agent, third = (parties[who].leg for who in ("caller", "agent", "supervisor"))
+    caller.bridge(agent)
+    mix = ConferenceMix([caller, agent, third])
+    mix.start()
+    try:
+        assert await listen(parties, ("caller", "agent", "supervisor")) == {
+            "caller": {"agent", "supervisor"},
+            "agent": {"caller", "supervisor"},
+            "supervisor": {"caller", "agent"},
+        }
+    finally:
+        await mix.stop()
+    caller.bridge(third)  # the agent left: the other two are bridged
+    assert await listen(parties, ("caller", "supervisor")) == {
+        "caller": {"supervisor"},
+        "supervisor": {"caller"},
+    }
+    assert not any(leg.stream.taps for leg in (caller, agent, third))

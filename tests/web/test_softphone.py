@@ -48,6 +48,20 @@ def rtp_payloads(pcap: Path, port: int, after: float = 0.0) -> list[tuple[str, s
     ]
 
 
+def payload_times(pcap: Path, port: int) -> list[tuple[float, int]]:
+    """(arrival epoch time, peak sample) of each G.711 RTP payload that arrived at ``port``."""
+    out = subprocess.run(["tshark", "-r", str(pcap), "-d", f"udp.port=={port},rtp", "-Y", f"udp.dstport=={port}",
+                          "-T", "fields", "-e", "frame.time_epoch", "-e", "rtp.p_type", "-e", "rtp.payload"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    peaks = []
+    for line in out.splitlines():
+        at, pt, payload = (line.split("\t") + ["", ""])[:3]
+        if pt in ("0", "8") and payload:
+            pcm = get_codec("PCMU" if pt == "0" else "PCMA").decode(bytes.fromhex(payload.replace(":", "")))
+            peaks.append((float(at), int(np.abs(pcm.astype(np.int32)).max(initial=0))))
+    return peaks
+
+
 def payload_peaks(pcap: Path, port: int, after: float = 0.0) -> list[int]:
     """The peak sample of each G.711 RTP payload that arrived at ``port`` (after the epoch time ``after``)."""
     peaks = []
@@ -348,6 +362,8 @@ def test_ending_a_consultation_leaves_the_caller_on_hold_to_resume(
                 expect(page.locator("#phone-complete")).to_be_disabled()
                 hold = page.locator("#phone-hold")
                 expect(hold).to_have_text("Resume")  # the caller is still held
+                expect(consult).to_contain_text("the caller is on hold: Resume (Alt+L)")
+                expect(hold).to_be_focused()  # the desktop offers to resume
                 hold.click()
                 expect(hold).to_have_text("Hold")
                 expect(info).to_have_attribute("data-state", "talking")
@@ -360,4 +376,134 @@ def test_ending_a_consultation_leaves_the_caller_on_hold_to_resume(
     assert all(leg["trunk_id"] is None for leg in call["legs"]), call[
         "legs"
     ]  # the consulted party never joined
+    assert not page.locator("#softphone-error").text_content()
+
+
+def test_the_agent_makes_a_conference_of_the_consultation_and_leaves_the_other_two_talking(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    page.on("console", lambda message: print("browser:", message.text))
+    open_desktop(page, center)
+    carrier_media = free_even_port()
+    agent_api = center.client("alice")
+    with rtp_capture(tmp_path, carrier_media) as pcap:
+        with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=carrier_media,
+                             calls=1, extra=["-rtp_echo"]):  # fmt: skip
+            with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 15_000):
+                expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+                page.locator("#phone-answer").click()  # the caller's speech (7 s) starts
+                info = page.locator("#softphone-call")
+                expect(info).to_have_attribute("data-state", "talking")
+                call_id = info.get_attribute("data-call-id")
+                assert call_id
+                try:
+                    center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+                    page.get_by_label("Transfer to").fill("+442071234567")
+                    page.locator("#phone-consult").click()
+                    consult = page.locator("#softphone-consult")
+                    expect(consult).to_have_attribute("data-state", "talking")
+                    page.keyboard.press("Alt+j")  # the conference shortcut
+                    expect(consult).to_have_attribute("data-state", "conference")
+                    joined = time.time()
+                    expect(consult).to_contain_text("In conference with the caller and +442071234567")
+                    expect(page.locator("#phone-hold")).to_have_text("Hold")  # the caller is off hold
+                    state = agent_api.get(f"/calls/{call_id}/conference").json()
+                    snap(page, center, "softphone-conference")
+                    page.wait_for_timeout(1500)  # all three talk
+                    page.locator("#phone-hangup").click()  # the agent leaves
+                    expect(info).to_have_attribute("data-state", "idle")
+                    expect(consult).to_have_attribute("data-state", "idle")
+                    left = time.time()
+                    page.wait_for_timeout(
+                        2000
+                    )  # the caller's speech, now relayed to the consulted party only
+                    call = agent_api.get(f"/calls/{call_id}").json()
+                finally:
+                    center.carrier_ips(["127.0.0.1"])
+    assert not page.locator("#softphone-error").text_content()
+    assert not page.locator("#consult-error").text_content()
+    assert state["state"] == "active" and state["call_id"] == call_id, state
+    legs = {leg["id"]: leg for leg in call["legs"]}
+    assert set(legs) == {state["customer_leg_id"], state["agent_leg_id"], state["joined_leg_id"]}, legs
+    assert legs[state["agent_leg_id"]]["ended_at"], legs  # the agent left ...
+    assert not legs[state["customer_leg_id"]]["ended_at"] and not legs[state["joined_leg_id"]]["ended_at"]
+    assert legs[state["joined_leg_id"]]["trunk_id"] is not None  # ... the carrier's leg joined and stayed
+    consultation = agent_api.get(f"/calls/{state['from_call_id']}").json()
+    assert consultation["end_reason"] == "conferenced", consultation
+    during = [p for at, p in payload_times(pcap, carrier_media) if joined < at < left]
+    after = [p for at, p in payload_times(pcap, carrier_media) if at > left + 0.3]
+    print(f"the carrier received {len(during)} packets in the conference, {len(after)} after the agent left")
+    assert len(during) > 25 and max(during) > 500, during  # the caller's speech and the browser's beep
+    assert len(after) > 25 and max(after) > 500, after  # the caller's speech, the browser gone
+
+
+def test_the_caller_hanging_up_during_a_consultation_leaves_the_agent_talking_to_the_consulted_party(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    open_desktop(page, center)
+    api = center.client("admin")
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
+                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 6_000) as caller:
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.locator("#phone-answer").click()
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            try:
+                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+                page.get_by_label("Transfer to").fill("+442071234567")
+                page.locator("#phone-consult").click()
+                consult = page.locator("#softphone-consult")
+                expect(consult).to_have_attribute("data-state", "talking")
+                caller.wait(15)  # the caller hangs up after 6 s, on hold
+                expect(consult).to_contain_text("The caller hung up; you are still talking to +442071234567.")
+                expect(info).to_have_attribute("data-state", "talking")  # the consultation is the call now
+                expect(info).to_contain_text("+442071234567")
+                expect(page.locator("#phone-hangup")).to_be_enabled()
+                snap(page, center, "softphone-consultation-taken-over")
+                call = api.get(f"/calls/{call_id}").json()
+            finally:
+                center.carrier_ips(["127.0.0.1"])
+            page.locator("#phone-hangup").click()  # ends the consultation
+            expect(info).to_have_attribute("data-state", "idle")
+    assert call["ended_at"], call  # the caller's call is over and recorded
+    assert all(leg["ended_at"] for leg in call["legs"]), call["legs"]
+    assert not page.locator("#softphone-error").text_content()
+
+
+def test_the_caller_leaving_a_conference_leaves_the_agent_with_the_consulted_party(
+    browser: Browser, center: SipCenter, page: Page, tmp_path: Path
+) -> None:
+    open_desktop(page, center)
+    api = center.client("admin")
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
+                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
+        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 7_000) as caller:
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.locator("#phone-answer").click()
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            try:
+                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+                page.get_by_label("Transfer to").fill("+442071234567")
+                page.locator("#phone-consult").click()
+                consult = page.locator("#softphone-consult")
+                expect(consult).to_have_attribute("data-state", "talking")
+                page.locator("#phone-conference").click()
+                expect(consult).to_have_attribute("data-state", "conference")
+                caller.wait(20)  # the caller hangs up 7 s after the answer, in the conference
+                expect(consult).to_have_text(
+                    "The caller left the conference; you are talking to +442071234567."
+                )
+                expect(info).to_have_attribute("data-state", "talking")  # with the consulted party
+                call = api.get(f"/calls/{call_id}").json()
+            finally:
+                center.carrier_ips(["127.0.0.1"])
+            page.locator("#phone-hangup").click()
+            expect(info).to_have_attribute("data-state", "idle")
+    assert not call["ended_at"], call  # the agent and the consulted party were still talking
+    caller_leg = next(leg for leg in call["legs"] if leg["kind"] == "caller")
+    assert caller_leg["ended_at"] and caller_leg["end_reason"] == "remote_bye", call["legs"]
     assert not page.locator("#softphone-error").text_content()

@@ -34,7 +34,7 @@ from duplex.services.media.rtpengine_client import RtpengineClient
 from duplex.services.media.rtpengine_webrtc import RtpengineWebRtcBackend, RtpengineWebRtcSession
 from duplex.services.media.webrtc import WebRtcBackend
 from interop.peers import free_even_port, free_port, rtp_capture, sipp_background
-from interop.test_rtpengine import Rtpengine, running_rtpengine
+from interop.rtpengine_daemon import Rtpengine, rtpengine_running
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
@@ -64,7 +64,7 @@ RECEIVING = """() => {
 
 @pytest.fixture(scope="module")
 def rtpengine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rtpengine]:
-    with running_rtpengine(tmp_path_factory.mktemp("rtpengine")) as daemon:
+    with rtpengine_running(tmp_path_factory.mktemp("rtpengine")) as daemon:
         yield daemon
 
 

@@ -47,6 +47,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.reports",
     "duplex.api.quality",
     "duplex.api.monitor",
+    "duplex.api.conference",
 ]
 
 

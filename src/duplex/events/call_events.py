@@ -13,6 +13,8 @@ __all__ = [
     "CallNoteAdded",
     "CallAnswered",
     "CallBridged",
+    "CallConferenceEnded",
+    "CallConferenced",
     "CallCreated",
     "CallEnded",
     "CallHeld",
@@ -104,6 +106,27 @@ class CallTransferred(EventPayload):
     method: str  # REFER or Replaces
     uri: str | None = None  # the full Refer-To target of a received REFER
     replaced_leg_id: str | None = None  # the leg an INVITE with Replaces took over
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallConferenced(EventPayload):
+    """A three-way conference began: the consulted party's leg (on the envelope) joined the call from the
+    agent's consultation call, and the call's three legs are mixed: each party hears the other two."""
+
+    event_type: ClassVar[str] = "call.conferenced"
+    legs: tuple[str, ...]  # the conference's legs: the customer's, the agent's, the one that joined
+    from_call_id: str  # the consultation call the joined leg came from (it ends, reason conferenced)
+    by_user_id: int | None  # who asked for it (the agent or a supervisor; None: an API key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallConferenceEnded(EventPayload):
+    """A party left a three-way conference (the leg on the envelope): the other two are bridged and talk on,
+    or the call ends with it."""
+
+    event_type: ClassVar[str] = "call.conference_ended"
+    reason: Literal["agent_left", "party_left", "call_ended"]  # party_left: the customer or consulted party
+    legs: tuple[str, ...]  # the two legs bridged from now on (none when the call ended)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,8 @@ from duplex.events.admin_events import (
 from duplex.events.call_events import (
     CallAnswered,
     CallBridged,
+    CallConferenced,
+    CallConferenceEnded,
     CallCreated,
     CallEnded,
     CallHeld,
@@ -90,8 +92,8 @@ from duplex.events.payload import EventPayload, InvalidEventPayload, UnknownEven
 
 __all__ = [
     "AgentAccepted", "AgentLoggedIn", "AgentLoggedOut", "AgentNoAnswer", "AgentOffered", "AgentRejected",
-    "AgentStateChanged", "CallAnswered", "CallBridged", "CallCreated", "CallEnded", "CallHeld",
-    "CallNoteAdded", "CallOutcome", "CallQuality", "CallResumed", "CallRinging", "CallTransferred",
+    "AgentStateChanged", "CallAnswered", "CallBridged", "CallConferenceEnded", "CallConferenced",
+    "CallCreated", "CallEnded", "CallHeld", "CallNoteAdded", "CallOutcome", "CallQuality", "CallResumed", "CallRinging", "CallTransferred",
     "CampaignCreated", "CampaignPacing", "CampaignStatusChanged", "ConfigChanged", "ConsentRecorded",
     "ContactCreated", "ContactDeleted", "ContactUpdated", "CsatRecorded", "DispositionSet", "DncAdded",
     "DncRemoved", "DtmfReceived", "EVENT_TYPES", "EventEnvelope", "EventPayload", "InvalidEventPayload",
@@ -119,6 +121,8 @@ PAYLOADS: Mapping[str, type[EventPayload]] = _catalogue(
     CallHeld,
     CallResumed,
     CallTransferred,
+    CallConferenced,
+    CallConferenceEnded,
     CallOutcome,
     CallEnded,
     CallQuality,

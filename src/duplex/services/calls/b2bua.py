@@ -91,7 +91,7 @@ async def bridge_when_answered(a: InboundLeg, b: OutboundLeg) -> str:
         await a.answer()
         return "answered"
     finally:
-        if not joined:  # once joined, a transfer under way may hold it False (`transfer._kept_apart`)
+        if not joined:  # once joined, a transfer under way may hold it False (`transfer.kept_apart`)
             call.hangup_together = True
         for fut in (answered, ringing, early, cancelled):
             if not fut.done():

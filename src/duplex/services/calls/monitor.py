@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from duplex.media.monitoring import MonitorMode
-from duplex.media.session import MediaSession
 from duplex.services.calls.call import MONITOR_LEG, Call, CallRegistry, Leg, LegState
+from duplex.services.calls.conference import Conferences
 from duplex.services.calls.control import PhoneReach
 from duplex.services.calls.uac import OutboundLeg, originate
-from duplex.services.media.endpoint import RtpEndpoint
+from duplex.services.media.leg_mix import local_endpoint
 from duplex.services.media.monitor_mix import MonitorMix
-from duplex.services.media.webrtc import WebRtcSession
 
 __all__ = ["CallMonitoring", "Monitor", "MonitorControl", "MonitorRefused", "local_endpoint"]
 
@@ -41,14 +40,6 @@ class MonitorRefused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def local_endpoint(media: MediaSession | None) -> RtpEndpoint | None:
-    """The in-process endpoint whose audio a mixer can take and feed (a browser leg's inner endpoint), or
-    None for media outside this process (rtpengine)."""
-    if isinstance(media, WebRtcSession):
-        media = media.inner
-    return media if isinstance(media, RtpEndpoint) else None
 
 
 @dataclass(eq=False)
@@ -95,8 +86,9 @@ class MonitorControl(CallRegistry, PhoneReach, Protocol):
 class CallMonitoring:
     """The node's monitors, one per call at most (call id -> `Monitor`)."""
 
-    def __init__(self, control: MonitorControl) -> None:
+    def __init__(self, control: MonitorControl, conferences: Conferences | None = None) -> None:
         self.control = control
+        self.conferences = conferences  # a three-way conference is mixed already: not monitored
         self.monitors: dict[str, Monitor] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -108,6 +100,8 @@ class CallMonitoring:
             raise MonitorRefused(409, "the call is not live")
         if call_id in self.monitors:
             raise MonitorRefused(409, "a supervisor already monitors this call")
+        if self.conferences is not None and call_id in self.conferences.active:
+            raise MonitorRefused(409, "the call is a three-way conference; it cannot be monitored")
         pair = connected_pair(call)
         if pair is None:
             raise MonitorRefused(409, "the call is not connected to an agent")

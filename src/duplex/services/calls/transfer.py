@@ -37,7 +37,10 @@ __all__ = [
     "ReferSubscription",
     "Replaces",
     "ReplacingControl",
+    "adopt",
     "find_replaced",
+    "join",
+    "kept_apart",
     "on_refer",
     "on_replacing_invite",
     "parse_refer_to",
@@ -145,7 +148,7 @@ async def on_refer(leg: Leg, refer: SipRequest, refer_to: str) -> bool:
         "call.transferred", {"target": target_user(target), "uri": target, "kind": kind, "method": "REFER"}
     )
     # the transferor's leg is released below: the rest of its call (the transferee) must stay up
-    with _kept_apart(leg.call, *(peer.call for peer in (leg.bridged_to,) if peer is not None)):
+    with kept_apart(leg.call, *(peer.call for peer in (leg.bridged_to,) if peer is not None)):
         await sub.notify(100, final=False)
         status = await (_attended(leg, replaces) if replaces is not None else _blind(leg, target))
         await sub.notify(status, final=True)
@@ -155,7 +158,7 @@ async def on_refer(leg: Leg, refer: SipRequest, refer_to: str) -> bool:
 
 
 @contextlib.contextmanager
-def _kept_apart(*calls: Call) -> Iterator[None]:
+def kept_apart(*calls: Call) -> Iterator[None]:
     """While legs are moved and released, one leg ending must not hang up the rest of its call."""
     saved = {call: call.hangup_together for call in calls}
     for call in saved:
@@ -214,7 +217,7 @@ async def _attended(referrer: Leg, replaces: Replaces) -> int:
 async def join(keep: Leg, other: Leg, *, released: tuple[Leg, ...]) -> None:
     """Bridge ``keep`` with ``other`` (moved into ``keep``'s call) and hang up ``released``."""
     call = keep.call
-    with _kept_apart(call, other.call, *(leg.call for leg in released)):
+    with kept_apart(call, other.call, *(leg.call for leg in released)):
         assert keep.media is not None and other.media is not None
         keep.media.bridge(None)
         other.media.bridge(None)

@@ -228,8 +228,9 @@ class FlowCall:
         self._prompts.clear()
         self.center.abandon(self.call_id)
         self.stop_recording()
-        if self.agent_leg is not None and not self.agent_leg.ended.is_set():
-            await self.agent_leg.hangup("caller_hangup")
+        agent = self.agent_leg  # hung up with the caller, unless it talks on with a conference's third party
+        if agent is not None and not agent.ended.is_set() and agent.bridged_to in (None, self.leg):
+            await agent.hangup("caller_hangup")
         if self.leg.state.value != "ended":
             await self.leg.hangup(self.run.end_reason or "flow_end")
         for task in list(self._tasks):
@@ -260,6 +261,13 @@ class FlowCall:
 
     async def _watch_agent(self, agent_leg: Leg, agent_id: str) -> None:
         await agent_leg.ended.wait()
+        successor = self.leg.bridged_to
+        if successor is not None and successor is not agent_leg and successor.is_up and self.leg.is_up:
+            # the agent handed the caller over (an attended transfer; leaving a three-way conference): the
+            # caller talks on with that party, whose leaving now ends the conversation
+            self.agent_leg = successor
+            self._spawn(self._watch_agent(successor, agent_id))
+            return
         self.stop_recording()
         if self.leg.media is not None:
             self.leg.media.bridge(None)

@@ -161,7 +161,7 @@ export async function desktopView(main, session) {
     phone.textContent = lib.ok ? t("desktop.phone_ready", { version: lib.version }) : t("desktop.phone_missing");
     session.JsSIP = lib.JsSIP;
     if (!lib.ok || gone) return;
-    softphone = createSoftphone(lib.JsSIP, { dial: true });
+    softphone = createSoftphone(lib.JsSIP, { dial: true, events: session.events });
     phonePanel.append(softphone.element);
     softphone.start();
   });

@@ -25,8 +25,9 @@ export function loadSipLibrary() {
 const DTMF_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
 // `autoAnswer(request)`: true answers an incoming call at once (a monitor call the supervisor asked for);
-// `dial`: a dial box for calls from the browser (the agent desktop's).
-export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false } = {}) {
+// `dial`: a dial box for calls from the browser and the consultation (the agent desktop's); `events`: the live
+// event stream (who left a conference).
+export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false, events = null } = {}) {
   let ua = null;
   let call = null;
   let registered = false;
@@ -54,7 +55,8 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
   const transfer = button("phone-transfer", "phone.transfer", "Alt+T", () => {
     if (call && target.value.trim()) call.refer(target.value.trim());
   });
-  const consult = dial ? createConsult({ ua: () => ua, call: () => call, target, media }) : null;
+  const consult = dial ? createConsult({ ua: () => ua, call: () => call, callId: () => info.dataset.callId || "",
+    target, media, offerResume: () => hold.focus(), events }) : null;
   const pad = h("div", { class: "dtmf-pad", role: "group", "aria-label": t("phone.dtmf") },
     ...DTMF_KEYS.map((d) => h("button", { type: "button", class: "secondary", "data-digit": d, disabled: true,
       onclick: () => call?.sendDTMF(d) }, d)));
@@ -112,11 +114,25 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
       window.duplexPeerConnection = session.connection;  // read by tests and diagnostics (getStats)
       show("talking");
     });
+    follow(session, originator);
+    if (originator === "remote" && autoAnswer(request)) answer.click();
+  };
+  // The call's hold, mute and end. When the caller's call ends during a consultation, the consultation
+  // becomes the softphone's call (hang up, hold and the keypad work on it; no second call rings in meanwhile).
+  function follow(session, originator, consultAudio = null) {
     session.on("muted", () => { muted = true; show("talking"); });
     session.on("unmuted", () => { muted = false; show("talking"); });
     session.on("hold", () => { held = true; show("talking"); });
     session.on("unhold", () => { held = false; show("talking"); });
-    const end = () => { call = null; audio.srcObject = null; show("idle"); };
+    const end = () => {
+      if (call !== session) return;
+      call = null;
+      audio.srcObject = null;
+      if (consultAudio) consultAudio.srcObject = null;
+      show("idle");
+      const taken = consult?.takeOver();
+      if (taken) adopt(taken);
+    };
     session.on("ended", end);
     session.on("failed", (e) => {
       const refused = originator === "local" && e.originator !== "local";  // the number we dialled
@@ -124,8 +140,17 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
       console.warn("call failed", e.originator, e.cause, e.message ? e.message.toString().slice(0, 300) : "");
       end();
     });
-    if (originator === "remote" && autoAnswer(request)) answer.click();
-  };
+  }
+  function adopt({ session, number, audio: consultAudio }) {
+    call = session;
+    muted = false;
+    held = false;
+    info.replaceChildren(h("dt", {}, t("phone.called")), h("dd", {}, number));
+    info.dataset.callId = "";
+    window.duplexPeerConnection = session.connection;
+    follow(session, "local", consultAudio);
+    show("talking");
+  }
   const keys = (event) => {
     if (event.altKey) {
       const byKey = { Enter: answer, h: hangup, l: hold, m: mute, t: transfer, ...consult?.keys };
@@ -164,6 +189,7 @@ export function createSoftphone(JsSIP, { autoAnswer = () => false, dial = false 
   }
 
   function stop() {
+    consult?.stop();
     document.removeEventListener("keydown", keys);
     if (ua) { ua.stop(); ua = null; }
   }
