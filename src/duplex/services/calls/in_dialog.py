@@ -118,7 +118,12 @@ def _info(leg: Leg, request: SipRequest, key: TransactionKey) -> None:
     leg.emit("dtmf.received", {"digit": digit, "source": "sip_info"})
     other = leg.bridged_to
     if other is not None and other.media is not None:
-        other.media.send_dtmf(digit)
+        try:
+            other.media.send_dtmf(digit)
+        except (
+            NotImplementedError
+        ) as exc:  # e.g. an rtpengine leg without DTMF injection: the digit stays recorded
+            log.warning("DTMF %s from %r not played to %r: %s", digit, leg, other, exc)
 
 
 def _bye(leg: Leg, request: SipRequest, key: TransactionKey) -> None:
