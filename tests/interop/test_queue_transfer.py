@@ -1,4 +1,4 @@
-"""A queue call that the agent transfers (REFER, blind): the caller came through the IVR flow and the queue,
+"""Queue calls and agents' own calls, with real phones. A queue call that the agent transfers (REFER, blind): the caller came through the IVR flow and the queue,
 whose flow keeps the caller after the agent for its after-call node. The agent's leaving by transfer must not
 end the call: the caller goes on with the transfer target (each hears the other), and the flow's after-call
 node runs only when that call ends. Real phones: baresips sending a tone each."""
@@ -55,3 +55,36 @@ async def test_a_queue_call_transferred_by_the_agent_goes_on_with_the_target(
     await running.engine.store.flush()
     transferred = running.events("call.transferred")
     assert len(transferred) == 1 and "2003" in transferred[0].data["target"]
+
+
+async def test_an_agent_on_a_call_of_their_own_is_not_offered_queue_calls(
+    running: RunningEngine, tmp_path: Path
+) -> None:
+    """Alice, available, dials the echo test from her phone: the ACD counts her busy while that call lasts, so a
+    caller queued for her waits instead of ringing her; her hang-up starts the default wrap-up."""
+    center = running.center
+    assert center is not None
+    phones: dict[str, Baresip] = {}
+    try:
+        for who in ("customer", "agent"):
+            user = USERS[who]
+            phones[who] = await phone(running, tmp_path, user, running.sip_password(user), TONES[who])
+        alice, _ = await publish_queue_flow(running)
+        phones["agent"].command("dial", f"sip:1001@127.0.0.1:{running.port}")
+        await asyncio.to_thread(phones["agent"].wait_event, "CALL_ESTABLISHED", 10)
+        await until(
+            lambda: center.acd.agent_state(str(alice)) is AgentState.ON_CALL, "alice busy on her call"
+        )
+        phones["customer"].command("dial", f"sip:1000@127.0.0.1:{running.port}")
+        await until(lambda: len(center.waiting) == 1, "the customer queued", 20)
+        await asyncio.sleep(2.0)
+        assert rung(running, alice) is None and center.acd.offered_call(str(alice)) is None
+        assert center.acd.agent_state(str(alice)) is AgentState.ON_CALL
+        phones["agent"].command("hangup")
+        await until(lambda: center.acd.agent_state(str(alice)) is AgentState.WRAP_UP, "alice wraps up")
+    finally:
+        for p in phones.values():
+            await asyncio.to_thread(p.stop)
+    await running.engine.store.flush()
+    states = [e.data.get("to") for e in running.events("agent.state_changed") if e.agent_id == alice]
+    assert "on_call" in states

@@ -87,7 +87,7 @@ def build_node(settings: Settings, store: TelephonyStore, **options: Any) -> Nod
         options["webrtc_media"] = webrtc_backend(settings)
     center = ContactCenter(settings, store)
     router = InboundRouter(APPLICATIONS, placeholder=center.run_number, feature_codes=center.feature_code,
-                           codes=FEATURE_CODES)  # fmt: skip
+                           codes=FEATURE_CODES, on_agent_call=center.agent_placed_call)  # fmt: skip
     switch = Switch(settings, store, invite_router=router, **options)
     center.attach(switch)
     return Node(switch, center)

@@ -35,6 +35,7 @@ import logging
 from dataclasses import dataclass, field
 
 from duplex.services.calls.call import MONITOR_LEG, Call, CallControl, Leg
+from duplex.services.calls.control import agent_phone_at
 from duplex.services.calls.transfer import adopt, kept_apart
 from duplex.services.media.leg_mix import ConferenceMix, local_endpoint
 
@@ -170,18 +171,13 @@ class Conferences:
         """The talking legs of ``call`` that are agents' phones: rung by Duplex as an agent, or calling from
         the address an agent's phone registered from (a call to an extension is not challenged, so the
         consultation leg of a phone that called a colleague carries no agent of its own)."""
-        control, out = self.control, dict[int, Leg]()
-        phones = {
-            (binding.source.host, binding.source.port): agent.id
-            for agent in control.directory.agents
-            for binding in control.registrations.lookup(agent.sip_username, control.now())
-        }
+        out = dict[int, Leg]()
         for leg in call.legs:
             if not _talking(leg, call):
                 continue
             agent_id = leg.agent_id
             if agent_id is None and leg.direction == "inbound" and leg.peer is not None:
-                agent_id = phones.get((leg.peer[0], leg.peer[1]))
+                agent_id = agent_phone_at(self.control, leg.peer)
             if agent_id is not None:
                 out.setdefault(agent_id, leg)
         return out

@@ -31,7 +31,16 @@ from duplex.sip.message import SipRequest, SipResponse
 from duplex.stores.call_store import Directory, TelephonyStore
 from duplex.telephony.trunks import TrunkConfig, TrunkSelector
 
-__all__ = ["Addressing", "Answering", "NodeResources", "PhoneBook", "PhoneReach", "Signalling", "TrunkAccess"]
+__all__ = [
+    "Addressing",
+    "Answering",
+    "NodeResources",
+    "PhoneBook",
+    "PhoneReach",
+    "Signalling",
+    "TrunkAccess",
+    "agent_phone_at",
+]
 
 
 class Answering(Protocol):
@@ -85,6 +94,17 @@ class PhoneBook(Protocol):
     def registrations(self) -> RegistrationService: ...
     def now(self) -> float: ...
     async def refresh_directory(self, *, force: bool = False) -> Directory: ...
+
+
+def agent_phone_at(book: PhoneBook, addr: Address) -> int | None:
+    """The agent whose phone registered from ``addr`` (a request from there is that phone's: calls to the
+    center's numbers and to extensions are not challenged, so they carry no agent of their own)."""
+    now = book.now()
+    for agent in book.directory.agents:
+        for binding in book.registrations.lookup(agent.sip_username, now):
+            if (binding.source.host, binding.source.port) == (addr[0], addr[1]):
+                return agent.id
+    return None
 
 
 class PhoneReach(PhoneBook, Addressing, Protocol):

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from duplex.services.calls.b2bua import connect_to_agent, connect_via_trunk
 from duplex.services.calls.call import Call, CallControl, Leg
+from duplex.services.calls.control import agent_phone_at
 from duplex.services.calls.transfer import on_replacing_invite
 from duplex.services.calls.trunk_inbound import Admission, identify_trunk, release_when_ended, reserve_channel
 from duplex.services.calls.uas import InboundLeg
@@ -90,14 +91,18 @@ async def _authorize(control: Admission, request: SipRequest, key: TransactionKe
 class InboundRouter:
     """Routes each new INVITE (`Switch` calls it); ``applications`` maps a number's application name to the
     app that handles its calls, ``placeholder`` serves numbers with an IVR flow or a queue (the contact
-    center), ``feature_codes`` the codes in ``codes`` dialled from an authenticated agent's phone."""
+    center), ``feature_codes`` the codes in ``codes`` dialled from an authenticated agent's phone;
+    ``on_agent_call`` hears of every other call an agent's phone places (the contact center keeps the agent
+    busy while it lasts)."""
 
     def __init__(self, applications: Mapping[str, Application], placeholder: Application, *,
-                 feature_codes: FeatureCodes | None = None, codes: Collection[str] = ()) -> None:  # fmt: skip
+                 feature_codes: FeatureCodes | None = None, codes: Collection[str] = (),
+                 on_agent_call: Callable[[int, InboundLeg], None] | None = None) -> None:  # fmt: skip
         self.applications = applications
         self.placeholder = placeholder
         self.feature_codes = feature_codes
         self.codes = frozenset(codes)
+        self.on_agent_call = on_agent_call
 
     async def __call__(
         self, control: CallControl, request: SipRequest, key: TransactionKey, addr: Address
@@ -135,6 +140,11 @@ class InboundRouter:
             await leg.reject(status, "not_acceptable")
             return
         target_agent = directory.agent_by_target(user)
+        # a call from an agent's phone: authenticated, or from the address the phone registered from
+        if self.on_agent_call is not None and user not in self.codes:
+            caller_agent = agent.id if agent is not None else agent_phone_at(control, addr)
+            if caller_agent is not None:
+                self.on_agent_call(caller_agent, leg)
         if user in self.codes:
             if agent is not None and self.feature_codes is not None:
                 await self.feature_codes(leg, agent, user)

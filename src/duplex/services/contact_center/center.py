@@ -259,6 +259,20 @@ class ContactCenter:
             self._changed_by = None
         return self.acd.agent_state(key)
 
+    def agent_placed_call(self, agent_id: int, leg: InboundLeg) -> None:
+        """The agent's phone placed a call (dial box, desk phone): an available agent is busy with it for the
+        ACD, so neither a queue nor a campaign offers them a call meanwhile; then the default wrap-up."""
+        key = str(agent_id)
+        try:
+            if self.acd.agent_state(key) is not AgentState.AVAILABLE:
+                return  # e.g. a consultation during a queue call, which keeps them busy already
+            self.acd.connect(key, leg.call.id, self.now())
+        except (AcdError, KeyError):  # not an ACD agent (a supervisor's phone), or held back after a reject
+            return
+        self.drain()
+        self.talking[key] = leg
+        self.spawn(self._after_call(key, leg))
+
     async def feature_code(self, leg: InboundLeg, agent: AgentInfo, code: str) -> None:
         """An agent dialled *21/*22/*23 from the phone: change the state, say the new one, hang up."""
         try:
