@@ -46,6 +46,7 @@ class CampaignRow:
     broadcast_prompt: str | None
     lead_filter: str | None
     created_at: dt.datetime
+    manual_dial: bool = False  # its agents may dial numbers by hand
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +109,7 @@ class CampaignStore:
                 default_timezone=row.default_timezone, max_attempts=row.max_attempts,
                 retry_delay_minutes=row.retry_delay_minutes, amd_enabled=row.amd_enabled,
                 broadcast_prompt=row.broadcast_prompt, lead_filter=row.lead_filter, created_at=created,
+                manual_dial=row.manual_dial,
             )  # fmt: skip
 
     def set_status(self, campaign_id: int, status: CampaignStatus) -> None:
