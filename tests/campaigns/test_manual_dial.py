@@ -95,7 +95,8 @@ async def test_an_agent_dials_by_hand_as_an_attempt_of_the_lead_with_that_number
     desk = Desk(env)
     phone = "+12125550141"
     campaign_id, ids = desk.campaign([LeadSpec(phone, zone_at_local_hour(12))])
-    env.set_trunk(port=env.port, max_cps=50.0)  # the carrier is the switch itself: it refuses the number at once
+    # the carrier is the switch itself: it refuses the number at once
+    env.set_trunk(port=env.port, max_cps=50.0)
     await env.engine.refresh_directory(force=True)
     await desk.start(campaign_id)
     desk.available("alice")
