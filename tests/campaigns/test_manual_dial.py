@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from campaigns.campaign_fixtures import LeadSpec, add_dnc, make_campaign, zone_at_local_hour
+from duplex.acd import AgentState
 from duplex.api.app import create_app
 from duplex.auth.deps import secret_key
 from duplex.auth.tokens import issue_token
@@ -129,6 +130,34 @@ async def test_an_agent_dials_by_hand_as_an_attempt_of_the_lead_with_that_number
         assert second.call_id == other.json()["call_id"] and second.lead_id is None
         assert second.data["mode"] == "manual"
     assert desk.service.get(campaign_id).decisions["dialed"] == 2
+    await desk.service.close()
+
+
+async def test_the_agent_is_reserved_while_the_call_rings_and_free_again_when_nobody_answered(
+    env: RunningSwitch,
+) -> None:
+    desk = Desk(env)
+    phone = "+12125550147"
+    campaign_id, ids = desk.campaign([LeadSpec(phone, zone_at_local_hour(12))])
+    await desk.start(campaign_id)
+    desk.available("alice")
+    assert env.center is not None
+    alice = str(desk.agents["alice"])
+    async with desk.as_user("alice") as client:
+        url = f"/api/v1/campaigns/{campaign_id}/manual-dial"
+        response = await client.post(url, json={"phone": phone})  # the carrier never answers
+        assert response.status_code == 200, response.text
+        call_id = response.json()["call_id"]
+        # reserved for this call: no inbound call is offered to alice while it rings, nor a second manual dial
+        assert env.center.acd.agent_state(alice) is AgentState.RESERVED
+        assert env.center.acd.lent_call(alice) == call_id
+        again = await client.post(url, json={"phone": "+12125550148"})
+        assert again.status_code == 409 and "not free" in again.json()["detail"]
+    await desk.service.stop(campaign_id)  # the ringing attempt is cancelled: nobody answered
+    await _until(lambda: env.center is not None and env.center.acd.agent_state(alice) is AgentState.AVAILABLE)
+    (offered,) = [e for e in await desk.events("agent.offered", campaign_id) if e.call_id == call_id]
+    assert offered.agent_id == desk.agents["alice"]
+    assert _lead(env, ids[phone]).attempts == 1
     await desk.service.close()
 
 

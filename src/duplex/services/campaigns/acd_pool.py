@@ -11,6 +11,8 @@ so it may have any free agent.
 `reserve(call_id, agent_id)` may name the agent: the one who accepted a preview lead, the agent of a personal
 callback (the hopper hands one out only while its agent is among `free_agent_ids`) or the agent who dialled the
 number by hand; that agent must be free too (the blending rule is not applied again: the call was placed for them).
+An agent who dials by hand is reserved when the call is placed (no inbound call is offered to them while it rings);
+the reservation is theirs again when the callee answers, and `release` ends it when nobody answered.
 
 A reserved agent is reserved in the ACD (`Acd.reserve_outbound`), so no inbound call is offered to them while
 their phone rings. Their phone is asked to answer at once (`Call-Info: ...;answer-after=0`: a person is on the
@@ -121,6 +123,14 @@ class AcdAgentPool:
         control = self.center.control
         if control is None:
             return None
+        key = str(agent_id)
+        if (
+            agent_id is not None
+            and self._mine.get(key) == call_id
+            and self.center.acd.lent_call(key) == call_id
+        ):
+            # reserved already for this call when it was placed (a manual dial): theirs when the callee answers
+            return next((a for a in control.directory.agents if a.id == agent_id), None)
         if agent_id is not None:
             # the preview's, the personal callback's or the hand-dialled call's agent, who is waiting for this
             # call: only while free, but not held back for inbound (that agent was lent when the call was placed)

@@ -44,8 +44,8 @@ class AgentPool(Protocol):
 
     def reserve(self, call_id: str, agent_id: int | None = None) -> AgentInfo | None:
         """Take one free agent (that one, when `agent_id` is given: the preview's, the personal callback's or
-        the agent who dialled by hand, while free) for the answered call `call_id`; None when none may be given
-        one."""
+        the agent who dialled by hand, while free) for the call `call_id`; None when none may be given one.
+        The same agent and call again: the reservation made when a manual dial was placed."""
         ...
 
     async def connect(self, agent: AgentInfo, lead: Leg, *, within: float) -> Leg | None:

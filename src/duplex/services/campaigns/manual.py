@@ -6,7 +6,8 @@ by the campaign's abandon rate: the agent who dialled is on the line when the ca
 abandon the call. A refusal is recorded as `lead.skipped` with `mode` manual. A number allowed is placed exactly
 as a preview lead the agent accepted (`CampaignRuntime.place`): through the campaign's trunk with its caller ID,
 `lead.dialed` with mode `manual`, the callee's answer connected to this agent's phone, wrap-up held for the
-disposition, and the lead's attempt and status updated by the retry rules when the number is a lead's.
+disposition, and the lead's attempt and status updated by the retry rules when the number is a lead's. The agent
+is reserved in the ACD from the moment the call is placed, so no inbound call takes them while it rings.
 
 What the database says about the number (its lead, consents, DNC entries) is read by the caller and passed in,
 so this module runs on the campaign's event loop without blocking it.
@@ -14,6 +15,7 @@ so this module runs on the campaign's event loop without blocking it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass
 
@@ -21,7 +23,9 @@ from duplex.dialer.compliance import Consent, LeadToCheck, callee_time_zones
 from duplex.dialer.hopper import HopperLead
 from duplex.dialer.types import CampaignStatus, LeadStatus
 from duplex.services.calls.call import Call
+from duplex.services.campaigns.agents import AgentPool
 from duplex.services.campaigns.runtime import SKIP_REASONS, CampaignRuntime
+from duplex.stores.call_store import AgentInfo
 from duplex.stores.campaign_store import LeadRow
 
 __all__ = ["ManualDialRefused", "NumberFacts", "manual_dial"]
@@ -108,4 +112,17 @@ def manual_dial(runtime: CampaignRuntime, facts: NumberFacts, *, agent_id: int) 
             runtime.hopper.add(before)
         raise ManualDialRefused(409, "the campaign's trunk has no channel free now: try again in a moment")
     runtime.manual_calls[agent_id] = call
+    held = runtime.agents.reserve(call.id, agent_id)  # no inbound call is offered to them while it rings
+    if held is not None:
+        task = asyncio.get_running_loop().create_task(_release_after(call, runtime.agents, held))
+        runtime.tasks.add(task)
+        task.add_done_callback(runtime.tasks.discard)
     return call
+
+
+async def _release_after(call: Call, agents: AgentPool, agent: AgentInfo) -> None:
+    """The call is over: a reservation nobody answered for ends (after a connected call there is nothing to do)."""
+    try:
+        await call.ended.wait()
+    finally:
+        agents.release(agent)
