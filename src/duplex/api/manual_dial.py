@@ -14,7 +14,6 @@ campaign caller ID's), or a compliance rule refuses it, the rule in the message 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from typing import Annotated, Any
 
 import phonenumbers
@@ -98,7 +97,7 @@ async def manual_dial_number(
     if lead is None:
         lead = await asyncio.to_thread(store.campaign_lead, campaign_id, phone=phone)
     consents = await asyncio.to_thread(store.consents, [phone])
-    dnc = await asyncio.to_thread(store.dnc_sources, phone, dt.datetime.now(dt.UTC))
+    dnc = await asyncio.to_thread(store.dnc_sources, phone, runtime.options.clock())
     facts = NumberFacts(phone=phone, lead=lead, consents=consents.get(phone, ()), dnc_sources=dnc)
     try:
         call = manual_dial(runtime, facts, agent_id=principal.agent_id)
