@@ -120,7 +120,11 @@ async def test_an_agent_dials_by_hand_as_an_attempt_of_the_lead_with_that_number
         lead = _lead(env, ids[phone])
         assert lead.last_outcome == outcome.data["outcome"] == "failed"
         assert lead.status.value == "retry" and lead.next_attempt_at is not None  # the retry rule of `failed`
-        # a number no lead of the campaign has: dialled, tied to no lead
+        # nobody answered: alice is free again; a number no lead of the campaign has: dialled, tied to no lead
+        alice_key = str(desk.agents["alice"])
+        await _until(
+            lambda: env.center is not None and env.center.acd.agent_state(alice_key) is AgentState.AVAILABLE
+        )
         other = await alice.post(
             f"/api/v1/campaigns/{campaign_id}/manual-dial", json={"phone": "+12125550142"}
         )
