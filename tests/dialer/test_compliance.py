@@ -199,6 +199,22 @@ def test_over_the_abandon_limit_stops_dialing_with_the_period() -> None:
     assert later.reason is SkipReason.ABANDON_LIMIT and "rolling_24h" not in later.detail
 
 
+def test_a_hand_dialled_call_is_not_held_by_the_abandon_rate_but_by_every_other_rule() -> None:
+    compliance = engine()
+    now = utc(2026, 3, 9, 15)
+    for i in range(100):  # 4 % abandoned in the last 24 hours: over the 3 % limit
+        compliance.ledger.record(at=now - timedelta(minutes=100 - i), phone=NEW_YORK, abandoned=i < 4)
+    assert compliance.check(lead(LOS_ANGELES), now).reason is SkipReason.ABANDON_LIMIT
+    assert compliance.check(lead(LOS_ANGELES), now, paced=False).dial
+    # the number abandoned 96 minutes ago is not called again within 72 hours, by hand either
+    assert compliance.check(lead(NEW_YORK), now, paced=False).reason is SkipReason.RECENT_ABANDON
+    # nor outside the callee's calling window (07:59 in Los Angeles), nor on the DNC list
+    early = now - timedelta(minutes=1)
+    assert compliance.check(lead(LOS_ANGELES), early, paced=False).reason is SkipReason.OUTSIDE_WINDOW
+    compliance.add_internal_dnc(LOS_ANGELES)
+    assert compliance.check(lead(LOS_ANGELES), now, paced=False).reason is SkipReason.INTERNAL_DNC
+
+
 def test_invalid_number_and_naive_time() -> None:
     assert engine().check(lead("+15551234567"), utc(2026, 3, 9, 15)).reason is SkipReason.INVALID_NUMBER
     with pytest.raises(ValueError):

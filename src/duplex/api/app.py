@@ -32,6 +32,7 @@ ROUTER_MODULES: list[str] = [
     "duplex.api.identity",
     "duplex.api.routing_config",
     "duplex.api.outbound",
+    "duplex.api.manual_dial",  # before campaign_runtime: /campaigns/{id}/{action} would take manual-dial
     "duplex.api.campaign_runtime",  # after outbound: its /campaigns/{id}/status comes first
     "duplex.api.calls",
     "duplex.api.call_scripts",

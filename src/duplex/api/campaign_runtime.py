@@ -23,7 +23,7 @@ from duplex.stores.campaign_store import CampaignStore
 router = APIRouter(route_class=DuplexRoute)
 
 
-def _service(request: Request) -> CampaignService:
+def campaign_service(request: Request) -> CampaignService:
     service: CampaignService | None = getattr(request.app.state, "campaigns", None)
     if service is None:
         raise HTTPException(409, "this node runs no SIP switch: campaigns cannot dial here")
@@ -42,7 +42,7 @@ async def control_campaign(
 ) -> dict[str, Any]:
     """Start (or resume), pause (no new calls) or stop (ringing attempts cancelled) a campaign."""
     CAMPAIGNS.check_role(principal, write=True)
-    service = _service(request)
+    service = campaign_service(request)
     try:
         if action == "start":
             await service.start(campaign_id)
@@ -62,7 +62,7 @@ async def preview_next(campaign_id: int, request: Request, principal: CurrentPri
     """Preview mode: the next lead for the agent to accept or skip (within the preview timeout)."""
     CAMPAIGNS.check_role(principal, write=False)
     try:
-        runtime = _service(request).get(campaign_id)
+        runtime = campaign_service(request).get(campaign_id)
         lead = runtime.preview_next(principal.agent_id)
     except UnknownCampaign:
         raise HTTPException(404, f"campaign {campaign_id} is not running") from None
@@ -87,7 +87,7 @@ async def preview_choice(
     """Accept (the lead is checked and dialed now) or skip (it goes back to the hopper) an offered lead."""
     CAMPAIGNS.check_role(principal, write=False)
     try:
-        runtime = _service(request).get(campaign_id)
+        runtime = campaign_service(request).get(campaign_id)
     except UnknownCampaign:
         raise HTTPException(404, f"campaign {campaign_id} is not running") from None
     if choice == "accept":

@@ -122,6 +122,11 @@ class CampaignCreate(Input):
     broadcast_prompt: Annotated[str | None, Field(max_length=255)] = None
     cost_per_minute: Annotated[float, Field(ge=0)] = 0.0
     lead_filter: Annotated[str | None, Field(max_length=2000, description=LEAD_FILTER_HELP)] = None
+    manual_dial: bool = Field(
+        False,
+        description="Its agents may dial a number by hand (POST /campaigns/{id}/manual-dial), under the "
+        "campaign's compliance rules, trunk and caller ID.",
+    )
 
     @field_validator("lead_filter")
     @classmethod

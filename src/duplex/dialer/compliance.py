@@ -158,11 +158,17 @@ class ComplianceEngine:
         """An opt-out (disposition or DTMF) takes effect for the next check."""
         self.internal_dnc.add(phone)
 
-    def check(self, lead: LeadToCheck, now: datetime) -> DialDecision:
+    def check(self, lead: LeadToCheck, now: datetime, *, paced: bool = True) -> DialDecision:
+        """`paced` False: a call an agent dials by hand, who is on the line when the callee answers, so it
+        cannot be abandoned by pacing; the campaign's abandon rate does not hold it (every other rule does,
+        the 72 hours after an abandoned call included)."""
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         zones: tuple[str, ...] = ()
-        for rule in (self._number, self._dnc, self._consent, self._recent_abandon, self._abandon_rate):
+        rules = [self._number, self._dnc, self._consent, self._recent_abandon]
+        if paced:
+            rules.append(self._abandon_rate)
+        for rule in rules:
             skipped = rule(lead, now)
             if skipped is not None:
                 return self._skip(lead, now, *skipped, zones)

@@ -119,7 +119,7 @@ class LeadDialed(EventPayload):
     event_type: ClassVar[str] = "lead.dialed"
     phone: str  # E.164
     attempt: int  # 1 = the first call to this lead
-    mode: str  # the campaign's dial mode
+    mode: str  # the campaign's dial mode, or "manual": an agent dialled the number by hand
     caller_id: str | None = None  # the number presented (fixed or local presence)
     trunk_id: int | None = None  # the trunk it went out through
 
@@ -142,6 +142,9 @@ class LeadSkipped(EventPayload):
         "invalid_number",
     ]
     detail: str | None = None  # e.g. the list name or the callee-local time
+    mode: str | None = (
+        None  # "manual": a number an agent dialled by hand was refused (lead_id: its lead, if any)
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,6 +46,7 @@ class CampaignRow:
     broadcast_prompt: str | None
     lead_filter: str | None
     created_at: dt.datetime
+    manual_dial: bool = False  # its agents may dial numbers by hand
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +109,7 @@ class CampaignStore:
                 default_timezone=row.default_timezone, max_attempts=row.max_attempts,
                 retry_delay_minutes=row.retry_delay_minutes, amd_enabled=row.amd_enabled,
                 broadcast_prompt=row.broadcast_prompt, lead_filter=row.lead_filter, created_at=created,
+                manual_dial=row.manual_dial,
             )  # fmt: skip
 
     def set_status(self, campaign_id: int, status: CampaignStatus) -> None:
@@ -139,6 +141,34 @@ class CampaignStore:
                 )  # fmt: skip
                 for lead in session.scalars(query)
             ]
+
+    def campaign_lead(
+        self, campaign_id: int, *, lead_id: int | None = None, phone: str | None = None
+    ) -> LeadRow | None:
+        """A lead of the campaign's lists: the one named by `lead_id`, else the first with `phone` (active lists
+        first); None when the campaign has no such lead."""
+        query = (
+            select(Lead)
+            .join(LeadList, Lead.list_id == LeadList.id)
+            .where(LeadList.campaign_id == campaign_id)
+        )
+        query = query.where(Lead.id == lead_id) if lead_id is not None else query.where(Lead.phone == phone)
+        with self.sessions() as session:
+            lead = session.scalars(query.order_by(LeadList.active.desc(), Lead.id).limit(1)).first()
+            if lead is None:
+                return None
+            return LeadRow(id=lead.id, phone=lead.phone, timezone=lead.timezone, priority=lead.priority,
+                           status=LeadStatus(lead.status), attempts=lead.attempts,
+                           next_attempt_at=_aware(lead.next_attempt_at), callback_agent_id=lead.callback_agent_id)  # fmt: skip
+
+    def dnc_sources(self, phone: str, now: dt.datetime) -> frozenset[str]:
+        """The sources (internal, national, ...) of the do-not-call entries of `phone` in force at `now`."""
+        query = select(DncEntry.source).where(
+            DncEntry.phone == phone,
+            or_(DncEntry.expires_at.is_(None), DncEntry.expires_at > now.replace(tzinfo=None)),
+        )
+        with self.sessions() as session:
+            return frozenset(session.scalars(query))
 
     def update_lead(self, lead_id: int, **values: Any) -> None:
         with self.sessions() as session, session.begin():

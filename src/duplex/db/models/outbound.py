@@ -56,6 +56,7 @@ class Campaign(Base):
     broadcast_prompt: Mapped[str | None] = mapped_column(String(255))
     cost_per_minute: Mapped[float] = mapped_column(default=0.0)
     lead_filter: Mapped[str | None] = mapped_column(Text)  # which leads it dials (duplex.api.lead_filter)
+    manual_dial: Mapped[bool] = mapped_column(default=False)  # its agents may dial numbers by hand
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

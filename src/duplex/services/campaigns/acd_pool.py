@@ -8,8 +8,11 @@ campaign may borrow, from the inbound calls waiting in the queues these agents s
 level of those queues (`ServiceLevelWindow`). A preview campaign's call is started by an agent waiting for it,
 so it may have any free agent.
 
-`reserve(call_id, agent_id)` may name the agent: the one who accepted a preview lead, or the agent of a personal
-callback (the hopper hands one out only while its agent is among `free_agent_ids`); that agent must be free too.
+`reserve(call_id, agent_id)` may name the agent: the one who accepted a preview lead, the agent of a personal
+callback (the hopper hands one out only while its agent is among `free_agent_ids`) or the agent who dialled the
+number by hand; that agent must be free too (the blending rule is not applied again: the call was placed for them).
+An agent who dials by hand is reserved when the call is placed (no inbound call is offered to them while it rings);
+the reservation is theirs again when the callee answers, and `release` ends it when nobody answered.
 
 A reserved agent is reserved in the ACD (`Acd.reserve_outbound`), so no inbound call is offered to them while
 their phone rings. Their phone is asked to answer at once (`Call-Info: ...;answer-after=0`: a person is on the
@@ -92,6 +95,12 @@ class AcdAgentPool:
     def free_agents(self) -> int:
         return len(self.lendable())
 
+    def works(self, agent_id: int) -> bool:
+        return any(a.agent_id == str(agent_id) for a in self._members())
+
+    def is_free(self, agent_id: int) -> bool:
+        return self.center.acd.free_since(str(agent_id)) is not None
+
     def free_agent_ids(self) -> frozenset[int]:
         return frozenset(int(agent_id) for agent_id in self.lendable())
 
@@ -114,9 +123,20 @@ class AcdAgentPool:
         control = self.center.control
         if control is None:
             return None
-        lendable = self.lendable()
-        if agent_id is not None:  # the preview's or the personal callback's agent, and only while free
-            lendable = [key for key in lendable if key == str(agent_id)]
+        key = str(agent_id)
+        if (
+            agent_id is not None
+            and self._mine.get(key) == call_id
+            and self.center.acd.lent_call(key) == call_id
+        ):
+            # reserved already for this call when it was placed (a manual dial): theirs when the callee answers
+            return next((a for a in control.directory.agents if a.id == agent_id), None)
+        if agent_id is not None:
+            # the preview's, the personal callback's or the hand-dialled call's agent, who is waiting for this
+            # call: only while free, but not held back for inbound (that agent was lent when the call was placed)
+            lendable = [str(agent_id)] if self.works(agent_id) and self.is_free(agent_id) else []
+        else:
+            lendable = self.lendable()
         for key in lendable:
             info = next((a for a in control.directory.agents if a.id == int(key)), None)
             if info is None:

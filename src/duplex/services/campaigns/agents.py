@@ -1,7 +1,7 @@
 """What the campaign runtime asks of agents, behind a small interface.
 
 `AgentPool`: how many agents are free for the campaign (and which: a personal callback waits for its agent), how
-many are busy on it or in its wrap-up, reserve one for a lead who answered (a given one for a preview the agent
+many are busy on it or in its wrap-up, whether an agent works the campaign and is free, reserve one for a lead who answered (a given one for a preview the agent
 accepted or a personal callback), connect the lead's leg to them, release them. `acd_pool.AcdAgentPool`
 implements it over the node's contact center, so campaign calls and inbound calls share the ACD's agent states
 (blending).
@@ -34,9 +34,18 @@ class AgentPool(Protocol):
         """The campaign's agents in after-call work (free again soon)."""
         ...
 
+    def works(self, agent_id: int) -> bool:
+        """The agent is one of the campaign's (a member of its queue, or any agent when it has none)."""
+        ...
+
+    def is_free(self, agent_id: int) -> bool:
+        """The agent may take a call now: available and offered nothing (not ringing, on a call, in wrap-up)."""
+        ...
+
     def reserve(self, call_id: str, agent_id: int | None = None) -> AgentInfo | None:
-        """Take one free agent (that one, when `agent_id` is given: the preview's or the personal callback's)
-        for the answered call `call_id`; None when none may be given one."""
+        """Take one free agent (that one, when `agent_id` is given: the preview's, the personal callback's or
+        the agent who dialled by hand, while free) for the call `call_id`; None when none may be given one.
+        The same agent and call again: the reservation made when a manual dial was placed."""
         ...
 
     async def connect(self, agent: AgentInfo, lead: Leg, *, within: float) -> Leg | None:

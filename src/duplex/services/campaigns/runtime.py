@@ -171,6 +171,7 @@ class CampaignRuntime:
         self.held_for_abandon = False
         self.decisions: Counter[str] = Counter()  # "dialed" and each skip reason, since start
         self.previews: dict[int, tuple[HopperLead, float]] = {}  # lead id -> (lead, offer deadline)
+        self.manual_calls: dict[int, Call] = {}  # agent id -> the last call that agent dialled by hand
         self.consents: dict[str, tuple[Consent, ...]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -317,38 +318,51 @@ class CampaignRuntime:
             assert decision.reason is not None
             self._skipped(lead.lead_id, decision.reason, decision.detail, hopper_lead=lead)
             return 0
+        if self.place(lead, lead.phone, agent_id=agent_id) is None:
+            self.hopper.add(replace(lead, status=LeadStatus.RETRY, next_attempt_at=wall))
+            return 0
+        return 1
+
+    def place(self, lead: HopperLead | None, phone: str, *, agent_id: int | None = None,
+              manual: bool = False) -> Call | None:  # fmt: skip
+        """Dial `phone` now (the compliance check done) through the campaign's trunk with its caller ID, as an
+        attempt of `lead` (None: a number an agent dials by hand that no lead has), answered by `agent_id` when
+        given. `manual`: an agent dialled it by hand, so no AMD, no machine message and the pacer does not learn
+        from it. None when the trunk has no CPS token or channel free."""
+        lead_id = lead.lead_id if lead is not None else None
         trunk = self._trunk()
         call_id = str(uuid.uuid4())
         # the campaign's trunk only: its CPS token and channel are taken here, released when the call ends
         exclude = [t.id for t in self.control.trunks.trunks if trunk is None or t.id != trunk.id]
         picked = self.control.trunks.pick(self.control.now(), call_id, exclude=exclude)
+        mode = "manual" if manual else self.campaign.dial_mode.value
         if picked is None:
             self.decisions["trunk_limit"] += 1
-            self.emit("lead.skipped", {"reason": "trunk_limit", "detail": "no CPS token or channel"},
-                      lead_id=lead.lead_id)  # fmt: skip
-            self.hopper.add(replace(lead, status=LeadStatus.RETRY, next_attempt_at=wall))
-            return 0
+            self.emit("lead.skipped", {"reason": "trunk_limit", "detail": "no CPS token or channel"}
+                      | ({"mode": mode} if manual else {}), lead_id=lead_id)  # fmt: skip
+            return None
         call = Call(self.control, direction="outbound", from_number=self.campaign.caller_id or "",
-                    to_number=lead.phone, call_id=call_id)  # fmt: skip
-        caller_id = local_presence_caller_id(lead.phone, self.options.caller_id_pool, self.campaign.caller_id)
+                    to_number=phone, call_id=call_id)  # fmt: skip
+        caller_id = local_presence_caller_id(phone, self.options.caller_id_pool, self.campaign.caller_id)
         self.decisions["dialed"] += 1
-        self.emit("lead.dialed", {"phone": lead.phone, "attempt": lead.attempts + 1,
-                                  "mode": self.campaign.dial_mode.value, "caller_id": caller_id,
-                                  "trunk_id": picked.id}, lead_id=lead.lead_id, call_id=call.id)  # fmt: skip
+        self.emit("lead.dialed", {"phone": phone, "attempt": (lead.attempts if lead else 0) + 1, "mode": mode,
+                                  "caller_id": caller_id, "trunk_id": picked.id}, lead_id=lead_id, call_id=call.id)  # fmt: skip
+        agentless = not manual and self.campaign.dial_mode is DialMode.AGENTLESS
         plan = AttemptPlan(
-            phone=lead.phone, trunk=picked, caller_id=caller_id,
+            phone=phone, trunk=picked, caller_id=caller_id,
             ring_seconds=max(self.options.ring_seconds, MIN_RING_SECONDS),
-            amd=self.options.amd if self.campaign.amd_enabled else None,
-            machine_message=self.campaign.broadcast_prompt if self.options.machine_message else None,
-            agentless=self.campaign.dial_mode is DialMode.AGENTLESS, message=self.campaign.broadcast_prompt,
+            amd=self.options.amd if self.campaign.amd_enabled and not manual else None,
+            machine_message=self.campaign.broadcast_prompt if self.options.machine_message and not manual else None,
+            agentless=agentless, message=self.campaign.broadcast_prompt,
             safe_harbour=self.options.safe_harbour, connect_within=self.options.connect_within, agent_id=agent_id,
         )  # fmt: skip
-        self.in_flight[lead.lead_id] = _InFlight(lead=lead, placed_at=self.control.now(), call=call)
+        if lead is not None:
+            self.in_flight[lead.lead_id] = _InFlight(lead=lead, placed_at=self.control.now(), call=call)
         self.live_calls.add(call.id)
-        task = asyncio.get_running_loop().create_task(self._attempt(lead, call, plan))
+        task = asyncio.get_running_loop().create_task(self._attempt(lead, call, plan, paced=not manual))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-        return 1
+        return call
 
     # -- preview mode: an agent sees the lead first ---------------------------------------------------
     def preview_next(self, agent_id: int | None = None) -> HopperLead | None:
@@ -418,19 +432,23 @@ class CampaignRuntime:
             self.hopper.add(replace(hopper_lead, status=LeadStatus.RETRY, next_attempt_at=later))
 
     # -- one attempt ------------------------------------------------------------------------------------
-    async def _attempt(self, lead: HopperLead, call: Call, plan: AttemptPlan) -> None:
+    async def _attempt(
+        self, lead: HopperLead | None, call: Call, plan: AttemptPlan, *, paced: bool = True
+    ) -> None:
         result = AttemptResult()
+        placed_at = self.control.now()
         try:
             result = await run_attempt(call, plan, self.agents)
         except Exception:
-            log.exception("campaign %s: attempt to lead %s failed", self.campaign.id, lead.lead_id)
+            log.exception("campaign %s: attempt to %s failed", self.campaign.id, plan.phone)
             if not call.ended.is_set():
                 await call.hangup("error")
         finally:
             self.control.trunks.release(call.id)
-            flight = self.in_flight.pop(lead.lead_id, None)
-        await self._resolved(lead, call, result, flight.placed_at if flight else self.control.now())
-        if result.connected and result.agent_id is not None:
+            flight = self.in_flight.pop(lead.lead_id, None) if lead is not None else None
+        placed_at = flight.placed_at if flight else placed_at
+        await self._resolved(lead, plan.phone, call, result, placed_at if paced else None)
+        if result.connected and result.agent_id is not None and paced:
             started = self.control.now()
             await call.ended.wait()
             self.pacer.observe(
@@ -440,16 +458,23 @@ class CampaignRuntime:
             await call.ended.wait()
         self.live_calls.discard(call.id)
 
-    async def _resolved(self, lead: HopperLead, call: Call, result: AttemptResult, placed_at: float) -> None:
+    async def _resolved(self, lead: HopperLead | None, phone: str, call: Call, result: AttemptResult,
+                        placed_at: float | None) -> None:  # fmt: skip
+        """The attempt's outcome on the record, the abandon ledger, the pacer (`placed_at` None: a call dialled
+        by hand, which the pacer does not learn from) and the lead's retry rule (no lead: nothing more)."""
         wall = self.options.clock()
+        lead_id = lead.lead_id if lead is not None else None
         self.emit("call.outcome", {"outcome": result.outcome, "amd_ms": result.amd_ms},
-                  lead_id=lead.lead_id, call_id=call.id)  # fmt: skip
+                  lead_id=lead_id, call_id=call.id)  # fmt: skip
         if result.outcome in ("human", "not_sure") and not result.opted_out and result.answered:
-            self.compliance.ledger.record(at=wall, phone=lead.phone, abandoned=result.abandoned)
-        self.pacer.observe(DialOutcome(now=self.control.now(), placed_at=placed_at,
-                                       result=for_pacer(result.outcome), connected=not result.abandoned))  # fmt: skip
+            self.compliance.ledger.record(at=wall, phone=phone, abandoned=result.abandoned)
+        if placed_at is not None:
+            self.pacer.observe(DialOutcome(now=self.control.now(), placed_at=placed_at,
+                                           result=for_pacer(result.outcome), connected=not result.abandoned))  # fmt: skip
         if result.opted_out:
-            self.opt_out(lead.phone, source="dtmf", lead_id=lead.lead_id)
+            self.opt_out(phone, source="dtmf", lead_id=lead_id)
+        if lead is None:
+            return
         retry = for_retry(result.outcome, connected=result.connected, opted_out=result.opted_out)
         updated = self.hopper.record(lead.lead_id, retry, wall)
         values = {"status": updated.status, "attempts": updated.attempts, "last_outcome": result.outcome,

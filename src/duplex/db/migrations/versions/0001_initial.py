@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 08:32:12.503929
+Create Date: 2026-12-07 15:00:51.851777
 """
 
 from __future__ import annotations
@@ -471,6 +471,7 @@ def upgrade() -> None:
         sa.Column("broadcast_prompt", sa.String(length=255), nullable=True),
         sa.Column("cost_per_minute", sa.Double(), nullable=False),
         sa.Column("lead_filter", sa.Text(), nullable=True),
+        sa.Column("manual_dial", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "max_abandon_rate >= 0 AND max_abandon_rate <= 1", name=op.f("ck_campaigns_abandon_rate_range")

@@ -1,10 +1,11 @@
-// The outbound part of the agent desktop: preview a campaign's next lead (card, countdown, Accept/Skip), the
-// lead card and call script while the call is on, and the wrap-up form whenever the agent is in wrap-up
+// The outbound part of the agent desktop: preview a campaign's next lead (card, countdown, Accept/Skip), dial a
+// number by hand for a campaign that allows it (manualdial.js), the lead card and call script while the call is on, and the wrap-up form whenever the agent is in wrap-up
 // with a call to disposition. desktopView hooks it in with `outboundPanel(session, agentId)`.
 import { api, listAll } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { fetchCard, leadCard } from "./leadcard.js";
+import { manualDialPanel } from "./manualdial.js";
 import { scriptPanel } from "./script.js";
 import { wrapupPanel } from "./wrapup.js";
 
@@ -17,6 +18,7 @@ export function outboundPanel(session, agentId) {
   const offer = h("div", { id: "preview-offer" });
   const work = h("div", { id: "outbound-work" });
   const wrap = h("div", { id: "outbound-wrapup" });
+  const manual = h("div", { id: "outbound-manual" });
   const stopCountdown = () => { if (timer) clearInterval(timer); timer = null; };
 
   const showWork = async (leadId) => {
@@ -79,13 +81,22 @@ export function outboundPanel(session, agentId) {
     const preview = rows.filter((c) => c.dial_mode === "preview" && c.status === "running");
     campaign.append(...preview.map((c) => h("option", { value: c.id }, c.name)));
     if (!preview.length) status.textContent = t("preview.no_campaign");
+    const byHand = rows.filter((c) => c.manual_dial && c.status === "running");
+    if (byHand.length) {
+      manual.append(manualDialPanel(byHand, async (done) => {
+        callId = done.call_id;
+        dialed = done.phone;
+        clear(work);
+        if (done.lead_id) await showWork(done.lead_id);
+      }));
+    }
   }).catch(() => null);
   api(`/agents/${agentId}/state`).then((s) => { if (s.state === "wrap_up") checkWrapUp(); }).catch(() => null);
-  // Alt+N next lead, Alt+Y accept, Alt+S skip, Alt+D save the disposition (the softphone and the state buttons
+  // Alt+N next lead, Alt+Y accept, Alt+S skip, Alt+D save the disposition, Alt+G manual dial (the softphone and the state buttons
   // keep their own keys)
   const keys = (event) => {
     if (!event.altKey) return;
-    const id = { n: "preview-next", y: "preview-accept", s: "preview-skip", d: "wrapup-save" }[event.key];
+    const id = { n: "preview-next", y: "preview-accept", s: "preview-skip", d: "wrapup-save", g: "manual-dial" }[event.key];
     const button = id && document.getElementById(id);
     if (button && !button.disabled) { event.preventDefault(); button.click(); }
   };
@@ -100,6 +111,6 @@ export function outboundPanel(session, agentId) {
       h("div", { class: "field inline" }, h("label", { for: "preview-campaign" }, t("preview.campaign")), campaign,
         h("button", { type: "button", id: "preview-next", "aria-keyshortcuts": "Alt+N", onclick: next }, t("preview.next"))),
       status, offer, h("p", { class: "hint" }, t("preview.shortcuts"))),
-    work);
+    manual, work);
   return { element, stop: () => { stopCountdown(); off(); document.removeEventListener("keydown", keys); } };
 }

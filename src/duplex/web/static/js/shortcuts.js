@@ -9,6 +9,7 @@ import { t } from "./i18n.js";
 const TYPING = [
   [".dtmf-pad", "0-9 * #", "keys.digits"],
   ["#dial-number", "Enter", "keys.dial"],
+  ["#manual-phone", "Enter", "keys.manual_dial"],
   ["#pop-note", "Ctrl+Enter", "keys.save_note"],
   ["#wrapup-disposition", "Ctrl+Enter", "keys.save_wrapup"],
 ];
