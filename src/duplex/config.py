@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite at <data_dir>/duplex.db.")
     http_host: str = Field("0.0.0.0", description="Address the web UI and API listen on.")
     http_port: int = Field(8080, ge=0, le=65535, description="Port of the web UI and API.")
+    http_certfile: str = Field(
+        "",
+        description="PEM certificate (chain) to serve the web UI and API over HTTPS; empty means plain HTTP. A "
+        "browser agent on another host needs HTTPS: browsers give microphones only to secure pages (https, or "
+        "http on localhost). Use it with sip_wss_certfile, since an https page may only open wss.",
+    )
+    http_keyfile: str = Field("", description="PEM key for HTTPS; empty means it is in http_certfile.")
     sip_host: str = Field("0.0.0.0", description="Address SIP listens on (UDP and TCP).")
     sip_port: int = Field(5060, ge=0, le=65535, description="SIP port (UDP and TCP).")
     sip_enabled: bool = Field(True, description="Start the SIP engine with the server.")

@@ -59,6 +59,16 @@ class _GracefulServer(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
+def https_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS options for ``http_certfile`` (none: plain HTTP)."""
+    if not settings.http_certfile:
+        return {}
+    return {
+        "ssl_certfile": settings.http_certfile,
+        "ssl_keyfile": settings.http_keyfile or settings.http_certfile,
+    }
+
+
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
     config = uvicorn.Config(
@@ -67,6 +77,7 @@ async def serve(settings: Settings) -> None:
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         lifespan="on",
+        **https_options(settings),
     )
     sip: Node | None = None
     stopping: asyncio.Task[None] | None = None

@@ -25,7 +25,7 @@ from duplex.config import Settings
 from duplex.db.migrate import upgrade
 from duplex.db.models import Trunk
 from duplex.demo import seed
-from duplex.server import _start_sip, _stop_sip
+from duplex.server import _start_sip, _stop_sip, https_options
 from interop.peers import free_even_port, free_port
 
 
@@ -45,7 +45,8 @@ class LiveCenter:
 
     def client(self, username: str = "admin") -> httpx.Client:
         """An API client signed in as `username`, for arranging data and checking what the browser did."""
-        client = httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=20)
+        # a test's HTTPS center has a self-signed certificate
+        client = httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=20, verify=False)
         answer = client.post("/auth/token", json={"username": username, "password": self.password(username)})
         answer.raise_for_status()
         client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
@@ -110,29 +111,38 @@ def demo_trunk(database_url: str, **values: Any) -> None:
 
 @contextlib.contextmanager
 def sip_center(
-    tmp_path_factory: pytest.TempPathFactory, name: str, *, carrier_port: int = 0, **options: Any
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    *,
+    carrier_port: int = 0,
+    host: str = "127.0.0.1",
+    **options: Any,
 ) -> Iterator[SipCenter]:
     """The app with its SIP engine (UDP and WebSocket on free ports, in the server's loop) on a seeded SQLite
     database in a new folder `<name>-center`, its test artifacts in `<name>-artifacts`. With `carrier_port` the demo trunk sends its calls to 127.0.0.1 at that port (where a
-    test runs a sipp carrier); `SipCenter.carrier_ips` says who may call in as the carrier. `options` are more
-    settings (``media_backend="rtpengine"``...)."""
+    test runs a sipp carrier); `SipCenter.carrier_ips` says who may call in as the carrier. `host` is the
+    address it serves HTTP, SIP and media on and publishes (`public_ip`). `options` are more settings
+    (``media_backend="rtpengine"``...)."""
     root, artifacts = tmp_path_factory.mktemp(f"{name}-center"), tmp_path_factory.mktemp(f"{name}-artifacts")
     url = f"sqlite:///{root / 'duplex.db'}"
     upgrade(url)
     rtp = free_even_port()
     settings = Settings(data_dir=root / "data", database_url=url, secret_key="web-test-secret", http_port=0,
-                        sip_enabled=True, sip_host="127.0.0.1", sip_port=free_port(), sip_ws_enabled=True,
-                        sip_ws_port=free_port(socket.SOCK_STREAM), public_ip="127.0.0.1",
+                        sip_enabled=True, sip_host=host, sip_port=free_port(), sip_ws_enabled=True,
+                        sip_ws_port=free_port(socket.SOCK_STREAM), public_ip=host,
                         rtp_port_min=rtp, rtp_port_max=rtp + 200, **options)  # fmt: skip
     credentials = json.loads(seed(settings).read_text())
     if carrier_port:
         demo_trunk(url, port=carrier_port)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((host, 0))
     port = sock.getsockname()[1]
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    center = SipCenter(base_url=f"http://127.0.0.1:{port}", credentials=credentials, artifacts=artifacts,
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", **https_options(settings))
+    )
+    scheme = "https" if settings.http_certfile else "http"
+    center = SipCenter(base_url=f"{scheme}://{host}:{port}", credentials=credentials, artifacts=artifacts,
                        data_dir=settings.data_dir, database_url=url, sip_port=settings.sip_port,
                        carrier_port=carrier_port, app=app)  # fmt: skip
 

@@ -171,8 +171,11 @@ class WebRtcSession:
         browser placed), answers it; either way ``local_sdp`` is ours, with the host candidates gathered."""
         loop = asyncio.get_running_loop()
         track = _BrowserBoundTrack()
-        _, hop = await loop.create_datagram_endpoint(lambda: _Hop(track), local_addr=("127.0.0.1", 0))
-        hop.inner = ("127.0.0.1", inner.local_address[1])
+        # the hop talks to the inner endpoint on the address it is bound to (public_ip: on a LAN not loopback)
+        host = inner.local_address[0]
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else host
+        _, hop = await loop.create_datagram_endpoint(lambda: _Hop(track), local_addr=(host, 0))
+        hop.inner = (host, inner.local_address[1])
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self = cls(inner, pc, hop, track, media_address)
         try:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidState
 from websockets.typing import Subprotocol
 
 from duplex.services.sip.transport import add_received, bad_request_for
@@ -173,7 +173,7 @@ class WsTransport:
                 text = None
             try:
                 await flow.connection.send(data if text is None else text)
-            except ConnectionClosed:
+            except (ConnectionClosed, InvalidState):  # closed, or closing (a server stopping, a TLS close)
                 return  # the receive loop sees the close and forgets the flow
             self.stats.sent += 1
 
@@ -192,7 +192,7 @@ class WsTransport:
         try:
             async for message in connection:
                 self.on_message(message.encode("utf-8") if isinstance(message, str) else message, addr)
-        except ConnectionClosed:
+        except (ConnectionClosed, InvalidState):
             pass  # a protocol error or an abrupt close; websockets already closed the connection
         finally:
             sender.cancel()
