@@ -12,13 +12,14 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from live_center import LiveCenter, SipCenter, sign_in, sip_center, snap
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from duplex.media.codecs import get_codec
 from interop.peers import free_even_port, free_port, rtp_capture, sipp_background, sipp_command, sipp_running
@@ -34,6 +35,52 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipCenter]:
     one)."""
     with sip_center(tmp_path_factory, "softphone", carrier_port=free_port()) as running:
         yield running
+
+
+CONSULTED = "+442071234567"  # the number the agent consults: the sipp carrier behind the demo trunk
+
+
+@dataclass
+class Consulting:
+    info: Locator  # the caller's call on the softphone
+    consult: Locator  # the consultation's panel
+    call_id: str  # the caller's call
+    caller: subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def consulting(page: Page, center: SipCenter, tmp_path: Path, *, carrier_media: int | None = None,
+               caller_ms: int = 15_000, shortcut: bool = False) -> Iterator[Consulting]:  # fmt: skip
+    """A sipp caller (``caller_ms`` of speech, then a hang-up) rings the agent's 2001, the agent answers in the
+    page and consults CONSULTED (the Consult button, or Alt+C with ``shortcut``): a sipp carrier that echoes,
+    its media on ``carrier_media``. While the block runs the demo trunk takes the browser's calls as an agent
+    phone's (see `SipCenter.carrier_ips`)."""
+    media = carrier_media or free_even_port()
+    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=media, calls=1,
+                         extra=["-rtp_echo"]):  # fmt: skip
+        with sipp_caller(
+            tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), caller_ms
+        ) as caller:
+            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
+            page.locator("#phone-answer").click()
+            info = page.locator("#softphone-call")
+            expect(info).to_have_attribute("data-state", "talking")
+            call_id = info.get_attribute("data-call-id")
+            assert call_id
+            center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
+            try:
+                page.get_by_label("Transfer to").fill(CONSULTED)
+                if shortcut:
+                    page.keyboard.press("Alt+c")
+                else:
+                    page.locator(
+                        "#phone-consult"
+                    ).click()  # holds the caller, calls the target through the trunk
+                consult = page.locator("#softphone-consult")
+                expect(consult).to_have_attribute("data-state", "talking")
+                yield Consulting(info, consult, call_id, caller)
+            finally:
+                center.carrier_ips(["127.0.0.1"])
 
 
 def rtp_payloads(pcap: Path, port: int, after: float = 0.0) -> list[tuple[str, str]]:
@@ -291,38 +338,23 @@ def test_attended_transfer_from_the_browser_joins_the_caller_to_the_consulted_pa
     carrier_media = free_even_port()
     api = center.client("admin")
     with rtp_capture(tmp_path, carrier_media) as pcap:
-        with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=carrier_media,
-                             calls=1, extra=["-rtp_echo"]):  # fmt: skip
-            with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 15_000):
-                expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
-                page.locator("#phone-answer").click()
-                info = page.locator("#softphone-call")
-                expect(info).to_have_attribute("data-state", "talking")
-                call_id = info.get_attribute("data-call-id")
-                assert call_id
-                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
-                page.get_by_label("Transfer to").fill("+442071234567")
-                page.locator("#phone-consult").click()  # holds the caller, calls the target through the trunk
-                expect(page.locator("#phone-hold")).to_have_text("Resume")
-                consult = page.locator("#softphone-consult")
-                expect(consult).to_have_attribute("data-state", "talking")
-                expect(consult).to_contain_text("+442071234567")
-                snap(page, center, "softphone-consult")
-                page.locator("#phone-complete").click()  # REFER with Replaces on the caller's call
-                expect(info).to_have_attribute(
-                    "data-state", "idle"
-                )  # Duplex hung up both of the agent's calls
-                expect(consult).to_have_attribute("data-state", "idle")
-                joined = time.time()
-                call: dict[str, Any] = {}
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline:
-                    call = api.get(f"/calls/{call_id}").json()
-                    if any(leg["trunk_id"] is not None and not leg["ended_at"] for leg in call["legs"]):
-                        break
-                    time.sleep(0.25)
-                page.wait_for_timeout(1500)  # the caller's speech, now relayed to the consulted party
-                center.carrier_ips(["127.0.0.1"])
+        with consulting(page, center, tmp_path, carrier_media=carrier_media) as c:
+            info, consult, call_id = c.info, c.consult, c.call_id
+            expect(page.locator("#phone-hold")).to_have_text("Resume")
+            expect(consult).to_contain_text(CONSULTED)
+            snap(page, center, "softphone-consult")
+            page.locator("#phone-complete").click()  # REFER with Replaces on the caller's call
+            expect(info).to_have_attribute("data-state", "idle")  # Duplex hung up both of the agent's calls
+            expect(consult).to_have_attribute("data-state", "idle")
+            joined = time.time()
+            call: dict[str, Any] = {}
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                call = api.get(f"/calls/{call_id}").json()
+                if any(leg["trunk_id"] is not None and not leg["ended_at"] for leg in call["legs"]):
+                    break
+                time.sleep(0.25)
+            page.wait_for_timeout(1500)  # the caller's speech, now relayed to the consulted party
     assert not page.locator("#softphone-error").text_content()
     legs = call["legs"]
     assert any(leg["trunk_id"] is not None and not leg["ended_at"] for leg in legs), legs  # moved in
@@ -343,35 +375,21 @@ def test_ending_a_consultation_leaves_the_caller_on_hold_to_resume(
 ) -> None:
     open_desktop(page, center)
     api = center.client("admin")
-    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
-                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
-        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 15_000):
-            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
-            page.locator("#phone-answer").click()
-            info = page.locator("#softphone-call")
-            expect(info).to_have_attribute("data-state", "talking")
-            call_id = info.get_attribute("data-call-id")
-            try:
-                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
-                page.get_by_label("Transfer to").fill("+442071234567")
-                page.keyboard.press("Alt+c")  # the consult shortcut
-                consult = page.locator("#softphone-consult")
-                expect(consult).to_have_attribute("data-state", "talking")
-                page.locator("#phone-consult-end").click()
-                expect(consult).to_have_attribute("data-state", "idle")
-                expect(page.locator("#phone-complete")).to_be_disabled()
-                hold = page.locator("#phone-hold")
-                expect(hold).to_have_text("Resume")  # the caller is still held
-                expect(consult).to_contain_text("the caller is on hold: Resume (Alt+L)")
-                expect(hold).to_be_focused()  # the desktop offers to resume
-                hold.click()
-                expect(hold).to_have_text("Hold")
-                expect(info).to_have_attribute("data-state", "talking")
-                call = api.get(f"/calls/{call_id}").json()
-            finally:
-                center.carrier_ips(["127.0.0.1"])
-            page.locator("#phone-hangup").click()
-            expect(info).to_have_attribute("data-state", "idle")
+    with consulting(page, center, tmp_path, shortcut=True) as c:  # Alt+C: the consult shortcut
+        info, consult, call_id = c.info, c.consult, c.call_id
+        page.locator("#phone-consult-end").click()
+        expect(consult).to_have_attribute("data-state", "idle")
+        expect(page.locator("#phone-complete")).to_be_disabled()
+        hold = page.locator("#phone-hold")
+        expect(hold).to_have_text("Resume")  # the caller is still held
+        expect(consult).to_contain_text("the caller is on hold: Resume (Alt+L)")
+        expect(hold).to_be_focused()  # the desktop offers to resume
+        hold.click()
+        expect(hold).to_have_text("Hold")
+        expect(info).to_have_attribute("data-state", "talking")
+        call = api.get(f"/calls/{call_id}").json()
+        page.locator("#phone-hangup").click()
+        expect(info).to_have_attribute("data-state", "idle")
     assert not call["ended_at"], call  # the caller's call went on after the consultation
     assert all(leg["trunk_id"] is None for leg in call["legs"]), call[
         "legs"
@@ -387,39 +405,22 @@ def test_the_agent_makes_a_conference_of_the_consultation_and_leaves_the_other_t
     carrier_media = free_even_port()
     agent_api = center.client("alice")
     with rtp_capture(tmp_path, carrier_media) as pcap:
-        with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=carrier_media,
-                             calls=1, extra=["-rtp_echo"]):  # fmt: skip
-            with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 15_000):
-                expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
-                page.locator("#phone-answer").click()  # the caller's speech (7 s) starts
-                info = page.locator("#softphone-call")
-                expect(info).to_have_attribute("data-state", "talking")
-                call_id = info.get_attribute("data-call-id")
-                assert call_id
-                try:
-                    center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
-                    page.get_by_label("Transfer to").fill("+442071234567")
-                    page.locator("#phone-consult").click()
-                    consult = page.locator("#softphone-consult")
-                    expect(consult).to_have_attribute("data-state", "talking")
-                    page.keyboard.press("Alt+j")  # the conference shortcut
-                    expect(consult).to_have_attribute("data-state", "conference")
-                    joined = time.time()
-                    expect(consult).to_contain_text("In conference with the caller and +442071234567")
-                    expect(page.locator("#phone-hold")).to_have_text("Hold")  # the caller is off hold
-                    state = agent_api.get(f"/calls/{call_id}/conference").json()
-                    snap(page, center, "softphone-conference")
-                    page.wait_for_timeout(1500)  # all three talk
-                    page.locator("#phone-hangup").click()  # the agent leaves
-                    expect(info).to_have_attribute("data-state", "idle")
-                    expect(consult).to_have_attribute("data-state", "idle")
-                    left = time.time()
-                    page.wait_for_timeout(
-                        2000
-                    )  # the caller's speech, now relayed to the consulted party only
-                    call = agent_api.get(f"/calls/{call_id}").json()
-                finally:
-                    center.carrier_ips(["127.0.0.1"])
+        with consulting(page, center, tmp_path, carrier_media=carrier_media) as c:  # the caller's speech: 7 s
+            info, consult, call_id = c.info, c.consult, c.call_id
+            page.keyboard.press("Alt+j")  # the conference shortcut
+            expect(consult).to_have_attribute("data-state", "conference")
+            joined = time.time()
+            expect(consult).to_contain_text("In conference with the caller and +442071234567")
+            expect(page.locator("#phone-hold")).to_have_text("Hold")  # the caller is off hold
+            state = agent_api.get(f"/calls/{call_id}/conference").json()
+            snap(page, center, "softphone-conference")
+            page.wait_for_timeout(1500)  # all three talk
+            page.locator("#phone-hangup").click()  # the agent leaves
+            expect(info).to_have_attribute("data-state", "idle")
+            expect(consult).to_have_attribute("data-state", "idle")
+            left = time.time()
+            page.wait_for_timeout(2000)  # the caller's speech, now relayed to the consulted party only
+            call = agent_api.get(f"/calls/{call_id}").json()
     assert not page.locator("#softphone-error").text_content()
     assert not page.locator("#consult-error").text_content()
     assert state["state"] == "active" and state["call_id"] == call_id, state
@@ -442,31 +443,17 @@ def test_the_caller_hanging_up_during_a_consultation_leaves_the_agent_talking_to
 ) -> None:
     open_desktop(page, center)
     api = center.client("admin")
-    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
-                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
-        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 6_000) as caller:
-            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
-            page.locator("#phone-answer").click()
-            info = page.locator("#softphone-call")
-            expect(info).to_have_attribute("data-state", "talking")
-            call_id = info.get_attribute("data-call-id")
-            try:
-                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
-                page.get_by_label("Transfer to").fill("+442071234567")
-                page.locator("#phone-consult").click()
-                consult = page.locator("#softphone-consult")
-                expect(consult).to_have_attribute("data-state", "talking")
-                caller.wait(15)  # the caller hangs up after 6 s, on hold
-                expect(consult).to_contain_text("The caller hung up; you are still talking to +442071234567.")
-                expect(info).to_have_attribute("data-state", "talking")  # the consultation is the call now
-                expect(info).to_contain_text("+442071234567")
-                expect(page.locator("#phone-hangup")).to_be_enabled()
-                snap(page, center, "softphone-consultation-taken-over")
-                call = api.get(f"/calls/{call_id}").json()
-            finally:
-                center.carrier_ips(["127.0.0.1"])
-            page.locator("#phone-hangup").click()  # ends the consultation
-            expect(info).to_have_attribute("data-state", "idle")
+    with consulting(page, center, tmp_path, caller_ms=6_000) as c:
+        info, consult, call_id = c.info, c.consult, c.call_id
+        c.caller.wait(15)  # the caller hangs up after 6 s, on hold
+        expect(consult).to_contain_text("The caller hung up; you are still talking to +442071234567.")
+        expect(info).to_have_attribute("data-state", "talking")  # the consultation is the call now
+        expect(info).to_contain_text(CONSULTED)
+        expect(page.locator("#phone-hangup")).to_be_enabled()
+        snap(page, center, "softphone-consultation-taken-over")
+        call = api.get(f"/calls/{call_id}").json()
+        page.locator("#phone-hangup").click()  # ends the consultation
+        expect(info).to_have_attribute("data-state", "idle")
     assert call["ended_at"], call  # the caller's call is over and recorded
     assert all(leg["ended_at"] for leg in call["legs"]), call["legs"]
     assert not page.locator("#softphone-error").text_content()
@@ -477,32 +464,16 @@ def test_the_caller_leaving_a_conference_leaves_the_agent_with_the_consulted_par
 ) -> None:
     open_desktop(page, center)
     api = center.client("admin")
-    with sipp_background(tmp_path, "uas_answer.xml", local_port=center.carrier_port, media_port=free_even_port(),
-                         calls=1, extra=["-rtp_echo"]):  # fmt: skip
-        with sipp_caller(tmp_path, f"127.0.0.1:{center.sip_port}", "2001", free_even_port(), 7_000) as caller:
-            expect(page.locator("#phone-answer")).to_be_enabled(timeout=15_000)
-            page.locator("#phone-answer").click()
-            info = page.locator("#softphone-call")
-            expect(info).to_have_attribute("data-state", "talking")
-            call_id = info.get_attribute("data-call-id")
-            try:
-                center.carrier_ips([])  # the consultation is an agent phone's call, not the carrier's
-                page.get_by_label("Transfer to").fill("+442071234567")
-                page.locator("#phone-consult").click()
-                consult = page.locator("#softphone-consult")
-                expect(consult).to_have_attribute("data-state", "talking")
-                page.locator("#phone-conference").click()
-                expect(consult).to_have_attribute("data-state", "conference")
-                caller.wait(20)  # the caller hangs up 7 s after the answer, in the conference
-                expect(consult).to_have_text(
-                    "The caller left the conference; you are talking to +442071234567."
-                )
-                expect(info).to_have_attribute("data-state", "talking")  # with the consulted party
-                call = api.get(f"/calls/{call_id}").json()
-            finally:
-                center.carrier_ips(["127.0.0.1"])
-            page.locator("#phone-hangup").click()
-            expect(info).to_have_attribute("data-state", "idle")
+    with consulting(page, center, tmp_path, caller_ms=7_000) as c:
+        info, consult, call_id = c.info, c.consult, c.call_id
+        page.locator("#phone-conference").click()
+        expect(consult).to_have_attribute("data-state", "conference")
+        c.caller.wait(20)  # the caller hangs up 7 s after the answer, in the conference
+        expect(consult).to_have_text("The caller left the conference; you are talking to +442071234567.")
+        expect(info).to_have_attribute("data-state", "talking")  # with the consulted party
+        call = api.get(f"/calls/{call_id}").json()
+        page.locator("#phone-hangup").click()
+        expect(info).to_have_attribute("data-state", "idle")
     assert not call["ended_at"], call  # the agent and the consulted party were still talking
     caller_leg = next(leg for leg in call["legs"] if leg["kind"] == "caller")
     assert caller_leg["ended_at"] and caller_leg["end_reason"] == "remote_bye", call["legs"]
