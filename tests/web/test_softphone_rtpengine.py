@@ -21,9 +21,10 @@ import httpx
 import pytest
 from live_center import SipCenter, sip_center, snap
 from playwright.sync_api import Browser, Page, expect
-from test_softphone import (
+from test_softphone import (  # browser_phone: the fixture, over this module's center
     INBOUND_AUDIO,
     browser_hears,
+    browser_phone,  # noqa: F401
     open_desktop,
     payload_peaks,
     rtp_payloads,
@@ -169,14 +170,6 @@ def supervisor_monitors(center: SipCenter, call_id: str | None) -> httpx.Respons
     Duplex process, so a call whose media is in rtpengine is refused, browser legs included."""
     assert call_id
     return center.client("supervisor").post(f"/calls/{call_id}/monitor", json={"mode": "listen"})
-
-
-@pytest.fixture
-def browser_phone(center: SipCenter) -> Iterator[None]:
-    """The browser is an agent phone here, not the carrier (see `SipCenter.carrier_ips`)."""
-    center.carrier_ips([])
-    yield
-    center.carrier_ips(["127.0.0.1"])
 
 
 @pytest.mark.usefixtures("browser_phone")
