@@ -252,7 +252,7 @@ def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
     def hold_a(_session: Session, envelopes: Any) -> None:
         if threading.current_thread().name == "A":
             projected.set()
-            assert go.wait(10)
+            assert go.wait(60)
 
     live = LiveProjection()
     record = EventRecord(sessions, node_id="live", projectors=[live, hold_a])
@@ -264,7 +264,7 @@ def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
         assert projected.wait(10)
         b.start()
         with db.connect() as conn:  # until B waits for A's row lock on calls.c
-            for _ in range(200):
+            for _ in range(600):  # 30 s: under a full parallel suite B's thread may start late
                 waiting = (
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = :db"
                 )
@@ -275,9 +275,9 @@ def test_a_state_replaced_by_a_concurrent_commit_is_dropped(
                 raise AssertionError("B never waited for A")
     finally:
         go.set()
-        a.join(10)
+        a.join(30)
         if b.ident is not None:
-            b.join(10)
+            b.join(30)
     assert "c" not in live._states and live.reloads == 1
     record.emit(CallAnswered(), call_id="c")
     assert live.reloads == 2
