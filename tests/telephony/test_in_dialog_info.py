@@ -52,8 +52,8 @@ class Leg:
     media: Any = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def emit(self, kind: str, data: dict[str, Any]) -> None:
-        self.events.append((kind, data))
+    def key_pressed(self, digit: str, source: str) -> None:
+        self.events.append(("key_pressed", {"digit": digit, "source": source}))
 
 
 @pytest.mark.parametrize("fails", [False, True])
@@ -64,5 +64,5 @@ def test_info_key_is_answered_recorded_and_played_when_it_can_be(fails: bool) ->
     leg = Leg(Control(), bridged_to=other)
     in_dialog._info(leg, request, ("z9hG4bK-info-1", "INFO", 3))  # type: ignore[arg-type]
     assert leg.control.responses == [200]
-    assert leg.events == [("dtmf.received", {"digit": "5", "source": "sip_info"})]
+    assert leg.events == [("key_pressed", {"digit": "5", "source": "sip_info"})]
     assert other.media.sent == ([] if fails else ["5"])

@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duplex.db.models import Agent, PhoneNumber, Recording, Trunk
 from duplex.events.record import EventRecord
-from duplex.ivr.events import KEY_MASK
 from duplex.telephony.trunks import TrunkConfig
 
 __all__ = ["AgentInfo", "Directory", "NumberInfo", "TelephonyStore"]
@@ -137,7 +136,6 @@ class TelephonyStore:
         self._retrying = False  # the database refused the current batch; it is being retried
         self._closing = False
         self.retries = 0  # batch attempts that failed on the database's side and were retried
-        self.secret_keys: set[str] = set()  # ids of calls whose keys pressed now are a secret (a PIN...)
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         """Run the write ``fn`` on the writer thread, after the events emitted so far."""
@@ -202,10 +200,7 @@ class TelephonyStore:
 
     # -- writes (fire and forget, ordered) --------------------------------------------------------------
     def emit(self, type: str, **fields: Any) -> None:
-        """Queue an event; it joins the batch the writer thread has not started yet, or opens a new one.
-        A key pressed on a call in `secret_keys` is recorded as `KEY_MASK`."""
-        if type == "dtmf.received" and fields.get("call_id") in self.secret_keys:
-            fields["data"] = {**fields.get("data", {}), "digit": KEY_MASK}
+        """Queue an event; it joins the batch the writer thread has not started yet, or opens a new one."""
         with self._batch_lock:
             self._backlog += 1
             if self._batch is not None:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
+from duplex.ivr.events import KEY_MASK
 from duplex.media.events import DtmfReceived, MediaEvent, RtcpReceived
 from duplex.media.frames import split_frames
 from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator
@@ -127,6 +128,9 @@ class Leg:
         self.subscriptions: list[ReferSubscription] = []  # REFERs we accepted (we send the NOTIFYs)
         self.notifications: list[str] = []  # sipfrag status lines of NOTIFYs for REFERs we sent
         self.far_end = FarEndReports()  # the far end's RTCP reports about our stream, for call.quality
+        self.keys_secret = (
+            False  # the keys pressed now are a secret (an IVR collecting a PIN): recorded masked
+        )
         call.legs.append(self)
         # The leg's CDR row is projected from its events (duplex.reports.projections): nothing else writes it.
         self.emit("leg.created", {"kind": kind, "remote_uri": remote_uri[:255], "direction": self.direction,
@@ -143,6 +147,10 @@ class Leg:
     def emit(self, type: str, data: dict[str, Any] | None = None, **fields: Any) -> None:
         self.control.store.emit(type, call_id=self.call.id, leg_id=self.id,
                                agent_id=fields.pop("agent_id", self.agent_id), data=data or {}, **fields)  # fmt: skip
+
+    def key_pressed(self, digit: str, source: str) -> None:
+        """Record a key the far end pressed (`KEY_MASK` in its place while `keys_secret`)."""
+        self.emit("dtmf.received", {"digit": KEY_MASK if self.keys_secret else digit, "source": source})
 
     async def open_media(self, *, webrtc: bool = False, offer: str | None = None) -> MediaSession:
         """Open the leg's media; ``webrtc`` (a browser peer) takes it from the node's WebRTC backend, which
@@ -164,7 +172,7 @@ class Leg:
 
     def _on_media_event(self, event: MediaEvent) -> None:
         if isinstance(event, DtmfReceived):
-            self.emit("dtmf.received", {"digit": event.digit, "source": event.source})
+            self.key_pressed(event.digit, event.source)
         elif isinstance(event, RtcpReceived) and self.media is not None:
             stream = self.media.sent_stream()
             if stream is None:  # sent by rtpengine, which reads the far end's reports itself

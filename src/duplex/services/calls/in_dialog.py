@@ -115,7 +115,7 @@ def _info(leg: Leg, request: SipRequest, key: TransactionKey) -> None:
     digit = fields.get("Signal", "").strip()
     if len(digit) != 1 or digit not in "0123456789*#ABCD":
         return
-    leg.emit("dtmf.received", {"digit": digit, "source": "sip_info"})
+    leg.key_pressed(digit, "sip_info")
     other = leg.bridged_to
     if other is not None and other.media is not None:
         try:

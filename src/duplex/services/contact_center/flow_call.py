@@ -206,7 +206,7 @@ class FlowCall:
         try:
             outputs = self.run.start(now())
             while True:
-                self._keys_secret(self.run.collecting_secret)
+                leg.keys_secret = self.run.collecting_secret  # the run itself hears the real digits
                 for output in outputs:
                     await self._act(output)
                 if self.run.finished:
@@ -220,7 +220,7 @@ class FlowCall:
                 else:
                     outputs = self.run.handle(event, now())
         finally:
-            self._keys_secret(False)
+            leg.keys_secret = False
             await self._finish()
 
     async def _finish(self) -> None:
@@ -235,15 +235,6 @@ class FlowCall:
             await self.leg.hangup(self.run.end_reason or "flow_end")
         for task in list(self._tasks):
             task.cancel()
-
-    def _keys_secret(self, secret: bool) -> None:
-        """While a sensitive input collects digits, the keys the caller presses are recorded masked (the run
-        gets them as they are, from `_on_media`)."""
-        keys = self.leg.control.store.secret_keys
-        if secret:
-            keys.add(self.call_id)
-        else:
-            keys.discard(self.call_id)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
