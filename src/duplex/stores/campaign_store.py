@@ -90,6 +90,12 @@ def filter_problem(lead_filter: str | None) -> str | None:
     return None
 
 
+def _lead_row(lead: Lead) -> LeadRow:
+    return LeadRow(id=lead.id, phone=lead.phone, timezone=lead.timezone, priority=lead.priority,
+                   status=LeadStatus(lead.status), attempts=lead.attempts, next_attempt_at=_aware(lead.next_attempt_at),
+                   callback_agent_id=lead.callback_agent_id)  # fmt: skip
+
+
 class CampaignStore:
     def __init__(self, sessions: Callable[[], Session]) -> None:
         self.sessions = sessions
@@ -128,19 +134,7 @@ class CampaignStore:
         if lead_filter:
             query = query.where(to_sql(parse_filter(lead_filter)))
         with self.sessions() as session:
-            return [
-                LeadRow(
-                    id=lead.id,
-                    phone=lead.phone,
-                    timezone=lead.timezone,
-                    priority=lead.priority,
-                    status=LeadStatus(lead.status),
-                    attempts=lead.attempts,
-                    next_attempt_at=_aware(lead.next_attempt_at),
-                    callback_agent_id=lead.callback_agent_id,
-                )  # fmt: skip
-                for lead in session.scalars(query)
-            ]
+            return [_lead_row(lead) for lead in session.scalars(query)]
 
     def campaign_lead(
         self, campaign_id: int, *, lead_id: int | None = None, phone: str | None = None
@@ -157,9 +151,7 @@ class CampaignStore:
             lead = session.scalars(query.order_by(LeadList.active.desc(), Lead.id).limit(1)).first()
             if lead is None:
                 return None
-            return LeadRow(id=lead.id, phone=lead.phone, timezone=lead.timezone, priority=lead.priority,
-                           status=LeadStatus(lead.status), attempts=lead.attempts,
-                           next_attempt_at=_aware(lead.next_attempt_at), callback_agent_id=lead.callback_agent_id)  # fmt: skip
+            return _lead_row(lead)
 
     def dnc_sources(self, phone: str, now: dt.datetime) -> frozenset[str]:
         """The sources (internal, national, ...) of the do-not-call entries of `phone` in force at `now`."""
