@@ -20,7 +20,7 @@ from duplex.media.sdp import (
     SessionDescription,
 )
 
-__all__ = ["NegotiatedMedia", "SdpNegotiator", "answer_direction", "is_webrtc_offer"]
+__all__ = ["NegotiatedMedia", "SdpNegotiator", "active_audio", "answer_direction", "is_webrtc_offer"]
 
 STATIC_PT = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 SUPPORTED = ("PCMU", "PCMA")
@@ -85,7 +85,8 @@ def _codecs_of(media: SdpMedia) -> list[tuple[int, str]]:
     return out
 
 
-def _audio(desc: SessionDescription) -> tuple[int, SdpMedia]:
+def active_audio(desc: SessionDescription) -> tuple[int, SdpMedia]:
+    """The first audio stream not refused (port 0), and its index; `SdpNegotiationError` when there is none."""
     for i, m in enumerate(desc.media):
         if m.media == "audio" and m.port != 0:
             return i, m
@@ -181,7 +182,7 @@ class SdpNegotiator:
             SdpNegotiationError: no audio stream or no common codec (send 488).
             SdpParseError: the offer lacks a connection address.
         """
-        index, media = _audio(offer)
+        index, media = active_audio(offer)
         address, port, offered_dir = _remote(offer, media)
         offered = _codecs_of(media)
         chosen = next(((pt, enc) for pt, enc in offered if enc.split("/")[0] in self.codecs and
@@ -218,7 +219,7 @@ class SdpNegotiator:
         Raises:
             SdpNegotiationError: the answer rejected audio or chose a codec we did not offer.
         """
-        _, media = _audio(answer)
+        _, media = active_audio(answer)
         address, port, their_dir = _remote(answer, media)
         codecs = _codecs_of(media)
         chosen = next(((pt, e) for pt, e in codecs if e.split("/")[0] in self.codecs), None)

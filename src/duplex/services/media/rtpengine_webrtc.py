@@ -36,7 +36,7 @@ from dataclasses import replace
 from typing import Any
 
 from duplex.media import rtpengine_ng as ng
-from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator, answer_direction
+from duplex.media.offer_answer import NegotiatedMedia, SdpNegotiator, active_audio, answer_direction
 from duplex.media.rtpengine_ng import NgCommandError, NgTimeout
 from duplex.media.rtpengine_sdp import ALL_FORMATS, EXT, INT, audio_port, monologue_sdp
 from duplex.media.sdp import SdpNegotiationError, SdpParseError, SessionDescription
@@ -76,20 +76,13 @@ async def _sdp_of(client: RtpengineClient, body: dict[str, Any], options: dict[s
     return str((await client.request({**body, **options}))["sdp"])
 
 
-def _audio(desc: SessionDescription) -> int:
-    for index, media in enumerate(desc.media):
-        if media.media == "audio" and media.port != 0:
-            return index
-    raise SdpNegotiationError("no audio stream")
-
-
 def _g711_of(desc: SessionDescription) -> tuple[int, str, int | None]:
     """(payload type, codec, telephone-event payload type) of the first G.711 format of the audio stream.
 
     Raises:
         SdpNegotiationError: no audio, or no PCMU/PCMA in it.
     """
-    media = desc.media[_audio(desc)]
+    media = active_audio(desc)[1]
     rtpmap = media.rtpmap
     static = {0: "PCMU", 8: "PCMA"}
     te_pt = next((pt for pt, (name, rate, _) in rtpmap.items()
@@ -106,7 +99,7 @@ def _g711_of(desc: SessionDescription) -> tuple[int, str, int | None]:
 
 def _only(desc: SessionDescription, codecs: tuple[str, ...]) -> SessionDescription:
     """``desc`` with its audio formats cut down to ``codecs`` (in their order) and telephone-event."""
-    index = _audio(desc)
+    index, _ = active_audio(desc)
     media = desc.media[index]
     rtpmap = media.rtpmap
     names = {0: "PCMU", 8: "PCMA"} | {pt: name.upper() for pt, (name, _, _) in rtpmap.items()}
@@ -205,7 +198,7 @@ class RtpengineWebRtcNegotiator(SdpNegotiator):
         desc = SessionDescription.parse(self.session.browser_sdp)
         if not answer:
             desc = _only(desc, self.codecs)
-        index = _audio(desc)
+        index, _ = active_audio(desc)
         media = desc.media[index].with_direction(direction)
         if answer:  # the DTLS roles are settled: rtpengine is the server
             media = replace(media, attributes=tuple(("setup", "passive") if name == "setup" else (name, value)
@@ -222,10 +215,7 @@ class RtpengineWebRtcNegotiator(SdpNegotiator):
     def create_answer(self, offer: SessionDescription, direction: str = "sendrecv") -> tuple[SessionDescription, NegotiatedMedia]:  # fmt: skip
         """The browser's first offer was answered by rtpengine when the session opened; a re-offer on the
         established connection (hold, resume) gets the same answer with the direction mirrored."""
-        offered = next((m.direction for m in offer.media if m.media == "audio" and m.port != 0), None)
-        if offered is None:
-            raise SdpNegotiationError("the browser's offer has no audio")
-        ours = answer_direction(offered, direction)
+        ours = answer_direction(active_audio(offer)[1].direction, direction)
         if not self._answered and not self.session.answering:
             raise SdpNegotiationError("a WebRTC offer on a session opened without it")
         self._answered = True
@@ -234,7 +224,7 @@ class RtpengineWebRtcNegotiator(SdpNegotiator):
 
     def process_answer(self, answer: SessionDescription) -> NegotiatedMedia:
         try:
-            index = _audio(answer)
+            index, _ = active_audio(answer)
         except SdpNegotiationError:
             raise SdpNegotiationError("the browser rejected audio") from None
         if not self._answered:
