@@ -70,6 +70,9 @@ class Directory:
     trunks: tuple[TrunkConfig, ...] = ()
     loaded_at: float = 0.0
 
+    def agent(self, agent_id: int) -> AgentInfo | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
     def agent_by_user(self, username: str) -> AgentInfo | None:
         return next((a for a in self.agents if a.sip_username == username), None)
 

@@ -130,7 +130,7 @@ class AcdAgentPool:
             and self.center.acd.lent_call(key) == call_id
         ):
             # reserved already for this call when it was placed (a manual dial): theirs when the callee answers
-            return next((a for a in control.directory.agents if a.id == agent_id), None)
+            return control.directory.agent(agent_id)
         if agent_id is not None:
             # the preview's, the personal callback's or the hand-dialled call's agent, who is waiting for this
             # call: only while free, but not held back for inbound (that agent was lent when the call was placed)
@@ -138,7 +138,7 @@ class AcdAgentPool:
         else:
             lendable = self.lendable()
         for key in lendable:
-            info = next((a for a in control.directory.agents if a.id == int(key)), None)
+            info = control.directory.agent(int(key))
             if info is None:
                 continue
             self._emit(

@@ -426,7 +426,7 @@ class ContactCenter:
     async def _ring(self, offer: Offer, callback_number: str | None) -> None:
         control = self.control
         assert control is not None, "attach() the switch before calls arrive"
-        agent = next((a for a in control.directory.agents if a.id == int(offer.agent_id)), None)
+        agent = control.directory.agent(int(offer.agent_id))
         bindings = control.registrations.lookup(agent.sip_username, control.now()) if agent else []
         flow = self.waiting.get(offer.call_id)
         if not bindings or (flow is None and callback_number is None):
